@@ -1,0 +1,3 @@
+from mailcfg.cli import main
+
+main()

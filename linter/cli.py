@@ -1,0 +1,120 @@
+"""The `mailcfg` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from mailcfg import __version__
+from mailcfg.errors import MailcfgError
+from mailcfg.findings import Severity
+from mailcfg.lint import lint_path
+from mailcfg.registry import all_rules, rule_by_id
+from mailcfg.reporters import FORMATS
+from mailcfg.writes import write_atomic
+from rich.console import Console
+from rich.markdown import Markdown
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Find and fix mail-server settings that make open relays, bounce mail or skip SMTP AUTH.")
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+    never = "never"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mailcfg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Show the version and exit.")] = False) -> None:
+    """mailcfg: lint Postfix, Exim and Plesk mail settings."""
+
+
+@app.command()
+def lint(
+    targets: Annotated[list[str], typer.Argument(help="Snapshot directories, Postfix config directories "
+                                                      "or single config files.")],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding is at least this severe.")] =
+        FailOn.warning,
+) -> None:
+    """Check mail-server configuration and report what is wrong."""
+    results = [lint_path(t) for t in targets]
+    color = output is None and fmt is Format.text and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    report = FORMATS[fmt.value](results, color)
+    if output is not None:
+        write_atomic(output, report)
+    else:
+        sys.stdout.write(report)
+    for r in results:
+        if r.status != "ok":
+            typer.echo(f"mailcfg: {r.target}: {r.error}", err=True)
+    if any(r.status == "unreachable" for r in results):
+        raise typer.Exit(3)
+    if any(r.status == "error" for r in results):
+        raise typer.Exit(2)
+    if fail_on is not FailOn.never:
+        threshold = Severity(fail_on.value).rank
+        if any(f.severity.rank >= threshold for r in results for f in r.findings):
+            raise typer.Exit(1)
+
+
+@app.command()
+def rules(rule_id: Annotated[str | None, typer.Argument(help="Show this rule's documentation.")] = None) -> None:
+    """List the rules, or show one rule's documentation."""
+    console = Console()
+    if rule_id is None:
+        for rule in all_rules():
+            console.print(f"{rule.id:<32} {rule.severity.value:<8} {','.join(rule.tags):<22} {rule.title}",
+                          highlight=False, markup=False)
+        return
+    doc = rule_by_id(rule_id).doc
+    if sys.stdout.isatty():
+        console.print(Markdown(doc))
+    else:
+        sys.stdout.write(doc)
+
+
+def main() -> None:
+    """Entry point: bad input ends with one line on stderr and exit 2, never a traceback."""
+    try:
+        code = app(standalone_mode=False)  # returns the exit code of typer.Exit in this mode
+    except MailcfgError as exc:
+        typer.echo(f"mailcfg: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("mailcfg: aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line; MAILCFG_DEBUG=1 shows the traceback
+        if os.environ.get("MAILCFG_DEBUG"):
+            raise
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        typer.echo(f"mailcfg: internal error: {type(exc).__name__}: {exc} (set MAILCFG_DEBUG=1 for details)",
+                   err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,82 @@
+"""Running the rules over one target and collecting what they find."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mailcfg.errors import MailcfgError
+from mailcfg.findings import Finding
+from mailcfg.postfix.config import PostfixConfig, load_postfix
+from mailcfg.registry import all_rules
+from mailcfg.snapshot import Snapshot, load_local
+from mailcfg.source import SourceFile
+from mailcfg.suppression import suppressed_lines
+
+ANALYSED = ("postfix",)
+
+
+@dataclass
+class TargetResult:
+    target: str
+    systems: list[str] = field(default_factory=list)
+    status: str = "ok"  # ok, unreachable, error
+    error: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    sources: dict[str, SourceFile] = field(default_factory=dict)  # for showing offending lines
+
+    def to_json(self) -> dict:
+        return {
+            "target": self.target,
+            "systems": self.systems,
+            "status": self.status,
+            "error": self.error,
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+def lint_path(target: str) -> TargetResult:
+    """Lint a local target; bad input becomes a result with status "error"."""
+    try:
+        return lint_snapshot(load_local(target))
+    except MailcfgError as exc:
+        return TargetResult(target, status="error", error=str(exc))
+
+
+def lint_snapshot(snapshot: Snapshot) -> TargetResult:
+    result = TargetResult(snapshot.target, list(snapshot.systems))
+    if "postfix" in snapshot.systems:
+        config = load_postfix(snapshot)
+        result.findings += _run("postfix", config)
+        result.assumptions += config.assumptions
+        result.sources.update({s.path: s for s in (config.main.source, config.master.source)})
+        result.sources.update({t.source.path: t.source for t in config.tables() if t.source})
+    for system in snapshot.systems:
+        if system not in ANALYSED:
+            result.assumptions.append(f"{system} configuration found but not analysed by this version")
+    result.findings = _unsuppressed(result.findings, result.sources)
+    result.findings.sort(key=lambda f: (f.location.file or "", f.location.line or 0, f.location.column or 0,
+                                        f.rule))
+    return result
+
+
+def _run(system: str, context: PostfixConfig) -> list[Finding]:
+    findings: list[Finding] = []
+    for rule in all_rules():
+        if rule.system == system:
+            findings.extend(rule.check(context))
+    return findings
+
+
+def _unsuppressed(findings: list[Finding], sources: dict[str, SourceFile]) -> list[Finding]:
+    cache: dict[str, dict[int, set[str]]] = {}
+    kept = []
+    for f in findings:
+        file, line = f.location.file, f.location.line
+        if file in sources and line is not None:
+            if file not in cache:
+                cache[file] = suppressed_lines(sources[file])
+            if f.rule in cache[file].get(line, ()):
+                continue
+        kept.append(f)
+    return kept

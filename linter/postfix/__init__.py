@@ -1,0 +1,1 @@
+"""Postfix: lossless parsers, defaults, effective per-service configuration."""

@@ -1,0 +1,63 @@
+"""Splitting Postfix values into list items the way mystrtokq() and extpar() do.
+
+Separators are commas and blanks (main.cf lists) or blanks only (master.cf arguments); a
+`{`...`}` group keeps its separators, and nested groups are counted. An unbalanced `{`
+swallows the rest of the value; a `}` with no open group is an ordinary character.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LIST_SEPARATORS = ", \t\r\n"
+BLANK_SEPARATORS = " \t\r\n"
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    start: int  # offset in the string that was split
+    unbalanced: str | None = None  # "{" when a group is never closed, "}" for a stray close
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
+
+    @property
+    def braced(self) -> bool:
+        return self.text.startswith("{")
+
+    def inner(self) -> str:
+        """The item with one level of `{ }` removed and surrounding blanks trimmed (extpar)."""
+        if self.braced and self.text.endswith("}") and self.unbalanced is None:
+            return self.text[1:-1].strip(" \t\r\n")
+        return self.text
+
+
+def split(value: str, separators: str = LIST_SEPARATORS) -> list[Token]:
+    tokens: list[Token] = []
+    i, n = 0, len(value)
+    while i < n:
+        if value[i] in separators:
+            i += 1
+            continue
+        start, level, stray = i, 0, False
+        while i < n:
+            ch = value[i]
+            if ch == "{":
+                level += 1
+            elif ch == "}" and level > 0:
+                level -= 1
+            elif ch == "}":
+                stray = True
+            elif level == 0 and ch in separators:
+                break
+            i += 1
+        problem = "{" if level > 0 else "}" if stray else None
+        tokens.append(Token(value[start:i], start, problem))
+    return tokens
+
+
+def split_list(value: str) -> list[str]:
+    """Plain item texts of a comma/blank separated list."""
+    return [t.text for t in split(value)]

@@ -1,0 +1,41 @@
+"""A rule: metadata, a doc page, and a check that yields findings for one mail system."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from mailcfg.findings import Finding, Location, Severity
+
+TAGS = ("relay", "auth", "tls", "deliverability", "syntax", "deprecated")
+
+
+@dataclass
+class Rule:
+    id: str
+    title: str
+    severity: Severity
+    tags: tuple[str, ...]
+    system: str  # postfix, exim, plesk
+    aliases: tuple[str, ...] = ()
+    check: Callable[[Any], Iterable[Finding]] = field(default=lambda _ctx: (), repr=False)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.tags) - set(TAGS)
+        if unknown:
+            raise ValueError(f"rule {self.id}: unknown tags {sorted(unknown)}")
+
+    def checker(self, func: Callable[[Any], Iterable[Finding]]) -> Callable[[Any], Iterable[Finding]]:
+        """Decorator: `func(context)` is this rule's check."""
+        self.check = func
+        return func
+
+    def finding(self, message: str, location: Location | None = None, *, service: str | None = None,
+                severity: Severity | None = None, fix: str | None = None) -> Finding:
+        return Finding(self.id, severity or self.severity, message, location or Location(), service, fix)
+
+    @property
+    def doc(self) -> str:
+        return resources.files("mailcfg.rules").joinpath("docs", f"{self.id}.md").read_text(encoding="utf-8")

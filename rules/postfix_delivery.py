@@ -1,0 +1,54 @@
+"""Postfix settings that silently change what happens to mail: soft_bounce, permit_mx_backup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mailcfg.findings import Finding, Severity
+from mailcfg.postfix.config import PostfixConfig
+from mailcfg.postfix.effective import ParameterView
+from mailcfg.postfix.restrictions import LISTS, class_names, parse
+from mailcfg.postfix.services import views
+from mailcfg.rule import Rule
+
+SOFT_BOUNCE = Rule(
+    "postfix-soft-bounce", "soft_bounce is on: every rejection becomes a temporary failure",
+    Severity.WARNING, ("deliverability",), "postfix")
+PERMIT_MX_BACKUP = Rule(
+    "postfix-permit-mx-backup", "permit_mx_backup lets DNS decide which domains this host relays for",
+    Severity.WARNING, ("relay", "deprecated"), "postfix")
+
+
+@SOFT_BOUNCE.checker
+def check_soft_bounce(config: PostfixConfig) -> Iterator[Finding]:
+    main = ParameterView(config)
+    where = [(main, None)] + [(v, s.name) for s, v in views(config)]
+    seen = set()
+    for view, service in where:
+        origin = view.origin("soft_bounce")
+        if origin is None or not view.yes("soft_bounce") or id(origin) in seen:
+            continue
+        seen.add(id(origin))
+        yield SOFT_BOUNCE.finding(
+            "soft_bounce = yes: every 5xx reply becomes 4xx (554 5.7.1 turns into 454 4.7.1) and bounces "
+            "are deferred, so senders retry for days instead of learning their mail failed; "
+            "use it only while testing", origin.location, service=service)
+
+
+@PERMIT_MX_BACKUP.checker
+def check_permit_mx_backup(config: PostfixConfig) -> Iterator[Finding]:
+    seen = set()
+    for service, view in views(config):
+        names = list(LISTS) + sorted(class_names(view))
+        for name in names:
+            for item in parse(view, name):
+                if item.name != "permit_mx_backup" or item.location in seen:
+                    continue
+                seen.add(item.location)
+                networks = view.get("permit_mx_backup_networks").strip()
+                risk = ("permit_mx_backup_networks limits it to " + networks) if networks else \
+                    "permit_mx_backup_networks is empty, so anyone who controls a domain's DNS can make " \
+                    "this host relay for it"
+                yield PERMIT_MX_BACKUP.finding(
+                    f"{name} uses permit_mx_backup: {risk}; it is deprecated since Postfix 3.9 — list "
+                    f"backup domains in relay_domains instead", item.location, service=service.name)

@@ -1,0 +1,90 @@
+"""mynetworks: the clients Postfix trusts to relay without authenticating."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+
+from mailcfg.findings import Finding, Severity
+from mailcfg.postfix.config import PostfixConfig
+from mailcfg.postfix.restrictions import class_names, parse
+from mailcfg.postfix.services import describe, views
+from mailcfg.postfix.tokens import split
+from mailcfg.rule import Rule
+
+MYNETWORKS_TOO_WIDE = Rule(
+    "postfix-mynetworks-too-wide", "mynetworks trusts public address space or a very wide range",
+    Severity.ERROR, ("relay",), "postfix")
+
+# Documented thresholds (see the rule's doc page): public space is never trusted in blocks
+# wider than PUBLIC_MAX; any range wider than ANY_MAX (private ones included) is a warning.
+PUBLIC_MAX = {4: 24, 6: 48}
+ANY_MAX = {4: 16, 6: 32}
+
+
+def judge(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[Severity, str] | None:
+    """Why trusting `net` is dangerous, or None."""
+    v = net.version
+    private = net.is_private or net.is_loopback or net.is_link_local
+    if net.prefixlen == 0:
+        return Severity.ERROR, "the whole Internet"
+    if not private and net.prefixlen < PUBLIC_MAX[v]:
+        return Severity.ERROR, f"{net.num_addresses:,} public addresses"
+    if not private and net.prefixlen < net.max_prefixlen:
+        return Severity.WARNING, f"public addresses ({net.num_addresses:,})"
+    if private and net.prefixlen < ANY_MAX[v] and not net.is_loopback:
+        return Severity.WARNING, f"{net.num_addresses:,} addresses — every host on those private networks, " \
+            "including anything behind NAT or a container proxy"
+    return None
+
+
+def _networks(value: str) -> Iterator[tuple[int, ipaddress.IPv4Network | ipaddress.IPv6Network]]:
+    for tok in split(value):
+        text = tok.text
+        if text.startswith("!") or ("/" not in text and not text.replace(".", "").isdigit()):
+            continue
+        try:
+            yield tok.start, ipaddress.ip_network(text.replace("[", "").replace("]", ""), strict=False)
+        except ValueError:
+            continue
+
+
+@MYNETWORKS_TOO_WIDE.checker
+def check(config: PostfixConfig) -> Iterator[Finding]:
+    seen = set()
+    for service, view in views(config):
+        if not _trusts_mynetworks(view):
+            continue
+        origin = view.origin("mynetworks")
+        value = view.get("mynetworks")
+        for offset, net in _networks(value):
+            verdict = judge(net)
+            if verdict is None:
+                continue
+            severity, why = verdict
+            if origin is not None:
+                raw = origin.value
+                at = raw.find(value[offset:].split()[0].rstrip(","))
+                location = origin.at(at) if at >= 0 else origin.location
+                how = f"mynetworks lists {net}"
+            else:
+                location = view.location("mynetworks_style") or service.location
+                style = view.get("mynetworks_style")
+                how = f"mynetworks is not set, and mynetworks_style = {style} computes {net}"
+            key = (location, str(net))
+            if key in seen:
+                continue
+            seen.add(key)
+            yield MYNETWORKS_TOO_WIDE.finding(
+                f"{how}: {why} may relay through {describe(service)} without authenticating "
+                f"(permit_mynetworks)", location, service=service.name, severity=severity)
+
+
+def _trusts_mynetworks(view) -> bool:
+    """permit_mynetworks appears in a relay-control list or restriction class of this service."""
+    for name in ("smtpd_relay_restrictions", "smtpd_recipient_restrictions", *sorted(class_names(view))):
+        if any(item.name == "permit_mynetworks" for item in parse(view, name)):
+            return True
+    return False
+
+

@@ -1,0 +1,85 @@
+"""SMTP AUTH on Postfix smtpd services: submission without AUTH, AUTH in clear text, anonymous SASL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mailcfg.findings import Finding, Severity
+from mailcfg.postfix.config import PostfixConfig
+from mailcfg.postfix.mastercf import Override
+from mailcfg.postfix.services import describe, is_submission, views, where
+from mailcfg.postfix.tls import auth_needs_tls, has_certificate, tls_mode
+from mailcfg.postfix.tokens import split_list
+from mailcfg.rule import Rule
+
+SUBMISSION_NO_AUTH = Rule(
+    "postfix-submission-no-auth", "Submission service where clients cannot authenticate",
+    Severity.ERROR, ("auth",), "postfix")
+AUTH_WITHOUT_TLS = Rule(
+    "postfix-auth-without-tls", "SMTP AUTH offered over an unencrypted session",
+    Severity.ERROR, ("auth", "tls"), "postfix")
+SASL_ANONYMOUS = Rule(
+    "postfix-sasl-anonymous", "Anonymous SASL mechanisms are not excluded",
+    Severity.WARNING, ("auth",), "postfix")
+
+
+@SUBMISSION_NO_AUTH.checker
+def check_submission(config: PostfixConfig) -> Iterator[Finding]:
+    for service, view in views(config):
+        if not is_submission(service):
+            continue
+        if not view.yes("smtpd_sasl_auth_enable"):
+            yield SUBMISSION_NO_AUTH.finding(
+                f"{describe(service)} is a submission service but smtpd_sasl_auth_enable is "
+                f"{view.get('smtpd_sasl_auth_enable') or 'empty'}: mail clients cannot log in, so their "
+                f"mail to other domains gets \"Relay access denied\" (add -o smtpd_sasl_auth_enable=yes)",
+                where(view, "smtpd_sasl_auth_enable"), service=service.name)
+        elif auth_needs_tls(view) and tls_mode(view) != "none" and not has_certificate(view):
+            yield SUBMISSION_NO_AUTH.finding(
+                f"{describe(service)} offers AUTH only inside TLS, but no server certificate is "
+                f"configured, so TLS never starts and clients can never authenticate",
+                where(view, "smtpd_tls_cert_file", "smtpd_tls_chain_files"), service=service.name)
+        elif auth_needs_tls(view) and tls_mode(view) == "none":
+            yield SUBMISSION_NO_AUTH.finding(
+                f"{describe(service)} has smtpd_tls_auth_only = yes but TLS is off "
+                f"(smtpd_tls_security_level = none): AUTH is never offered",
+                where(view, "smtpd_tls_auth_only"), service=service.name)
+
+
+@AUTH_WITHOUT_TLS.checker
+def check_auth_without_tls(config: PostfixConfig) -> Iterator[Finding]:
+    for service, view in views(config):
+        if service.loopback_only or not view.yes("smtpd_sasl_auth_enable") or auth_needs_tls(view):
+            continue
+        options = {o.lower() for o in split_list(view.get("smtpd_sasl_security_options"))}
+        if "noplaintext" in options:
+            continue
+        yield AUTH_WITHOUT_TLS.finding(
+            f"{describe(service)} offers SMTP AUTH before STARTTLS (TLS is "
+            f"{'optional' if tls_mode(view) == 'may' else 'off'}): passwords can cross the network in clear "
+            f"text; set smtpd_tls_auth_only = yes",
+            _auth_only_or_enable(view), service=service.name)
+
+
+def _auth_only_or_enable(view):
+    """A service's own `-o smtpd_tls_auth_only=no` is the setting to point at; else where AUTH is enabled."""
+    if isinstance(view.origin("smtpd_tls_auth_only"), Override):
+        return view.location("smtpd_tls_auth_only")
+    return where(view, "smtpd_sasl_auth_enable")
+
+
+@SASL_ANONYMOUS.checker
+def check_anonymous(config: PostfixConfig) -> Iterator[Finding]:
+    for service, view in views(config):
+        if not view.yes("smtpd_sasl_auth_enable"):
+            continue
+        for name in ("smtpd_sasl_security_options", "smtpd_sasl_tls_security_options"):
+            if name == "smtpd_sasl_security_options" and auth_needs_tls(view):
+                continue  # AUTH is never offered before TLS, so only the TLS options apply
+            options = {o.lower() for o in split_list(view.get(name))}
+            if "noanonymous" not in options:
+                yield SASL_ANONYMOUS.finding(
+                    f"{describe(service)}: {name} = {view.get(name) or '(empty)'} does not exclude "
+                    f"anonymous mechanisms, so smtpd may offer ANONYMOUS logins (add noanonymous)",
+                    where(view, name), service=service.name)
+                break

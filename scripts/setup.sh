@@ -1,0 +1,26 @@
+#!/bin/sh
+# Install everything mailcfg and its tests need on a Debian machine, as root:
+# the MTAs the tests run for real, then a virtualenv in .venv with mailcfg and its test tools.
+# Safe to run again: each step is skipped when its result is already there.
+set -eu
+cd "$(dirname "$0")/.."
+
+need_pkgs=""
+command -v postconf >/dev/null 2>&1 || need_pkgs="$need_pkgs postfix"
+command -v dovecot >/dev/null 2>&1 || need_pkgs="$need_pkgs dovecot-core"
+[ -x /usr/sbin/sshd ] || need_pkgs="$need_pkgs openssh-server"
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs="$need_pkgs python3-venv"
+if [ -n "$need_pkgs" ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    # postfix's debconf would otherwise ask what kind of mail server this is.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $need_pkgs >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
