@@ -81,5 +81,5 @@ def check_anonymous(config: PostfixConfig) -> Iterator[Finding]:
                 yield SASL_ANONYMOUS.finding(
                     f"{describe(service)}: {name} = {view.get(name) or '(empty)'} does not exclude "
                     f"anonymous mechanisms, so smtpd may offer ANONYMOUS logins (add noanonymous)",
-                    where(view, name), service=service.name)
+                    where(view, name, "smtpd_sasl_security_options"), service=service.name)
                 break

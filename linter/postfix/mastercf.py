@@ -179,6 +179,7 @@ def _parse_service(line: LogicalLine, source: SourceFile, problems: list[Problem
     args = tokens[8:]
     daemon = words[7].rsplit("/", 1)[-1]
     i = 0
+    stray_reported = False
     while i < len(args):
         tok = args[i]
         word = tok.text
@@ -210,7 +211,8 @@ def _parse_service(line: LogicalLine, source: SourceFile, problems: list[Problem
         if word.startswith("-") and len(word) == 2 and word[1] in OPTIONS_WITH_VALUE:
             i += 2
             continue
-        if not word.startswith("-") and daemon in OPTIONS_ONLY:
+        if not word.startswith("-") and daemon in OPTIONS_ONLY and not stray_reported:
+            stray_reported = True  # the daemon dies at the first one
             problems.append(Problem(
                 f"{daemon} takes no argument {word!r}: it will exit with \"unexpected command-line "
                 f"argument\" (a '-o name=value' without braces cannot contain spaces; "

@@ -1,0 +1,52 @@
+"""Shared test helpers: build snapshots on disk and lint them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mailcfg.findings import Finding
+from mailcfg.lint import lint_snapshot
+from mailcfg.snapshot import load_local
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus" / "realworld"
+EXAMPLES = REPO / "examples"
+
+
+def make_snapshot(root: Path, main: str | None = None, master: str | None = None,
+                  facts: dict | None = None, files: dict[str, str] | None = None) -> Path:
+    """A snapshot directory: etc/postfix/{main,master}.cf, other host files, facts."""
+    etc = root / "etc" / "postfix"
+    etc.mkdir(parents=True, exist_ok=True)
+    if main is not None:
+        (etc / "main.cf").write_text(main)
+    if master is not None:
+        (etc / "master.cf").write_text(master)
+    for path, text in (files or {}).items():
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    if facts is not None:
+        (root / ".mailcfg-host").mkdir(exist_ok=True)
+        (root / ".mailcfg-host" / "facts.json").write_text(json.dumps(facts))
+    return root
+
+
+@pytest.fixture
+def lint(tmp_path: Path) -> Callable[..., list[Finding]]:
+    """lint(main=..., master=..., facts=..., files=...) -> findings of that snapshot."""
+    counter = iter(range(1000))
+
+    def run(**kwargs) -> list[Finding]:
+        root = make_snapshot(tmp_path / f"snap{next(counter)}", **kwargs)
+        return lint_snapshot(load_local(str(root))).findings
+
+    return run
+
+
+def by_rule(findings: list[Finding], rule: str) -> list[Finding]:
+    return [f for f in findings if f.rule == rule]

@@ -1,0 +1,185 @@
+"""Every Postfix rule fires on configurations with its problem and stays silent on correct ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import by_rule
+from mailcfg.findings import Severity
+from mailcfg.registry import all_rules
+
+FACTS_37 = {"hostname": "mx.example.org", "systems": {"postfix": {"version": "3.7.11"}},
+            "addresses": [{"address": "127.0.0.1", "prefix": 8}, {"address": "203.0.113.5", "prefix": 24}]}
+SMTP = "smtp      inet  n       -       y       -       -       smtpd\n"
+MODERN = "compatibility_level = 3.6\n"  # relay restrictions default to permit_mynetworks, ...
+LEGACY_RELAY = "compatibility_level = 0\nsmtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n"
+SUBMISSION_OK = (SMTP + "submission inet n - y - - smtpd\n"
+                 "  -o smtpd_tls_security_level=encrypt\n  -o smtpd_sasl_auth_enable=yes\n"
+                 "  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject\n")
+CERT = "smtpd_tls_cert_file = /etc/ssl/certs/mx.pem\nsmtpd_tls_key_file = /etc/ssl/private/mx.key\n"
+
+# (rule, main.cf, master.cf or None, expected [(file, line)], facts) — an empty list is a passing case.
+CASES = [
+    # postfix-syntax
+    ("postfix-syntax", "myhostname mx.example.org\n", None, [("main.cf", 1)], None),
+    ("postfix-syntax", "= value\n", None, [("main.cf", 1)], None),
+    ("postfix-syntax", "  indented = 1\nmyhostname = a\n", None, [("main.cf", 1)], None),
+    ("postfix-syntax", "mynetworks = 127.0.0.0/8 # loopback\n", None, [("main.cf", 1)], None),
+    ("postfix-syntax", "smtpd_recipient_restrictions = permit_mynetworks,\n  reject_unauth_destinaton\n",
+     None, [("main.cf", 2)], None),
+    ("postfix-syntax", "smtpd_recipient_restrictions = check_client_access\n", None, [("main.cf", 1)], None),
+    ("postfix-syntax", "smtpd_recipient_restrictions = check_relay_domains\n", None, [("main.cf", 1)],
+     {"systems": {"postfix": {"version": "3.9.1"}}}),
+    ("postfix-syntax", "smtpd_recipient_restrictions = check_relay_domains\n", None, [],
+     {"systems": {"postfix": {"version": "3.4.1"}}}),
+    ("postfix-syntax", "mynetworks = 127.0.0.0/8 fc00::/7\n", None, [("main.cf", 1)], None),
+    ("postfix-syntax", "mynetworks = 127.0.0.0/8 [fc00::]/7 cidr:/etc/postfix/nets\n", None, [], None),
+    ("postfix-syntax", "smtpd_milters = { inet:127.0.0.1:8891, default_action=accept\n", None,
+     [("main.cf", 1)], None),
+    ("postfix-syntax", "", "smtp inet n - y - smtpd\n", [("master.cf", 1)], None),
+    ("postfix-syntax", "", "smtp inet n - y - - smtpd -o\n", [("master.cf", 1)], None),
+    ("postfix-syntax", "", "smtp inet y - y - - smtpd\n", [("master.cf", 1)], None),
+    ("postfix-syntax", "", "smtp tcp n - y - - smtpd\n", [("master.cf", 1)], None),
+    ("postfix-syntax", "", "smtp inet n - y - - smtpd\n  -o smtpd_sender_restrictions=check_sender_access "
+     "hash:/etc/postfix/bl, permit\n", [("master.cf", 2), ("master.cf", 2)], None),
+    ("postfix-syntax", "", "smtp inet n - y - - smtpd\n"
+     "  -o { smtpd_sender_restrictions = check_sender_access hash:/etc/postfix/bl, permit }\n", [], None),
+    ("postfix-syntax", "", SMTP + "#submission inet n - y - - smtpd\n  -o smtpd_sasl_auth_enable=yes\n",
+     [("master.cf", 3)], None),
+    ("postfix-syntax", "", SMTP + SMTP, [("master.cf", 2)], None),
+    ("postfix-syntax", "", "lmtp unix - - y - - lmtp flags=O\n", [], None),
+    ("postfix-syntax", "smtpd_client_restrictions = check_client_access cidr:/etc/postfix/c.cidr\n", None,
+     [("c.cidr", 2)], None),
+    # postfix-unknown-parameter
+    ("postfix-unknown-parameter", "smtpd_tls_cert_fiel = /x.pem\n", None, [("main.cf", 1)], None),
+    ("postfix-unknown-parameter", "", SMTP + "  -o smtpd_sasl_auth_enabled=yes\n", [("master.cf", 2)], None),
+    ("postfix-unknown-parameter", "mua_client_restrictions = permit_sasl_authenticated, reject\n",
+     SMTP + "  -o smtpd_client_restrictions=$mua_client_restrictions\n", [], None),
+    ("postfix-unknown-parameter", "smtpd_restriction_classes = staff\nstaff = permit\n", None, [], None),
+    ("postfix-unknown-parameter", "relay_destination_concurrency_limit = 5\n",
+     SMTP + "relay unix - - y - - smtp\n", [], None),
+    ("postfix-unknown-parameter", "program_directory = /usr/lib/postfix\n", None, [("main.cf", 1)], FACTS_37),
+    # postfix-duplicate-parameter
+    ("postfix-duplicate-parameter", "soft_bounce = no\nmyhostname = a\nsoft_bounce = no\n", None,
+     [("main.cf", 1)], None),
+    ("postfix-duplicate-parameter", "", SMTP + "  -o syslog_name=a\n  -o syslog_name=b\n", [("master.cf", 2)], None),
+    ("postfix-duplicate-parameter", "myhostname = a\nmydomain = b\n", None, [], None),
+    # postfix-undefined-variable
+    ("postfix-undefined-variable", "smtpd_banner = $myhostnme ESMTP\n", None, [("main.cf", 1)], None),
+    ("postfix-undefined-variable", "smtpd_banner = ${myhostname} $mail_name ${stress?busy} $(mydomain)\n",
+     None, [], None),
+    ("postfix-undefined-variable", "mailbox_command = /usr/bin/procmail -a \"$EXTENSION\"\n", None, [], None),
+    ("postfix-undefined-variable", "x_maps = ${undefined_thing:{hash:/etc/x}}\n", None, [], None),
+    # postfix-submission-no-auth
+    ("postfix-submission-no-auth", CERT, SMTP + "submission inet n - y - - smtpd\n"
+     "  -o smtpd_tls_security_level=encrypt\n", [("master.cf", 2)], None),
+    ("postfix-submission-no-auth", "", SMTP + "465 inet n - y - - smtpd\n  -o smtpd_tls_wrappermode=yes\n"
+     "  -o smtpd_sasl_auth_enable=yes\n", [("master.cf", 1 + 1)], None),
+    ("postfix-submission-no-auth", CERT, SUBMISSION_OK, [], None),
+    ("postfix-submission-no-auth", "", SMTP + "127.0.0.1:submission inet n - y - - smtpd\n", [], None),
+    # postfix-auth-without-tls
+    ("postfix-auth-without-tls", CERT + "smtpd_sasl_auth_enable = yes\nsmtpd_tls_security_level = may\n",
+     SMTP, [("main.cf", 3)], None),
+    ("postfix-auth-without-tls", CERT + "smtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = yes\n", SMTP, [], None),
+    ("postfix-auth-without-tls", CERT + "smtpd_sasl_auth_enable = yes\n"
+     "smtpd_sasl_security_options = noanonymous, noplaintext\n", SMTP, [], None),
+    ("postfix-auth-without-tls", CERT, SUBMISSION_OK, [], None),
+    ("postfix-auth-without-tls", "smtpd_sasl_auth_enable = yes\n",
+     "127.0.0.1:10025 inet n - n - - smtpd\n", [], None),
+    # postfix-sasl-anonymous
+    ("postfix-sasl-anonymous", CERT + "smtpd_sasl_tls_security_options = noplaintext\n", SUBMISSION_OK,
+     [("main.cf", 3)], None),
+    ("postfix-sasl-anonymous", CERT + "smtpd_sasl_security_options =\n", SUBMISSION_OK, [("main.cf", 3)], None),
+    ("postfix-sasl-anonymous", CERT + "smtpd_sasl_security_options = noplaintext\n"
+     "smtpd_sasl_tls_security_options = noanonymous\n", SUBMISSION_OK, [], None),
+    ("postfix-sasl-anonymous", CERT + "smtpd_sasl_security_options =\nsmtpd_sasl_auth_enable = yes\n", SMTP,
+     [("main.cf", 3)], None),
+    # postfix-tls-missing-cert
+    ("postfix-tls-missing-cert", "smtpd_tls_security_level = may\n", SMTP, [("main.cf", 1)], None),
+    ("postfix-tls-missing-cert", "smtpd_use_tls = yes\n", SMTP, [("main.cf", 1)], None),
+    ("postfix-tls-missing-cert", CERT + "smtpd_tls_security_level = may\n", SMTP, [], None),
+    ("postfix-tls-missing-cert", "smtpd_tls_chain_files = /k.pem, /c.pem\nsmtpd_tls_security_level = encrypt\n",
+     SMTP, [], None),
+    ("postfix-tls-missing-cert", "smtpd_tls_security_level = none\nsmtpd_use_tls = yes\n", SMTP, [], None),
+    # postfix-mynetworks-too-wide
+    ("postfix-mynetworks-too-wide", MODERN + "mynetworks = 0.0.0.0/0\n", SMTP, [("main.cf", 2)], None),
+    ("postfix-mynetworks-too-wide", MODERN + "mynetworks = 127.0.0.0/8 192.168.1.0/24 [::1]/128\n", SMTP, [],
+     None),
+    ("postfix-mynetworks-too-wide", MODERN + "mynetworks = 172.16.0.0/12\n", SMTP, [("main.cf", 2)], None),
+    ("postfix-mynetworks-too-wide", "mynetworks = 0.0.0.0/0\nsmtpd_relay_restrictions = "
+     "permit_sasl_authenticated, reject_unauth_destination\n", SMTP, [], None),
+    # Postfix 3.3+ without compatibility_level: relay restrictions are empty, permit_mynetworks unused.
+    ("postfix-mynetworks-too-wide", "mynetworks = 0.0.0.0/0\nsmtpd_recipient_restrictions = reject\n", SMTP, [],
+     None),
+    ("postfix-mynetworks-too-wide", "compatibility_level = 3.6\nmynetworks_style = class\n", SMTP,
+     [("main.cf", 2)], {"addresses": [{"address": "20.1.2.3", "prefix": 24}]}),
+    ("postfix-mynetworks-too-wide", LEGACY_RELAY, SMTP, [("master.cf", 1)],
+     {"addresses": [{"address": "20.1.2.3", "prefix": 28}]}),
+    ("postfix-mynetworks-too-wide", LEGACY_RELAY + "mynetworks_style = host\n", SMTP, [],
+     {"addresses": [{"address": "20.1.2.3", "prefix": 16}]}),
+    ("postfix-mynetworks-too-wide", LEGACY_RELAY, SMTP, [("master.cf", 1)],
+     {"addresses": [{"address": "20.1.2.3", "prefix": 16}]}),
+    ("postfix-mynetworks-too-wide", "compatibility_level = 2\n", SMTP, [],
+     {"addresses": [{"address": "20.1.2.3", "prefix": 16}]}),
+    # postfix-soft-bounce
+    ("postfix-soft-bounce", "soft_bounce = yes\n", None, [("main.cf", 1)], None),
+    ("postfix-soft-bounce", "", SMTP + "  -o soft_bounce=yes\n", [("master.cf", 2)], None),
+    ("postfix-soft-bounce", "soft_bounce = no\n", None, [], None),
+    # postfix-permit-mx-backup
+    ("postfix-permit-mx-backup", "smtpd_recipient_restrictions = permit_mx_backup, reject_unauth_destination\n",
+     SMTP, [("main.cf", 1)], None),
+    ("postfix-permit-mx-backup", "smtpd_restriction_classes = backup\nbackup = permit_mx_backup\n"
+     "smtpd_recipient_restrictions = check_recipient_access inline:{ x.example=backup }, "
+     "reject_unauth_destination\n", SMTP, [("main.cf", 2)], None),
+    ("postfix-permit-mx-backup", "relay_domains = backup.example\n", SMTP, [], None),
+]
+
+
+@pytest.mark.parametrize(("rule", "main", "master", "expected", "facts"), CASES,
+                         ids=[f"{c[0]}-{i}-{'fail' if c[3] else 'pass'}" for i, c in enumerate(CASES)])
+def test_rule_case(lint, rule, main, master, expected, facts):
+    files = {"/etc/postfix/c.cidr": "10.0.0.0/8 OK\n10.1.2.3/8 REJECT\n"}
+    found = by_rule(lint(main=main, master=master, facts=facts, files=files), rule)
+    got = sorted((f.location.file.rsplit("/", 1)[-1], f.location.line) for f in found)
+    assert got == sorted(expected), [f.message for f in found]
+
+
+def test_every_rule_has_cases_both_ways():
+    ids = {r.id for r in all_rules()}
+    failing = {c[0] for c in CASES if c[3]}
+    passing = {c[0] for c in CASES if not c[3]}
+    assert ids <= failing, ids - failing
+    assert ids <= passing, ids - passing
+
+
+def test_every_rule_has_a_doc_page():
+    for rule in all_rules():
+        doc = rule.doc
+        assert doc.startswith(f"# {rule.id}\n"), rule.id
+        for heading in ("## What it checks", "## Why it matters", "## Bad", "## Good", "## How to fix"):
+            assert heading in doc, (rule.id, heading)
+
+
+def test_mynetworks_severity_depends_on_width(lint):
+    wide = by_rule(lint(main=MODERN + "mynetworks = 198.51.0.0/16\n", master=SMTP), "postfix-mynetworks-too-wide")
+    narrow = by_rule(lint(main=MODERN + "mynetworks = 198.51.100.0/28\n", master=SMTP),
+                     "postfix-mynetworks-too-wide")
+    assert [f.severity for f in wide] == [Severity.ERROR]
+    assert [f.severity for f in narrow] == [Severity.WARNING]
+
+
+def test_suppression_comment_silences_only_the_named_rule(lint):
+    main = ("# mailcfg: ignore postfix-soft-bounce -- staging host, reviewed\n"
+            "soft_bounce = yes\n"
+            "# mailcfg: ignore postfix-soft-bounce\n\n"
+            "smtpd_banner = $myhostnme\n")
+    findings = lint(main=main)
+    assert by_rule(findings, "postfix-soft-bounce") == []
+    assert len(by_rule(findings, "postfix-undefined-variable")) == 1
+
+
+def test_suppression_covers_continuation_lines(lint):
+    main = ("# mailcfg: ignore postfix-syntax\n"
+            "smtpd_recipient_restrictions = permit_mynetworks,\n    no_such_restriction\n")
+    assert by_rule(lint(main=main), "postfix-syntax") == []
+    assert len(by_rule(lint(main=main.split("\n", 1)[1]), "postfix-syntax")) == 1
