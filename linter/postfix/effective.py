@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from mailcfg.findings import Location
 from mailcfg.postfix import defaults, known
 from mailcfg.postfix.config import PostfixConfig
@@ -10,6 +12,7 @@ from mailcfg.postfix.maincf import Parameter
 from mailcfg.postfix.mastercf import Override, Service
 from mailcfg.postfix.mynetworks import LOOPBACK, compute
 from mailcfg.postfix.tokens import split_list
+from mailcfg.snapshot import Interface
 
 TRUE_WORDS = ("yes", "true", "1")  # mail_conf_bool accepts yes/no (case-insensitive)
 
@@ -70,10 +73,14 @@ class ParameterView:
     def _computed_default(self, name: str) -> str | None:
         facts = self.config.snapshot.facts
         if name == "myhostname":
-            if facts.hostname:
-                return facts.hostname
-            self.config.assume("host name unknown: $myhostname stands for 'host.invalid'")
-            return "host.invalid"
+            host = facts.hostname
+            if not host:
+                self.config.assume("host name unknown: $myhostname stands for 'host.invalid'")
+                host = "host.invalid"
+            if "." not in host:  # Postfix qualifies a bare host name with $mydomain (check_myhostname)
+                domain = self.config.main.get("mydomain")
+                host += "." + (self.get("mydomain") if domain is not None and domain.value else "localdomain")
+            return host
         if name == "mydomain":
             host = self.get("myhostname")
             return host.split(".", 1)[1] if "." in host else "localdomain"
@@ -83,15 +90,47 @@ class ParameterView:
 
     def _computed_mynetworks(self) -> str:
         style = self.get("mynetworks_style").strip()
-        interfaces = self.config.snapshot.facts.interfaces
-        listen = self.get("inet_interfaces").strip().lower()
-        if listen in ("loopback-only", "localhost", "127.0.0.1"):
-            interfaces = LOOPBACK
-        elif interfaces is None:
-            self.config.assume(f"interface addresses unknown: the computed mynetworks "
-                               f"(mynetworks_style = {style}) covers loopback only")
-            interfaces = LOOPBACK
-        elif listen != "all":
-            wanted = set(split_list(listen))
-            interfaces = [i for i in interfaces if i.address in wanted] or LOOPBACK
-        return compute(style, interfaces)
+        interfaces = self._listen_interfaces(style)
+        protocols = {p.lower() for p in split_list(self.get("inet_protocols"))}
+        versions = {4, 6} if "all" in protocols else {v for v, p in ((4, "ipv4"), (6, "ipv6")) if p in protocols}
+        chosen = [i for i in interfaces if ipaddress.ip_address(i.address).version in versions]
+        # Postfix lists IPv4 addresses before IPv6 ones (inet_addr_list order by protocol).
+        chosen.sort(key=lambda i: ipaddress.ip_address(i.address).version)
+        return compute(style, chosen)
+
+    def _listen_interfaces(self, style: str) -> list[Interface]:
+        """The addresses inet_interfaces names, with their netmasks where the facts have them."""
+        known = self.config.snapshot.facts.interfaces
+        listen = [x.lower() for x in split_list(self.get("inet_interfaces"))]
+        if listen == ["all"]:
+            if known is None:
+                self.config.assume(f"interface addresses unknown: the computed mynetworks "
+                                   f"(mynetworks_style = {style}) covers loopback only")
+                return LOOPBACK
+            return known
+        if listen == ["loopback-only"]:
+            return LOOPBACK
+        pool = (known or []) + LOOPBACK
+        hosts = self._etc_hosts()
+        result: list[Interface] = []
+        for item in listen:
+            try:
+                addresses = [str(ipaddress.ip_address(item.strip("[]")))]
+            except ValueError:
+                addresses = hosts.get(item) or (["127.0.0.1", "::1"] if item == "localhost" else [])
+            for addr in addresses:
+                match = next((i for i in pool if i.address == addr), None)
+                result.append(match or Interface(addr, ipaddress.ip_address(addr).max_prefixlen))
+        return result
+
+    def _etc_hosts(self) -> dict[str, list[str]]:
+        """Names from the snapshot's /etc/hosts (how inet_interfaces host names resolve there)."""
+        path = self.config.snapshot.resolve("/etc/hosts")
+        names: dict[str, list[str]] = {}
+        if path is None:
+            return names
+        for line in path.read_text(errors="replace").splitlines():
+            fields = line.split("#", 1)[0].split()
+            for name in fields[1:]:
+                names.setdefault(name.lower(), []).append(fields[0])
+        return names

@@ -71,7 +71,7 @@ class _Expander:
             if nxt == "$":
                 out.append("$")
                 i += 2
-            elif nxt in "{(":
+            elif nxt and nxt in "{(":
                 close = _matching(text, i + 1)
                 if close < 0:
                     self.result.errors.append(f"missing '{'}' if nxt == '{' else ')'}' in {text[i:]!r}")
