@@ -106,14 +106,13 @@ def main() -> None:
     except typer.Abort:
         typer.echo("mailcfg: aborted", err=True)
         sys.exit(130)
-    except Exception as exc:  # a bug: say so in one line; MAILCFG_DEBUG=1 shows the traceback
-        if os.environ.get("MAILCFG_DEBUG"):
-            raise
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:
+        # Usage errors (click's, or the copy newer typer vendors) know how to show themselves.
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
+        if os.environ.get("MAILCFG_DEBUG"):  # a bug: one line, or the traceback on request
+            raise
         typer.echo(f"mailcfg: internal error: {type(exc).__name__}: {exc} (set MAILCFG_DEBUG=1 for details)",
                    err=True)
         sys.exit(2)

@@ -93,8 +93,11 @@ def load_local(target: str) -> Snapshot:
 def _with_postfix(snap: Snapshot) -> Snapshot:
     assert snap.postfix_dir is not None
     for attr, name in (("main_cf", "main.cf"), ("master_cf", "master.cf")):
-        if (snap.postfix_dir / name).is_file():
-            setattr(snap, attr, snap.postfix_dir / name)
+        path = snap.postfix_dir / name
+        if path.exists() and not path.is_file():
+            raise MailcfgError(f"{path}: is not a regular file")
+        if path.is_file():
+            setattr(snap, attr, path)
     return snap
 
 

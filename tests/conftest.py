@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from mailcfg.findings import Finding
 from mailcfg.lint import lint_snapshot
 from mailcfg.snapshot import load_local

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from conftest import CORPUS
 from mailcfg.postfix.expand import expand
 from mailcfg.postfix.maincf import parse_main_cf
 from mailcfg.postfix.mastercf import parse_master_cf

@@ -15,7 +15,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS, EXAMPLES, make_snapshot
 from mailcfg.postfix import defaults
 from mailcfg.postfix.config import load_postfix

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import by_rule
 from mailcfg.findings import Severity
 from mailcfg.registry import all_rules
