@@ -12,7 +12,6 @@ command -v postconf >/dev/null 2>&1 || need_pkgs="$need_pkgs postfix"
 command -v dovecot >/dev/null 2>&1 || need_pkgs="$need_pkgs dovecot-core"
 [ -x /usr/sbin/sshd ] || need_pkgs="$need_pkgs openssh-server"
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs="$need_pkgs python3-venv"
-[ -n "$need_pkgs" ] && ! command -v python3 >/dev/null 2>&1 && need_pkgs="$need_pkgs python3-venv"
 if [ -n "$need_pkgs" ]; then
     export DEBIAN_FRONTEND=noninteractive
     # postfix's debconf would otherwise ask what kind of mail server this is.
