@@ -8,8 +8,3 @@ class MailcfgError(Exception):
 
     exit_code = 2
 
-
-class UnreachableError(MailcfgError):
-    """A target that could not be reached or fetched: exit code 3."""
-
-    exit_code = 3

@@ -102,7 +102,3 @@ def default(name: str, version: Version) -> str | None:
         return "" if version < (3, 6) else "!external, static:rest"
     return STATIC.get(name)
 
-
-def chroot_default(compat: tuple[int, ...], version: Version) -> str:
-    """What `-` in master.cf's chroot column means (master_ent.c)."""
-    return "y" if version < (3, 0) or compat < (1, 0, 0) else "n"
