@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from mailcfg.findings import Finding, Severity
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.effective import ParameterView
-from mailcfg.postfix.restrictions import LISTS, class_names, parse
+from mailcfg.postfix.restrictions import lists_and_classes, parse
 from mailcfg.postfix.services import views
 from mailcfg.rule import Rule
 
@@ -39,8 +39,7 @@ def check_soft_bounce(config: PostfixConfig) -> Iterator[Finding]:
 def check_permit_mx_backup(config: PostfixConfig) -> Iterator[Finding]:
     seen = set()
     for service, view in views(config):
-        names = list(LISTS) + sorted(class_names(view))
-        for name in names:
+        for name in lists_and_classes(view):
             for item in parse(view, name):
                 if item.name != "permit_mx_backup" or item.location in seen:
                     continue

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from mailcfg.findings import Finding, Severity
 from mailcfg.postfix.config import PostfixConfig
-from mailcfg.postfix.restrictions import class_names, parse
+from mailcfg.postfix.restrictions import lists_and_classes, parse
 from mailcfg.postfix.services import describe, views
 from mailcfg.postfix.tokens import split
 from mailcfg.rule import Rule
@@ -97,7 +97,7 @@ def check(config: PostfixConfig) -> Iterator[Finding]:
 
 def _trusts_mynetworks(view) -> bool:
     """permit_mynetworks appears in a relay-control list or restriction class of this service."""
-    for name in ("smtpd_relay_restrictions", "smtpd_recipient_restrictions", *sorted(class_names(view))):
+    for name in lists_and_classes(view, ("smtpd_relay_restrictions", "smtpd_recipient_restrictions")):
         if any(item.name == "permit_mynetworks" for item in parse(view, name)):
             return True
     return False

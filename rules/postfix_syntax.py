@@ -9,7 +9,7 @@ from mailcfg.findings import Finding, Location, Severity
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.maincf import Problem
-from mailcfg.postfix.restrictions import LISTS, class_names, parse
+from mailcfg.postfix.restrictions import lists_and_classes, parse
 from mailcfg.postfix.services import views
 from mailcfg.postfix.tables import parse_ref
 from mailcfg.postfix.tokens import split
@@ -82,7 +82,7 @@ def _restriction_problems(config: PostfixConfig) -> Iterator[Finding]:
     seen: set[tuple[Location | None, str]] = set()
     service_views = [(None, ParameterView(config))] + [(s, v) for s, v in views(config)]
     for service, view in service_views:
-        for name in (*LISTS, *sorted(class_names(view))):
+        for name in lists_and_classes(view):
             for item in parse(view, name):
                 key = (item.location, item.text)
                 if key in seen or item.location is None:

@@ -26,10 +26,6 @@ class PostfixConfig:
     assumptions: list[str] = field(default_factory=list)
     _tables: dict[TableRef, Table] = field(default_factory=dict)
 
-    @property
-    def main_defined(self) -> bool:
-        return self.snapshot.main_cf is not None
-
     def assume(self, text: str) -> None:
         if text not in self.assumptions:
             self.assumptions.append(text)

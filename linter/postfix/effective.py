@@ -48,7 +48,7 @@ class ParameterView:
         if computed is not None:
             return computed
         value = defaults.default(name, self.config.version)
-        if value is None and (known.is_known(name, self.config.master) or name in self._user_defined()):
+        if value is None and (known.is_known(name, self.config.master) or name in self.config.main.last):
             return ""
         return value
 
@@ -66,9 +66,6 @@ class ParameterView:
     @property
     def compat(self) -> tuple[int, ...]:
         return compat_level(self.get("compatibility_level"))
-
-    def _user_defined(self) -> set[str]:
-        return set(self.config.main.last)
 
     def _computed_default(self, name: str) -> str | None:
         facts = self.config.snapshot.facts

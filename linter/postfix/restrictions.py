@@ -49,6 +49,11 @@ def class_names(view: ParameterView) -> set[str]:
     return {name.lower() for name in view.items("smtpd_restriction_classes")}
 
 
+def lists_and_classes(view: ParameterView, lists: tuple[str, ...] = LISTS) -> list[str]:
+    """The restriction lists `lists` plus every restriction class, each class after the lists."""
+    return [*lists, *sorted(class_names(view))]
+
+
 def parse(view: ParameterView, param: str) -> list[Item]:
     """The items of restriction list `param` (a list parameter or a restriction class)."""
     value = view.get(param)
