@@ -24,5 +24,9 @@ fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+# setuptools is chatty about data folders; keep its output for when something fails.
+if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+       .venv/bin/python -m pip install -q -e '.[test]'; } >.venv/pip.log 2>&1; then
+    cat .venv/pip.log >&2
+    exit 1
+fi
