@@ -86,23 +86,25 @@ class ParameterView:
         return None
 
     def _computed_mynetworks(self) -> str:
-        style = self.get("mynetworks_style").strip()
-        interfaces = self._listen_interfaces(style)
+        return compute(self.get("mynetworks_style").strip(), self.listen_addresses())
+
+    def listen_addresses(self) -> list[Interface]:
+        """The host's own addresses as Postfix sees them: inet_interfaces within inet_protocols."""
         protocols = {p.lower() for p in split_list(self.get("inet_protocols"))}
         versions = {4, 6} if "all" in protocols else {v for v, p in ((4, "ipv4"), (6, "ipv6")) if p in protocols}
-        chosen = [i for i in interfaces if ipaddress.ip_address(i.address).version in versions]
+        chosen = [i for i in self._listen_interfaces() if ipaddress.ip_address(i.address).version in versions]
         # Postfix lists IPv4 addresses before IPv6 ones (inet_addr_list order by protocol).
         chosen.sort(key=lambda i: ipaddress.ip_address(i.address).version)
-        return compute(style, chosen)
+        return chosen
 
-    def _listen_interfaces(self, style: str) -> list[Interface]:
+    def _listen_interfaces(self) -> list[Interface]:
         """The addresses inet_interfaces names, with their netmasks where the facts have them."""
         known = self.config.snapshot.facts.interfaces
         listen = [x.lower() for x in split_list(self.get("inet_interfaces"))]
         if listen == ["all"]:
             if known is None:
-                self.config.assume(f"interface addresses unknown: the computed mynetworks "
-                                   f"(mynetworks_style = {style}) covers loopback only")
+                self.config.assume("interface addresses unknown: the host's own addresses (computed "
+                                   "mynetworks, [address] literals) are taken as loopback only")
                 return LOOPBACK
             return known
         if listen == ["loopback-only"]:

@@ -56,9 +56,11 @@ def lists_and_classes(view: ParameterView, lists: tuple[str, ...] = LISTS) -> li
 
 def parse(view: ParameterView, param: str) -> list[Item]:
     """The items of restriction list `param` (a list parameter or a restriction class)."""
-    value = view.get(param)
-    raw = view.raw(param) or ""
-    origin = view.origin(param)
+    return parse_value(view, view.get(param), view.raw(param) or "", view.origin(param))
+
+
+def parse_value(view: ParameterView, value: str, raw: str = "", origin=None) -> list[Item]:
+    """The items of a restriction list written out: a parameter's value or an access-table result."""
     known = restrictions()
     classes = class_names(view)
     items: list[Item] = []

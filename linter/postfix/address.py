@@ -1,0 +1,277 @@
+"""What trivial-rewrite makes of a recipient: the rewritten address, its domain and address class.
+
+Follows resolve_addr() in src/trivial-rewrite/resolve.c: a local domain is stripped and the rest
+re-resolved, so `user%other@local`, `other!user@local` and `"user@other"@local` end up as
+`user@other`; an address whose local part still routes elsewhere is flagged ROUTED, which
+permit_auth_destination refuses unless allow_untrusted_routing = yes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from mailcfg.findings import Location
+from mailcfg.postfix.effective import ParameterView
+from mailcfg.postfix.matchlist import match_domains, match_strings
+
+OPERATORS = '|%!()<>@,;:\\.[]'
+FINAL = ("local", "alias", "virtual")
+
+
+@dataclass
+class Tok:
+    kind: str  # "atom", "qstring", "domlit", or the operator character itself
+    text: str  # for qstring: the unquoted content
+
+
+@dataclass
+class Resolved:
+    recipient: str  # internal form after rewriting
+    domain: str
+    klass: str  # local, alias, virtual, relay, default
+    routed: bool = False
+    error: bool = False  # trivial-rewrite flags the address as bad syntax
+    reason: str = ""  # which setting put the domain in its class
+    location: Location | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def final(self) -> bool:
+        return self.klass in FINAL
+
+
+def scan(text: str) -> list[Tok]:
+    toks: list[Tok] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch == '"':
+            j, buf = i + 1, []
+            while j < len(text) and text[j] != '"':
+                if text[j] == "\\" and j + 1 < len(text):
+                    j += 1
+                buf.append(text[j])
+                j += 1
+            toks.append(Tok("qstring", "".join(buf)))
+            i = j + 1
+        elif ch == "[":
+            j = text.find("]", i)
+            j = len(text) - 1 if j < 0 else j
+            toks.append(Tok("domlit", text[i:j + 1]))
+            i = j + 1
+        elif ch in OPERATORS:
+            toks.append(Tok(ch, ch))
+            i += 1
+        else:
+            j = i
+            while j < len(text) and text[j] not in OPERATORS and text[j] != '"' and not text[j].isspace():
+                j += 1
+            toks.append(Tok("atom", text[i:j]))
+            i = j
+    return toks
+
+
+def internalize(toks: list[Tok]) -> str:
+    return "".join(t.text for t in toks)
+
+
+def _dot_string(local: str) -> bool:
+    if not local or local[0] == "." or local[-1] == "." or ".." in local:
+        return False
+    return not any(ch in ' ()<>@,;:\\"[]' or ord(ch) < 32 for ch in local)
+
+
+def quote_local(addr: str) -> str:
+    """quote_822_local: the external form, quoting a local part that is not a dot-string."""
+    at = addr.rfind("@")
+    local, rest = (addr[:at], addr[at:]) if at >= 0 else (addr, "")
+    if _dot_string(local) or not local:
+        return addr
+    return '"' + local.replace("\\", "\\\\").replace('"', '\\"') + '"' + rest
+
+
+def internal_form(text: str) -> str:
+    """What smtpd keeps of a MAIL/RCPT argument: no <>, no source route, quotes removed."""
+    text = text.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1]
+    if text.startswith("@") and ":" in text:
+        text = text.split(":", 1)[1]
+    return internalize(scan(text))
+
+
+def _rfind(toks: list[Tok], kind: str) -> int:
+    for i in range(len(toks) - 1, -1, -1):
+        if toks[i].kind == kind:
+            return i
+    return -1
+
+
+def _rewrite(view: ParameterView, toks: list[Tok]) -> list[Tok]:
+    """rewrite_tree() in the local context: routes, bang paths, % hack, @myorigin, .mydomain."""
+    if toks and toks[0].kind == "@":
+        colon = next((i for i, t in enumerate(toks) if t.kind == ":"), -1)
+        if 0 <= colon < len(toks) - 1:
+            toks = toks[colon + 1:]
+    if _rfind(toks, "@") < 0:
+        bang = next((i for i, t in enumerate(toks) if t.kind == "!"), -1)
+        percent = _rfind(toks, "%")
+        if view.yes("swap_bangpath") and bang >= 0:
+            toks = [*toks[bang + 1:], Tok("@", "@"), *toks[:bang]]
+        elif view.yes("allow_percent_hack") and percent >= 0:
+            toks = [*toks[:percent], Tok("@", "@"), *toks[percent + 1:]]
+        elif view.yes("append_at_myorigin") and view.get("myorigin"):
+            toks = [*toks, Tok("@", "@"), *scan(view.get("myorigin"))]
+    at = _rfind(toks, "@")
+    if view.yes("append_dot_mydomain") and view.get("mydomain") and 0 <= at < len(toks) - 1:
+        domain = toks[at + 1:]
+        if not any(t.kind in ("domlit", ".") for t in domain):
+            toks = [*toks, Tok(".", "."), *scan(view.get("mydomain"))]
+    if len(toks) > 1 and toks[-1].kind == "." and toks[-2].kind not in (".", "@"):
+        toks = toks[:-1]
+    return toks
+
+
+def own_addresses(view: ParameterView) -> list[str]:
+    """Addresses smtpd counts as its own for `[ip]` literals: inet_interfaces plus proxy_interfaces."""
+    addrs = [i.address for i in view.listen_addresses()]
+    for item in view.items("proxy_interfaces"):
+        try:
+            addrs.append(str(ipaddress.ip_address(item.strip("[]"))))
+        except ValueError:
+            continue
+    return addrs
+
+
+def is_local(view: ParameterView, domain: str) -> tuple[bool, str, Location | None]:
+    """resolve_local(): mydestination (exact names), or a literal of one of our own addresses."""
+    name = domain[:-1] if domain.endswith(".") and not domain.endswith("..") else domain
+    if not name or name.endswith("."):
+        return False, "", None
+    m = match_strings(view, "mydestination", name)
+    if m.matched:
+        return True, f"listed in mydestination ({m.pattern})", m.location
+    if name.startswith("[") and name.endswith("]"):
+        literal = name[1:-1]
+        literal = literal[5:] if literal.lower().startswith("ipv6:") else literal
+        try:
+            addr = ipaddress.ip_address(literal)
+        except ValueError:
+            return False, "", None
+        if str(addr) in {str(ipaddress.ip_address(a)) for a in own_addresses(view)}:
+            return True, f"[{addr}] is one of this host's addresses (inet_interfaces/proxy_interfaces)", \
+                view.location("inet_interfaces")
+    return False, "", None
+
+
+def valid_hostname(name: str) -> bool:
+    if not name or len(name) > 255 or re.fullmatch(r"[0-9.]+", name):
+        return False
+    labels = name.split(".")
+    return all(label and len(label) <= 63 and re.fullmatch(r"[A-Za-z0-9_-]+", label)
+               and not label.startswith("-") and not label.endswith("-") for label in labels)
+
+
+def valid_literal(name: str) -> bool:
+    inner = name[1:-1]
+    inner = inner[5:] if inner.lower().startswith("ipv6:") else inner
+    try:
+        ipaddress.ip_address(inner)
+    except ValueError:
+        return False
+    return True
+
+
+def resolve(view: ParameterView, address: str) -> Resolved:
+    """Resolve `address` (internal form) as trivial-rewrite does for smtpd."""
+    toks = scan(quote_local(address))
+    saved: list[Tok] | None = None
+    local_hit: tuple[str, Location | None] | None = None
+    domain_kept = True
+    for _ in range(len(address) + 100):
+        if len(toks) > 1 and toks[-1].kind == "." and _rfind(toks, "@") >= 0 and toks[-2].kind not in (".", "@"):
+            toks = toks[:-1]
+        if view.yes("resolve_null_domain") and toks and toks[-1].kind == "@":
+            toks = toks[:-1]
+        at = _rfind(toks, "@")
+        if at >= 0:
+            if at < len(toks) - 1:
+                local, why, where = is_local(view, internalize(toks[at + 1:]))
+                if not local:
+                    break
+                local_hit = (why, where)
+            saved = toks[at:]
+            toks = toks[:at]
+        if _rfind(toks, "@") >= 0 or (view.yes("swap_bangpath") and _rfind(toks, "!") >= 0) \
+                or (view.yes("allow_percent_hack") and _rfind(toks, "%") >= 0):
+            toks = _rewrite(view, toks)
+            continue
+        if len(toks) == 1 and toks[0].kind == "qstring":
+            inner = toks[0].text
+            oper = next((c for c, on in (("@", True), ("%", view.yes("allow_percent_hack")),
+                                         ("!", view.yes("swap_bangpath"))) if on and c in inner), None)
+            if view.yes("resolve_dequoted_address") and oper is not None:
+                toks = _rewrite(view, scan(quote_local(inner) if oper == "@" else inner))
+                continue
+            if not inner:
+                toks = []
+        if not toks:
+            toks = scan(view.get("empty_address_recipient") or "MAILER-DAEMON")
+            continue
+        if saved is None:
+            toks = [*toks, Tok("@", "@"), *scan(view.get("myhostname"))]
+            continue
+        domain_kept = False
+        break
+    if not domain_kept:
+        toks = toks + (saved or [])
+    recipient = internalize(toks)
+    domain = recipient[recipient.rfind("@") + 1:]
+    result = Resolved(recipient, domain, "default")
+    if domain_kept:
+        error = not (valid_literal(domain) if domain.startswith("[") else valid_hostname(domain))
+        if error and view.yes("resolve_numeric_domain"):
+            try:
+                ipaddress.ip_address(domain)
+                result.recipient = recipient[:len(recipient) - len(domain)] + f"[{domain}]"
+                result.domain = domain = f"[{domain}]"
+                error = False
+                local, why, where = is_local(view, domain)
+                if local:
+                    domain_kept, local_hit = False, (why, where)
+            except ValueError:
+                pass
+        if error:
+            result.error = True
+            result.reason = f"{domain!r} is not a valid domain name"
+            return result
+    first = re.search(r"[@!%]", result.recipient)
+    if first is not None and result.recipient[first.start() + 1:] != result.domain:
+        result.routed = True
+    if not domain_kept:
+        result.klass = "local"
+        result.reason, result.location = local_hit or ("", None)
+        return _note_rewrite(result, address)
+    for klass, param in (("alias", "virtual_alias_domains"), ("virtual", "virtual_mailbox_domains")):
+        m = match_strings(view, param, domain)
+        if m.matched:
+            result.klass, result.reason, result.location = klass, f"listed in {param} ({m.pattern})", m.location
+            return _note_rewrite(result, address)
+    m = match_domains(view, "relay_domains", domain)
+    if m.matched:
+        result.klass, result.reason, result.location = "relay", f"matches relay_domains ({m.pattern})", m.location
+    else:
+        result.reason = "in no mydestination, virtual or relay_domains list"
+    return _note_rewrite(result, address)
+
+
+def _note_rewrite(result: Resolved, address: str) -> Resolved:
+    if result.recipient.lower() != address.lower():
+        result.notes.append(f"trivial-rewrite turns <{address}> into <{result.recipient}>")
+    if result.routed:
+        result.notes.append("the local part still routes elsewhere (sender-specified routing)")
+    return result
