@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from enum import Enum
@@ -10,11 +11,16 @@ from typing import Annotated
 
 import typer
 from mailcfg import __version__
+from mailcfg.decisions import explain as explain_probe
+from mailcfg.decisions import run_policy
 from mailcfg.errors import MailcfgError
 from mailcfg.findings import Severity
 from mailcfg.lint import lint_path
+from mailcfg.policy import load_policy
+from mailcfg.postfix.probe import Probe, literal_helo
 from mailcfg.registry import all_rules, rule_by_id
 from mailcfg.reporters import FORMATS
+from mailcfg.reporters.decision import render_explained, render_test
 from mailcfg.writes import write_atomic
 from rich.console import Console
 from rich.markdown import Markdown
@@ -27,6 +33,11 @@ class Format(str, Enum):
     text = "text"
     json = "json"
     sarif = "sarif"
+
+
+class DecisionFormat(str, Enum):
+    text = "text"
+    json = "json"
 
 
 class FailOn(str, Enum):
@@ -92,6 +103,51 @@ def rules(rule_id: Annotated[str | None, typer.Argument(help="Show this rule's d
         console.print(Markdown(doc))
     else:
         sys.stdout.write(doc)
+
+
+def _color(fmt: Enum) -> bool:
+    return fmt.value == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+@app.command()
+def explain(
+    target: Annotated[str, typer.Argument(help="Snapshot directory, Postfix config directory or main.cf.")],
+    client: Annotated[str, typer.Option(help="IP address of the SMTP client.")],
+    rcpt: Annotated[str, typer.Option(help="Recipient address (RCPT TO).")],
+    sender: Annotated[str, typer.Option(help="Sender address (MAIL FROM); empty for <>.")] = "",
+    helo: Annotated[str | None, typer.Option(help="HELO/EHLO name the client sends (default: its address "
+                                                  "literal, or its --client-name).")] = None,
+    client_name: Annotated[str | None, typer.Option(help="Verified reverse DNS name of the client.")] = None,
+    sasl_user: Annotated[str | None, typer.Option(help="The client authenticates with this login.")] = None,
+    tls: Annotated[bool, typer.Option("--tls", help="The client uses STARTTLS.")] = False,
+    service: Annotated[str | None, typer.Option(help="master.cf service name.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port the client connects to (instead of --service).")] = None,
+    fmt: Annotated[DecisionFormat, typer.Option("--format", "-f", help="Output format.")] = DecisionFormat.text,
+) -> None:
+    """Predict what the server answers to one SMTP transaction, and show why."""
+    helo = helo if helo is not None else client_name or literal_helo(client)
+    probe = Probe(client, rcpt, sender, helo, client_name, sasl_user, tls, service, port)
+    result = explain_probe(target, probe)
+    if fmt is DecisionFormat.json:
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+    else:
+        sys.stdout.write(render_explained(result, _color(fmt)))
+
+
+@app.command("test")
+def test_policy(
+    target: Annotated[str, typer.Argument(help="Snapshot directory, Postfix config directory or main.cf.")],
+    policy: Annotated[Path, typer.Option(help="YAML or JSON file listing probes and the expected decision.")],
+    fmt: Annotated[DecisionFormat, typer.Option("--format", "-f", help="Output format.")] = DecisionFormat.text,
+) -> None:
+    """Check expected decisions (accept, reject, defer, error); exit 1 when any differs."""
+    run = run_policy(target, load_policy(policy))
+    if fmt is DecisionFormat.json:
+        sys.stdout.write(json.dumps(run.to_json(), indent=2) + "\n")
+    else:
+        sys.stdout.write(render_test(run, _color(fmt)))
+    if run.failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

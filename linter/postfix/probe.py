@@ -60,5 +60,10 @@ class Decision:
                 "undecided": list(self.undecided), "trace": [s.to_json() for s in self.trace]}
 
 
+def literal_helo(client: str) -> str:
+    """The HELO a client without a name of its own sends: its address literal (RFC 5321 4.1.3)."""
+    return f"[IPv6:{client}]" if ":" in client else f"[{client}]"
+
+
 def probe_json(probe: Probe) -> dict:
     return {k: v for k, v in asdict(probe).items() if v not in (None, "", False) or k in ("client", "rcpt")}
