@@ -57,9 +57,10 @@ def _expectation(path: Path, index: int, item) -> Expectation:
     tls = item.get("tls", False)
     if not isinstance(tls, bool):
         raise MailcfgError(f"{where}: tls must be true or false, not {tls!r}")
+    client_name = _text(item.get("client_name"))
+    helo = _text(item["helo"]) if "helo" in item else client_name or literal_helo(str(item["client"]))
     probe = Probe(client=str(item["client"]), rcpt=str(item["rcpt"]), sender=str(item.get("sender") or ""),
-                  helo=_text(item["helo"]) if "helo" in item else
-                  _text(item.get("client_name")) or literal_helo(str(item["client"])), client_name=_text(item.get("client_name")),
+                  helo=helo, client_name=client_name,
                   sasl_user=_text(item.get("sasl_user")), tls=tls, service=_text(item.get("service")),
                   port=int(port) if port is not None else None)
     return Expectation(str(item.get("name") or f"probe {index}"), probe, expect, line)

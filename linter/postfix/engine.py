@@ -149,9 +149,9 @@ def _has_required(view: ParameterView, value: str, seen: set[str]) -> bool:
             return False
         if word.lower() in REQUIRED:
             return True
-        if word in classes and word not in seen and word != "reject_sender_login_mismatch":
-            if _has_required(view, view.get(word), seen | {word}):
-                return True
+        if word in classes and word not in seen and word != "reject_sender_login_mismatch" \
+                and _has_required(view, view.get(word), seen | {word}):
+            return True
         i += 1
     return False
 
