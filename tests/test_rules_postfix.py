@@ -131,6 +131,53 @@ CASES = [
      "smtpd_recipient_restrictions = check_recipient_access inline:{ x.example=backup }, "
      "reject_unauth_destination\n", SMTP, [("main.cf", 2)], None),
     ("postfix-permit-mx-backup", "relay_domains = backup.example\n", SMTP, [], None),
+    # postfix-open-relay: something an outsider controls reaches a permit before the relay check
+    ("postfix-open-relay", MODERN + "smtpd_relay_restrictions = permit_mynetworks,\n"
+     "  check_sender_access inline:{ example.org=OK }, reject_unauth_destination\nmydomain = example.org\n",
+     SMTP, [("main.cf", 3)], FACTS_37),
+    ("postfix-open-relay", MODERN + "smtpd_relay_restrictions = warn_if_reject reject_unauth_destination\n"
+     "smtpd_recipient_restrictions = reject_unlisted_recipient, reject\n", SMTP, [], FACTS_37),
+    ("postfix-open-relay", MODERN + "smtpd_relay_restrictions =\n"
+     "smtpd_recipient_restrictions = permit_mynetworks, check_recipient_access inline:{ gmail.com=OK },\n"
+     "  reject_unauth_destination\n", SMTP, [("main.cf", 3)], FACTS_37),
+    ("postfix-open-relay", MODERN + "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n"
+     "allow_untrusted_routing = yes\nrelay_domains = partner.example\n"
+     "smtpd_recipient_restrictions = check_recipient_access inline:{ partner.example=OK }\n", SMTP, [], FACTS_37),
+    ("postfix-open-relay", MODERN + "mynetworks = 0.0.0.0/0\n", SMTP, [("main.cf", 2)], FACTS_37),
+    ("postfix-open-relay", MODERN + "mynetworks = 0.0.0.0/0\ninet_interfaces = loopback-only\n", SMTP, [],
+     FACTS_37),
+    ("postfix-open-relay", MODERN + "smtpd_relay_restrictions = permit_mynetworks, "
+     "check_client_access cidr:/etc/postfix/c.cidr, reject_unauth_destination\n", SMTP, [], FACTS_37),
+    ("postfix-open-relay", MODERN + "smtpd_relay_restrictions = permit_mynetworks, "
+     "check_client_access static:OK, reject_unauth_destination\n", SMTP, [("main.cf", 2)], FACTS_37),
+    # postfix-no-relay-check: the startup check, and lists that only give 451 4.3.5
+    ("postfix-no-relay-check", "smtpd_recipient_restrictions = permit_mynetworks\n", SMTP, [("main.cf", 1)],
+     FACTS_37),
+    ("postfix-no-relay-check", "compatibility_level = 2\nsmtpd_relay_restrictions = permit, "
+     "reject_unauth_destination\n", SMTP, [("main.cf", 2)], FACTS_37),
+    ("postfix-no-relay-check", MODERN + "smtpd_relay_restrictions = permit_mynetworks reject_unauth_destinaton\n",
+     SMTP, [("main.cf", 2)], FACTS_37),
+    ("postfix-no-relay-check", MODERN + "smtpd_restriction_classes = strict\nstrict = reject\n"
+     "smtpd_relay_restrictions = permit_mynetworks strict\n", SMTP, [], FACTS_37),
+    ("postfix-no-relay-check", "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination\n",
+     SMTP, [], FACTS_37),
+    # postfix-users-cannot-relay
+    ("postfix-users-cannot-relay", MODERN + CERT + "smtpd_sasl_auth_enable = yes\n"
+     "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination, permit_sasl_authenticated\n",
+     SMTP, [("main.cf", 5)], FACTS_37),
+    ("postfix-users-cannot-relay", MODERN + CERT, SUBMISSION_OK + "  -o smtpd_client_restrictions=permit_mynetworks,"
+     "reject\n", [("master.cf", 6)], FACTS_37),
+    ("postfix-users-cannot-relay", MODERN + CERT, SUBMISSION_OK, [], FACTS_37),
+    ("postfix-users-cannot-relay", MODERN, SMTP, [], FACTS_37),
+    # postfix-inbound-rejected
+    ("postfix-inbound-rejected", MODERN + "mydestination = $myhostname, example.org\n"
+     "smtpd_client_restrictions = permit_mynetworks, reject\n", SMTP, [("main.cf", 3)], FACTS_37),
+    ("postfix-inbound-rejected", MODERN + "virtual_mailbox_domains = example.net\n"
+     "virtual_mailbox_maps = inline:{ alice@example.net=x }\n"
+     "smtpd_recipient_restrictions = permit_sasl_authenticated, reject\n", SMTP, [("main.cf", 4)], FACTS_37),
+    ("postfix-inbound-rejected", MODERN + "mydestination = $myhostname, example.org\n", SMTP, [], FACTS_37),
+    ("postfix-inbound-rejected", MODERN + "smtpd_client_restrictions = permit_mynetworks, reject\n", SMTP, [],
+     FACTS_37),
 ]
 
 

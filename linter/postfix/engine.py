@@ -82,8 +82,9 @@ class _Session:
     def namaddr(self) -> str:
         return f"{self.name}[{self.probe.client}]"
 
-    def step(self, what: str, result: str, note: str = "", location: Location | None = None) -> None:
-        self.trace.append(Step(self.stage, what, result, note, location))
+    def step(self, what: str, result: str, note: str = "", location: Location | None = None,
+             matched: str = "") -> None:
+        self.trace.append(Step(self.stage, what, result, note, location, matched))
 
     def cannot_decide(self, what: str, why: str, location: Location | None = None) -> None:
         self.undecided.append(f"{what}: {why}")
@@ -111,9 +112,13 @@ def select_service(config: PostfixConfig, service: str | None, port: int | None)
 
 def decide(config: PostfixConfig, probe: Probe) -> Decision:
     service = select_service(config, probe.service, probe.port)
-    view = ParameterView(config, service)
+    return decide_on(ParameterView(config, service), probe)
+
+
+def decide_on(view: ParameterView, probe: Probe) -> Decision:
+    """The decision of the service `view` stands for (rules reuse one view for many probes)."""
     decision = _decide(view, probe)
-    decision.service = service.name
+    decision.service = view.service.name if view.service else None
     return decision
 
 
@@ -313,8 +318,6 @@ def _check_rcpt(s: _Session, delay: bool) -> str | None:
     status = DUNNO
     for param, items in order:
         status = _run_list(s, param, s.recipient or "", RECIPIENT, items)
-        if param == "smtpd_relay_restrictions (compatibility)":
-            status = DUNNO if status != REJECT else status
         if status == REJECT:
             break
     if status != REJECT and s.defer_if_permit is not None:
@@ -338,7 +341,7 @@ def _rcpt_lists(s: _Session) -> list[tuple[str, list[Item] | None]]:
                "compatibility_level < 1 and smtpd_relay_restrictions not set: Postfix evaluates "
                f"({FAKE_RELAY}) only to log a warning, so no relay list is enforced",
                view.location("compatibility_level"))
-        relay = ("smtpd_relay_restrictions (compatibility)", parse_value(view, FAKE_RELAY))
+        return [("smtpd_recipient_restrictions", None)]
     recipient: tuple[str, list[Item] | None] = ("smtpd_recipient_restrictions", None)
     if version < (3, 3):
         return [relay, recipient]
@@ -408,8 +411,8 @@ def _server_error(s: _Session, why: str, location: Location | None = None) -> No
     raise _ServerError(REJECT)
 
 
-def _permit(s: _Session, item: Item, why: str, location: Location | None = None) -> str:
-    s.step(item.text, "permit", why, location or item.location)
+def _permit(s: _Session, item: Item, why: str, location: Location | None = None, matched: str = "") -> str:
+    s.step(item.text, "permit", why, location or item.location, matched)
     return PERMIT
 
 
@@ -490,7 +493,7 @@ def _r_mynetworks(s, item, rest, reply_name, reply_class, def_acl):
     networks = view.get("mynetworks")
     if m.matched:
         return _permit(s, item, f"client {s.probe.client} matches mynetworks ({m.pattern}; mynetworks = {networks})",
-                       item.location)
+                       item.location, m.pattern)
     s.step(item.text, "no match", f"client {s.probe.client} is not in mynetworks ({networks})", item.location)
     return DUNNO
 
@@ -899,14 +902,14 @@ def _table_result(s: _Session, item: Item, hit: Hit, reply_name: str, reply_clas
             s.defer_if_reject = s.defer_if_reject or defer
         return DUNNO
     if value.isdigit():
-        s.step(what, "permit", note + " (a number means OK)", where)
+        s.step(what, "permit", note + " (a number means OK)", where, hit.pattern)
         return PERMIT
     if len(word) == 3 and word[0] in "45" and word[1:].isdigit() and text:
         s.step(what, "reject" if word[0] == "5" else "defer", note, where)
         dsn, rest = _dsn(text, word[0] + ".7.1")
         return _reject(s, int(word), dsn, f"<{reply_name}>: {reply_class} rejected: {rest}")
     if upper in ("OK", "RELAY"):
-        s.step(what, "permit", note, where)
+        s.step(what, "permit", note, where, hit.pattern)
         return PERMIT
     if ":" in value:
         _server_error(s, f"access table result {value!r} names a lookup table", where)
@@ -914,7 +917,7 @@ def _table_result(s: _Session, item: Item, hit: Hit, reply_name: str, reply_clas
         _server_error(s, "access table results recurse too deep", where)
     items = parse_value(s.view, value)
     if not items:
-        s.step(what, "permit", note + " (an empty result means OK)", where)
+        s.step(what, "permit", note + " (an empty result means OK)", where, hit.pattern)
         return PERMIT
     s.step(what, "restrictions", note + ": the result is a restriction list", where)
     located = [Item(i.text, i.kind, where, i.argument, i.restriction, i.missing_argument) for i in items]

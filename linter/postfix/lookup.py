@@ -26,6 +26,7 @@ class Hit:
     table: str
     key: str  # the query that matched
     location: Location | None
+    pattern: str = ""  # the table's key or pattern that matched it
 
 
 def find(table: Table, key: str, partial: bool = False, aliases: bool = False) -> Hit | None:
@@ -42,14 +43,14 @@ def find(table: Table, key: str, partial: bool = False, aliases: bool = False) -
         if partial:
             return None
         entry, value = (_cidr if kind == "cidr" else _regexp)(table.entries, key)
-        return Hit(value, table.ref.text, key, entry.location) if entry is not None else None
+        return Hit(value, table.ref.text, key, entry.location, entry.key) if entry is not None else None
     if kind == "static":
         entry = table.entries[0]
-        return Hit(entry.value, table.ref.text, key, entry.location)
+        return Hit(entry.value, table.ref.text, key, entry.location, "*")
     folded = key.lower()
     for entry in table.entries:  # the first of duplicate keys wins (postmap ignores later ones)
         if (entry.key[:-1] if aliases and entry.key.endswith(":") else entry.key).lower() == folded:
-            return Hit(entry.value, table.ref.text, key, entry.location)
+            return Hit(entry.value, table.ref.text, key, entry.location, entry.key)
     return None
 
 

@@ -34,12 +34,13 @@ class Step:
     result: str  # what it gave: "permit", "reject", "dunno", "no match", "undecided", ...
     note: str = ""
     location: Location | None = None
+    matched: str = ""  # the list pattern or table key that matched, when something matched
 
     def to_json(self) -> dict:
         where = self.location
         return {"stage": self.stage, "what": self.what, "result": self.result, "note": self.note,
                 "file": where.file if where else None, "line": where.line if where else None,
-                "column": where.column if where else None}
+                "column": where.column if where else None, "matched": self.matched or None}
 
 
 @dataclass

@@ -1,0 +1,197 @@
+"""Probes the relay rules send through the engine: what an outsider, a user or a sender would try.
+
+An attacker chooses the HELO name, the sender and the recipient's address form, not the client
+address. So the outside clients are fixed documentation addresses, and the HELO names, senders
+and recipient domains come from the configuration itself (its domains and the keys of its access
+tables), varied one at a time from a plain baseline.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, replace
+
+from mailcfg.postfix.address import valid_hostname
+from mailcfg.postfix.effective import ParameterView
+from mailcfg.postfix.lookup import Undecided
+from mailcfg.postfix.mastercf import Service
+from mailcfg.postfix.probe import Probe, literal_helo
+from mailcfg.postfix.restrictions import lists_and_classes, parse
+from mailcfg.postfix.tables import PATTERN_FILE_TYPES, parse_ref
+from mailcfg.postfix.tokens import split_list
+
+OUTSIDE_V4 = ("198.51.100.77", "203.0.113.77")
+OUTSIDE_V6 = ("2001:db8:77::77",)
+FOREIGN = "relay-probe.invalid"
+VICTIM = f"victim@{FOREIGN}"
+LOCALHOST_NAMES = ("localhost",)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    probe: Probe
+    form: str  # the recipient address form, in words
+
+
+def public(service: Service, view: ParameterView) -> bool:
+    """An inet smtpd that listens on some non-loopback address."""
+    if service.type != "inet" or service.loopback_only:
+        return False
+    if service.listen_host is not None:
+        return True
+    listen = [x.lower() for x in split_list(view.get("inet_interfaces"))]
+    return not listen or not all(x in ("loopback-only", "localhost") or _loopback(x) for x in listen)
+
+
+def _loopback(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def outside_clients(view: ParameterView) -> list[str]:
+    protocols = {p.lower() for p in split_list(view.get("inet_protocols"))}
+    clients = list(OUTSIDE_V4) if protocols & {"all", "ipv4"} or not protocols else []
+    if protocols & {"all", "ipv6"}:
+        clients += OUTSIDE_V6
+    return clients or list(OUTSIDE_V4)
+
+
+def local_domains(view: ParameterView) -> list[str]:
+    """Names mail is delivered to here (mydestination), without $-lists or tables."""
+    return [d for d in view.items("mydestination") if ":" not in d and not d.startswith(("/", "!"))
+            and valid_hostname(d)]
+
+
+def final_domains(view: ParameterView) -> list[str]:
+    """Local and virtual domains named literally (tables are read for their keys)."""
+    domains = list(local_domains(view))
+    for param in ("virtual_alias_domains", "virtual_mailbox_domains", "relay_domains"):
+        domains += _names(view, param)
+    seen: list[str] = []
+    for d in domains:  # template placeholders and patterns are no domain a probe can use
+        if d.lower() not in seen and "." in d and valid_hostname(d):
+            seen.append(d.lower())
+    return seen
+
+
+def _names(view: ParameterView, param: str) -> list[str]:
+    names = []
+    for word in view.items(param):
+        if word.startswith(("!", "/")):
+            continue
+        if ":" in word:
+            names += [k for k in _table_keys(view, word) if "@" not in k and "." in k]
+        else:
+            names.append(word)
+    return names
+
+
+def _table_keys(view: ParameterView, ref_text: str) -> list[str]:
+    ref = parse_ref(ref_text)
+    if ref is None:
+        return []
+    table = view.config.table(ref)
+    if not table.readable or table.ref.type in PATTERN_FILE_TYPES:
+        return []
+    return [e.key for e in table.entries if e.key not in ("if", "endif")]
+
+
+def access_keys(view: ParameterView, restriction: str) -> list[str]:
+    """Keys of the tables that `restriction` (e.g. check_helo_access) consults anywhere."""
+    keys: list[str] = []
+    for param in lists_and_classes(view):
+        try:
+            items = parse(view, param)
+        except Undecided:
+            continue
+        for item in items:
+            if item.name == restriction and item.argument:
+                keys += _table_keys(view, item.argument)
+    return keys
+
+
+def recipient_forms(view: ParameterView) -> list[tuple[str, str]]:
+    """(address, description) pairs an open-relay scanner tries, against this host's own domains."""
+    forms = [(VICTIM, "a plain foreign address")]
+    locals_ = local_domains(view)[:2] or [view.get("myhostname")]
+    for local in locals_:
+        forms += [
+            (f"victim%{FOREIGN}@{local}", f"the % hack through {local}"),
+            (f'"{VICTIM}"@{local}', f"a quoted local part through {local}"),
+            (f"{FOREIGN}!victim@{local}", f"a bang path through {local}"),
+            (f"@{local}:{VICTIM}", f"a source route through {local}"),
+            (f"{VICTIM}@{local}", f"a double @ through {local}"),
+        ]
+    forms.append(("victim@[192.0.2.254]", "an address literal of another host"))
+    authorized = {d.lower() for d in final_domains(view)}
+    for key in access_keys(view, "check_recipient_access"):
+        domain = key.rsplit("@", 1)[-1].lstrip(".")
+        if "." in domain and domain.lower() not in authorized and not key.endswith("@"):
+            forms.append((key if "@" in key else f"victim@{domain}", f"a domain its recipient table lists ({key})"))
+    return forms
+
+
+def attacker_attempts(view: ParameterView, service: Service) -> list[Attempt]:
+    """Unauthenticated outside clients trying to relay, one varied input at a time."""
+    attempts: list[Attempt] = []
+    domains = final_domains(view)
+    helos = ["localhost", view.get("myhostname"), *domains[:3], *access_keys(view, "check_helo_access")]
+    senders = ["", f"postmaster@{domains[0]}" if domains else "", *_senders(view, domains)]
+    for client in outside_clients(view):
+        base = Probe(client, VICTIM, "someone@outside.example", literal_helo(client), service=service.name)
+        attempts += [Attempt(_replace(base, rcpt=rcpt), form) for rcpt, form in recipient_forms(view)]
+        attempts += [Attempt(_replace(base, helo=h), "a plain foreign address") for h in _unique(helos)]
+        attempts += [Attempt(_replace(base, sender=s), "a plain foreign address") for s in _unique(senders)]
+    return attempts
+
+
+def _senders(view: ParameterView, domains: list[str]) -> list[str]:
+    senders = []
+    for key in access_keys(view, "check_sender_access"):
+        if key.endswith("@"):
+            senders.append(key + (domains[0] if domains else "example.com"))
+        elif "@" in key:
+            senders.append(key)
+        elif key != "<>":
+            senders.append("someone@" + key.lstrip("."))
+    return senders
+
+
+def _unique(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        if v is not None and v not in out:
+            out.append(v)
+    return out
+
+
+def _replace(probe: Probe, **changes) -> Probe:
+    return replace(probe, **changes)
+
+
+def user_login(view: ParameterView) -> tuple[str, str]:
+    """A (login, sender) pair an authenticated user would send with: from smtpd_sender_login_maps when
+    the snapshot has it, else a user of the first local or virtual domain."""
+    for word in view.items("smtpd_sender_login_maps"):
+        for key in _table_keys(view, word):
+            if "@" in key and not key.startswith("@"):
+                table = view.config.table(parse_ref(word))
+                value = next((e.value for e in table.entries if e.key == key), "")
+                logins = split_list(value)
+                if logins:
+                    return logins[0], key
+    domains = final_domains(view)
+    address = f"user@{domains[0] if domains else 'example.com'}"
+    return address, address
+
+
+def known_recipient(view: ParameterView, domain: str) -> str:
+    """An address in `domain` that the recipient tables list, else postmaster (which must exist)."""
+    for param in ("virtual_mailbox_maps", "virtual_alias_maps", "relay_recipient_maps"):
+        for word in view.items(param):
+            for key in _table_keys(view, word):
+                if key.lower().endswith("@" + domain.lower()) and not key.startswith("@"):
+                    return key
+    return f"postmaster@{domain}"

@@ -1,0 +1,187 @@
+"""Relay verdicts from the decision engine: open relay, no relay check, users who cannot send,
+and inbound mail refused. Each rule runs probes through the engine and reports only what it
+decided; a probe that touches something not decidable offline (DNS, policy servers, tables
+outside the snapshot) is never the basis of a finding.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+
+from mailcfg.findings import Finding, Location, Severity
+from mailcfg.postfix.config import PostfixConfig
+from mailcfg.postfix.effective import ParameterView
+from mailcfg.postfix.engine import decide_on, startup_error
+from mailcfg.postfix.probe import Decision, Probe, Step, literal_helo
+from mailcfg.postfix.probes import (
+    OUTSIDE_V4,
+    VICTIM,
+    attacker_attempts,
+    final_domains,
+    known_recipient,
+    public,
+    user_login,
+)
+from mailcfg.postfix.restrictions import LISTS
+from mailcfg.postfix.services import describe, views, where
+from mailcfg.postfix.tls import has_certificate, tls_mode
+from mailcfg.rule import Rule
+
+OPEN_RELAY = Rule(
+    "postfix-open-relay", "An unauthenticated client on the internet can relay mail to other domains",
+    Severity.ERROR, ("relay",), "postfix")
+NO_RELAY_CHECK = Rule(
+    "postfix-no-relay-check", "smtpd refuses to start or answers every recipient with a configuration error",
+    Severity.ERROR, ("relay",), "postfix")
+USERS_CANNOT_RELAY = Rule(
+    "postfix-users-cannot-relay", "Authenticated users cannot send to other domains on any service",
+    Severity.ERROR, ("relay", "auth"), "postfix")
+INBOUND_REJECTED = Rule(
+    "postfix-inbound-rejected", "Mail from the internet to this host's own domains is refused on port 25",
+    Severity.WARNING, ("relay", "deliverability"), "postfix")
+
+CLIENT_GRANTS = ("permit_mynetworks", "check_client_access", "check_reverse_client_hostname_access")
+OUTSIDE_SENDER = "someone@outside.example"
+OUTSIDE_HELO = "mail.outside.example"
+
+
+def _granted_by(decision: Decision) -> Step | None:
+    """The restriction whose PERMIT let the recipient through (the last one at RCPT)."""
+    permits = [s for s in decision.trace if s.result == "permit" and s.stage == "rcpt" and s.what not in LISTS]
+    return permits[-1] if permits else None
+
+
+def _narrow(pattern: str) -> bool:
+    """A client pattern that names one organisation's hosts (/16 or longer; /32 or longer for IPv6)."""
+    text = pattern.lstrip("!").replace("[", "").replace("]", "")
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        parts = text.split(".")
+        return len(parts) >= 2 and all(p.isdigit() for p in parts)
+    return net.prefixlen >= (16 if net.version == 4 else 32)
+
+
+def _trusted_client(decision: Decision) -> bool:
+    """Relaying was granted by the client's identity in a narrow, deliberately trusted range."""
+    step = _granted_by(decision)
+    return step is not None and step.what.split()[0].lower() in CLIENT_GRANTS and bool(step.matched) \
+        and _narrow(step.matched)
+
+
+def _first_refusal(decision: Decision) -> Step | None:
+    return next((s for s in reversed(decision.trace) if s.result in ("reject", "defer", "error")
+                 and s.what not in LISTS), None)
+
+
+@OPEN_RELAY.checker
+def check_open_relay(config: PostfixConfig) -> Iterator[Finding]:
+    for service, view in views(config):
+        if not public(service, view) or startup_error(view) is not None:
+            continue
+        reported: set[tuple] = set()
+        for attempt in attacker_attempts(view, service):
+            decision = decide_on(view, attempt.probe)
+            if decision.action != "accept" or decision.undecided or _trusted_client(decision):
+                continue
+            step = _granted_by(decision)
+            key = (step.what,) if step else None
+            if key in reported:
+                continue
+            reported.add(key)
+            p = attempt.probe
+            if step is not None:
+                cause = f"let through by {step.what} ({step.note})"
+                # a too-wide mynetworks is the setting to change, not the permit_mynetworks item
+                location = (view.location("mynetworks") if step.what == "permit_mynetworks" else None) \
+                    or step.location or where(view, "smtpd_relay_restrictions")
+            else:
+                cause = "no restriction rejects it (the relay and recipient lists end without a reject)"
+                location = where(view, "smtpd_relay_restrictions", "smtpd_recipient_restrictions")
+            yield OPEN_RELAY.finding(
+                f"{describe(service)}: an outside client ({p.client}), not authenticated, can relay to "
+                f"<{p.rcpt}> using {attempt.form} (HELO {p.helo}, MAIL FROM:<{p.sender}>); {cause}",
+                location, service=service.name)
+
+
+@NO_RELAY_CHECK.checker
+def check_no_relay_check(config: PostfixConfig) -> Iterator[Finding]:
+    for service, view in views(config):
+        fatal = startup_error(view)
+        if fatal is not None:
+            yield NO_RELAY_CHECK.finding(
+                f"{describe(service)}: smtpd exits at every connection with \"{fatal[0]}\"; master keeps "
+                f"restarting it and no SMTP session succeeds", fatal[1] or service.location, service=service.name)
+            continue
+        probes = [_inbound(view, service.name, f"postmaster@{view.get('myhostname')}"),
+                  Probe("127.0.0.1", VICTIM, OUTSIDE_SENDER, "localhost", service=service.name)]
+        decisions = [decide_on(view, p) for p in probes]
+        if all(d.action == "error" for d in decisions):
+            step = _first_refusal(decisions[0])
+            why = step.note if step else "server configuration error"
+            yield NO_RELAY_CHECK.finding(
+                f"{describe(service)}: every recipient gets \"{decisions[0].reply}\" ({why})",
+                step.location if step and step.location else service.location, service=service.name)
+
+
+def _inbound(view: ParameterView, service: str, rcpt: str) -> Probe:
+    return Probe(OUTSIDE_V4[0], rcpt, OUTSIDE_SENDER, OUTSIDE_HELO, client_name=OUTSIDE_HELO, service=service)
+
+
+@USERS_CANNOT_RELAY.checker
+def check_users_cannot_relay(config: PostfixConfig) -> Iterator[Finding]:
+    candidates = [(s, v) for s, v in views(config) if public(s, v) and v.yes("smtpd_sasl_auth_enable")]
+    if not candidates:
+        return
+    refused: list[tuple[ParameterView, Decision]] = []
+    for service, view in candidates:
+        login, sender = user_login(view)
+        tls = tls_mode(view) != "none" and has_certificate(view)
+        probe = Probe(OUTSIDE_V4[0], VICTIM, sender, literal_helo(OUTSIDE_V4[0]), sasl_user=login, tls=tls,
+                      service=service.name)
+        decision = decide_on(view, probe)
+        if decision.action == "accept" or decision.undecided:
+            return
+        refused.append((view, decision))
+    view, decision = sorted(refused, key=lambda r: _submission_rank(r[0]))[0]
+    step = _first_refusal(decision)
+    service = view.service
+    assert service is not None
+    reason = f"; {step.what}: {step.note}" if step and step.note else ""
+    yield USERS_CANNOT_RELAY.finding(
+        f"an authenticated user cannot send to other domains on any service; on {describe(service)} a logged-in "
+        f"client gets \"{decision.reply}\"{reason}",
+        (step.location if step and step.location else None) or service.location, service=service.name)
+
+
+def _submission_rank(view: ParameterView) -> int:
+    port = view.service.port if view.service else None
+    return {587: 0, 465: 1, 25: 2}.get(port or 0, 3)
+
+
+@INBOUND_REJECTED.checker
+def check_inbound_rejected(config: PostfixConfig) -> Iterator[Finding]:
+    for service, view in views(config):
+        if service.port != 25 or not public(service, view) or startup_error(view) is not None:
+            continue
+        domains = _receiving_domains(view)
+        for domain in domains:
+            rcpt = known_recipient(view, domain)
+            decision = decide_on(view, _inbound(view, service.name, rcpt))
+            if decision.action in ("accept", "error") or decision.undecided:
+                continue
+            step = _first_refusal(decision)
+            location: Location = (step.location if step and step.location else None) or service.location
+            reason = f" by {step.what} ({step.note})" if step else ""
+            yield INBOUND_REJECTED.finding(
+                f"{describe(service)}: mail from the internet to <{rcpt}> is refused with "
+                f"\"{decision.reply}\"{reason}; this host receives mail for {domain}",
+                location, service=service.name)
+            break
+
+
+def _receiving_domains(view: ParameterView) -> list[str]:
+    """Domains beyond the host's own names: what makes it a host that receives mail."""
+    own = {view.get("myhostname").lower(), "localhost", f"localhost.{view.get('mydomain')}".lower()}
+    return [d for d in final_domains(view) if d.lower() not in own]
