@@ -60,7 +60,8 @@ def test_percent_hack_off_leaves_a_routed_local_address(tmp_path):
 
 
 def test_numeric_domain_is_a_syntax_error_unless_resolve_numeric_domain(tmp_path):
-    assert decide(_config(tmp_path, "compatibility_level = 3.6\n"), _probe("user@1.2.3.4")).reply == "501 5.1.3 Bad recipient address syntax"
+    d = decide(_config(tmp_path, "compatibility_level = 3.6\n"), _probe("user@1.2.3.4"))
+    assert d.reply == "501 5.1.3 Bad recipient address syntax"
 
 
 @pytest.mark.parametrize(("version", "compat", "reply"), [
