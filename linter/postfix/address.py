@@ -186,6 +186,14 @@ def valid_literal(name: str) -> bool:
     return True
 
 
+def valid_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text[5:] if text.lower().startswith("ipv6:") else text)
+    except ValueError:
+        return False
+    return True
+
+
 def resolve(view: ParameterView, address: str) -> Resolved:
     """Resolve `address` (internal form) as trivial-rewrite does for smtpd."""
     toks = scan(quote_local(address))

@@ -1,0 +1,154 @@
+"""Where a recipient goes: authorized destinations (permit_auth_destination) and whether the
+recipient exists in its address class (reject_unlisted_recipient, check_rcpt_maps in smtpd_check.c).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from mailcfg.findings import Location
+from mailcfg.postfix.address import Resolved, is_local, resolve
+from mailcfg.postfix.lookup import Hit, Undecided, find
+from mailcfg.postfix.session import DUNNO, RECIPIENT, ServerError, Session, reject
+from mailcfg.postfix.tables import parse_ref
+from mailcfg.postfix.tokens import split_list
+
+
+def resolve_for(s: Session, address: str | None = None) -> Resolved:
+    """The recipient (or `address`) as trivial-rewrite resolves it; a list it cannot read is recorded."""
+    address = s.recipient or "" if address is None else address
+    try:
+        return resolve(s.view, address)
+    except Undecided as exc:
+        s.cannot_decide("address class", str(exc))
+        return Resolved(address, address[address.rfind("@") + 1 :], "unknown", reason="unknown offline")
+
+
+def bad_syntax(s: Session, address: str) -> bool:
+    return resolve_for(s, address).error
+
+
+def authorized(s: Session) -> tuple[bool, str, Location | None]:
+    """permit_auth_destination(): a final or relay destination without sender-specified routing."""
+    r = resolve_for(s)
+    for note in r.notes:
+        s.step("trivial-rewrite", r.klass, note)
+    if r.routed and not s.view.yes("allow_untrusted_routing"):
+        return (
+            False,
+            f"<{r.recipient}> has sender-specified routing (allow_untrusted_routing = no)",
+            s.view.location("allow_untrusted_routing"),
+        )
+    if r.klass in ("local", "alias", "virtual", "relay"):
+        return True, f"{r.domain} is an authorized destination: {r.reason}", r.location
+    return False, f"{r.domain} is not an authorized destination ({r.reason})", None
+
+
+def unlisted(s: Session, what: str) -> str:
+    s.rcptmap_checked = s.warn_if_reject == 0
+    try:
+        return rcpt_maps(s, what)
+    except ServerError as exc:
+        return exc.status
+
+
+def rcpt_maps(s: Session, what: str) -> str:
+    """check_rcpt_maps(): does the recipient exist in its address class?"""
+    view = s.view
+    r = resolve_for(s)
+    rcpt = s.recipient or ""
+    try:
+        for param in ("recipient_canonical_maps", "canonical_maps", "virtual_alias_maps"):
+            hit = address_hit(s, param, r)
+            if hit is not None:
+                s.step(what, "no match", f"<{r.recipient}> is listed in {param}", hit.location or view.location(param))
+                return DUNNO
+        if r.klass == "alias":
+            s.step(
+                what,
+                "reject",
+                f"{r.domain} is a virtual alias domain and <{r.recipient}> is not in virtual_alias_maps",
+                view.location("virtual_alias_maps"),
+            )
+            return reject(
+                s,
+                s.code("unknown_virtual_alias_reject_code"),
+                "5.1.1",
+                f"<{rcpt}>: {RECIPIENT} rejected: User unknown{unknown_table(s, 'virtual alias table')}",
+            )
+        checks = {
+            "local": ("local_recipient_maps", "unknown_local_recipient_reject_code", "local recipient table"),
+            "virtual": ("virtual_mailbox_maps", "unknown_virtual_mailbox_reject_code", "virtual mailbox table"),
+            "relay": ("relay_recipient_maps", "unknown_relay_recipient_reject_code", "relay recipient table"),
+        }
+        if r.klass not in checks:
+            return DUNNO
+        param, code, table_name = checks[r.klass]
+        if not view.get(param).strip():
+            s.step(
+                what, "no match", f"{param} is empty: every recipient in {r.domain} is accepted", view.location(param)
+            )
+            return DUNNO
+        local_part = r.recipient[: r.recipient.rfind("@")].lower()
+        if r.klass == "local" and local_part in (
+            view.get("double_bounce_sender").lower(),
+            "postmaster",
+            "mailer-daemon",
+        ):
+            return DUNNO
+        hit = address_hit(s, param, r)
+        if hit is not None:
+            s.step(what, "no match", f"<{r.recipient}> is listed in {param}", hit.location or view.location(param))
+            return DUNNO
+        s.step(what, "reject", f"<{r.recipient}> is in no table of {param}", view.location(param))
+        return reject(
+            s, s.code(code), "5.1.1", f"<{rcpt}>: {RECIPIENT} rejected: User unknown{unknown_table(s, table_name)}"
+        )
+    except Undecided as exc:
+        s.cannot_decide(what, f"{exc}; the recipient is assumed to exist")
+        return DUNNO
+
+
+def unknown_table(s: Session, name: str) -> str:
+    return f" in {name}" if s.view.yes("show_user_unknown_table_name") else ""
+
+
+def address_hit(s: Session, param: str, r: Resolved) -> Hit | None:
+    """mail_addr_find() with the default strategy: user@domain, user (local domains), @domain."""
+    view = s.view
+    at = r.recipient.rfind("@")
+    local, domain = r.recipient[:at], r.recipient[at + 1 :]
+    keys = [(r.recipient, False)]
+    if domain.lower() == view.get("myorigin").lower() or is_local(view, domain)[0]:
+        keys.append((local, True))
+    keys.append(("@" + domain, True))
+    for word in split_list(view.get(param)):
+        ref = parse_ref(word)
+        if ref is None:
+            continue
+        if ref.text in ("unix:passwd.byname", "proxy:unix:passwd.byname"):
+            if r.klass != "local" or passwd_has(s, local):
+                return Hit(local, ref.text, local, None) if r.klass == "local" else None
+            continue
+        table = view.config.table(ref)
+        aliases = word in view.items("alias_maps")  # postalias files: `name: value`
+        for key, partial in keys:
+            hit = find(table, key, partial, aliases)
+            if hit is not None:
+                return hit
+    return None
+
+
+def same_address(addr: str, addresses: list[str]) -> bool:
+    try:
+        return ipaddress.ip_address(addr) in {ipaddress.ip_address(a) for a in addresses}
+    except ValueError:
+        return False
+
+
+def passwd_has(s: Session, user: str) -> bool:
+    path = s.view.config.snapshot.resolve("/etc/passwd")
+    if path is None:
+        raise Undecided("local users (unix:passwd.byname) are not in the snapshot")
+    users = {line.split(":", 1)[0].lower() for line in path.read_text(errors="replace").splitlines() if ":" in line}
+    return user.lower() in users

@@ -1,0 +1,126 @@
+"""The state smtpd keeps while it decides one transaction, and how it words its answers.
+
+Replies are built the way smtpd_check_reject() builds them: warn_if_reject turns a rejection
+into a logged warning, an armed defer_if_reject turns a 5xx into 450, soft_bounce turns 5xx into
+4xx, and the DSN class always follows the reply code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mailcfg.findings import Location
+from mailcfg.postfix.effective import ParameterView
+from mailcfg.postfix.probe import Probe, Step
+from mailcfg.postfix.restrictions import Item
+
+PERMIT, DUNNO, REJECT = "permit", "dunno", "reject"
+CLIENT, HELO, SENDER, RECIPIENT = "Client host", "Helo command", "Sender address", "Recipient address"
+SOFTWARE = "software"  # configuration errors: warn_if_reject cannot turn them into warnings
+
+
+class ServerError(Exception):
+    """smtpd's longjmp out of the restriction lists with a 4.3.5 (or 4.3.0) reply."""
+
+    def __init__(self, status: str) -> None:
+        self.status = status
+
+
+@dataclass
+class Defer:
+    code: int
+    dsn: str
+    text: str
+
+
+@dataclass
+class Session:
+    view: ParameterView
+    probe: Probe
+    authenticated: bool
+    helo: str | None
+    sender: str
+    recipient: str | None = None
+    stage: str = "rcpt"
+    trace: list[Step] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)
+    warn_if_reject: int = 0
+    recursion: int = 0
+    defer_if_permit: Defer | None = None
+    defer_if_reject: Defer | None = None
+    carried_defer: Defer | None = None  # defer_if_permit raised by an earlier stage
+    reply: str | None = None
+    rcptmap_checked: bool = False
+    # the restriction-list evaluator, for lists that access-table results and classes hold
+    evaluate: Callable[..., str] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.probe.client_name or "unknown"
+
+    @property
+    def namaddr(self) -> str:
+        return f"{self.name}[{self.probe.client}]"
+
+    def step(self, what: str, result: str, note: str = "", location: Location | None = None, matched: str = "") -> None:
+        self.trace.append(Step(self.stage, what, result, note, location, matched))
+
+    def cannot_decide(self, what: str, why: str, location: Location | None = None) -> None:
+        self.undecided.append(f"{what}: {why}")
+        self.step(what, "undecided", f"{why}; not decided offline, taken as no match", location)
+
+    def code(self, name: str) -> int:
+        text = self.view.get(name).strip()
+        return int(text) if text.isdigit() else 0
+
+
+def reject(s: Session, code: int, dsn: str, text: str, klass: str = "policy") -> str:
+    """smtpd_check_reject(): warn_if_reject, bad codes, defer_if_reject, soft_bounce, DSN class."""
+    warn = bool(s.warn_if_reject) and klass != SOFTWARE
+    reply = f"{code} {dsn} {text}"
+    if not 400 <= code <= 599:
+        reply = "450 4.7.1 Service unavailable"
+    reply = reply[:510]
+    if not warn and s.defer_if_reject is not None and reply.startswith("5"):
+        d = s.defer_if_reject
+        s.warn_if_reject = 0
+        s.defer_if_reject = None
+        s.step("defer_if_reject", "defer", "an earlier defer_if_reject turns this rejection into a deferral")
+        return reject(s, d.code, d.dsn, d.text)
+    reply = soft_bounce(s, reply)
+    reply = reply[:4] + reply[0] + reply[5:] if reply[4:5].isdigit() else reply
+    if warn:
+        s.step("warn_if_reject", "warning", f"would reply {reply!r}; logs reject_warning instead")
+        return DUNNO
+    s.reply = reply
+    return REJECT
+
+
+def server_error(s: Session, why: str, location: Location | None = None) -> None:
+    s.step("server configuration error", "error", why, location)
+    reject(s, 451, "4.3.5", "Server configuration error", SOFTWARE)
+    raise ServerError(REJECT)
+
+
+def permit(s: Session, item: Item, why: str, location: Location | None = None, matched: str = "") -> str:
+    s.step(item.text, "permit", why, location or item.location, matched)
+    return PERMIT
+
+
+def soft_bounce(s: Session, reply: str) -> str:
+    """soft_bounce turns every 5xx reply into 4xx, DSN class included (smtpd_chat_reply)."""
+    if reply.startswith("5") and s.view.yes("soft_bounce"):
+        reply = "4" + reply[1:]
+        if reply[4:5] == "5":
+            reply = reply[:4] + "4" + reply[5:]
+    return reply
+
+
+def dsn_split(text: str, default: str) -> tuple[str, str]:
+    """dsn_split(): a leading x.y.z in the text replaces the default DSN."""
+    m = re.match(r"([245]\.\d{1,3}\.\d{1,3})(\s+|$)", text)
+    if m:
+        return m.group(1), text[m.end() :]
+    return default, text
