@@ -128,7 +128,7 @@ def table_result(s: Session, item: Item, hit: Hit, reply_name: str, reply_class:
     if upper in ("DEFER_IF_PERMIT", "DEFER_IF_REJECT"):
         dsn, rest = dsn_split(text, "4.7.1")
         defer = Defer(
-            s.code("access_map_defer_code"), dsn, f"<{reply_name}>: {reply_class} rejected: {rest or 'Access denied'}"
+            s.code("access_map_defer_code"), dsn, f"<{reply_name}>: {reply_class} rejected: {rest or 'Service unavailable'}"
         )
         s.step(what, "armed", note, where)
         if upper == "DEFER_IF_PERMIT":

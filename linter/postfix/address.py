@@ -195,8 +195,12 @@ def valid_address(text: str) -> bool:
 
 
 def resolve(view: ParameterView, address: str) -> Resolved:
-    """Resolve `address` (internal form) as trivial-rewrite does for smtpd."""
-    toks = scan(quote_local(address))
+    """Resolve `address` (internal form) as trivial-rewrite does for smtpd.
+
+    smtpd first has the address rewritten in the local context (smtpd_resolve.c), which appends
+    .$mydomain to a dotless domain when append_dot_mydomain = yes, then resolves the result.
+    """
+    toks = scan(quote_local(internalize(_rewrite(view, scan(quote_local(address))))))
     saved: list[Tok] | None = None
     local_hit: tuple[str, Location | None] | None = None
     domain_kept = True
