@@ -6,17 +6,19 @@ outside the snapshot) is never the basis of a finding.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from mailcfg.findings import Finding, Location, Severity
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide_on, startup_error
+from mailcfg.postfix.mastercf import Service
 from mailcfg.postfix.probe import Decision, Probe, Step, literal_helo
 from mailcfg.postfix.probes import (
     OUTSIDE_V4,
     VICTIM,
+    Attempt,
     attacker_attempts,
     final_domains,
     known_recipient,
@@ -41,7 +43,6 @@ INBOUND_REJECTED = Rule(
     "postfix-inbound-rejected", "Mail from the internet to this host's own domains is refused on port 25",
     Severity.WARNING, ("relay", "deliverability"), "postfix")
 
-CLIENT_GRANTS = ("permit_mynetworks", "check_client_access", "check_reverse_client_hostname_access")
 OUTSIDE_SENDER = "someone@outside.example"
 OUTSIDE_HELO = "mail.outside.example"
 
@@ -52,57 +53,56 @@ def _granted_by(decision: Decision) -> Step | None:
     return permits[-1] if permits else None
 
 
-def _narrow(pattern: str) -> bool:
-    """A client pattern that names one organisation's hosts (/16 or longer; /32 or longer for IPv6)."""
-    text = pattern.lstrip("!").replace("[", "").replace("]", "")
-    try:
-        net = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        parts = text.split(".")
-        return len(parts) >= 2 and all(p.isdigit() for p in parts)
-    return net.prefixlen >= (16 if net.version == 4 else 32)
-
-
-def _trusted_client(decision: Decision) -> bool:
-    """Relaying was granted by the client's identity in a narrow, deliberately trusted range."""
-    step = _granted_by(decision)
-    return step is not None and step.what.split()[0].lower() in CLIENT_GRANTS and bool(step.matched) \
-        and _narrow(step.matched)
-
-
 def _first_refusal(decision: Decision) -> Step | None:
     return next((s for s in reversed(decision.trace) if s.result in ("reject", "defer", "error")
                  and s.what not in LISTS), None)
 
 
-@OPEN_RELAY.checker
-def check_open_relay(config: PostfixConfig) -> Iterator[Finding]:
+@dataclass(frozen=True)
+class Opening:
+    """A transaction that relays: the probe, what the engine decided, and the permit that did it."""
+
+    service: Service
+    view: ParameterView
+    attempt: Attempt
+    decision: Decision
+    grant: Step | None
+
+
+def open_relays(config: PostfixConfig) -> list[Opening]:
+    """One relaying probe per public service and granting restriction."""
+    openings: list[Opening] = []
     for service, view in views(config):
         if not public(service, view) or startup_error(view) is not None:
             continue
-        reported: set[tuple] = set()
+        seen: set[str | None] = set()
         for attempt in attacker_attempts(view, service):
             decision = decide_on(view, attempt.probe)
-            if decision.action != "accept" or decision.undecided or _trusted_client(decision):
+            if decision.action != "accept" or decision.undecided:
                 continue
-            step = _granted_by(decision)
-            key = (step.what,) if step else None
-            if key in reported:
-                continue
-            reported.add(key)
-            p = attempt.probe
-            if step is not None:
-                cause = f"let through by {step.what} ({step.note})"
-                # a too-wide mynetworks is the setting to change, not the permit_mynetworks item
-                location = (view.location("mynetworks") if step.what == "permit_mynetworks" else None) \
-                    or step.location or where(view, "smtpd_relay_restrictions")
-            else:
-                cause = "no restriction rejects it (the relay and recipient lists end without a reject)"
-                location = where(view, "smtpd_relay_restrictions", "smtpd_recipient_restrictions")
-            yield OPEN_RELAY.finding(
-                f"{describe(service)}: an outside client ({p.client}), not authenticated, can relay to "
-                f"<{p.rcpt}> using {attempt.form} (HELO {p.helo}, MAIL FROM:<{p.sender}>); {cause}",
-                location, service=service.name)
+            grant = _granted_by(decision)
+            if (grant.what if grant else None) not in seen:
+                seen.add(grant.what if grant else None)
+                openings.append(Opening(service, view, attempt, decision, grant))
+    return openings
+
+
+@OPEN_RELAY.checker
+def check_open_relay(config: PostfixConfig) -> Iterator[Finding]:
+    for o in open_relays(config):
+        p, step, view = o.attempt.probe, o.grant, o.view
+        if step is not None:
+            cause = f"let through by {step.what} ({step.note})"
+            # a too-wide mynetworks is the setting to change, not the permit_mynetworks item
+            location = (view.location("mynetworks") if step.what == "permit_mynetworks" else None) \
+                or step.location or where(view, "smtpd_relay_restrictions")
+        else:
+            cause = "no restriction rejects it (the relay and recipient lists end without a reject)"
+            location = where(view, "smtpd_relay_restrictions", "smtpd_recipient_restrictions")
+        yield OPEN_RELAY.finding(
+            f"{describe(o.service)}: an outside client ({p.client}), not authenticated, can relay to "
+            f"<{p.rcpt}> using {o.attempt.form} (HELO {p.helo}, MAIL FROM:<{p.sender}>); {cause}",
+            location, service=o.service.name)
 
 
 @NO_RELAY_CHECK.checker

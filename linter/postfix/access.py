@@ -127,9 +127,8 @@ def table_result(s: Session, item: Item, hit: Hit, reply_name: str, reply_class:
         return reject(s, code, dsn, f"<{reply_name}>: {reply_class} rejected: {rest or 'Access denied'}")
     if upper in ("DEFER_IF_PERMIT", "DEFER_IF_REJECT"):
         dsn, rest = dsn_split(text, "4.7.1")
-        defer = Defer(
-            s.code("access_map_defer_code"), dsn, f"<{reply_name}>: {reply_class} rejected: {rest or 'Service unavailable'}"
-        )
+        text = f"<{reply_name}>: {reply_class} rejected: {rest or 'Service unavailable'}"
+        defer = Defer(s.code("access_map_defer_code"), dsn, text)
         s.step(what, "armed", note, where)
         if upper == "DEFER_IF_PERMIT":
             if s.warn_if_reject:

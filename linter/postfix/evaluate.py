@@ -129,7 +129,7 @@ def _r_mynetworks(s, item, rest, reply_name, reply_class, def_acl):
     except Undecided as exc:
         s.cannot_decide(item.text, str(exc), item.location)
         return DUNNO
-    networks = view.get("mynetworks")
+    networks = " ".join(view.get("mynetworks").split())
     if m.matched:
         return permit(
             s,

@@ -9,6 +9,7 @@ tables), varied one at a time from a plain baseline.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, replace
 
 from mailcfg.postfix.address import valid_hostname
@@ -16,7 +17,7 @@ from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.lookup import Undecided
 from mailcfg.postfix.mastercf import Service
 from mailcfg.postfix.probe import Probe, literal_helo
-from mailcfg.postfix.restrictions import lists_and_classes, parse
+from mailcfg.postfix.restrictions import IMPLICIT_ACCESS, lists_and_classes, parse
 from mailcfg.postfix.tables import PATTERN_FILE_TYPES, parse_ref
 from mailcfg.postfix.tokens import split_list
 
@@ -88,14 +89,70 @@ def _names(view: ParameterView, param: str) -> list[str]:
     return names
 
 
-def _table_keys(view: ParameterView, ref_text: str) -> list[str]:
+def _table_keys(view: ParameterView, ref_text: str, patterns: bool = False) -> list[str]:
+    """The keys of a fixed-key table; with `patterns`, also a string each regexp/pcre entry matches."""
     ref = parse_ref(ref_text)
     if ref is None:
         return []
     table = view.config.table(ref)
-    if not table.readable or table.ref.type in PATTERN_FILE_TYPES:
+    kind = ref.name.split(":", 1)[0] if ref.type == "proxy" else ref.type
+    if not table.readable or kind == "cidr" or (kind in PATTERN_FILE_TYPES and not patterns):
         return []
-    return [e.key for e in table.entries if e.key not in ("if", "endif")]
+    entries = [e for e in table.entries if e.key not in ("if", "endif")]
+    if kind not in PATTERN_FILE_TYPES:
+        return [e.key for e in entries]
+    return [text for e in entries if not e.negated and (text := regex_example(e.key)) is not None]
+
+
+def regex_example(pattern: str) -> str | None:
+    """A short string the regular expression matches, or None when it is beyond this sketch."""
+    try:
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except (re.error, AttributeError, RecursionError):
+        return None
+    try:
+        text = _walk(parsed)
+    except (ValueError, TypeError):
+        return None
+    return text if re.search(pattern, text, re.I) else None
+
+
+def _walk(items) -> str:
+    out = []
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            out.append(chr(arg))
+        elif name == "ANY":
+            out.append("x")
+        elif name == "IN":
+            out.append(_member(arg))
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, _high, sub = arg
+            out.append(_walk(sub) * max(low, 0))
+        elif name == "SUBPATTERN":
+            out.append(_walk(arg[-1]))
+        elif name == "BRANCH":
+            out.append(_walk(arg[1][-1]))  # the last alternative: the first is often an anchor
+        elif name in ("AT", "GROUPREF"):
+            continue
+        else:
+            raise ValueError(name)
+    return "".join(out)
+
+
+def _member(items) -> str:
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            return chr(arg)
+        if name == "RANGE":
+            return chr(arg[0])
+        if name == "CATEGORY":
+            return {"CATEGORY_DIGIT": "0", "CATEGORY_WORD": "a", "CATEGORY_SPACE": " "}.get(str(arg), "a")
+        if name == "NEGATE":
+            return "#"
+    raise ValueError("empty class")
 
 
 def access_keys(view: ParameterView, restriction: str) -> list[str]:
@@ -108,7 +165,9 @@ def access_keys(view: ParameterView, restriction: str) -> list[str]:
             continue
         for item in items:
             if item.name == restriction and item.argument:
-                keys += _table_keys(view, item.argument)
+                keys += _table_keys(view, item.argument, patterns=True)
+            elif item.kind == "table" and IMPLICIT_ACCESS.get(param) == restriction:
+                keys += _table_keys(view, item.text, patterns=True)
     return keys
 
 

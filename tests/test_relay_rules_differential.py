@@ -1,0 +1,71 @@
+"""postfix-open-relay against a real Postfix: present exactly where an outsider can relay.
+
+For each generated configuration the real Postfix answers the generator's probes. Ground truth:
+the configuration is an open relay when an outside client (documentation addresses, with no
+verified host name of its own: that would make it a specific, named host), without
+authenticating, got 250 for a foreign recipient (plain or disguised with an address trick).
+Then, both ways:
+- every configuration the real Postfix shows to be open must carry postfix-open-relay;
+- every finding of postfix-open-relay is replayed on the real Postfix, and its witness
+  transaction must really relay (the rule tries HELO names, senders and address forms the
+  generator may not have tried, so only the real server can confirm those).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import realpostfix as rp
+from mailcfg.postfix.config import load_postfix
+from mailcfg.rules.postfix_relay import open_relays
+from mailcfg.snapshot import load_local
+from postfix_generator import FOREIGN, OUTSIDE, generate
+
+CONFIGS = int(os.environ.get("MAILCFG_RULE_CONFIGS", "100"))
+SEED = int(os.environ.get("MAILCFG_RULE_SEED", "4242"))
+
+
+def _foreign(rcpt: str) -> bool:
+    return FOREIGN in rcpt.lower() or "[192.0.2." in rcpt
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    why = rp.available()
+    if why:
+        pytest.fail(f"the real-Postfix harness cannot run: {why}")
+    with rp.Harness(tmp_path_factory.mktemp("relay-harness"), instances=2) as h:
+        yield h
+
+
+def test_open_relay_rule_matches_real_postfix(harness, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("relay-rules")
+    facts, maps = rp.namespace_facts(), rp.available_map_types()
+    cert = rp.make_certificate(workdir / "tls")
+    generated = [generate(workdir / f"seed{SEED}-{i:04d}", SEED, i, facts=facts, map_types=maps, cert=cert)
+                 for i in range(CONFIGS)]
+    observed = harness.run([(g.root, g.probes) for g in generated])
+    truth = {}
+    for g, answers in zip(generated, observed, strict=True):
+        relays = [p for p, real in zip(g.probes, answers, strict=True)
+                  if real.action == "accept" and p.client in OUTSIDE and p.client_name is None
+                  and p.sasl_user is None and _foreign(p.rcpt)]
+        truth[g.root] = relays
+    openings = {g.root: open_relays(load_postfix(load_local(str(g.root)))) for g in generated}
+    witnessed = [g for g in generated if openings[g.root]]
+    replies = harness.run([(g.root, [o.attempt.probe for o in openings[g.root]]) for g in witnessed])
+
+    missed = [f"{g.root}: the real Postfix relays {truth[g.root][0]} but postfix-open-relay is silent"
+              for g in generated if truth[g.root] and not openings[g.root]]
+    unconfirmed = []
+    for g, answers in zip(witnessed, replies, strict=True):
+        for opening, real in zip(openings[g.root], answers, strict=True):
+            if real.action != "accept":
+                unconfirmed.append(f"{g.root}: postfix-open-relay says {opening.attempt.probe} relays, the real "
+                                   f"Postfix answers {real.reply!r}")
+    open_count = sum(1 for g in generated if truth[g.root])
+    print(f"\n{CONFIGS} configurations: {open_count} open relays by real probes, {len(witnessed)} flagged, "
+          f"{len(missed)} missed, {len(unconfirmed)} findings not confirmed by the real Postfix")
+    assert open_count > 0 and len(witnessed) < CONFIGS, "the generator should make both open and closed relays"
+    assert not missed and not unconfirmed, "\n".join(missed + unconfirmed)
