@@ -9,7 +9,6 @@ from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.mastercf import Override
 from mailcfg.postfix.services import describe, is_submission, views, where
 from mailcfg.postfix.tls import auth_needs_tls, has_certificate, tls_mode
-from mailcfg.postfix.tokens import split_list
 from mailcfg.rule import Rule
 
 SUBMISSION_NO_AUTH = Rule(
@@ -51,7 +50,7 @@ def check_auth_without_tls(config: PostfixConfig) -> Iterator[Finding]:
     for service, view in views(config):
         if service.loopback_only or not view.yes("smtpd_sasl_auth_enable") or auth_needs_tls(view):
             continue
-        options = {o.lower() for o in split_list(view.get("smtpd_sasl_security_options"))}
+        options = {o.lower() for o in view.items("smtpd_sasl_security_options")}
         if "noplaintext" in options:
             continue
         yield AUTH_WITHOUT_TLS.finding(
@@ -76,7 +75,7 @@ def check_anonymous(config: PostfixConfig) -> Iterator[Finding]:
         for name in ("smtpd_sasl_security_options", "smtpd_sasl_tls_security_options"):
             if name == "smtpd_sasl_security_options" and auth_needs_tls(view):
                 continue  # AUTH is never offered before TLS, so only the TLS options apply
-            options = {o.lower() for o in split_list(view.get(name))}
+            options = {o.lower() for o in view.items(name)}
             if "noanonymous" not in options:
                 yield SASL_ANONYMOUS.finding(
                     f"{describe(service)}: {name} = {view.get(name) or '(empty)'} does not exclude "

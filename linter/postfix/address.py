@@ -195,7 +195,17 @@ def valid_address(text: str) -> bool:
 
 
 def resolve(view: ParameterView, address: str) -> Resolved:
-    """Resolve `address` (internal form) as trivial-rewrite does for smtpd.
+    """Resolve `address` as trivial-rewrite does for smtpd (remembered per view)."""
+    cache = view.memo.setdefault("resolve", {})
+    if address not in cache:
+        cache[address] = _resolve(view, address)
+    result = cache[address]
+    return Resolved(result.recipient, result.domain, result.klass, result.routed, result.error, result.reason,
+                    result.location, list(result.notes))
+
+
+def _resolve(view: ParameterView, address: str) -> Resolved:
+    """The resolution of `address` (internal form).
 
     smtpd first has the address rewritten in the local context (smtpd_resolve.c), which appends
     .$mydomain to a dotless domain when append_dot_mydomain = yes, then resolves the result.

@@ -11,7 +11,6 @@ from mailcfg.postfix.address import Resolved, is_local, resolve
 from mailcfg.postfix.lookup import Hit, Undecided, find
 from mailcfg.postfix.session import DUNNO, RECIPIENT, ServerError, Session, reject
 from mailcfg.postfix.tables import parse_ref
-from mailcfg.postfix.tokens import split_list
 
 
 def resolve_for(s: Session, address: str | None = None) -> Resolved:
@@ -122,7 +121,7 @@ def address_hit(s: Session, param: str, r: Resolved) -> Hit | None:
     if domain.lower() == view.get("myorigin").lower() or is_local(view, domain)[0]:
         keys.append((local, True))
     keys.append(("@" + domain, True))
-    for word in split_list(view.get(param)):
+    for word in view.items(param):
         ref = parse_ref(word)
         if ref is None:
             continue

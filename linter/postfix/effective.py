@@ -24,6 +24,8 @@ class ParameterView:
         self.config = config
         self.service = service
         self._expanded: dict[str, str] = {}
+        self._items: dict[str, list[str]] = {}
+        self.memo: dict[str, dict] = {}  # results derived from this view alone (resolved addresses, ...)
 
     def origin(self, name: str) -> Override | Parameter | None:
         """Where the value comes from: a `-o`, a main.cf line, or None for the built-in default."""
@@ -58,7 +60,9 @@ class ParameterView:
         return self._expanded[name]
 
     def items(self, name: str) -> list[str]:
-        return split_list(self.get(name))
+        if name not in self._items:
+            self._items[name] = split_list(self.get(name))
+        return list(self._items[name])
 
     def yes(self, name: str) -> bool:
         return self.get(name).strip().lower() in TRUE_WORDS

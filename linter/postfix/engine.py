@@ -77,7 +77,14 @@ def decide_on(view: ParameterView, probe: Probe) -> Decision:
 
 def startup_error(view: ParameterView) -> tuple[str, Location | None] | None:
     """The fatal error smtpd dies with at start on this service, if any (smtpd_check_init)."""
-    classes = split_list(view.get("smtpd_restriction_classes"))
+    cache = view.memo.setdefault("startup", {})
+    if "error" not in cache:
+        cache["error"] = _startup_error(view)
+    return cache["error"]
+
+
+def _startup_error(view: ParameterView) -> tuple[str, Location | None] | None:
+    classes = view.items("smtpd_restriction_classes")
     for name in classes:
         if not view.get(name).strip():
             return f"fatal: restriction class `{name}' needs a definition", view.location("smtpd_restriction_classes")
@@ -96,7 +103,7 @@ def startup_error(view: ParameterView) -> tuple[str, Location | None] | None:
 
 def _has_required(view: ParameterView, value: str, seen: set[str]) -> bool:
     words = split_list(value)
-    classes = set(split_list(view.get("smtpd_restriction_classes"))) | {"reject_sender_login_mismatch"}
+    classes = set(view.items("smtpd_restriction_classes")) | {"reject_sender_login_mismatch"}
     i = 0
     while i < len(words):
         word = words[i]

@@ -32,7 +32,7 @@ def generic(s: Session, items: list[Item], reply_name: str, reply_class: str, de
     saved_recursion = s.recursion
     s.recursion += 1
     status = DUNNO
-    classes = set(split_list(s.view.get("smtpd_restriction_classes")))
+    classes = set(s.view.items("smtpd_restriction_classes"))
     for index, item in enumerate(items):
         if item.name == "warn_if_reject":
             if not s.warn_if_reject:
@@ -325,7 +325,7 @@ def _login_mismatch(s, item, rest, reply_name, reply_class, def_acl):
 
 def _sender_owners(s: Session, item: Item) -> list[str] | None:
     view = s.view
-    refs = [parse_ref(x) for x in split_list(view.get("smtpd_sender_login_maps"))]
+    refs = [parse_ref(x) for x in view.items("smtpd_sender_login_maps")]
     if not refs:
         return []
     sender = resolve_for(s, s.sender).recipient

@@ -25,7 +25,7 @@ class Match:
 
 
 def parent_style(view: ParameterView, param: str) -> bool:
-    return param in {x.lower() for x in split_list(view.get("parent_domain_matches_subdomains"))}
+    return param in {x.lower() for x in view.items("parent_domain_matches_subdomains")}
 
 
 def _patterns(view: ParameterView, param: str) -> list[str]:

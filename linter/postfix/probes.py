@@ -40,7 +40,7 @@ def public(service: Service, view: ParameterView) -> bool:
         return False
     if service.listen_host is not None:
         return True
-    listen = [x.lower() for x in split_list(view.get("inet_interfaces"))]
+    listen = [x.lower() for x in view.items("inet_interfaces")]
     return not listen or not all(x in ("loopback-only", "localhost") or _loopback(x) for x in listen)
 
 
@@ -52,7 +52,7 @@ def _loopback(text: str) -> bool:
 
 
 def outside_clients(view: ParameterView) -> list[str]:
-    protocols = {p.lower() for p in split_list(view.get("inet_protocols"))}
+    protocols = {p.lower() for p in view.items("inet_protocols")}
     clients = list(OUTSIDE_V4) if protocols & {"all", "ipv4"} or not protocols else []
     if protocols & {"all", "ipv6"}:
         clients += OUTSIDE_V6

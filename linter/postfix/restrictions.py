@@ -56,7 +56,10 @@ def lists_and_classes(view: ParameterView, lists: tuple[str, ...] = LISTS) -> li
 
 def parse(view: ParameterView, param: str) -> list[Item]:
     """The items of restriction list `param` (a list parameter or a restriction class)."""
-    return parse_value(view, view.get(param), view.raw(param) or "", view.origin(param))
+    cache = view.memo.setdefault("restrictions", {})
+    if param not in cache:
+        cache[param] = parse_value(view, view.get(param), view.raw(param) or "", view.origin(param))
+    return list(cache[param])
 
 
 def parse_value(view: ParameterView, value: str, raw: str = "", origin=None) -> list[Item]:
