@@ -64,8 +64,10 @@ def load_generated(root: Path) -> Generated:
 
 
 class _Builder:
-    def __init__(self, rng: random.Random, map_types: set[str], cert: tuple[Path, Path] | None, dns: bool):
+    def __init__(self, rng: random.Random, map_types: set[str], cert: tuple[Path, Path] | None, dns: bool,
+                 rng_spice: random.Random | None = None):
         self.rng = rng
+        self.rng_spice = rng_spice or random.Random(0)  # rarer variations, drawn apart from the main stream
         self.map_types = map_types
         self.cert = cert
         self.dns = dns
@@ -284,6 +286,48 @@ class _Builder:
         elif r < 0.23:
             items.insert(self.rng.randint(0, len(items)), items[self.rng.randrange(len(items))] if items else "permit")
 
+    def spice(self, items: list[str], kind: str) -> list[str]:
+        """Rarer spellings and restrictions, from a stream of their own (the main stream stays as it was)."""
+        r = self.rng_spice
+        items = list(items)
+        default = {"relay": "recipient", "recipient": "recipient"}.get(kind, kind)
+        check = f"check_{default}_access"
+        at = next((i for i, x in enumerate(items) if x.lower() == check), None)
+        if at is not None and r.random() < 0.15:  # a bare type:table is the list's own check_<kind>_access
+            del items[at]
+            self.tags.append("bare-table")
+        words = [i for i, x in enumerate(items) if ":" not in x and x.lower() != "warn_if_reject"]
+        if words and r.random() < 0.02:  # unknown restriction: 451 4.3.5 Server configuration error
+            i = r.choice(words)
+            items[i] = r.choice([items[i] + "s", items[i][:-1], items[i].replace("_", "-", 1)])
+            self.tags.append("typo")
+        elif words and r.random() < 0.015:  # braces around one item
+            i = r.choice(words)
+            if i + 1 < len(items) and ":" in items[i + 1] and items[i].lower().startswith("check_"):
+                items[i + 1] = "{ " + items[i + 1] + " }"
+            else:
+                items[i] = "{ " + items[i] + " }"
+            self.tags.append("braces")
+        if r.random() < 0.03:
+            items.insert(_slot(r, items), "reject_plaintext_session")
+            self.tags.append("reject_plaintext_session")
+        if r.random() < 0.03:
+            items.insert(_slot(r, items), "defer_if_reject")
+            self.tags.append("defer_if_reject")
+        if kind in ("relay", "recipient", "sender") and r.random() < 0.05:
+            value = r.choice(["REJECT", "OK", "DUNNO", "REJECT not you", "permit_auth_destination"])
+            table = f"inline:{{ {SASL_USER}={value} }}" if " " not in value else \
+                f"inline:{{ {{ {SASL_USER} = {value} }} }}"
+            at = _slot(r, items)
+            items[at:at] = ["check_sasl_access", table]
+            self.tags.append("check_sasl_access")
+        if kind == "sender" and r.random() < 0.15:
+            items.insert(_slot(r, items), "reject_sender_login_mismatch")
+            if "login-maps" not in self.tags:
+                self.main.append(f"smtpd_sender_login_maps = inline:{{ {SENDER}={SASL_USER}, bob@example.org=bob }}")
+                self.tags.append("login-maps")
+        return items
+
     def simple_list(self, kind: str) -> list[str]:
         pools = {
             "client": ["permit_mynetworks", "permit_sasl_authenticated", "client", "client",
@@ -302,6 +346,14 @@ class _Builder:
         return self.flat(items)
 
 
+def _slot(r: random.Random, items: list[str]) -> int:
+    """Where a new item may go: not between a check_*_access (or warn_if_reject) and what it applies to."""
+    def takes_argument(word: str) -> bool:
+        word = word.lower()
+        return word == "warn_if_reject" or (word.startswith("check_") and ":" not in word)
+    return r.choice([i for i in range(len(items) + 1) if i == 0 or not takes_argument(items[i - 1])])
+
+
 def _regexp(key: str) -> str:
     escaped = key.replace(".", r"\.")
     if key == "<>":
@@ -318,7 +370,7 @@ def _regexp(key: str) -> str:
 def generate(root: Path, seed: int, index: int, *, facts: dict, map_types: set[str],
              cert: tuple[Path, Path] | None = None, dns: bool = False, max_probes: int = 40) -> Generated:
     rng = random.Random(f"mailcfg-postfix-{seed}-{index}")
-    b = _Builder(rng, set(map_types), cert, dns)
+    b = _Builder(rng, set(map_types), cert, dns, random.Random(f"mailcfg-postfix-{seed}-{index}-spice"))
     if root.exists():
         shutil.rmtree(root)
     (root / "etc" / "postfix").mkdir(parents=True)
@@ -451,16 +503,17 @@ def generate(root: Path, seed: int, index: int, *, facts: dict, map_types: set[s
     relay_mode = rng.choices(["set", "unset", "empty"], [6, 3, 1])[0]
     legacy = relay_mode != "set" and rng.random() < 0.7
     if relay_mode == "set":
-        b.set("smtpd_relay_restrictions", b.join(b.relay_list()),
+        b.set("smtpd_relay_restrictions", b.join(b.spice(b.relay_list(), "relay")),
               decoy="permit_mynetworks, reject_unauth_destination")
     elif relay_mode == "empty":
         b.set("smtpd_relay_restrictions", "")
     recipient = b.recipient_list(legacy)
     if recipient or rng.random() < 0.5:
-        b.set("smtpd_recipient_restrictions", b.join(recipient), decoy="permit_mynetworks, reject")
+        b.set("smtpd_recipient_restrictions", b.join(b.spice(recipient, "recipient")),
+              decoy="permit_mynetworks, reject")
     for kind in ("client", "helo", "sender"):
         if rng.random() < 0.25:
-            b.set(f"smtpd_{kind}_restrictions", b.join(b.simple_list(kind)))
+            b.set(f"smtpd_{kind}_restrictions", b.join(b.spice(b.simple_list(kind), kind)))
     if rng.random() < 0.1:
         b.set("smtpd_delay_reject", "yes")
     if rng.random() < 0.1:
@@ -521,6 +574,20 @@ def generate(root: Path, seed: int, index: int, *, facts: dict, map_types: set[s
                        "\n".join(f"  -o {o}" for o in opts))
         b.services.append({"name": "submission", "port": 587, "sasl": sub_sasl, "tls": b.tls,
                            "encrypt": encrypt, "auth_only": auth_only})
+    # Drawn from their own stream, so that adding them did not change the configurations before them.
+    rng_smtps = random.Random(f"mailcfg-postfix-{seed}-{index}-smtps")
+    if b.tls and rng_smtps.random() < 0.3:
+        opts = ["syslog_name=postfix/smtps", "smtpd_tls_wrappermode=yes", "smtpd_sasl_auth_enable=yes"]
+        r = rng_smtps.random()
+        if r < 0.3:
+            opts.append("smtpd_relay_restrictions=permit_sasl_authenticated,reject")
+        elif r < 0.5:
+            opts.append("smtpd_client_restrictions=permit_sasl_authenticated,reject")
+        rng_smtps.shuffle(opts)
+        entries.append("smtps     inet  n       -       n       -       -       smtpd\n" +
+                       "\n".join(f"  -o {o}" for o in opts))
+        b.services.append({"name": "smtps", "port": 465, "sasl": True, "tls": True, "encrypt": True,
+                           "auth_only": False, "wrapper": True})
 
     # --- write ------------------------------------------------------------------------------------
     etc = root / "etc" / "postfix"
@@ -541,7 +608,7 @@ def generate(root: Path, seed: int, index: int, *, facts: dict, map_types: set[s
     (root / ".mailcfg-host").mkdir()
     (root / ".mailcfg-host" / "facts.json").write_text(json.dumps(facts, indent=1))
 
-    probes = _probes(b, rng, hostname, local_domains, relay_rcpts, virtual_rcpts, max_probes)
+    probes = _probes(b, rng, hostname, local_domains, relay_rcpts, virtual_rcpts, max_probes, rng_smtps)
     gen = Generated(index, seed, root, probes, sorted(set(b.tags)))
     (root / ".mailcfg-test").mkdir()
     (root / ".mailcfg-test" / "config.json").write_text(json.dumps(gen.to_json(), indent=1))
@@ -549,14 +616,23 @@ def generate(root: Path, seed: int, index: int, *, facts: dict, map_types: set[s
 
 
 def _probes(b: _Builder, rng: random.Random, hostname: str, local_domains: list[str], relay_rcpts: list[str],
-            virtual_rcpts: list[str], max_probes: int) -> list[Probe]:
+            virtual_rcpts: list[str], max_probes: int, rng_smtps: random.Random) -> list[Probe]:
     outside = lambda: rng.choice(OUTSIDE)  # noqa: E731
     local = local_domains[0] if local_domains else hostname
     foreign = f"x@{FOREIGN}"
     core: list[Probe] = []
     extra: list[Probe] = []
+    wrapped: list[Probe] = []
     for svc in b.services:
         name, port = svc["name"], svc["port"]
+        if svc.get("wrapper"):  # TLS from the first byte: every probe has tls=True
+            wrapped += [Probe(rng_smtps.choice(OUTSIDE), foreign, SENDER, HELO, sasl_user=SASL_USER, tls=True,
+                              service=name, port=port),
+                        Probe(rng_smtps.choice(OUTSIDE), foreign, SENDER, HELO, tls=True, service=name, port=port),
+                        Probe(TRUSTED, foreign, SENDER, HELO, tls=True, service=name, port=port),
+                        Probe(rng_smtps.choice(OUTSIDE), f"postmaster@{local}", SENDER, HELO, tls=True,
+                              service=name, port=port)]
+            continue
         tls_probe = svc["tls"] and (svc["encrypt"] or svc["auth_only"] or rng.random() < 0.3)
 
         def p(client: str, rcpt: str, _name=name, _port=port, **kw) -> Probe:
@@ -603,7 +679,7 @@ def _probes(b: _Builder, rng: random.Random, hostname: str, local_domains: list[
     rng.shuffle(extra)
     seen: set[Probe] = set()
     probes = []
-    for probe in core + extra:
+    for probe in core + wrapped + extra:
         if probe not in seen and len(probes) < max_probes:
             seen.add(probe)
             probes.append(probe)

@@ -12,8 +12,18 @@ socket, so every path in a snapshot's main.cf is the same whichever instance run
 The probe client runs inside the namespace (`nsenter -n`, this file run as a script), once per
 configuration: it impersonates each probe's client with XCLIENT, authenticates for real
 (`AUTH PLAIN`, Dovecot accepts any user with the password "secret") and records the first
-answer that is not a success. Failures of the harness itself raise `HarnessError`; they are
-never reported as a decision of the configuration under test.
+answer that is not a success. An smtpd that dies before its greeting (the "specify at least one
+working instance" or "no SASL authentication mechanisms" fatal) is found in the maillog and
+recorded as an error at the startup stage. Failures of the harness itself raise `HarnessError`
+(with master's children, the listening sockets and the log's tail); they are never reported as a
+decision of the configuration under test.
+
+A new configuration is applied with SIGHUP to master (`postfix reload` itself spends ~2 s in
+postfix-script), after which the harness waits until every old child has exited; the files are
+backdated first, because a Postfix daemon that finds its main.cf or a table changed within the
+last second sleeps and reads it again (~1.8 s per daemon). After a configuration whose smtpd died,
+master throttles that service and a reload does not lift it, so the next one starts master afresh
+(killing its process group and `postfix start`: ~0.2 s).
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import ctypes
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -50,8 +61,11 @@ TOOLS = ("postfix", "postconf", "dovecot", "unshare", "nsenter", "ip", "openssl"
 HARNESS_BEGIN = "# --- mailcfg test harness (tests/realpostfix.py): how the harness runs Postfix ---"
 HARNESS_END = "# --- end of mailcfg test harness settings ---"
 
-GREETING_TIMEOUT = 6.0  # no greeting and no fatal logged by then: the smtpd is dead
-DEAD_SERVICE_WAIT = 0.5  # a service already seen dying in this batch gets this long to greet
+GREETING_TIMEOUT = 6.0  # no greeting and no fatal error logged by then: a harness problem (HarnessError)
+# A service whose smtpd already died before its greeting in this batch (same configuration, so every session
+# dies the same way: the fatal comes before XCLIENT, it cannot depend on the probe) gets only this long to
+# greet; master has throttled it by then, so no new fatal would be logged to wait for.
+DEAD_SERVICE_WAIT = 0.1
 COMMAND_TIMEOUT = 15.0
 
 
@@ -274,6 +288,10 @@ service auth {{
 HOLDER = r"""
 set -e
 ip link set lo up
+# Per network namespace, default 10: with maillog_file every daemon logs through postlogd's datagram socket, and
+# postlogd logs its own warnings (say, "overriding earlier entry" for a duplicate in main.cf) to that same socket;
+# a burst fills the queue and postlogd and every smtpd block in sendto() for good. The host keeps its value.
+echo 1024 > /proc/sys/net/unix/max_dgram_qlen
 mount -t tmpfs -o mode=755 mailcfg /run
 mkdir -p /run/mailcfg/meta /run/mailcfg/dovecot
 for f in {meta}; do if [ -e "/etc/postfix/$f" ]; then cp -a "/etc/postfix/$f" /run/mailcfg/meta/; fi; done
@@ -366,6 +384,24 @@ class PostfixInstance:
         return subprocess.run([which("nsenter") or "nsenter", "-t", str(self.pid), *ns, *args], check=False,
                               **kwargs)
 
+    def diagnose(self) -> str:
+        """Master, its children, the listening sockets and the log's tail: for a HarnessError."""
+        pid = self.master_pid()
+        lines = [f"instance {self.name} ({self.dir}), generation {self.generation}, master pid {pid}"]
+        for child in sorted(_children(pid)) if pid else []:
+            with contextlib.suppress(OSError):
+                state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                wchan = Path(f"/proc/{child}/wchan").read_text()
+                syscall = Path(f"/proc/{child}/syscall").read_text().split()[0]
+                lines.append(f"  child {child} [{state} {wchan} syscall {syscall}]: "
+                             + Path(f"/proc/{child}/cmdline").read_text().replace("\0", " "))
+        if self.holder is not None:
+            ss = self.nsenter("ss", "-ltn", mount=False, capture_output=True, text=True)
+            lines.append(ss.stdout.strip())
+        if self.log_path.exists():
+            lines += self.log_path.read_text(errors="replace").splitlines()[-15:]
+        return "\n".join(lines)
+
     @property
     def log_path(self) -> Path:
         return self.dir / "log" / "postfix.log"
@@ -424,31 +460,65 @@ class PostfixInstance:
         src = root / "etc" / "postfix"
         if not (src / "main.cf").is_file() or not (src / "master.cf").is_file():
             raise HarnessError(f"{src}: the harness needs main.cf and master.cf")
-        conf = self.dir / "conf"
-        for entry in conf.iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-        shutil.copytree(src, conf, dirs_exist_ok=True, symlinks=True)
         self.generation += 1
-        with (conf / "main.cf").open("a") as fh:
-            fh.write(f"\n{GENERATION_PARAM} = {self.generation}\n")
-        with (conf / "master.cf").open("a") as fh:
-            fh.write("\n" + CHECK_SERVICE)
-        # Postfix re-reads a configuration or table file that changed within the last second or so, after
-        # sleeping (it might have been read half-written): every daemon would start ~1.8 s later. Backdate.
-        past = time.time() - 60
-        for path in [conf, *conf.rglob("*")]:
-            os.utime(path, (past, past), follow_symlinks=False)
         self.applied = root
         self.master_error = None
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         if restart or self.mode == "restart" or self.needs_restart or self.master_pid() is None:
+            self._kill_master()
+            stale = self._install(src)
             self._start_master()
         else:
+            stale = self._install(src)
             self._reload()
             if self.master_pid() is None:  # master itself died on the new files
                 self._start_master()
+            elif self._trouble_since(offset):
+                # An smtpd that master spawned while the files were being replaced died (a mix of old and new
+                # files, or the new configuration's own fatal error): master now throttles that service, and a
+                # reload does not lift that. Start afresh.
+                self._start_master()
+        for path in stale:
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+    def _install(self, src: Path) -> list[Path]:
+        """Copy the snapshot's files over the instance's /etc/postfix, main.cf last, each one replaced in a
+        single rename (a daemon starting meanwhile never finds main.cf missing); returns the stale files."""
+        conf = self.dir / "conf"
+        # Postfix re-reads a configuration or table file that changed within the last second or so, after
+        # sleeping (it might have been read half-written): every daemon would start ~1.8 s later. Backdate.
+        past = time.time() - 60
+        wanted: set[Path] = set()
+
+        def put(rel: Path, data: bytes, mode: int) -> None:
+            target = conf / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.mailcfg-new")
+            tmp.write_bytes(data)
+            tmp.chmod(mode)
+            os.utime(tmp, (past, past))
+            os.replace(tmp, target)
+            wanted.update([target, *target.relative_to(conf).parents])
+
+        for path in sorted(src.rglob("*")):
+            rel = path.relative_to(src)
+            if path.is_file() and rel.as_posix() not in ("main.cf", "master.cf"):
+                put(rel, path.read_bytes(), path.stat().st_mode & 0o7777)
+        put(Path("master.cf"), (src / "master.cf").read_bytes() + b"\n" + CHECK_SERVICE.encode(), 0o644)
+        put(Path("main.cf"), (src / "main.cf").read_bytes() + f"\n{GENERATION_PARAM} = {self.generation}\n".encode(),
+            0o644)
+        wanted = {conf / p if not p.is_absolute() else p for p in wanted}
+        return sorted((p for p in conf.rglob("*") if p not in wanted), key=lambda p: -len(p.parts))
+
+    def _trouble_since(self, offset: int) -> bool:
+        try:
+            with self.log_path.open("rb") as fh:
+                fh.seek(offset)
+                text = fh.read().decode("utf-8", "replace")
+        except OSError:
+            return False
+        return bool(re.search(r"fatal:|panic:|throttling", text))
 
     def probe(self, probes: list, timeout: float = 600) -> list[Observed]:
         """Run every probe against the applied configuration; one client process for the whole list."""
@@ -465,13 +535,16 @@ class PostfixInstance:
             raise HarnessError(f"probe client failed (exit {out.returncode}): {out.stderr.strip()[-3000:]}")
         answer = json.loads(out.stdout)
         if answer.get("harness_error"):
-            raise HarnessError(f"{self.applied}: {answer['harness_error']}")
+            raise HarnessError(f"{self.applied}: {answer['harness_error']}\n{self.diagnose()}")
         check = answer["check"]
+        if check["state"] == "hung":
+            raise HarnessError(f"{self.applied}: the harness's own smtpd (port {CHECK_PORT}) did not answer: "
+                               f"{check['greeting']}\n{self.diagnose()}")
         if check["state"] == "stale":
             raise HarnessError(f"{self.applied}: after applying generation {self.generation} the harness smtpd still "
                                f"answers {check['greeting']!r}: the new configuration is not in force")
         results = [Observed(**r) for r in answer["results"]]
-        if check["state"] == "dead" or any(r.stage == "startup" for r in results):
+        if check["state"] == "dead" or any(r.code is None for r in results):
             self.needs_restart = True  # master throttles a dying smtpd; start the next config afresh
         return results
 
@@ -487,6 +560,9 @@ def _probe_request(probe) -> dict:
             data["port"] = PORTS[service]
         else:
             raise HarnessError(f"probe names service {data['service']!r}: give its port")
+    data["wrapper"] = data["service"] == "smtps" or (data["service"] is None and data["port"] == PORTS["smtps"])
+    if data["wrapper"] and not data["tls"]:
+        raise HarnessError(f"probe on the wrapper-mode port {data['port']} must have tls=True")
     return data
 
 
@@ -607,11 +683,34 @@ class _Session:
         return self.reply(COMMAND_TIMEOUT)
 
     def starttls(self) -> None:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        self.sock = ctx.wrap_socket(self.sock, server_hostname="mx.example.com")
+        self.sock = _tls_context().wrap_socket(self.sock, server_hostname="mx.example.com")
         self.file = self.sock.makefile("rb")
+
+    def wrap(self, log: _Log, end: float) -> _NoGreeting | None:
+        """TLS from the start (smtpd_tls_wrappermode): handshake, watching the log for smtpd dying."""
+        raw = self.sock
+        raw.setblocking(False)
+        tls = _tls_context().wrap_socket(raw, server_hostname="mx.example.com", do_handshake_on_connect=False)
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                select.select([tls], [], [], 0.1)
+            except ssl.SSLWantWriteError:
+                select.select([], [tls], [], 0.1)
+            except (ssl.SSLError, OSError) as exc:
+                fatal = log.fatal_since_mark()
+                return _fatal(fatal) if fatal else _NoGreeting(f"TLS handshake failed: {exc}")
+            if fatal := log.fatal_since_mark():
+                return _fatal(fatal)
+            if time.monotonic() > end:
+                return _NoGreeting("no TLS handshake (wrapper mode) and no fatal error logged")
+        tls.setblocking(True)
+        self.sock = tls
+        self.file = tls.makefile("rb")
+        self.transcript.append("(TLS wrapper mode)")
+        return None
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -645,49 +744,79 @@ class _Log:
     def mark(self) -> None:
         self.offset = self._size()
 
-    def fatal_since_mark(self) -> str | None:
+    def since_mark(self) -> str:
         try:
             with open(self.path, "rb") as fh:
                 fh.seek(self.offset)
-                text = fh.read().decode("utf-8", "replace")
+                return fh.read().decode("utf-8", "replace")
         except OSError:
-            return None
-        return _first_fatal(text)
+            return ""
+
+    def fatal_since_mark(self) -> str | None:
+        return _first_fatal(self.since_mark())
 
 
 class _HarnessProblem(Exception):
     pass
 
 
-def _greet(port: int, log: _Log, wait: float) -> tuple[_Session | None, str | None]:
+def _tls_context() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class _NoGreeting(str):
+    """Why smtpd gave no greeting; .fatal tells whether smtpd logged a fatal error (else: a harness problem?)."""
+
+    fatal = False
+
+
+def _fatal(text: str) -> _NoGreeting:
+    why = _NoGreeting(text)
+    why.fatal = True
+    return why
+
+
+def _greet(port: int, log: _Log, wait: float, wrapper: bool = False) -> tuple[_Session | None, _NoGreeting | None]:
     """A session with its 220 greeting, or None and why smtpd gave none."""
     log.mark()
     try:
         session = _Session(port, 0.1)
     except OSError as exc:
-        return None, f"cannot connect to port {port}: {exc}"
+        return None, _NoGreeting(f"cannot connect to port {port}: {exc}")
     end = time.monotonic() + wait
+    if wrapper and (why := session.wrap(log, end)):
+        session.close()
+        return None, why
     while True:
-        try:
-            session.reply(0.1)
-            return session, None
-        except TimeoutError:
-            fatal = log.fatal_since_mark()
-            if fatal:
+        # Wait with select(): a read that times out leaves the socket's file object unusable.
+        pending = isinstance(session.sock, ssl.SSLSocket) and session.sock.pending()
+        if pending or select.select([session.sock], [], [], 0.1)[0]:
+            try:
+                session.reply(COMMAND_TIMEOUT)
+                return session, None
+            except (_Dropped, OSError) as exc:
                 session.close()
-                return None, fatal
-            if time.monotonic() > end:
-                session.close()
-                return None, f"no greeting within {wait:.0f}s"
-        except (_Dropped, OSError) as exc:
+                fatal = log.fatal_since_mark()
+                return None, _fatal(fatal) if fatal else _NoGreeting(f"no greeting: {exc}")
+        fatal = log.fatal_since_mark()
+        if fatal:
             session.close()
-            return None, log.fatal_since_mark() or f"no greeting: {exc}"
+            return None, _fatal(fatal)
+        if time.monotonic() > end:
+            session.close()
+            return None, _NoGreeting(f"no greeting within {wait:.1f}s and no fatal error logged "
+                                     f"(log since the connection: {log.since_mark()[-300:]!r})")
 
 
 def _run_probe(p: dict, log: _Log, dead: dict[int, str]) -> dict:
     port = p["port"]
     wait = DEAD_SERVICE_WAIT if port in dead else GREETING_TIMEOUT
-    session, why = _greet(port, log, wait)
+    session, why = _greet(port, log, wait, p["wrapper"])
+    if session is None and port not in dead and not (why and why.fatal):
+        raise _HarnessProblem(f"port {port}: {why}")
     if session is None:
         dead.setdefault(port, why or "no greeting")  # later probes of this service wait less, cite the first cause
         return asdict(Observed("error", "startup", None, dead[port]))
@@ -702,7 +831,7 @@ def _run_probe(p: dict, log: _Log, dead: dict[int, str]) -> dict:
         if code != 250:
             raise _HarnessProblem(f"EHLO from the harness refused: {line}")
         caps = {x[4:].split()[0].upper() for x in lines if len(x) > 4}
-        if p["tls"]:
+        if p["tls"] and not p["wrapper"]:
             if "STARTTLS" not in caps:
                 raise _HarnessProblem("probe wants TLS but the service does not offer STARTTLS")
             code, line, _ = session.command("STARTTLS")
@@ -764,8 +893,8 @@ def _check_generation(port: int, generation: int, log: _Log) -> dict:
     greeting = ""
     while time.monotonic() < end:
         session, why = _greet(port, log, 2)
-        if session is None:
-            return {"state": "dead", "greeting": why}
+        if session is None:  # dead: smtpd logged a fatal error (the configuration's doing); else hung
+            return {"state": "dead" if why and why.fatal else "hung", "greeting": why}
         greeting = session.transcript[-1][3:]
         session.close()
         if want in greeting.split():
