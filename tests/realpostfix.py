@@ -368,10 +368,25 @@ class PostfixInstance:
 
     def stop(self) -> None:
         self._kill_master()
-        if self.holder is not None:
+        if self.holder is None:
+            return
+        try:
+            netns = os.stat(f"/proc/{self.holder.pid}/ns/net").st_ino
+        except OSError:
+            netns = None
+        self.holder.terminate()  # its trap kills master's group and its sleep
+        try:
+            self.holder.wait(5)
+        except subprocess.TimeoutExpired:
             self.holder.kill()
             self.holder.wait()
-            self.holder = None
+        self.holder = None
+        if netns is not None:  # anything still in the instance's private network namespace was started by it
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    with contextlib.suppress(OSError):
+                        if os.stat(f"/proc/{entry}/ns/net").st_ino == netns:
+                            os.kill(int(entry), signal.SIGKILL)
 
     def __enter__(self) -> PostfixInstance:
         return self.start()
