@@ -22,16 +22,17 @@ from mailcfg.postfix.session import (
 )
 from mailcfg.postfix.tables import parse_ref
 
-
-def table_of(s: Session, item: Item):
-    ref = parse_ref(item.argument or "")
-    if ref is None:
-        server_error(s, f"{item.text}: {item.argument!r} is not a lookup table", item.location)
-    return s.view.config.table(ref)
+LOOKUP_FAILURE = "451 4.3.5 Server configuration error"  # what check_access() uses when a table fails
 
 
 def lookup(s: Session, item: Item, keys: list[tuple[str, bool]]) -> Hit | None:
-    table = table_of(s, item)
+    """The first key `item`'s table answers; a table smtpd cannot open fails every lookup with 4.3.5."""
+    ref = parse_ref(item.argument or "")
+    if ref is None:
+        s.step(f"{item.text} {item.argument}", "error", "not a table smtpd can open: every lookup fails",
+               item.location)
+        return Hit(LOOKUP_FAILURE, item.argument or "", keys[0][0], item.location)
+    table = s.view.config.table(ref)
     try:
         for key, partial in keys:
             hit = find(table, key, partial)

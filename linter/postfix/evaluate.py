@@ -12,7 +12,20 @@ from mailcfg.postfix.known import restrictions
 from mailcfg.postfix.lookup import Undecided, find
 from mailcfg.postfix.matchlist import match_domains, match_hosts
 from mailcfg.postfix.restrictions import Item, parse, parse_value
-from mailcfg.postfix.session import CLIENT, DUNNO, HELO, RECIPIENT, SENDER, Defer, Session, permit, reject, server_error
+from mailcfg.postfix.session import (
+    CLIENT,
+    DUNNO,
+    HELO,
+    RECIPIENT,
+    REVERSE_CLIENT,
+    SASL_LOGIN,
+    SENDER,
+    Defer,
+    Session,
+    permit,
+    reject,
+    server_error,
+)
 from mailcfg.postfix.tables import parse_ref
 from mailcfg.postfix.tls import tls_mode
 from mailcfg.postfix.tokens import split_list
@@ -351,7 +364,8 @@ def _r_sasl_access(s, item, rest, reply_name, reply_class, def_acl):
         return DUNNO
     if not s.authenticated:
         return DUNNO
-    return access(s, item, [(s.probe.sasl_user or "", False)], s.namaddr, CLIENT, def_acl)
+    login = s.probe.sasl_user or ""
+    return access(s, item, [(login, False)], login, SASL_LOGIN, def_acl)
 
 
 def _r_ccert(s, item, rest, reply_name, reply_class, def_acl):
@@ -359,7 +373,12 @@ def _r_ccert(s, item, rest, reply_name, reply_class, def_acl):
 
 
 def _r_client_access(s, item, rest, reply_name, reply_class, def_acl):
-    status, found = domain_access(s, item, s.name, s.namaddr, CLIENT, def_acl)
+    # check_reverse_client_hostname_access answers as the unverified name (the probe's name stands for both)
+    if item.name == "check_reverse_client_hostname_access":
+        who, cls = s.name, REVERSE_CLIENT
+    else:
+        who, cls = s.namaddr, CLIENT
+    status, found = domain_access(s, item, s.name, who, cls, def_acl)
     if found:
         return status
     addr = s.probe.client
@@ -368,7 +387,7 @@ def _r_client_access(s, item, rest, reply_name, reply_class, def_acl):
     parts = addr.split(delim)
     for n in range(len(parts) - 1, 0, -1):
         keys.append((delim.join(parts[:n]), True))
-    return access(s, item, keys, s.namaddr, CLIENT, def_acl)
+    return access(s, item, keys, who, cls, def_acl)
 
 
 def _r_helo_access(s, item, rest, reply_name, reply_class, def_acl):

@@ -76,7 +76,9 @@ def parse_value(view: ParameterView, value: str, raw: str = "", origin=None) -> 
         key = tok.text.lower()
         info = known.get(key)
         if info is not None and info.argument in TAKES_ARGUMENT:
-            arg = tokens[i + 1].inner() if i + 1 < len(tokens) else None
+            # only a policy service takes a { ... } group; a braced table name is no table smtpd can open
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+            arg = None if nxt is None else nxt.inner() if info.argument == "policy" else nxt.text
             items.append(Item(tok.text, "restriction", location, arg, info, missing_argument=arg is None))
             i += 2
             continue
@@ -84,8 +86,8 @@ def parse_value(view: ParameterView, value: str, raw: str = "", origin=None) -> 
             items.append(Item(tok.text, "restriction", location, restriction=info))
         elif key in classes:
             items.append(Item(tok.text, "class", location))
-        elif parse_ref(tok.inner()) is not None:
-            items.append(Item(tok.inner(), "table", location))
+        elif ":" in tok.text:  # smtpd takes any word with a colon for a table (the list's implicit check)
+            items.append(Item(tok.text, "table", location))
         else:
             items.append(Item(tok.text, "unknown", location))
         i += 1

@@ -18,6 +18,7 @@ from mailcfg.postfix.restrictions import Item
 
 PERMIT, DUNNO, REJECT = "permit", "dunno", "reject"
 CLIENT, HELO, SENDER, RECIPIENT = "Client host", "Helo command", "Sender address", "Recipient address"
+REVERSE_CLIENT, SASL_LOGIN = "Unverified Client host", "SASL login name"  # smtpd_dsn_fix.h
 SOFTWARE = "software"  # configuration errors: warn_if_reject cannot turn them into warnings
 
 
