@@ -9,7 +9,9 @@ need_pkgs=""
 command -v python3 >/dev/null 2>&1 || need_pkgs="$need_pkgs python3"
 command -v ip >/dev/null 2>&1 || need_pkgs="$need_pkgs iproute2"
 [ -x /usr/sbin/postconf ] || need_pkgs="$need_pkgs postfix"
+dpkg -s postfix-pcre >/dev/null 2>&1 || need_pkgs="$need_pkgs postfix-pcre"
 [ -x /usr/sbin/dovecot ] || need_pkgs="$need_pkgs dovecot-core"
+command -v openssl >/dev/null 2>&1 || need_pkgs="$need_pkgs openssl"  # test certificates
 [ -x /usr/sbin/sshd ] || need_pkgs="$need_pkgs openssh-server"
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs="$need_pkgs python3-venv"
 if [ -n "$need_pkgs" ]; then

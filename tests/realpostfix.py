@@ -168,6 +168,10 @@ def finish_snapshot(root: Path) -> None:
     if text and not text.endswith("\n"):
         text += "\n"
     main_cf.write_text(text + harness_settings(text))
+    # smtpd checks local recipients against the host's passwd (local_recipient_maps); the namespace
+    # shares this machine's, so the snapshot holds a copy, as `mailcfg fetch` collects it
+    (root / "etc").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile("/etc/passwd", root / "etc" / "passwd")
 
 
 def _alive(pid: int) -> bool:
