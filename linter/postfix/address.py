@@ -149,7 +149,7 @@ def own_addresses(view: ParameterView) -> list[str]:
 
 def is_local(view: ParameterView, domain: str) -> tuple[bool, str, Location | None]:
     """resolve_local(): mydestination (exact names), or a literal of one of our own addresses."""
-    name = domain[:-1] if domain.endswith(".") and not domain.endswith("..") else domain
+    name = without_final_dot(domain)
     if not name or name.endswith("."):
         return False, "", None
     m = match_strings(view, "mydestination", name)
@@ -166,6 +166,11 @@ def is_local(view: ParameterView, domain: str) -> tuple[bool, str, Location | No
             return True, f"[{addr}] is one of this host's addresses (inet_interfaces/proxy_interfaces)", \
                 view.location("inet_interfaces")
     return False, "", None
+
+
+def without_final_dot(name: str) -> str:
+    """A name ending in one dot without it (smtpd's dup_if_truncate); `a..` stays as it is."""
+    return name[:-1] if len(name) > 1 and name.endswith(".") and not name.endswith("..") else name
 
 
 def valid_hostname(name: str) -> bool:

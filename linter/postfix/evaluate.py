@@ -6,7 +6,7 @@ service is recorded as undecided and does not match.
 from __future__ import annotations
 
 from mailcfg.postfix.access import access, domain_access, mail_access
-from mailcfg.postfix.address import own_addresses, valid_address, valid_hostname
+from mailcfg.postfix.address import own_addresses, valid_address, valid_hostname, without_final_dot
 from mailcfg.postfix.destinations import authorized, resolve_for, same_address, unlisted
 from mailcfg.postfix.known import restrictions
 from mailcfg.postfix.lookup import Undecided, find
@@ -260,7 +260,7 @@ def _helo_form(s, item, rest, reply_name, reply_class, def_acl):
     helo = s.helo
     if helo is None:
         return DUNNO
-    name = helo[:-1] if len(helo) > 1 and helo.endswith(".") and not helo.endswith("..") else helo
+    name = without_final_dot(helo)
     if helo.startswith("["):
         ok = valid_address(helo[1:-1] if helo.endswith("]") else helo)
         text, code = "invalid ip address", "invalid_hostname_reject_code"
@@ -280,8 +280,6 @@ def _helo_form(s, item, rest, reply_name, reply_class, def_acl):
     return reject(s, s.code(code), "5.5.2", f"<{helo}>: {HELO} rejected: {text}")
 
 
-
-
 def _non_fqdn_address(s, item, rest, reply_name, reply_class, def_acl):
     is_sender = item.name == "reject_non_fqdn_sender"
     addr = s.sender if is_sender else s.recipient
@@ -290,7 +288,7 @@ def _non_fqdn_address(s, item, rest, reply_name, reply_class, def_acl):
     domain = addr[addr.rfind("@") + 1 :] if "@" in addr else ""
     if domain.startswith("[") and domain.endswith("]"):
         return DUNNO
-    test = domain[:-1] if len(domain) > 1 and domain.endswith(".") and not domain.endswith("..") else domain
+    test = without_final_dot(domain)
     if test and valid_hostname(test) and "." in test:
         s.step(item.text, "no match", f"<{addr}> has a fully-qualified domain", item.location)
         return DUNNO
