@@ -129,25 +129,38 @@ def _inbound(view: ParameterView, service: str, rcpt: str) -> Probe:
     return Probe(OUTSIDE_V4[0], rcpt, OUTSIDE_SENDER, OUTSIDE_HELO, client_name=OUTSIDE_HELO, service=service)
 
 
-@USERS_CANNOT_RELAY.checker
-def check_users_cannot_relay(config: PostfixConfig) -> Iterator[Finding]:
-    candidates = [(s, v) for s, v in views(config) if public(s, v) and v.yes("smtpd_sasl_auth_enable")]
-    if not candidates:
-        return
-    refused: list[tuple[ParameterView, Decision]] = []
-    for service, view in candidates:
+@dataclass(frozen=True)
+class Trial:
+    """One transaction a rule asked the engine about, on one service."""
+
+    view: ParameterView
+    probe: Probe
+    decision: Decision
+
+
+def user_trials(config: PostfixConfig) -> list[Trial]:
+    """A logged-in mail client sending out, on every public service that offers AUTH."""
+    trials = []
+    for service, view in views(config):
+        if not public(service, view) or not view.yes("smtpd_sasl_auth_enable"):
+            continue
         login, sender = user_login(view)
         tls = tls_mode(view) != "none" and has_certificate(view)
         probe = Probe(OUTSIDE_V4[0], VICTIM, sender, literal_helo(OUTSIDE_V4[0]), sasl_user=login, tls=tls,
                       service=service.name)
-        decision = decide_on(view, probe)
-        if decision.action == "accept" or decision.undecided:
-            return
-        refused.append((view, decision))
-    view, decision = sorted(refused, key=lambda r: _submission_rank(r[0]))[0]
-    step = _first_refusal(decision)
-    service = view.service
+        trials.append(Trial(view, probe, decide_on(view, probe)))
+    return trials
+
+
+@USERS_CANNOT_RELAY.checker
+def check_users_cannot_relay(config: PostfixConfig) -> Iterator[Finding]:
+    trials = user_trials(config)
+    if not trials or any(t.decision.action == "accept" or t.decision.undecided for t in trials):
+        return
+    trial = sorted(trials, key=lambda t: _submission_rank(t.view))[0]
+    decision, service = trial.decision, trial.view.service
     assert service is not None
+    step = _first_refusal(decision)
     reason = f"; {step.what}: {step.note}" if step and step.note else ""
     yield USERS_CANNOT_RELAY.finding(
         f"an authenticated user cannot send to other domains on any service; on {describe(service)} a logged-in "
@@ -160,25 +173,34 @@ def _submission_rank(view: ParameterView) -> int:
     return {587: 0, 465: 1, 25: 2}.get(port or 0, 3)
 
 
-@INBOUND_REJECTED.checker
-def check_inbound_rejected(config: PostfixConfig) -> Iterator[Finding]:
+def inbound_refusals(config: PostfixConfig) -> list[Trial]:
+    """Mail from the internet to the host's own domains that port 25 refuses (one per service)."""
+    refusals = []
     for service, view in views(config):
         if service.port != 25 or not public(service, view) or startup_error(view) is not None:
             continue
-        domains = _receiving_domains(view)
-        for domain in domains:
-            rcpt = known_recipient(view, domain)
-            decision = decide_on(view, _inbound(view, service.name, rcpt))
-            if decision.action in ("accept", "error") or decision.undecided:
-                continue
-            step = _first_refusal(decision)
-            location: Location = (step.location if step and step.location else None) or service.location
-            reason = f" by {step.what} ({step.note})" if step else ""
-            yield INBOUND_REJECTED.finding(
-                f"{describe(service)}: mail from the internet to <{rcpt}> is refused with "
-                f"\"{decision.reply}\"{reason}; this host receives mail for {domain}",
-                location, service=service.name)
-            break
+        for domain in _receiving_domains(view):
+            probe = _inbound(view, service.name, known_recipient(view, domain))
+            decision = decide_on(view, probe)
+            if decision.action not in ("accept", "error") and not decision.undecided:
+                refusals.append(Trial(view, probe, decision))
+                break
+    return refusals
+
+
+@INBOUND_REJECTED.checker
+def check_inbound_rejected(config: PostfixConfig) -> Iterator[Finding]:
+    for trial in inbound_refusals(config):
+        service, decision = trial.view.service, trial.decision
+        assert service is not None
+        step = _first_refusal(decision)
+        location: Location = (step.location if step and step.location else None) or service.location
+        reason = f" by {step.what} ({step.note})" if step else ""
+        domain = trial.probe.rcpt.rsplit("@", 1)[-1]
+        yield INBOUND_REJECTED.finding(
+            f"{describe(service)}: mail from the internet to <{trial.probe.rcpt}> is refused with "
+            f"\"{decision.reply}\"{reason}; this host receives mail for {domain}",
+            location, service=service.name)
 
 
 def _receiving_domains(view: ParameterView) -> list[str]:

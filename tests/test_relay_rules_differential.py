@@ -1,4 +1,6 @@
-"""postfix-open-relay against a real Postfix: present exactly where an outsider can relay.
+"""The relay rules against a real Postfix.
+
+postfix-open-relay: present exactly where an outsider can relay.
 
 For each generated configuration the real Postfix answers the generator's probes. Ground truth:
 the configuration is an open relay when an outside client (documentation addresses, with no
@@ -9,6 +11,10 @@ Then, both ways:
 - every finding of postfix-open-relay is replayed on the real Postfix, and its witness
   transaction must really relay (the rule tries HELO names, senders and address forms the
   generator may not have tried, so only the real server can confirm those).
+
+postfix-users-cannot-relay and postfix-inbound-rejected: the transactions they are built on
+(a logged-in client sending out on each AUTH service; an outside sender writing to each of the
+host's domains) are replayed on the real Postfix, which must answer as the engine predicted.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import os
 import pytest
 import realpostfix as rp
 from mailcfg.postfix.config import load_postfix
-from mailcfg.rules.postfix_relay import open_relays
+from mailcfg.rules.postfix_relay import inbound_refusals, open_relays, user_trials
 from mailcfg.snapshot import load_local
 from postfix_generator import FOREIGN, OUTSIDE, generate
 
@@ -69,3 +75,27 @@ def test_open_relay_rule_matches_real_postfix(harness, tmp_path_factory):
           f"{len(missed)} missed, {len(unconfirmed)} findings not confirmed by the real Postfix")
     assert open_count > 0 and len(witnessed) < CONFIGS, "the generator should make both open and closed relays"
     assert not missed and not unconfirmed, "\n".join(missed + unconfirmed)
+
+
+def test_user_and_inbound_trials_match_real_postfix(harness, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("relay-trials")
+    facts, maps = rp.namespace_facts(), rp.available_map_types()
+    cert = rp.make_certificate(workdir / "tls")
+    generated = [generate(workdir / f"seed{SEED + 1}-{i:04d}", SEED + 1, i, facts=facts, map_types=maps, cert=cert)
+                 for i in range(CONFIGS)]
+    trials = {}
+    for g in generated:
+        config = load_postfix(load_local(str(g.root)))
+        trials[g.root] = [t for t in user_trials(config) + inbound_refusals(config) if not t.decision.undecided]
+    with_trials = [g for g in generated if trials[g.root]]
+    replies = harness.run([(g.root, [t.probe for t in trials[g.root]]) for g in with_trials])
+    wrong = []
+    for g, answers in zip(with_trials, replies, strict=True):
+        for trial, real in zip(trials[g.root], answers, strict=True):
+            if (real.action, real.code) != (trial.decision.action, trial.decision.code):
+                wrong.append(f"{g.root}: {trial.probe}: engine {trial.decision.reply!r}, real {real.reply!r}")
+    count = sum(len(trials[g.root]) for g in with_trials)
+    refused = sum(1 for g in with_trials for t in trials[g.root] if t.decision.action != "accept")
+    print(f"\n{count} rule transactions replayed ({refused} refusals), {len(wrong)} differ from the real Postfix")
+    assert count and refused, "the generator should give the rules something to look at"
+    assert not wrong, "\n".join(wrong)
