@@ -157,3 +157,9 @@ def test_dns_checks_are_undecided_not_guessed(tmp_path):
     main = "compatibility_level = 3.6\nsmtpd_client_restrictions = reject_rbl_client zen.spamhaus.org\n"
     d = decide(_config(tmp_path, main), _probe("a@mx.example.org"))
     assert d.undecided and d.action == "accept"
+
+
+def test_milters_are_named_in_the_trace_not_guessed(tmp_path):
+    main = "compatibility_level = 3.6\nsmtpd_milters = inet:127.0.0.1:11332\n"
+    d = decide(_config(tmp_path, main), _probe("a@mx.example.org"))
+    assert any(s.what == "smtpd_milters" and s.result == "not decided offline" for s in d.trace)

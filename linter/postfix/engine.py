@@ -135,6 +135,11 @@ def _decide(view: ParameterView, probe: Probe) -> Decision:
     s.stage = "connect"
     tls = _tls(s)
     s.authenticated = _authenticated(s, tls)
+    milters = view.items("smtpd_milters")
+    if milters:
+        s.step("smtpd_milters", "not decided offline",
+               f"{', '.join(milters)} also see(s) the transaction and may reject it; taken to accept",
+               view.location("smtpd_milters"))
     delay = view.yes("smtpd_delay_reject")
     s.step(
         "smtpd_delay_reject",
