@@ -22,11 +22,10 @@ from mailcfg.postfix.probes import (
     attacker_attempts,
     final_domains,
     known_recipient,
-    public,
     user_login,
 )
 from mailcfg.postfix.restrictions import LISTS
-from mailcfg.postfix.services import describe, views, where
+from mailcfg.postfix.services import describe, port, public, views, where
 from mailcfg.postfix.tls import has_certificate, tls_mode
 from mailcfg.rule import Rule
 
@@ -100,7 +99,7 @@ def check_open_relay(config: PostfixConfig) -> Iterator[Finding]:
             cause = "no restriction rejects it (the relay and recipient lists end without a reject)"
             location = where(view, "smtpd_relay_restrictions", "smtpd_recipient_restrictions")
         yield OPEN_RELAY.finding(
-            f"{describe(o.service)}: an outside client ({p.client}), not authenticated, can relay to "
+            f"{describe(o.service, config)}: an outside client ({p.client}), not authenticated, can relay to "
             f"<{p.rcpt}> using {o.attempt.form} (HELO {p.helo}, MAIL FROM:<{p.sender}>); {cause}",
             location, service=o.service.name)
 
@@ -111,7 +110,7 @@ def check_no_relay_check(config: PostfixConfig) -> Iterator[Finding]:
         fatal = startup_error(view)
         if fatal is not None:
             yield NO_RELAY_CHECK.finding(
-                f"{describe(service)}: smtpd exits at every connection with \"{fatal[0]}\"; master keeps "
+                f"{describe(service, view.config)}: smtpd exits at every connection with \"{fatal[0]}\"; master keeps "
                 f"restarting it and no SMTP session succeeds", fatal[1] or service.location, service=service.name)
             continue
         probes = [_inbound(view, service.name, f"postmaster@{view.get('myhostname')}"),
@@ -121,7 +120,7 @@ def check_no_relay_check(config: PostfixConfig) -> Iterator[Finding]:
             step = _first_refusal(decisions[0])
             why = step.note if step else "server configuration error"
             yield NO_RELAY_CHECK.finding(
-                f"{describe(service)}: every recipient gets \"{decisions[0].reply}\" ({why})",
+                f"{describe(service, view.config)}: every recipient gets \"{decisions[0].reply}\" ({why})",
                 step.location if step and step.location else service.location, service=service.name)
 
 
@@ -163,21 +162,21 @@ def check_users_cannot_relay(config: PostfixConfig) -> Iterator[Finding]:
     step = _first_refusal(decision)
     reason = f"; {step.what}: {step.note}" if step and step.note else ""
     yield USERS_CANNOT_RELAY.finding(
-        f"an authenticated user cannot send to other domains on any service; on {describe(service)} a logged-in "
-        f"client gets \"{decision.reply}\"{reason}",
+        f"an authenticated user cannot send to other domains on any service; on {describe(service, config)} a "
+        f"logged-in client gets \"{decision.reply}\"{reason}",
         (step.location if step and step.location else None) or service.location, service=service.name)
 
 
 def _submission_rank(view: ParameterView) -> int:
-    port = view.service.port if view.service else None
-    return {587: 0, 465: 1, 25: 2}.get(port or 0, 3)
+    number = port(view.config, view.service) if view.service else None
+    return {587: 0, 465: 1, 25: 2}.get(number or 0, 3)
 
 
 def inbound_refusals(config: PostfixConfig) -> list[Trial]:
     """Mail from the internet to the host's own domains that port 25 refuses (one per service)."""
     refusals = []
     for service, view in views(config):
-        if service.port != 25 or not public(service, view) or startup_error(view) is not None:
+        if port(config, service) != 25 or not public(service, view) or startup_error(view) is not None:
             continue
         for domain in _receiving_domains(view):
             probe = _inbound(view, service.name, known_recipient(view, domain))
@@ -198,7 +197,7 @@ def check_inbound_rejected(config: PostfixConfig) -> Iterator[Finding]:
         reason = f" by {step.what} ({step.note})" if step else ""
         domain = trial.probe.rcpt.rsplit("@", 1)[-1]
         yield INBOUND_REJECTED.finding(
-            f"{describe(service)}: mail from the internet to <{trial.probe.rcpt}> is refused with "
+            f"{describe(service, config)}: mail from the internet to <{trial.probe.rcpt}> is refused with "
             f"\"{decision.reply}\"{reason}; this host receives mail for {domain}",
             location, service=service.name)
 

@@ -163,3 +163,9 @@ def test_milters_are_named_in_the_trace_not_guessed(tmp_path):
     main = "compatibility_level = 3.6\nsmtpd_milters = inet:127.0.0.1:11332\n"
     d = decide(_config(tmp_path, main), _probe("a@mx.example.org"))
     assert any(s.what == "smtpd_milters" and s.result == "not decided offline" for s in d.trace)
+
+
+def test_port_25_behind_postscreen_is_the_pass_smtpd(tmp_path):
+    master = "smtp inet n - y - 1 postscreen\nsmtpd pass - - y - - smtpd -o smtpd_client_restrictions=reject\n"
+    d = decide(_config(tmp_path, "compatibility_level = 3.6\n", master=master), _probe("a@mx.example.org", port=25))
+    assert (d.service, d.reply) == ("smtpd", "554 5.7.1 <unknown[198.51.100.7]>: Client host rejected: Access denied")

@@ -150,6 +150,8 @@ CASES = [
      "check_client_access cidr:/etc/postfix/c.cidr, reject_unauth_destination\n", SMTP, [], FACTS_37),
     ("postfix-open-relay", MODERN + "smtpd_relay_restrictions = permit_mynetworks, "
      "check_client_access static:OK, reject_unauth_destination\n", SMTP, [("main.cf", 2)], FACTS_37),
+    ("postfix-open-relay", MODERN + "mynetworks = 0.0.0.0/0\n",
+     "smtp inet n - y - 1 postscreen\nsmtpd pass - - y - - smtpd\n", [("main.cf", 2)], FACTS_37),
     # postfix-no-relay-check: the startup check, and lists that only give 451 4.3.5
     ("postfix-no-relay-check", "smtpd_recipient_restrictions = permit_mynetworks\n", SMTP, [("main.cf", 1)],
      FACTS_37),

@@ -22,6 +22,7 @@ from mailcfg.postfix.mastercf import Service
 from mailcfg.postfix.matchlist import match_hosts
 from mailcfg.postfix.probe import Decision, Probe, Step
 from mailcfg.postfix.restrictions import Item, parse
+from mailcfg.postfix.services import port as listening_port
 from mailcfg.postfix.session import (
     CLIENT,
     DUNNO,
@@ -53,9 +54,9 @@ def select_service(config: PostfixConfig, service: str | None, port: int | None)
     if service is not None:
         chosen = [s for s in services if s.name == service or s.key == service]
     elif port is not None:
-        chosen = [s for s in services if s.port == port]
+        chosen = [s for s in services if listening_port(config, s) == port]
     else:
-        chosen = [s for s in services if s.port == 25] or services[:1]
+        chosen = [s for s in services if listening_port(config, s) == 25] or services[:1]
     if not chosen:
         names = ", ".join(s.name for s in services) or "none"
         wanted = f"service {service!r}" if service is not None else f"port {port}"

@@ -8,7 +8,6 @@ tables), varied one at a time from a plain baseline.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, replace
 
@@ -32,23 +31,6 @@ LOCALHOST_NAMES = ("localhost",)
 class Attempt:
     probe: Probe
     form: str  # the recipient address form, in words
-
-
-def public(service: Service, view: ParameterView) -> bool:
-    """An inet smtpd that listens on some non-loopback address."""
-    if service.type != "inet" or service.loopback_only:
-        return False
-    if service.listen_host is not None:
-        return True
-    listen = [x.lower() for x in view.items("inet_interfaces")]
-    return not listen or not all(x in ("loopback-only", "localhost") or _loopback(x) for x in listen)
-
-
-def _loopback(text: str) -> bool:
-    try:
-        return ipaddress.ip_address(text.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def outside_clients(view: ParameterView) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from mailcfg.findings import Location
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.effective import ParameterView
@@ -12,6 +14,39 @@ SUBMISSION_PORTS = (587, 465)
 
 def views(config: PostfixConfig) -> list[tuple[Service, ParameterView]]:
     return [(s, ParameterView(config, s)) for s in config.smtpd_services]
+
+
+def front_door(config: PostfixConfig, service: Service) -> Service | None:
+    """The inet service clients connect to for this smtpd: itself, or the postscreen in front of a
+    `pass` smtpd (postscreen hands the connections it lets through to it)."""
+    if service.type == "inet":
+        return service
+    if service.type == "pass":
+        return next((s for s in config.master.effective if s.type == "inet" and s.daemon == "postscreen"), None)
+    return None
+
+
+def port(config: PostfixConfig, service: Service) -> int | None:
+    door = front_door(config, service)
+    return door.port if door else None
+
+
+def public(service: Service, view: ParameterView) -> bool:
+    """An smtpd reachable on some non-loopback address (directly or behind postscreen)."""
+    door = front_door(view.config, service)
+    if door is None or door.loopback_only:
+        return False
+    if door.listen_host is not None:
+        return True
+    listen = [x.lower() for x in view.items("inet_interfaces")]
+    return not listen or not all(x in ("loopback-only", "localhost") or _loopback(x) for x in listen)
+
+
+def _loopback(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def is_submission(service: Service) -> bool:
@@ -29,6 +64,8 @@ def where(view: ParameterView, *names: str) -> Location:
     return view.service.location
 
 
-def describe(service: Service) -> str:
+def describe(service: Service, config: PostfixConfig | None = None) -> str:
+    if service.type == "pass" and config is not None and (door := front_door(config, service)) is not None:
+        return f"service {service.name!r} (behind postscreen on {door.name})"
     port = service.port
     return f"service {service.name!r}" + (f" (port {port})" if port and str(port) != service.name else "")
