@@ -125,7 +125,13 @@ def check_no_relay_check(config: PostfixConfig) -> Iterator[Finding]:
 
 
 def _inbound(view: ParameterView, service: str, rcpt: str) -> Probe:
-    return Probe(OUTSIDE_V4[0], rcpt, OUTSIDE_SENDER, OUTSIDE_HELO, client_name=OUTSIDE_HELO, service=service)
+    """A well-behaved mail server on the internet: a verified name, an FQDN HELO, STARTTLS when offered."""
+    return Probe(OUTSIDE_V4[0], rcpt, OUTSIDE_SENDER, OUTSIDE_HELO, client_name=OUTSIDE_HELO,
+                 tls=_offers_tls(view), service=service)
+
+
+def _offers_tls(view: ParameterView) -> bool:
+    return tls_mode(view) != "none" and has_certificate(view)
 
 
 @dataclass(frozen=True)
@@ -144,9 +150,8 @@ def user_trials(config: PostfixConfig) -> list[Trial]:
         if not public(service, view) or not view.yes("smtpd_sasl_auth_enable"):
             continue
         login, sender = user_login(view)
-        tls = tls_mode(view) != "none" and has_certificate(view)
-        probe = Probe(OUTSIDE_V4[0], VICTIM, sender, literal_helo(OUTSIDE_V4[0]), sasl_user=login, tls=tls,
-                      service=service.name)
+        probe = Probe(OUTSIDE_V4[0], VICTIM, sender, literal_helo(OUTSIDE_V4[0]), sasl_user=login,
+                      tls=_offers_tls(view), service=service.name)
         trials.append(Trial(view, probe, decide_on(view, probe)))
     return trials
 
