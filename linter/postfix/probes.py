@@ -18,6 +18,7 @@ from mailcfg.postfix.mastercf import Service
 from mailcfg.postfix.probe import Probe, literal_helo
 from mailcfg.postfix.restrictions import IMPLICIT_ACCESS, lists_and_classes, parse
 from mailcfg.postfix.tables import PATTERN_FILE_TYPES, parse_ref
+from mailcfg.postfix.tls import has_certificate, tls_mode
 from mailcfg.postfix.tokens import split_list
 
 OUTSIDE_V4 = ("198.51.100.77", "203.0.113.77")
@@ -168,8 +169,11 @@ def recipient_forms(view: ParameterView) -> list[tuple[str, str]]:
     forms.append(("victim@[192.0.2.254]", "an address literal of another host"))
     authorized = {d.lower() for d in final_domains(view)}
     for key in access_keys(view, "check_recipient_access"):
+        if key.endswith("@"):  # a `user@` key matches that user in every domain
+            forms.append((f"{key}{FOREIGN}", f"a local part its recipient table lists ({key})"))
+            continue
         domain = key.rsplit("@", 1)[-1].lstrip(".")
-        if "." in domain and domain.lower() not in authorized and not key.endswith("@"):
+        if "." in domain and domain.lower() not in authorized:
             forms.append((key if "@" in key else f"victim@{domain}", f"a domain its recipient table lists ({key})"))
     return forms
 
@@ -181,7 +185,9 @@ def attacker_attempts(view: ParameterView, service: Service) -> list[Attempt]:
     helos = ["localhost", view.get("myhostname"), *domains[:3], *access_keys(view, "check_helo_access")]
     senders = ["", f"postmaster@{domains[0]}" if domains else "", *_senders(view, domains)]
     for client in outside_clients(view):
-        base = Probe(client, VICTIM, "someone@outside.example", literal_helo(client), service=service.name)
+        # STARTTLS where offered: encryption never makes smtpd stricter, and a scanner can do it too
+        base = Probe(client, VICTIM, "someone@outside.example", literal_helo(client),
+                     tls=tls_mode(view) != "none" and has_certificate(view), service=service.name)
         attempts += [Attempt(_replace(base, rcpt=rcpt), form) for rcpt, form in recipient_forms(view)]
         attempts += [Attempt(_replace(base, helo=h), "a plain foreign address") for h in _unique(helos)]
         attempts += [Attempt(_replace(base, sender=s), "a plain foreign address") for s in _unique(senders)]
