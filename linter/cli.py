@@ -19,6 +19,9 @@ from mailcfg.lint import lint_path
 from mailcfg.policy import load_policy
 from mailcfg.postfix.probe import Probe, literal_helo
 from mailcfg.registry import all_rules, rule_by_id
+from mailcfg.remote.fetch import fetch as fetch_host
+from mailcfg.remote.fetch import lint_remote
+from mailcfg.remote.ssh import SshOptions, is_ssh_target
 from mailcfg.reporters import FORMATS
 from mailcfg.reporters.decision import render_explained, render_test
 from mailcfg.writes import write_atomic
@@ -59,17 +62,35 @@ def root(version: Annotated[bool, typer.Option("--version", callback=_version, i
     """mailcfg: lint Postfix, Exim and Plesk mail settings."""
 
 
+KnownHosts = Annotated[Path | None, typer.Option("--known-hosts", help="known_hosts file checked besides "
+                                                   "~/.ssh/known_hosts (new keys accepted go here).")]
+AcceptNew = Annotated[bool, typer.Option("--accept-new-host-keys", help="Accept and record the key of a host "
+                                         "not in known_hosts (a changed key is refused even so).")]
+Identity = Annotated[Path | None, typer.Option("--identity", help="SSH private key file (besides ssh-agent and "
+                                               "~/.ssh keys; passphrase from MAILCFG_SSH_PASSPHRASE).")]
+Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="SSH connect timeout in seconds.")]
+CommandTimeout = Annotated[float, typer.Option("--command-timeout", min=0.1,
+                                               help="Time limit in seconds for the collection on a host.")]
+
+
 @app.command()
 def lint(
-    targets: Annotated[list[str], typer.Argument(help="Snapshot directories, Postfix config directories "
-                                                      "or single config files.")],
+    targets: Annotated[list[str], typer.Argument(help="Snapshot directories, Postfix config directories, "
+                                                      "single config files, or hosts as ssh://user@host:port "
+                                                      "(user, port optional).")],
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
     fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding is at least this severe.")] =
         FailOn.warning,
+    known_hosts: KnownHosts = None,
+    accept_new_host_keys: AcceptNew = False,
+    identity: Identity = None,
+    timeout: Timeout = 10.0,
+    command_timeout: CommandTimeout = 120.0,
 ) -> None:
     """Check mail-server configuration and report what is wrong."""
-    results = [lint_path(t) for t in targets]
+    ssh = SshOptions(known_hosts, accept_new_host_keys, identity, timeout, command_timeout)
+    results = [lint_remote(t, ssh) if is_ssh_target(t) else lint_path(t) for t in targets]
     color = output is None and fmt is Format.text and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     report = FORMATS[fmt.value](results, color)
     if output is not None:
@@ -87,6 +108,28 @@ def lint(
         threshold = Severity(fail_on.value).rank
         if any(f.severity.rank >= threshold for r in results for f in r.findings):
             raise typer.Exit(1)
+
+
+@app.command()
+def fetch(
+    target: Annotated[str, typer.Argument(help="The host, as ssh://user@host:port (user, port optional).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Snapshot directory to write (new, empty, or "
+                                                                 "an earlier snapshot, which is replaced).")],
+    known_hosts: KnownHosts = None,
+    accept_new_host_keys: AcceptNew = False,
+    identity: Identity = None,
+    timeout: Timeout = 10.0,
+    command_timeout: CommandTimeout = 120.0,
+) -> None:
+    """Copy a host's mail configuration and facts into a snapshot directory (one SSH command, read-only)."""
+    if not is_ssh_target(target):
+        raise MailcfgError(f"{target}: not an SSH target (expected ssh://[user@]host[:port])")
+    ssh = SshOptions(known_hosts, accept_new_host_keys, identity, timeout, command_timeout)
+    data = fetch_host(target, ssh, output)
+    systems = ", ".join(f"{name} {info.get('version', '')}".strip() for name, info in data["systems"].items())
+    note = f"; {len(data['unreadable'])} file(s) not read (see facts.json)" if data["unreadable"] else ""
+    typer.echo(f"mailcfg: {target}: snapshot written to {output} ({systems or 'no mail system found'}){note}",
+               err=True)
 
 
 @app.command()

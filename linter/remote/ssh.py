@@ -1,0 +1,257 @@
+"""One SSH connection to one host (paramiko), with host keys checked against known_hosts.
+
+Host keys come from ~/.ssh/known_hosts plus an optional extra file. A host with no known key is
+refused unless `accept_new` is set (the key is then appended to the extra file, or to
+~/.ssh/known_hosts, as OpenSSH's `StrictHostKeyChecking accept-new` does); a host whose key
+differs from a known one - same type or another type - is always refused. Authentication uses
+the given key file, the ssh-agent and the default ~/.ssh/id_* keys; an encrypted key's
+passphrase is read from MAILCFG_SSH_PASSPHRASE. Nothing secret is ever put in a message.
+
+Every failure to reach, verify, log in or run is an `SshError` (exit code 3, "could not be
+reached or fetched"), whose message is one line naming the host.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import hashlib
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import paramiko
+from mailcfg.errors import MailcfgError
+
+PASSPHRASE_ENV = "MAILCFG_SSH_PASSPHRASE"
+MAX_OUTPUT = 512 * 1024 * 1024
+
+
+class SshError(MailcfgError):
+    """The host could not be reached, verified, logged into or run: exit code 3.
+
+    str() is "TARGET: REASON"; `reason` alone is what a lint result's "error" says.
+    """
+
+    exit_code = 3
+
+    def __init__(self, target: SshTarget | str, reason: str):
+        super().__init__(f"{target}: {reason}")
+        self.target, self.reason = str(target), reason
+
+
+class HostKeyError(SshError):
+    """The host's key is unknown (and not accepted) or changed."""
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    host: str
+    port: int = 22
+    user: str | None = None
+
+    @property
+    def known_hosts_name(self) -> str:
+        """How known_hosts names this host: `host` on port 22, `[host]:port` otherwise."""
+        return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+
+    def __str__(self) -> str:
+        user = f"{self.user}@" if self.user else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ssh://{user}{host}" + (f":{self.port}" if self.port != 22 else "")
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    known_hosts: Path | None = None  # checked besides ~/.ssh/known_hosts
+    accept_new: bool = False
+    identity: Path | None = None
+    timeout: float = 10.0  # connect, banner and authentication
+    command_timeout: float = 120.0
+
+
+def is_ssh_target(text: str) -> bool:
+    return text.startswith("ssh://")
+
+
+def parse_target(text: str) -> SshTarget:
+    """`ssh://[user@]host[:port]` (IPv6 in brackets)."""
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme != "ssh" or not parts.hostname or port == -1 or parts.path not in ("", "/") \
+            or parts.query or parts.fragment or parts.password is not None:
+        raise MailcfgError(f"{text}: not an SSH target (expected ssh://[user@]host[:port])")
+    return SshTarget(parts.hostname, port or 22, unquote(parts.username) if parts.username else None)
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+class _Policy(paramiko.MissingHostKeyPolicy):
+    """Called by paramiko when known_hosts has no key of the offered type for this host."""
+
+    def __init__(self, target: SshTarget, known: paramiko.HostKeys, options: SshOptions, save_to: Path):
+        self.target, self.known, self.options, self.save_to = target, known, options, save_to
+
+    def missing_host_key(self, client, hostname, key):
+        name = self.target.known_hosts_name
+        others = self.known.lookup(name)
+        if others:  # known under another key type: a changed key as far as we can tell
+            old = ", ".join(f"{t} {fingerprint(k)}" for t, k in others.items())
+            raise HostKeyError(self.target, f"host key CHANGED: the server offers {key.get_name()} "
+                               f"{fingerprint(key)} but known_hosts has {old} for {name}; refused "
+                               f"(if the change is expected, remove the old entry: ssh-keygen -R '{name}')")
+        if not self.options.accept_new:
+            raise HostKeyError(self.target, f"unknown host key {key.get_name()} {fingerprint(key)} for {name}; "
+                               f"refused (add it to known_hosts, or pass --accept-new-host-keys)")
+        _append_known_host(self.save_to, name, key)
+        self.known.add(name, key.get_name(), key)
+        client.get_host_keys().add(name, key.get_name(), key)
+        print(f"mailcfg: {self.target}: new host key {key.get_name()} {fingerprint(key)} accepted and added to "
+              f"{self.save_to}", file=sys.stderr)
+
+
+def _append_known_host(path: Path, name: str, key: paramiko.PKey) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write(f"{name} {key.get_name()} {key.get_base64()}\n")
+
+
+def _user_known_hosts() -> Path:
+    return Path(os.path.expanduser("~/.ssh/known_hosts"))
+
+
+def load_known_hosts(options: SshOptions) -> paramiko.HostKeys:
+    """The user's known_hosts plus the extra file (loaded once; shared by the connections of a run)."""
+    keys = paramiko.HostKeys()
+    for path in (_user_known_hosts(), options.known_hosts):
+        if path is not None and path.is_file():
+            try:
+                keys.load(str(path))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise MailcfgError(f"{path}: cannot read known_hosts: {exc}") from exc
+    return keys
+
+
+class Connection:
+    """An open, verified, authenticated SSH connection."""
+
+    def __init__(self, target: SshTarget, options: SshOptions, known: paramiko.HostKeys | None = None):
+        self.target, self.options = target, options
+        known = known if known is not None else load_known_hosts(options)
+        self.client = paramiko.SSHClient()
+        for name, entries in known.items():  # the client checks these; our policy sees only the missing
+            for key_type, key in entries.items():
+                self.client.get_host_keys().add(name, key_type, key)
+        save_to = options.known_hosts or _user_known_hosts()
+        self.client.set_missing_host_key_policy(_Policy(target, known, options, save_to))
+        self._connect()
+
+    def _connect(self) -> None:
+        t, o = self.target, self.options
+        at = f"{t.host} port {t.port}"
+        if o.identity is not None and not o.identity.is_file():
+            self.close()
+            raise MailcfgError(f"{o.identity}: identity file not found")
+        try:
+            self.client.connect(
+                t.host, port=t.port, username=t.user or getpass.getuser(),
+                key_filename=str(o.identity) if o.identity else None,
+                passphrase=os.environ.get(PASSPHRASE_ENV) or None,
+                timeout=o.timeout, banner_timeout=o.timeout, auth_timeout=o.timeout,
+                allow_agent=True, look_for_keys=True)
+        except HostKeyError:
+            self.close()
+            raise
+        except paramiko.BadHostKeyException as exc:
+            self.close()
+            raise HostKeyError(
+                t, f"host key CHANGED: the server offers {exc.key.get_name()} {fingerprint(exc.key)} but "
+                f"known_hosts has {fingerprint(exc.expected_key)} for {t.known_hosts_name}; refused (if the change "
+                f"is expected, remove the old entry: ssh-keygen -R '{t.known_hosts_name}')") from None
+        except paramiko.PasswordRequiredException:
+            self.close()
+            raise SshError(t, f"the key file is encrypted: set {PASSPHRASE_ENV} or use ssh-agent") from None
+        except paramiko.AuthenticationException:
+            self.close()
+            raise SshError(t, f"authentication failed as {t.user or getpass.getuser()} "
+                           f"(tried {'the --identity key, ' if o.identity else ''}ssh-agent and ~/.ssh keys)") from None
+        except TimeoutError:
+            self.close()
+            raise SshError(t, f"unreachable: connection to {at} timed out after {o.timeout:g}s") from None
+        except socket.gaierror as exc:
+            self.close()
+            raise SshError(t, f"unreachable: cannot resolve {t.host}: {exc.strerror}") from None
+        except paramiko.ssh_exception.NoValidConnectionsError as exc:
+            self.close()
+            reasons = {os.strerror(e.errno) if e.errno else str(e) for e in exc.errors.values()}
+            raise SshError(t, f"unreachable: {'; '.join(sorted(reasons)).lower()} ({at})") from None
+        except (paramiko.SSHException, EOFError) as exc:
+            self.close()
+            raise SshError(t, f"unreachable: SSH with {at} failed: {_one_line(exc)}") from None
+        except OSError as exc:
+            self.close()
+            raise SshError(t, f"unreachable: {(exc.strerror or str(exc)).lower()} ({at})") from None
+
+    def run(self, command: str, stdin: bytes = b"") -> tuple[int, bytes, bytes]:
+        """Run `command`, feed it `stdin`, and return (exit code, stdout, stderr) within the command timeout."""
+        deadline = time.monotonic() + self.options.command_timeout
+        transport = self.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise SshError(self.target, "unreachable: the connection was closed")
+        try:
+            chan = transport.open_session(timeout=self.options.timeout)
+            chan.settimeout(0.5)
+            chan.exec_command(command)
+            if stdin:
+                chan.sendall(stdin)
+            chan.shutdown_write()
+            out, err = bytearray(), bytearray()
+            while True:
+                if time.monotonic() > deadline:
+                    chan.close()
+                    raise SshError(self.target, f"unreachable: the remote command timed out after "
+                                   f"{self.options.command_timeout:g}s")
+                got = False
+                while chan.recv_ready():
+                    out += chan.recv(65536)
+                    got = True
+                while chan.recv_stderr_ready():
+                    err += chan.recv_stderr(65536)
+                    got = True
+                if len(out) > MAX_OUTPUT:
+                    chan.close()
+                    raise SshError(self.target, f"the remote command printed more than {MAX_OUTPUT} bytes")
+                # exit-status comes after all the data: once it is here and nothing is buffered, we are done
+                if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                    break
+                if not got:
+                    time.sleep(0.005)
+            return chan.recv_exit_status(), bytes(out), bytes(err)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise SshError(self.target, f"unreachable: running the remote command failed: {_one_line(exc)}") \
+                from None
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__

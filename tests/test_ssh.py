@@ -1,0 +1,238 @@
+"""`mailcfg fetch` and `mailcfg lint ssh://...` against a real OpenSSH sshd on loopback.
+
+The sshd runs in its own mount namespace (`unshare --mount`) in which /etc/postfix is a
+bind-mounted test directory holding the open-relay example plus a stock master.cf, so the remote
+script reads real absolute paths and the real `postconf` answers for that configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES
+from mailcfg.remote.collect import parse_stream, write_snapshot
+
+SSHD = "/usr/sbin/sshd"
+pytestmark = pytest.mark.skipif(not (os.access(SSHD, os.X_OK) and shutil.which("unshare") and os.geteuid() == 0),
+                                reason="needs Debian's sshd, unshare and root (scripts/setup.sh)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def keygen(path: Path) -> str:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+    return path.with_suffix(".pub").read_text().split()[1]
+
+
+class Server:
+    def __init__(self, base: Path):
+        self.base, self.port = base, free_port()
+        self.conf = base / "etc-postfix"
+        shutil.copytree(EXAMPLES / "open-relay" / "etc" / "postfix", self.conf)
+        stock = Path("/etc/postfix/master.cf")
+        (self.conf / "master.cf").write_text(stock.read_text() if stock.is_file() else
+                                             "smtp inet n - y - - smtpd\n")
+        self.host_key = keygen(base / "host_ed25519")
+        self.client_key = base / "client_ed25519"
+        keygen(self.client_key)
+        (base / "authorized_keys").write_text(self.client_key.with_suffix(".pub").read_text())
+        config = base / "sshd_config"
+        config.write_text(f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {base / 'host_ed25519'}\n"
+                          f"PidFile {base / 'sshd.pid'}\nPermitRootLogin prohibit-password\n"
+                          f"PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+                          f"AuthorizedKeysFile {base / 'authorized_keys'}\nStrictModes no\nUsePAM no\n")
+        Path("/run/sshd").mkdir(exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+             'mount --bind "$1" /etc/postfix && exec "$2" -D -e -f "$3"', "sh", str(self.conf), SSHD, str(config)],
+            stdout=subprocess.DEVNULL, stderr=open(base / "sshd.log", "wb"))  # noqa: SIM115
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"sshd did not start: {(base / 'sshd.log').read_text()}") from None
+                time.sleep(0.05)
+
+    @property
+    def url(self) -> str:
+        return f"ssh://root@127.0.0.1:{self.port}"
+
+    def known_hosts(self, path: Path, key: str | None = None, key_type: str = "ssh-ed25519") -> Path:
+        path.write_text(f"[127.0.0.1]:{self.port} {key_type} {key or self.host_key}\n")
+        return path
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("sshd"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty HOME: no ~/.ssh/known_hosts, no default keys."""
+    (tmp_path / "home").mkdir()
+    return tmp_path / "home"
+
+
+def mailcfg(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"} | {"HOME": str(home), "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "mailcfg", *args], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+
+
+def findings(home: Path, *args: str) -> tuple[int, list[dict]]:
+    out = mailcfg(home, "lint", "-f", "json", *args)
+    assert out.returncode in (0, 1), out.stderr
+    [target] = json.loads(out.stdout)["targets"]
+    assert target["status"] == "ok", target
+    return out.returncode, target["findings"]
+
+
+def test_fetch_gives_the_findings_of_the_same_files_linted_locally(server, home, tmp_path):
+    kh = server.known_hosts(tmp_path / "known_hosts")
+    snap = tmp_path / "snap"
+    out = mailcfg(home, "fetch", server.url, "-o", str(snap), "--known-hosts", str(kh),
+                  "--identity", str(server.client_key))
+    assert out.returncode == 0, out.stderr
+    for name in ("main.cf", "master.cf", "helo_access", "local_users"):  # tables found by the remote script
+        assert (snap / "etc/postfix" / name).read_bytes() == (server.conf / name).read_bytes()
+    facts = json.loads((snap / ".mailcfg-host/facts.json").read_text())
+    assert facts["hostname"] == socket.getfqdn() or facts["hostname"] == socket.gethostname()
+    assert {"interface": "lo", "address": "127.0.0.1", "prefix": 8} in facts["addresses"]
+    version = subprocess.run(["postconf", "-d", "-h", "mail_version"], capture_output=True, text=True).stdout.strip()
+    assert facts["systems"]["postfix"] == {"version": version}
+    assert "mydomain = example.org" in (snap / ".mailcfg-host/cmd/postconf-n.txt").read_text()  # real postconf
+    assert (snap / ".mailcfg-host/cmd/postconf-M.txt").read_text().startswith("smtp")
+
+    # The same files, laid out locally by the test (host files from this machine's /etc, as sshd serves them).
+    local = tmp_path / "local"
+    shutil.copytree(server.conf, local / "etc/postfix")
+    for name in ("passwd", "hosts", "mailname", "aliases"):
+        if Path("/etc", name).is_file():
+            shutil.copyfile(Path("/etc", name), local / "etc" / name)
+    (local / ".mailcfg-host").mkdir()
+    shutil.copyfile(snap / ".mailcfg-host/facts.json", local / ".mailcfg-host/facts.json")
+    rc_snap, fetched = findings(home, str(snap))
+    rc_local, expected = findings(home, str(local))
+    key = {(f["rule"], f["file"], f["line"]) for f in fetched}
+    assert key == {(f["rule"], f["file"], f["line"]) for f in expected}
+    assert fetched == expected and rc_snap == rc_local == 1
+    assert ("postfix-open-relay", "etc/postfix/helo_access", 2) in key  # examples/open-relay/expected.tsv
+
+
+def test_lint_of_the_host_equals_lint_of_its_fetched_snapshot(server, home, tmp_path):
+    kh = server.known_hosts(tmp_path / "known_hosts")
+    ssh = ("--known-hosts", str(kh), "--identity", str(server.client_key))
+    snap = tmp_path / "snap"
+    assert mailcfg(home, "fetch", server.url, "-o", str(snap), *ssh).returncode == 0
+    out = mailcfg(home, "lint", "-f", "json", server.url, *ssh)
+    assert out.returncode == 1, out.stderr
+    [remote] = json.loads(out.stdout)["targets"]
+    assert remote["target"] == server.url and remote["status"] == "ok" and remote["systems"] == ["postfix"]
+    assert remote["findings"] == findings(home, str(snap))[1]
+    # fetching again replaces the earlier snapshot
+    assert mailcfg(home, "fetch", server.url, "-o", str(snap), *ssh).returncode == 0
+
+
+def test_unknown_host_key_is_refused_unless_accepted(server, home, tmp_path):
+    snap = tmp_path / "snap"
+    out = mailcfg(home, "fetch", server.url, "-o", str(snap), "--identity", str(server.client_key))
+    assert out.returncode == 3
+    [line] = out.stderr.splitlines()
+    assert "unknown host key" in line and f"[127.0.0.1]:{server.port}" in line and "--accept-new-host-keys" in line
+    assert not snap.exists()
+
+    out = mailcfg(home, "lint", "-f", "json", server.url, "--identity", str(server.client_key))
+    assert out.returncode == 3
+    [target] = json.loads(out.stdout)["targets"]
+    assert target["status"] == "unreachable" and "unknown host key" in target["error"]
+
+    kh = tmp_path / "known_hosts"
+    out = mailcfg(home, "fetch", server.url, "-o", str(snap), "--identity", str(server.client_key),
+                  "--known-hosts", str(kh), "--accept-new-host-keys")
+    assert out.returncode == 0, out.stderr
+    assert kh.read_text().split() == [f"[127.0.0.1]:{server.port}", "ssh-ed25519", server.host_key]
+    assert not (home / ".ssh").exists()  # recorded in --known-hosts, not in ~/.ssh
+    out = mailcfg(home, "lint", server.url, "--identity", str(server.client_key), "--known-hosts", str(kh))
+    assert out.returncode == 1, out.stderr
+
+
+@pytest.mark.parametrize("key_type", ["ssh-ed25519", "ecdsa-sha2-nistp256"])
+def test_changed_host_key_is_refused_even_with_accept_new(server, home, tmp_path, key_type):
+    other = tmp_path / "other"
+    if key_type == "ssh-ed25519":
+        old = keygen(other)
+    else:
+        subprocess.run(["ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", str(other)], check=True)
+        old = other.with_suffix(".pub").read_text().split()[1]
+    (home / ".ssh").mkdir()
+    server.known_hosts(home / ".ssh/known_hosts", old, key_type)  # the user's own known_hosts
+    before = (home / ".ssh/known_hosts").read_text()
+    out = mailcfg(home, "fetch", server.url, "-o", str(tmp_path / "snap"), "--identity", str(server.client_key),
+                  "--accept-new-host-keys")
+    assert out.returncode == 3
+    [line] = out.stderr.splitlines()
+    assert "host key CHANGED" in line and "refused" in line and f"[127.0.0.1]:{server.port}" in line
+    assert (home / ".ssh/known_hosts").read_text() == before
+    assert not (tmp_path / "snap").exists()
+
+
+def test_unreachable_port_is_reported_and_other_targets_still_linted(home, tmp_path):
+    port = free_port()  # nothing listens there
+    url = f"ssh://root@127.0.0.1:{port}"
+    out = mailcfg(home, "lint", "-f", "json", "--timeout", "3", url, str(EXAMPLES / "open-relay"))
+    assert out.returncode == 3
+    remote, local = json.loads(out.stdout)["targets"]
+    assert remote["target"] == url and remote["status"] == "unreachable" and remote["findings"] == []
+    assert "connection refused" in remote["error"] and f"127.0.0.1 port {port}" in remote["error"]
+    assert local["status"] == "ok" and local["findings"]
+    assert out.stderr.splitlines() == [f"mailcfg: {url}: {remote['error']}"]
+
+    out = mailcfg(home, "fetch", url, "-o", str(tmp_path / "snap"))
+    assert out.returncode == 3 and len(out.stderr.splitlines()) == 1 and "unreachable" in out.stderr
+
+
+def test_fetch_refuses_a_directory_that_is_not_a_snapshot(home, tmp_path):
+    (tmp_path / "keep.txt").write_text("mine\n")
+    out = mailcfg(home, "fetch", "ssh://root@127.0.0.1:1", "-o", str(tmp_path))
+    assert out.returncode == 2 and "not empty" in out.stderr
+    assert (tmp_path / "keep.txt").read_text() == "mine\n"
+
+
+def test_snapshot_writer_keeps_hostile_paths_inside_the_snapshot(tmp_path):
+    body = b"x\n"
+    stream = (b"motd noise\n=== MAILCFG 1\n"
+              + b"=== FILE 2 /../../escaped\n" + body + b"\n"
+              + b"=== FILE 2 /.mailcfg-host/facts.json\n" + body + b"\n"
+              + b"=== FILE 2 /etc/postfix/main.cf\n" + body + b"\n"
+              + b"=== CMD 0 2 ../evil\n" + body + b"\n"
+              + b"=== ERR permission-denied /etc/postfix/secret map\n=== END\n")
+    collected = parse_stream(stream)
+    data = write_snapshot(collected, tmp_path / "snap")
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "evil.txt").exists()
+    assert (tmp_path / "snap/etc/postfix/main.cf").read_bytes() == body
+    assert {"path": "/etc/postfix/secret map", "reason": "permission-denied"} in data["unreadable"]
+    assert {u["path"] for u in data["unreadable"] if u["reason"] == "unsafe-path"} == \
+        {"/../../escaped", "/.mailcfg-host/facts.json"}
+    assert json.loads((tmp_path / "snap/.mailcfg-host/facts.json").read_text())["systems"] == {"postfix": {}}
