@@ -36,6 +36,9 @@ class Format(str, Enum):
     text = "text"
     json = "json"
     sarif = "sarif"
+    junit = "junit"
+    github = "github"
+    codeclimate = "codeclimate"
 
 
 class DecisionFormat(str, Enum):

@@ -168,3 +168,20 @@ def test_rules_never_crash(tmp_path_factory, main, master):
                          files={"/etc/postfix/x": "10.0.0.0/8 OK\nbad\n"})
     result = lint_snapshot(load_local(str(root)))
     assert result.status == "ok"
+
+
+def test_junit_github_and_codeclimate_formats(tmp_path):
+    from xml.etree import ElementTree as ET
+    junit = run("lint", "--format", "junit", BROKEN, CLEAN)
+    suites = ET.fromstring(junit.stdout).findall("testsuite")
+    assert [s.get("failures") for s in suites] == ["17", "0"] and junit.returncode == 1
+    failed = suites[0].find("testcase")
+    assert failed.get("classname").startswith("postfix-") and failed.find("failure") is not None
+    github = run("lint", "--format", "github", BROKEN)
+    lines = github.stdout.splitlines()
+    assert len(lines) == 17 and all(line.startswith(("::error file=", "::warning file=")) for line in lines)
+    assert "file=examples/broken-submission/etc/postfix/main.cf,line=5" in github.stdout
+    cc = json.loads(run("lint", "--format", "codeclimate", BROKEN).stdout)
+    assert len(cc) == 17 and len({i["fingerprint"] for i in cc}) == 17
+    assert {"type", "check_name", "description", "severity", "fingerprint", "location"} <= set(cc[0])
+    assert cc[0]["location"]["path"].startswith("examples/broken-submission/etc/postfix/")

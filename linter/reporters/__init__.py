@@ -1,11 +1,11 @@
-"""Reporters: lint results rendered for people (text) and machines (json, sarif)."""
+"""Reporters: lint results rendered for people (text) and machines (json, sarif, junit, github, codeclimate)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from mailcfg.lint import TargetResult
-from mailcfg.reporters import json_report, sarif, text
+from mailcfg.reporters import codeclimate, github, json_report, junit, sarif, text
 
 Renderer = Callable[[list[TargetResult], bool], str]
 
@@ -13,4 +13,7 @@ FORMATS: dict[str, Renderer] = {
     "text": text.render,
     "json": json_report.render,
     "sarif": sarif.render,
+    "junit": junit.render,
+    "github": github.render,
+    "codeclimate": codeclimate.render,
 }

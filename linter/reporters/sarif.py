@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from mailcfg import __version__
 from mailcfg.findings import Finding
 from mailcfg.lint import TargetResult
 from mailcfg.registry import all_rules
+from mailcfg.reporters.paths import local_path, working_path
 
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -63,13 +63,8 @@ def _result(f: Finding, target: TargetResult, index: dict[str, int]) -> dict:
 
 
 def _uri(target: TargetResult, file: str) -> str:
-    """The file's path relative to the working directory when it is below it (what code scanning expects)."""
-    source = target.sources.get(file)
-    real = source.real_path if source and source.real_path else None
-    if real is None:
-        return file
-    try:
-        return Path(os.path.relpath(real.resolve(), Path.cwd().resolve())).as_posix() \
-            if real.resolve().is_relative_to(Path.cwd().resolve()) else real.resolve().as_uri()
-    except ValueError:
-        return real.resolve().as_uri()
+    """A relative reference when the file is below the working directory (what code scanning expects)."""
+    real = local_path(target, file)
+    if real is None or not real.is_relative_to(Path.cwd().resolve()):
+        return real.as_uri() if real else file
+    return working_path(target, file)
