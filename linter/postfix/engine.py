@@ -32,6 +32,7 @@ from mailcfg.postfix.session import (
     SENDER,
     ServerError,
     Session,
+    action_of,
     reject,
     soft_bounce,
 )
@@ -248,17 +249,7 @@ def _authenticated(s: Session, tls: bool) -> bool:
 
 def _done(s: Session, reply: str, stage: str) -> Decision:
     reply = soft_bounce(s, reply)
-    code = reply[:3]
-    action = (
-        "accept"
-        if code.startswith("2")
-        else "reject"
-        if code.startswith("5")
-        else "error"
-        if reply.startswith("451 4.3.5")
-        else "defer"
-    )
-    return Decision(action, stage, reply, trace=s.trace, undecided=s.undecided)
+    return Decision(action_of(reply), stage, reply, trace=s.trace, undecided=s.undecided)
 
 
 def _run_stage(s: Session, stage: str, param: str, reply_name: str, reply_class: str) -> str | None:
@@ -277,13 +268,18 @@ def _run_list(s: Session, param: str, reply_name: str, reply_class: str, items: 
     if not items:
         s.step(param, "empty", "nothing to check", s.view.location(param))
         return DUNNO
+    first = len(s.trace)
     try:
         status = generic(s, items, reply_name, reply_class, IMPLICIT[reply_class])
     except ServerError as exc:
         status = exc.status
+    if s.view.origin(param) is None:  # the items come from Postfix's built-in value of the list
+        for step in s.trace[first:]:
+            if step.location is None and not step.default_of:
+                step.default_of = param
     s.step(
         param,
-        status if status != DUNNO else "no decision",
+        action_of(s.reply or "") if status == REJECT else status if status != DUNNO else "no decision",
         "end of list" if status == DUNNO else "",
         s.view.location(param),
     )

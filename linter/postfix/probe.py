@@ -35,12 +35,14 @@ class Step:
     note: str = ""
     location: Location | None = None
     matched: str = ""  # the list pattern or table key that matched, when something matched
+    default_of: str = ""  # the parameter whose built-in value holds this item (no file to point at)
 
     def to_json(self) -> dict:
         where = self.location
         return {"stage": self.stage, "what": self.what, "result": self.result, "note": self.note,
                 "file": where.file if where else None, "line": where.line if where else None,
-                "column": where.column if where else None, "matched": self.matched or None}
+                "column": where.column if where else None, "matched": self.matched or None,
+                "default_of": self.default_of or None}
 
 
 @dataclass

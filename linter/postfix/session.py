@@ -110,6 +110,15 @@ def permit(s: Session, item: Item, why: str, location: Location | None = None, m
     return PERMIT
 
 
+def action_of(reply: str) -> str:
+    """accept, reject, defer or error (451 4.3.5: smtpd's configuration error), from a reply line."""
+    if reply.startswith("2"):
+        return "accept"
+    if reply.startswith("5"):
+        return "reject"
+    return "error" if reply.startswith("451 4.3.5") else "defer"
+
+
 def soft_bounce(s: Session, reply: str) -> str:
     """soft_bounce turns every 5xx reply into 4xx, DSN class included (smtpd_chat_reply)."""
     if reply.startswith("5") and s.view.yes("soft_bounce"):

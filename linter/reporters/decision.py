@@ -20,8 +20,12 @@ def _console(out: StringIO, color: bool) -> Console:
 def _trace(console: Console, decision: Decision, indent: str) -> None:
     for step in decision.trace:
         where = step.location
-        place = f"{where.file}:{where.line}" if where and where.file and where.line else \
-            (where.file if where and where.file else "(built-in default)" if step.what in parameter_names() else "")
+        if where and where.file:
+            place = f"{where.file}:{where.line}" if where.line else where.file
+        elif step.default_of:
+            place = f"(built-in default of {step.default_of})"
+        else:
+            place = "(built-in default)" if step.what in parameter_names() else ""
         note = f" — {step.note}" if step.note else ""
         console.print(f"{indent}{step.stage:<7} {escape(step.what)}: {escape(step.result)}{escape(note)}"
                       f"  [dim]{escape(place)}[/dim]")
