@@ -236,3 +236,17 @@ def test_snapshot_writer_keeps_hostile_paths_inside_the_snapshot(tmp_path):
     assert {u["path"] for u in data["unreadable"] if u["reason"] == "unsafe-path"} == \
         {"/../../escaped", "/.mailcfg-host/facts.json"}
     assert json.loads((tmp_path / "snap/.mailcfg-host/facts.json").read_text())["systems"] == {"postfix": {}}
+
+
+def test_a_host_that_never_answers_times_out(home):
+    with socket.socket() as silent:  # accepts connections (backlog) but never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)
+        url = f"ssh://root@127.0.0.1:{silent.getsockname()[1]}"
+        start = time.monotonic()
+        out = mailcfg(home, "lint", "-f", "json", "--timeout", "1", url)
+        took = time.monotonic() - start
+    assert out.returncode == 3
+    [target] = json.loads(out.stdout)["targets"]
+    assert target["status"] == "unreachable" and "127.0.0.1 port" in target["error"], target
+    assert took < 15
