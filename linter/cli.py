@@ -14,6 +14,7 @@ from mailcfg import __version__
 from mailcfg.decisions import explain as explain_probe
 from mailcfg.decisions import run_policy
 from mailcfg.errors import MailcfgError
+from mailcfg.fanout import run_all
 from mailcfg.findings import Severity
 from mailcfg.lint import lint_path
 from mailcfg.policy import load_policy
@@ -90,10 +91,13 @@ def lint(
     identity: Identity = None,
     timeout: Timeout = 10.0,
     command_timeout: CommandTimeout = 120.0,
+    forks: Annotated[int, typer.Option(min=1, help="Hosts checked at the same time.")] = 10,
 ) -> None:
     """Check mail-server configuration and report what is wrong."""
     ssh = SshOptions(known_hosts, accept_new_host_keys, identity, timeout, command_timeout)
-    results = [lint_remote(t, ssh) if is_ssh_target(t) else lint_path(t) for t in targets]
+    interactive = output is None and fmt is Format.text and sys.stdout.isatty() and sys.stderr.isatty()
+    results = run_all(targets, lambda t: lint_remote(t, ssh) if is_ssh_target(t) else lint_path(t), forks,
+                      progress=interactive and any(is_ssh_target(t) for t in targets))
     color = output is None and fmt is Format.text and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     report = FORMATS[fmt.value](results, color)
     if output is not None:

@@ -250,3 +250,19 @@ def test_a_host_that_never_answers_times_out(home):
     [target] = json.loads(out.stdout)["targets"]
     assert target["status"] == "unreachable" and "127.0.0.1 port" in target["error"], target
     assert took < 15
+
+
+def test_many_hosts_with_bounded_forks_keep_their_order_and_dead_ones_do_not_stop_the_rest(server, home, tmp_path):
+    kh = server.known_hosts(tmp_path / "known_hosts")
+    dead = [f"ssh://root@127.0.0.1:{free_port()}" for _ in range(3)]
+    targets = [server.url] * 12
+    for i, url in enumerate(dead):
+        targets.insert(4 * i + 1, url)
+    out = mailcfg(home, "lint", "-f", "json", "--forks", "4", "--timeout", "3", "--known-hosts", str(kh),
+                  "--identity", str(server.client_key), *targets)
+    assert out.returncode == 3, out.stderr
+    results = json.loads(out.stdout)["targets"]
+    assert [r["target"] for r in results] == targets
+    assert [r["status"] for r in results] == ["unreachable" if t in dead else "ok" for t in targets]
+    first = next(r["findings"] for r in results if r["status"] == "ok")
+    assert first and all(r["findings"] == first for r in results if r["status"] == "ok")
