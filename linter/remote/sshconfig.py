@@ -1,0 +1,84 @@
+"""A bare host name resolved through an OpenSSH client config (~/.ssh/config), with paramiko.
+
+`resolve("mx1")` reads HostName, User, Port, IdentityFile, ProxyJump and ProxyCommand as
+`ssh mx1` would (first obtained value wins, `Host` patterns and negations as OpenSSH). `user@name`
+is accepted too, the user overriding the config's User. paramiko connects neither through
+ProxyJump nor through ProxyCommand on its own: both are returned on the `HostSpec` so that the
+caller can handle or refuse them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import paramiko
+from mailcfg.errors import MailcfgError
+from mailcfg.remote.hosts import HostSpec
+
+DEFAULT_CONFIG = "~/.ssh/config"
+
+
+def load(path: str | os.PathLike | None = None) -> paramiko.SSHConfig | None:
+    """The parsed config; None when `path` is omitted and ~/.ssh/config does not exist."""
+    explicit = path is not None
+    file = Path(os.path.expanduser(str(path if explicit else DEFAULT_CONFIG)))
+    if not explicit and not file.exists():
+        return None
+    try:
+        return paramiko.SSHConfig.from_path(str(file))
+    except FileNotFoundError:
+        raise MailcfgError(f"{file}: ssh config not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MailcfgError(f"{file}: cannot read ssh config: {getattr(exc, 'strerror', None) or exc}") from None
+    except Exception as exc:  # paramiko's ConfigParseError and friends
+        raise MailcfgError(f"{file}: bad ssh config: {_one_line(exc)}") from None
+
+
+def resolve(name: str, config: str | os.PathLike | paramiko.SSHConfig | None = None) -> HostSpec:
+    """The `HostSpec` for `name` (`[user@]host`) according to `config` (a path, a parsed config,
+    or None for ~/.ssh/config). A name no `Host` block matches gives the name itself on port 22."""
+    user, _, host = name.rpartition("@")
+    if not host or any(c.isspace() for c in host) or "/" in host:
+        raise MailcfgError(f"{name}: not a host name")
+    parsed = config if isinstance(config, paramiko.SSHConfig) else load(config)
+    where = "ssh config" if isinstance(config, paramiko.SSHConfig) else str(config or DEFAULT_CONFIG)
+    if parsed is None:
+        return HostSpec(name=name, hostname=host, user=user or None)
+    try:
+        entry = parsed.lookup(host)
+    except Exception as exc:  # e.g. "Match exec" without the optional `invoke` package
+        raise MailcfgError(f"{where}: cannot resolve {host}: {_one_line(exc)}") from None
+    port_text = str(entry.get("port", "22"))
+    try:
+        port = int(port_text)
+        if not 0 < port < 65536:
+            raise ValueError(port_text)
+    except ValueError:
+        raise MailcfgError(f"{where}: Port {port_text!r} for {host} is not a port number") from None
+    return HostSpec(
+        name=name,
+        hostname=entry.get("hostname") or host,
+        port=port,
+        user=user or entry.get("user") or None,
+        identity=_identity(entry.get("identityfile") or []),
+        proxy_jump=_unless_none(entry.get("proxyjump")),
+        proxy_command=_unless_none(entry.get("proxycommand")),
+    )
+
+
+def _identity(files: list[str]) -> Path | None:
+    """The first IdentityFile that exists (OpenSSH skips missing ones silently), or None."""
+    for text in files:
+        path = Path(os.path.expanduser(text))
+        if path.is_file():
+            return path
+    return None
+
+
+def _unless_none(value: str | None) -> str | None:
+    return None if value is None or value.strip().lower() == "none" or not value.strip() else value.strip()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
