@@ -522,20 +522,21 @@ def select(inventory: Inventory, pattern: str | Iterable[str]) -> list[HostSpec]
         + [t for t in terms if t[0] == "!"]
     if ordered[0][0] in "!&":
         ordered.insert(0, "all")
-    chosen: list[str] = []
+    chosen: dict[str, None] = {}  # an ordered set
     for term in ordered:
         op, body = (term[0], term[1:]) if term[0] in "!&" else ("", term)
         if not body:
             raise MailcfgError(f"{inventory.path}: bad host pattern {term!r}")
         matched = _match_term(inventory, body)
         if op == "!":
-            chosen = [h for h in chosen if h not in matched]
+            drop = set(matched)
+            chosen = {h: None for h in chosen if h not in drop}
         elif op == "&":
-            chosen = [h for h in chosen if h in matched]
+            both = set(matched)
+            chosen = {h: None for h in chosen if h in both}
         else:
-            chosen += [h for h in matched if h not in chosen]
-    keep = set(chosen)
-    return [spec for name, spec in inventory.hosts.items() if name in keep]
+            chosen.update(dict.fromkeys(matched))
+    return [spec for name, spec in inventory.hosts.items() if name in chosen]
 
 
 def _match_term(inventory: Inventory, term: str) -> list[str]:
@@ -553,11 +554,12 @@ def _match_term(inventory: Inventory, term: str) -> list[str]:
     else:
         regex = re.compile(fnmatch.translate(term))
     groups = [g for g in inventory.groups if regex.match(g)]
-    hosts: list[str] = []
+    found: dict[str, None] = {}  # an ordered set
     for group in groups:
-        hosts += [h for h in inventory.group_hosts(group) if h not in hosts]
+        found.update(dict.fromkeys(inventory.group_hosts(group)))
     if not groups or term.startswith("~") or any(c in term for c in ".?*["):
-        hosts += [h for h in inventory.hosts if regex.match(h) and h not in hosts]
+        found.update(dict.fromkeys(h for h in inventory.hosts if regex.match(h)))
+    hosts = list(found)
     if not groups and not hosts:
         raise MailcfgError(f"{inventory.path}: host pattern {term!r} matches no group or host")
     if subscript is not None:
