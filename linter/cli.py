@@ -21,10 +21,11 @@ from mailcfg.policy import load_policy
 from mailcfg.postfix.probe import Probe, literal_helo
 from mailcfg.registry import all_rules, rule_by_id
 from mailcfg.remote.fetch import fetch as fetch_host
-from mailcfg.remote.fetch import lint_remote
-from mailcfg.remote.ssh import SshOptions, is_ssh_target
+from mailcfg.remote.fetch import lint_host
+from mailcfg.remote.ssh import SshOptions, is_ssh_target, load_known_hosts
 from mailcfg.reporters import FORMATS
 from mailcfg.reporters.decision import render_explained, render_test
+from mailcfg.targets import Target, expand
 from mailcfg.writes import write_atomic
 from rich.console import Console
 from rich.markdown import Markdown
@@ -92,12 +93,21 @@ def lint(
     timeout: Timeout = 10.0,
     command_timeout: CommandTimeout = 120.0,
     forks: Annotated[int, typer.Option(min=1, help="Hosts checked at the same time.")] = 10,
+    inventory: Annotated[Path | None, typer.Option("--inventory", "-i", help="Ansible-style inventory (YAML or "
+                                                   "INI); targets that are no local path are host patterns.")] = None,
+    limit: Annotated[str | None, typer.Option(help="Only the inventory hosts this pattern selects.")] = None,
 ) -> None:
     """Check mail-server configuration and report what is wrong."""
     ssh = SshOptions(known_hosts, accept_new_host_keys, identity, timeout, command_timeout)
+    items = expand(targets, inventory, limit)
+    hosts = [t for t in items if t.host is not None]
+    known = load_known_hosts(ssh) if hosts else None  # read once for the whole fleet
+
+    def check(t: Target):
+        return lint_host(t.host, ssh, known, t.label) if t.host is not None else lint_path(t.path or t.label)
+
     interactive = output is None and fmt is Format.text and sys.stdout.isatty() and sys.stderr.isatty()
-    results = run_all(targets, lambda t: lint_remote(t, ssh) if is_ssh_target(t) else lint_path(t), forks,
-                      progress=interactive and any(is_ssh_target(t) for t in targets))
+    results = run_all(items, check, forks, [t.label for t in items], progress=interactive and bool(hosts))
     color = output is None and fmt is Format.text and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     report = FORMATS[fmt.value](results, color)
     if output is not None:

@@ -266,3 +266,30 @@ def test_many_hosts_with_bounded_forks_keep_their_order_and_dead_ones_do_not_sto
     assert [r["status"] for r in results] == ["unreachable" if t in dead else "ok" for t in targets]
     first = next(r["findings"] for r in results if r["status"] == "ok")
     assert first and all(r["findings"] == first for r in results if r["status"] == "ok")
+
+
+def test_a_fleet_of_52_inventory_hosts_in_one_command(server, home, tmp_path):
+    kh = server.known_hosts(tmp_path / "known_hosts")
+    port = int(server.url.rsplit(":", 1)[1])
+    dead = free_port()
+    lines = ["all:", "  children:", "    mx:", "      hosts:"]
+    lines += [f"        mx{i:02d}: {{ansible_host: 127.0.0.1, ansible_port: {port}, ansible_user: root}}"
+              for i in range(50)]
+    lines += ["    broken:", "      hosts:"]
+    lines += [f"        gone{i}: {{ansible_host: 127.0.0.1, ansible_port: {dead}}}" for i in range(2)]
+    inv = tmp_path / "inventory.yml"
+    inv.write_text("\n".join(lines) + "\n")
+    ssh = ("--known-hosts", str(kh), "--identity", str(server.client_key), "--timeout", "3")
+    out = mailcfg(home, "lint", "-f", "json", "-i", str(inv), "all", "--forks", "8", *ssh)
+    assert out.returncode == 3, out.stderr
+    results = json.loads(out.stdout)["targets"]
+    assert [r["target"] for r in results] == [f"mx{i:02d}" for i in range(50)] + ["gone0", "gone1"]
+    assert [r["status"] for r in results].count("ok") == 50
+    assert all(r["status"] == "unreachable" and "refused" in r["error"] for r in results[50:])
+    assert len({json.dumps(r["findings"]) for r in results[:50]}) == 1 and results[0]["findings"]
+
+    limited = mailcfg(home, "lint", "-f", "json", "-i", str(inv), "mx", "--limit", "mx0*:!mx05", *ssh)
+    assert [r["target"] for r in json.loads(limited.stdout)["targets"]] == \
+        [f"mx{i:02d}" for i in range(10) if i != 5]
+    bad = mailcfg(home, "lint", "-i", str(inv), "nosuchgroup")
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1 and str(inv) in bad.stderr

@@ -6,9 +6,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import paramiko
 from mailcfg.errors import MailcfgError
 from mailcfg.lint import TargetResult, lint_snapshot
 from mailcfg.remote.collect import HEADER, SCRIPT, Collected, StreamError, parse_stream, write_snapshot
+from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.ssh import Connection, SshError, SshOptions, SshTarget, parse_target
 from mailcfg.snapshot import FACTS, load_local
 
@@ -17,9 +19,9 @@ from mailcfg.snapshot import FACTS, load_local
 REMOTE_COMMAND = "sh -s"
 
 
-def collect(target: SshTarget, options: SshOptions) -> Collected:
+def collect(target: SshTarget, options: SshOptions, known: paramiko.HostKeys | None = None) -> Collected:
     """One connection, one remote command: the host's files and command outputs."""
-    with Connection(target, options) as conn:
+    with Connection(target, options, known) as conn:
         rc, out, err = conn.run(REMOTE_COMMAND, SCRIPT.encode())
     if HEADER not in out:
         said = " ".join(err.decode("utf-8", "replace").split())[:200] or "no output"
@@ -54,20 +56,24 @@ def fetch(text: str, options: SshOptions, dest: Path) -> dict:
     return data
 
 
-def lint_remote(text: str, options: SshOptions) -> TargetResult:
+def lint_host(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None = None,
+              label: str | None = None) -> TargetResult:
     """Lint a host as if its fetched snapshot were linted; failures become results, never exceptions."""
+    label = label or spec.name
+    if spec.proxy_jump or spec.proxy_command:
+        return TargetResult(label, status="unreachable",
+                            error="ProxyJump/ProxyCommand in ssh_config are not supported yet")
     try:
-        target = parse_target(text)
-        collected = collect(target, options)
+        collected = collect(spec.target, spec.ssh_options(options), known)
         with tempfile.TemporaryDirectory(prefix="mailcfg-") as tmp:
             write_snapshot(collected, Path(tmp) / "snapshot")
             try:
                 snapshot = load_local(str(Path(tmp) / "snapshot"))
             except MailcfgError:
-                return TargetResult(text, status="error", error="no Postfix or Exim configuration found on the host")
-            snapshot.target = text
+                return TargetResult(label, status="error", error="no Postfix or Exim configuration found on the host")
+            snapshot.target = label
             return lint_snapshot(snapshot)
     except SshError as exc:
-        return TargetResult(text, status="unreachable", error=exc.reason)
+        return TargetResult(label, status="unreachable", error=exc.reason)
     except MailcfgError as exc:
-        return TargetResult(text, status="error", error=str(exc))
+        return TargetResult(label, status="error", error=str(exc))
