@@ -385,10 +385,7 @@ def test_directory(tmp_path):
     ("all:\n  hosts:\n    'mx1:99999':\n", 3, "bad port"),
 ])
 def test_yaml_errors_name_file_and_line(tmp_path, text, line, words):
-    path = write(tmp_path, "bad.yml", text)
-    message = error_of(path)
-    assert message.startswith(f"{path}:{line}: "), message
-    assert words in message
+    _error_names_file_and_line(write(tmp_path, "bad.yml", text), line, words)
 
 
 @pytest.mark.parametrize(("text", "line", "words"), [
@@ -404,7 +401,10 @@ def test_yaml_errors_name_file_and_line(tmp_path, text, line, words):
     ("[mx]\nmx[a:3]\n", 2, "host range"),
 ])
 def test_ini_errors_name_file_and_line(tmp_path, text, line, words):
-    path = write(tmp_path, "bad.ini", text)
+    _error_names_file_and_line(write(tmp_path, "bad.ini", text), line, words)
+
+
+def _error_names_file_and_line(path, line: int, words: str) -> None:
     message = error_of(path)
     assert message.startswith(f"{path}:{line}: "), message
     assert words in message

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from mailcfg.postfix.address import valid_address
 from mailcfg.postfix.destinations import resolve_for
-from mailcfg.postfix.lookup import Hit, Undecided, find
+from mailcfg.postfix.lookup import Hit, Undecided, find_first
 from mailcfg.postfix.matchlist import parent_style
 from mailcfg.postfix.restrictions import Item, parse_value
 from mailcfg.postfix.session import (
@@ -32,12 +32,8 @@ def lookup(s: Session, item: Item, keys: list[tuple[str, bool]]) -> Hit | None:
         s.step(f"{item.text} {item.argument}", "error", "not a table smtpd can open: every lookup fails",
                item.location)
         return Hit(LOOKUP_FAILURE, item.argument or "", keys[0][0], item.location)
-    table = s.view.config.table(ref)
     try:
-        for key, partial in keys:
-            hit = find(table, key, partial)
-            if hit is not None:
-                return hit
+        return find_first(s.view.config.table(ref), keys)
     except Undecided as exc:
         s.cannot_decide(item.text, str(exc), item.location)
     return None

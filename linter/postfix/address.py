@@ -8,6 +8,7 @@ permit_auth_destination refuses unless allow_untrusted_routing = yes.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -156,13 +157,10 @@ def is_local(view: ParameterView, domain: str) -> tuple[bool, str, Location | No
     if m.matched:
         return True, f"listed in mydestination ({m.pattern})", m.location
     if name.startswith("[") and name.endswith("]"):
-        literal = name[1:-1]
-        literal = literal[5:] if literal.lower().startswith("ipv6:") else literal
-        try:
-            addr = ipaddress.ip_address(literal)
-        except ValueError:
+        addr = address_of(name[1:-1])
+        if addr is None:
             return False, "", None
-        if str(addr) in {str(ipaddress.ip_address(a)) for a in own_addresses(view)}:
+        if addr in {ipaddress.ip_address(a) for a in own_addresses(view)}:
             return True, f"[{addr}] is one of this host's addresses (inet_interfaces/proxy_interfaces)", \
                 view.location("inet_interfaces")
     return False, "", None
@@ -181,22 +179,20 @@ def valid_hostname(name: str) -> bool:
                and not label.startswith("-") and not label.endswith("-") for label in labels)
 
 
-def valid_literal(name: str) -> bool:
-    inner = name[1:-1]
-    inner = inner[5:] if inner.lower().startswith("ipv6:") else inner
+def address_of(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a literal's inside (`1.2.3.4`, `IPv6:2001:db8::1`) names, or None."""
     try:
-        ipaddress.ip_address(inner)
+        return ipaddress.ip_address(text[5:] if text.lower().startswith("ipv6:") else text)
     except ValueError:
-        return False
-    return True
+        return None
+
+
+def valid_literal(name: str) -> bool:
+    return address_of(name[1:-1]) is not None
 
 
 def valid_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text[5:] if text.lower().startswith("ipv6:") else text)
-    except ValueError:
-        return False
-    return True
+    return address_of(text) is not None
 
 
 def resolve(view: ParameterView, address: str) -> Resolved:
@@ -204,9 +200,7 @@ def resolve(view: ParameterView, address: str) -> Resolved:
     cache = view.memo.setdefault("resolve", {})
     if address not in cache:
         cache[address] = _resolve(view, address)
-    result = cache[address]
-    return Resolved(result.recipient, result.domain, result.klass, result.routed, result.error, result.reason,
-                    result.location, list(result.notes))
+    return dataclasses.replace(cache[address], notes=list(cache[address].notes))  # callers may add notes
 
 
 def _resolve(view: ParameterView, address: str) -> Resolved:

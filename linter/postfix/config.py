@@ -25,6 +25,7 @@ class PostfixConfig:
     version: Version
     assumptions: list[str] = field(default_factory=list)
     _tables: dict[TableRef, Table] = field(default_factory=dict)
+    memo: dict = field(default_factory=dict)  # other files read for the analysis, read once (passwd, /file lists)
 
     def assume(self, text: str) -> None:
         if text not in self.assumptions:

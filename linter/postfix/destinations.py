@@ -8,7 +8,7 @@ import ipaddress
 
 from mailcfg.findings import Location
 from mailcfg.postfix.address import Resolved, is_local, resolve
-from mailcfg.postfix.lookup import Hit, Undecided, find
+from mailcfg.postfix.lookup import Hit, Undecided, find_first
 from mailcfg.postfix.session import DUNNO, RECIPIENT, ServerError, Session, reject
 from mailcfg.postfix.tables import parse_ref
 
@@ -129,12 +129,10 @@ def address_hit(s: Session, param: str, r: Resolved) -> Hit | None:
             if r.klass != "local" or passwd_has(s, local):
                 return Hit(local, ref.text, local, None) if r.klass == "local" else None
             continue
-        table = view.config.table(ref)
         aliases = word in view.items("alias_maps")  # postalias files: `name: value`
-        for key, partial in keys:
-            hit = find(table, key, partial, aliases)
-            if hit is not None:
-                return hit
+        hit = find_first(view.config.table(ref), keys, aliases)
+        if hit is not None:
+            return hit
     return None
 
 
@@ -146,8 +144,11 @@ def same_address(addr: str, addresses: list[str]) -> bool:
 
 
 def passwd_has(s: Session, user: str) -> bool:
-    path = s.view.config.snapshot.resolve("/etc/passwd")
-    if path is None:
+    memo = s.view.config.memo  # the snapshot's passwd is read once, not per probe
+    if "passwd" not in memo:
+        path = s.view.config.snapshot.resolve("/etc/passwd")
+        memo["passwd"] = None if path is None else {
+            line.split(":", 1)[0].lower() for line in path.read_text(errors="replace").splitlines() if ":" in line}
+    if memo["passwd"] is None:
         raise Undecided("local users (unix:passwd.byname) are not in the snapshot")
-    users = {line.split(":", 1)[0].lower() for line in path.read_text(errors="replace").splitlines() if ":" in line}
-    return user.lower() in users
+    return user.lower() in memo["passwd"]

@@ -9,7 +9,7 @@ from mailcfg.postfix.access import access, domain_access, mail_access
 from mailcfg.postfix.address import own_addresses, valid_address, valid_hostname, without_final_dot
 from mailcfg.postfix.destinations import authorized, resolve_for, same_address, unlisted
 from mailcfg.postfix.known import restrictions
-from mailcfg.postfix.lookup import Undecided, find
+from mailcfg.postfix.lookup import Undecided, find_first
 from mailcfg.postfix.matchlist import match_domains, match_hosts
 from mailcfg.postfix.restrictions import Item, parse, parse_value
 from mailcfg.postfix.session import (
@@ -346,10 +346,9 @@ def _sender_owners(s: Session, item: Item) -> list[str] | None:
         for ref in refs:
             if ref is None:
                 continue
-            for key, partial in keys:
-                hit = find(view.config.table(ref), key, partial)
-                if hit is not None:
-                    return [x.lower() for x in split_list(hit.value)]
+            hit = find_first(view.config.table(ref), keys)
+            if hit is not None:
+                return [x.lower() for x in split_list(hit.value)]
     except Undecided as exc:
         s.cannot_decide(item.text, str(exc), item.location)
         return None
@@ -364,10 +363,6 @@ def _r_sasl_access(s, item, rest, reply_name, reply_class, def_acl):
         return DUNNO
     login = s.probe.sasl_user or ""
     return access(s, item, [(login, False)], login, SASL_LOGIN, def_acl)
-
-
-def _r_ccert(s, item, rest, reply_name, reply_class, def_acl):
-    return _r_no_client_cert(s, item, rest, reply_name, reply_class, def_acl)
 
 
 def _r_client_access(s, item, rest, reply_name, reply_class, def_acl):
@@ -438,7 +433,7 @@ _HANDLERS = {
     "permit_sasl_authenticated": _r_sasl,
     "permit_tls_clientcerts": _r_no_client_cert,
     "permit_tls_all_clientcerts": _r_no_client_cert,
-    "check_ccert_access": _r_ccert,
+    "check_ccert_access": _r_no_client_cert,
     "check_sasl_access": _r_sasl_access,
     "permit_auth_destination": _r_auth_destination,
     "reject_unauth_destination": _r_unauth_destination,

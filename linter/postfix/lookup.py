@@ -54,6 +54,15 @@ def find(table: Table, key: str, partial: bool = False, aliases: bool = False) -
     return None
 
 
+def find_first(table: Table, keys: list[tuple[str, bool]], aliases: bool = False) -> Hit | None:
+    """The answer to the first of `keys` (key, partial) that `table` has, in the order smtpd asks."""
+    for key, partial in keys:
+        hit = find(table, key, partial, aliases)
+        if hit is not None:
+            return hit
+    return None
+
+
 def _blocks(entries: list[Entry], matches) -> list[Entry]:
     """Entries outside if/endif blocks whose condition fails are skipped."""
     live: list[Entry] = []

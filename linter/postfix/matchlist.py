@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from mailcfg.findings import Location
 from mailcfg.postfix.effective import ParameterView
-from mailcfg.postfix.lookup import Undecided, find
+from mailcfg.postfix.lookup import Undecided, find_first
 from mailcfg.postfix.tables import parse_ref
 from mailcfg.postfix.tokens import split_list
 
@@ -37,24 +37,26 @@ def _patterns(view: ParameterView, param: str) -> list[str]:
             if path is None:
                 raise Undecided(f"{param}: file {bare} is not in the snapshot")
             neg = "!" * (len(item) - len(bare))
-            words = split_list(" ".join(line.split("#", 1)[0] for line in
-                                        path.read_text(errors="replace").splitlines()))
-            patterns += [neg + w for w in words]
+            patterns += [neg + w for w in _file_words(view, path)]
         else:
             patterns.append(item)
     return patterns
+
+
+def _file_words(view: ParameterView, path) -> list[str]:
+    """The patterns a `/file` holds (comments dropped), read once per configuration."""
+    memo = view.config.memo.setdefault("pattern-files", {})
+    if path not in memo:
+        memo[path] = split_list(" ".join(line.split("#", 1)[0] for line in
+                                         path.read_text(errors="replace").splitlines()))
+    return memo[path]
 
 
 def _table_hit(view: ParameterView, pattern: str, keys: list[tuple[str, bool]]):
     ref = parse_ref(pattern)
     if ref is None:
         return None
-    table = view.config.table(ref)
-    for key, partial in keys:
-        hit = find(table, key, partial)
-        if hit is not None:
-            return hit
-    return None
+    return find_first(view.config.table(ref), keys)
 
 
 def _parents(name: str, parent: bool) -> list[tuple[str, bool]]:

@@ -332,6 +332,14 @@ def _parse_yaml(b: _Builder, text: str) -> None:
         _yaml_group(b, str(name), body, _key_line(data, name), None)
 
 
+def _section(b, body: dict, name: str, key: str, what: str = "") -> dict | None:
+    """A group's `hosts`, `children` or `vars`, which must be a mapping when present."""
+    value = body.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise b.error(_value_line(body, key), f"group {name!r}: {key} must be a mapping{what}, not {_kind(value)}")
+    return value
+
+
 def _yaml_group(b: _Builder, name: str, body: Any, line: int | None, parent: str | None) -> None:
     b.group(name, line)
     if parent is not None:
@@ -345,28 +353,20 @@ def _yaml_group(b: _Builder, name: str, body: Any, line: int | None, parent: str
         if key not in GROUP_KEYS:
             raise b.error(_key_line(body, key), f"group {name!r}: unexpected key {key!r} "
                                                 f"(only hosts, children and vars are valid)")
-    hosts = body.get("hosts")
+    hosts = _section(b, body, name, "hosts", " of host names")
     if hosts is not None:
-        if not isinstance(hosts, dict):
-            raise b.error(_value_line(body, "hosts"), f"group {name!r}: hosts must be a mapping of host names, "
-                                                      f"not {_kind(hosts)}")
         for host, values in hosts.items():
             at = _key_line(hosts, host)
             if values is not None and not isinstance(values, dict):
                 raise b.error(at, f"host {host!r} in group {name!r} must map to its variables (or nothing), "
                                   f"not {_kind(values)}")
             b.add_host(name, str(host), _plain(values) or {}, at)
-    children = body.get("children")
+    children = _section(b, body, name, "children", " of groups")
     if children is not None:
-        if not isinstance(children, dict):
-            raise b.error(_value_line(body, "children"), f"group {name!r}: children must be a mapping of groups, "
-                                                         f"not {_kind(children)}")
         for child, child_body in children.items():
             _yaml_group(b, str(child), child_body, _key_line(children, child), name)
-    values = body.get("vars")
+    values = _section(b, body, name, "vars")
     if values is not None:
-        if not isinstance(values, dict):
-            raise b.error(_value_line(body, "vars"), f"group {name!r}: vars must be a mapping, not {_kind(values)}")
         b.groups[name].vars.update(_plain(values))
 
 
