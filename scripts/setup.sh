@@ -13,6 +13,7 @@ dpkg -s postfix-pcre >/dev/null 2>&1 || need_pkgs="$need_pkgs postfix-pcre"
 [ -x /usr/sbin/dovecot ] || need_pkgs="$need_pkgs dovecot-core"
 command -v openssl >/dev/null 2>&1 || need_pkgs="$need_pkgs openssl"  # test certificates
 [ -x /usr/sbin/sshd ] || need_pkgs="$need_pkgs openssh-server"
+command -v sudo >/dev/null 2>&1 || need_pkgs="$need_pkgs sudo"  # --become against the test sshd
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs="$need_pkgs python3-venv"
 if [ -n "$need_pkgs" ]; then
     export DEBIAN_FRONTEND=noninteractive

@@ -19,71 +19,24 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES
 from mailcfg.remote.collect import parse_stream, write_snapshot
+from realsshd import Sshd, available, free_port, keygen
 
-SSHD = "/usr/sbin/sshd"
-pytestmark = pytest.mark.skipif(not (os.access(SSHD, os.X_OK) and shutil.which("unshare") and os.geteuid() == 0),
-                                reason="needs Debian's sshd, unshare and root (scripts/setup.sh)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = pytest.mark.skipif(not available(), reason="needs Debian's sshd, unshare and root (scripts/setup.sh)")
 
 
-def keygen(path: Path) -> str:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
-    return path.with_suffix(".pub").read_text().split()[1]
-
-
-class Server:
-    def __init__(self, base: Path):
-        self.base, self.port = base, free_port()
-        self.conf = base / "etc-postfix"
-        shutil.copytree(EXAMPLES / "open-relay" / "etc" / "postfix", self.conf)
-        stock = Path("/etc/postfix/master.cf")
-        (self.conf / "master.cf").write_text(stock.read_text() if stock.is_file() else
-                                             "smtp inet n - y - - smtpd\n")
-        self.host_key = keygen(base / "host_ed25519")
-        self.client_key = base / "client_ed25519"
-        keygen(self.client_key)
-        (base / "authorized_keys").write_text(self.client_key.with_suffix(".pub").read_text())
-        config = base / "sshd_config"
-        config.write_text(f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {base / 'host_ed25519'}\n"
-                          f"PidFile {base / 'sshd.pid'}\nPermitRootLogin prohibit-password\n"
-                          f"PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-                          f"AuthorizedKeysFile {base / 'authorized_keys'}\nStrictModes no\nUsePAM no\n")
-        Path("/run/sshd").mkdir(exist_ok=True)
-        self.proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-             'mount --bind "$1" /etc/postfix && exec "$2" -D -e -f "$3"', "sh", str(self.conf), SSHD, str(config)],
-            stdout=subprocess.DEVNULL, stderr=open(base / "sshd.log", "wb"))  # noqa: SIM115
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"sshd did not start: {(base / 'sshd.log').read_text()}") from None
-                time.sleep(0.05)
-
-    @property
-    def url(self) -> str:
-        return f"ssh://root@127.0.0.1:{self.port}"
-
-    def known_hosts(self, path: Path, key: str | None = None, key_type: str = "ssh-ed25519") -> Path:
-        path.write_text(f"[127.0.0.1]:{self.port} {key_type} {key or self.host_key}\n")
-        return path
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+def served_conf(base: Path, example: str = "open-relay") -> Path:
+    """An example's etc/postfix plus this machine's stock master.cf, to serve as /etc/postfix."""
+    conf = base / "etc-postfix"
+    shutil.copytree(EXAMPLES / example / "etc" / "postfix", conf)
+    stock = Path("/etc/postfix/master.cf")
+    (conf / "master.cf").write_text(stock.read_text() if stock.is_file() else "smtp inet n - y - - smtpd\n")
+    return conf
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("sshd"))
+    base = tmp_path_factory.mktemp("sshd")
+    srv = Sshd(base, served_conf(base))
     yield srv
     srv.stop()
 
@@ -112,7 +65,7 @@ def findings(home: Path, *args: str) -> tuple[int, list[dict]]:
 def test_fetch_gives_the_findings_of_the_same_files_linted_locally(server, home, tmp_path):
     kh = server.known_hosts(tmp_path / "known_hosts")
     snap = tmp_path / "snap"
-    out = mailcfg(home, "fetch", server.url, "-o", str(snap), "--known-hosts", str(kh),
+    out = mailcfg(home, "fetch", server.url(), "-o", str(snap), "--known-hosts", str(kh),
                   "--identity", str(server.client_key))
     assert out.returncode == 0, out.stderr
     for name in ("main.cf", "master.cf", "helo_access", "local_users"):  # tables found by the remote script
@@ -145,36 +98,36 @@ def test_lint_of_the_host_equals_lint_of_its_fetched_snapshot(server, home, tmp_
     kh = server.known_hosts(tmp_path / "known_hosts")
     ssh = ("--known-hosts", str(kh), "--identity", str(server.client_key))
     snap = tmp_path / "snap"
-    assert mailcfg(home, "fetch", server.url, "-o", str(snap), *ssh).returncode == 0
-    out = mailcfg(home, "lint", "-f", "json", server.url, *ssh)
+    assert mailcfg(home, "fetch", server.url(), "-o", str(snap), *ssh).returncode == 0
+    out = mailcfg(home, "lint", "-f", "json", server.url(), *ssh)
     assert out.returncode == 1, out.stderr
     [remote] = json.loads(out.stdout)["targets"]
-    assert remote["target"] == server.url and remote["status"] == "ok" and remote["systems"] == ["postfix"]
+    assert remote["target"] == server.url() and remote["status"] == "ok" and remote["systems"] == ["postfix"]
     assert remote["findings"] == findings(home, str(snap))[1]
     # fetching again replaces the earlier snapshot
-    assert mailcfg(home, "fetch", server.url, "-o", str(snap), *ssh).returncode == 0
+    assert mailcfg(home, "fetch", server.url(), "-o", str(snap), *ssh).returncode == 0
 
 
 def test_unknown_host_key_is_refused_unless_accepted(server, home, tmp_path):
     snap = tmp_path / "snap"
-    out = mailcfg(home, "fetch", server.url, "-o", str(snap), "--identity", str(server.client_key))
+    out = mailcfg(home, "fetch", server.url(), "-o", str(snap), "--identity", str(server.client_key))
     assert out.returncode == 3
     [line] = out.stderr.splitlines()
     assert "unknown host key" in line and f"[127.0.0.1]:{server.port}" in line and "--accept-new-host-keys" in line
     assert not snap.exists()
 
-    out = mailcfg(home, "lint", "-f", "json", server.url, "--identity", str(server.client_key))
+    out = mailcfg(home, "lint", "-f", "json", server.url(), "--identity", str(server.client_key))
     assert out.returncode == 3
     [target] = json.loads(out.stdout)["targets"]
     assert target["status"] == "unreachable" and "unknown host key" in target["error"]
 
     kh = tmp_path / "known_hosts"
-    out = mailcfg(home, "fetch", server.url, "-o", str(snap), "--identity", str(server.client_key),
+    out = mailcfg(home, "fetch", server.url(), "-o", str(snap), "--identity", str(server.client_key),
                   "--known-hosts", str(kh), "--accept-new-host-keys")
     assert out.returncode == 0, out.stderr
     assert kh.read_text().split() == [f"[127.0.0.1]:{server.port}", "ssh-ed25519", server.host_key]
     assert not (home / ".ssh").exists()  # recorded in --known-hosts, not in ~/.ssh
-    out = mailcfg(home, "lint", server.url, "--identity", str(server.client_key), "--known-hosts", str(kh))
+    out = mailcfg(home, "lint", server.url(), "--identity", str(server.client_key), "--known-hosts", str(kh))
     assert out.returncode == 1, out.stderr
 
 
@@ -189,7 +142,7 @@ def test_changed_host_key_is_refused_even_with_accept_new(server, home, tmp_path
     (home / ".ssh").mkdir()
     server.known_hosts(home / ".ssh/known_hosts", old, key_type)  # the user's own known_hosts
     before = (home / ".ssh/known_hosts").read_text()
-    out = mailcfg(home, "fetch", server.url, "-o", str(tmp_path / "snap"), "--identity", str(server.client_key),
+    out = mailcfg(home, "fetch", server.url(), "-o", str(tmp_path / "snap"), "--identity", str(server.client_key),
                   "--accept-new-host-keys")
     assert out.returncode == 3
     [line] = out.stderr.splitlines()
@@ -255,7 +208,7 @@ def test_a_host_that_never_answers_times_out(home):
 def test_many_hosts_with_bounded_forks_keep_their_order_and_dead_ones_do_not_stop_the_rest(server, home, tmp_path):
     kh = server.known_hosts(tmp_path / "known_hosts")
     dead = [f"ssh://root@127.0.0.1:{free_port()}" for _ in range(3)]
-    targets = [server.url] * 12
+    targets = [server.url()] * 12
     for i, url in enumerate(dead):
         targets.insert(4 * i + 1, url)
     out = mailcfg(home, "lint", "-f", "json", "--forks", "4", "--timeout", "3", "--known-hosts", str(kh),
@@ -270,7 +223,7 @@ def test_many_hosts_with_bounded_forks_keep_their_order_and_dead_ones_do_not_sto
 
 def test_a_fleet_of_52_inventory_hosts_in_one_command(server, home, tmp_path):
     kh = server.known_hosts(tmp_path / "known_hosts")
-    port = int(server.url.rsplit(":", 1)[1])
+    port = server.port
     dead = free_port()
     lines = ["all:", "  children:", "    mx:", "      hosts:"]
     lines += [f"        mx{i:02d}: {{ansible_host: 127.0.0.1, ansible_port: {port}, ansible_user: root}}"
