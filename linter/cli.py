@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
@@ -22,7 +23,8 @@ from mailcfg.postfix.probe import Probe, literal_helo
 from mailcfg.registry import all_rules, rule_by_id
 from mailcfg.remote.fetch import fetch as fetch_host
 from mailcfg.remote.fetch import lint_host
-from mailcfg.remote.ssh import SshOptions, is_ssh_target, load_known_hosts
+from mailcfg.remote.hosts import HostSpec
+from mailcfg.remote.ssh import PASSPHRASE_ENV, SshOptions, default_keys, encrypted, is_ssh_target, load_known_hosts
 from mailcfg.reporters import FORMATS
 from mailcfg.reporters.decision import render_explained, render_test
 from mailcfg.targets import Target, expand
@@ -72,10 +74,29 @@ KnownHosts = Annotated[Path | None, typer.Option("--known-hosts", help="known_ho
 AcceptNew = Annotated[bool, typer.Option("--accept-new-host-keys", help="Accept and record the key of a host "
                                          "not in known_hosts (a changed key is refused even so).")]
 Identity = Annotated[Path | None, typer.Option("--identity", help="SSH private key file (besides ssh-agent and "
-                                               "~/.ssh keys; passphrase from MAILCFG_SSH_PASSPHRASE).")]
+                                               "~/.ssh keys; an encrypted key's passphrase comes from "
+                                               "MAILCFG_SSH_PASSPHRASE or a prompt).")]
 Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="SSH connect timeout in seconds.")]
 CommandTimeout = Annotated[float, typer.Option("--command-timeout", min=0.1,
                                                help="Time limit in seconds for the collection on a host.")]
+Become = Annotated[bool, typer.Option("--become", help="Read the host's files as root through `sudo -n` "
+                                      "(inventory: mailcfg_become or ansible_become per host).")]
+Inventory = Annotated[Path | None, typer.Option("--inventory", "-i", help="Ansible-style inventory (YAML or INI); "
+                                                "targets that are no local path are host patterns.")]
+
+
+def _ssh_options(known_hosts: Path | None, accept_new: bool, identity: Path | None, timeout: float,
+                 command_timeout: float, become: bool, hosts: list[HostSpec]) -> SshOptions:
+    """The run's SSH settings; on a terminal, one passphrase prompt when a key to be used is encrypted."""
+    passphrase = None
+    if hosts and not os.environ.get(PASSPHRASE_ENV) and not os.environ.get("SSH_AUTH_SOCK") and sys.stdin.isatty():
+        keys = {identity} if identity else set(default_keys())
+        keys |= {h.identity for h in hosts if h.identity is not None}
+        locked = sorted(str(k) for k in keys if k is not None and encrypted(k))
+        if locked:
+            passphrase = getpass.getpass(f"Passphrase for {', '.join(locked)}: ") or None
+    return SshOptions(known_hosts=known_hosts, accept_new=accept_new, identity=identity, timeout=timeout,
+                      command_timeout=command_timeout, become=become, passphrase=passphrase)
 
 
 @app.command()
@@ -92,15 +113,22 @@ def lint(
     identity: Identity = None,
     timeout: Timeout = 10.0,
     command_timeout: CommandTimeout = 120.0,
+    become: Become = False,
     forks: Annotated[int, typer.Option(min=1, help="Hosts checked at the same time.")] = 10,
-    inventory: Annotated[Path | None, typer.Option("--inventory", "-i", help="Ansible-style inventory (YAML or "
-                                                   "INI); targets that are no local path are host patterns.")] = None,
+    inventory: Inventory = None,
     limit: Annotated[str | None, typer.Option(help="Only the inventory hosts this pattern selects.")] = None,
 ) -> None:
     """Check mail-server configuration and report what is wrong."""
-    ssh = SshOptions(known_hosts, accept_new_host_keys, identity, timeout, command_timeout)
     items = expand(targets, inventory, limit)
     hosts = [t for t in items if t.host is not None]
+    for t in hosts:
+        for name in t.host.vars.get("mailcfg_skip_rules", ()):
+            try:
+                rule_by_id(name)
+            except MailcfgError as exc:
+                raise MailcfgError(f"{inventory}: host {t.label}: mailcfg_skip_rules: {exc}") from None
+    ssh = _ssh_options(known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become,
+                       [t.host for t in hosts])
     known = load_known_hosts(ssh) if hosts else None  # read once for the whole fleet
 
     def check(t: Target):
@@ -117,6 +145,7 @@ def lint(
     for r in results:
         if r.status != "ok":
             typer.echo(f"mailcfg: {r.target}: {r.error}", err=True)
+        _say_unreadable(r.target, r.unreadable)
     if any(r.status == "unreachable" for r in results):
         raise typer.Exit(3)
     if any(r.status == "error" for r in results):
@@ -129,7 +158,8 @@ def lint(
 
 @app.command()
 def fetch(
-    target: Annotated[str, typer.Argument(help="The host, as ssh://user@host:port (user, port optional).")],
+    target: Annotated[str, typer.Argument(help="The host: ssh://user@host:port (user, port optional), a name "
+                                               "from ~/.ssh/config, or with -i one inventory host.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Snapshot directory to write (new, empty, or "
                                                                  "an earlier snapshot, which is replaced).")],
     known_hosts: KnownHosts = None,
@@ -137,16 +167,27 @@ def fetch(
     identity: Identity = None,
     timeout: Timeout = 10.0,
     command_timeout: CommandTimeout = 120.0,
+    become: Become = False,
+    inventory: Inventory = None,
 ) -> None:
     """Copy a host's mail configuration and facts into a snapshot directory (one SSH command, read-only)."""
-    if not is_ssh_target(target):
-        raise MailcfgError(f"{target}: not an SSH target (expected ssh://[user@]host[:port])")
-    ssh = SshOptions(known_hosts, accept_new_host_keys, identity, timeout, command_timeout)
-    data = fetch_host(target, ssh, output)
+    found = expand([target], inventory) if is_ssh_target(target) or "/" not in target else []
+    if len(found) != 1 or found[0].host is None:
+        raise MailcfgError(f"{target}: not one host (expected ssh://[user@]host[:port], a host name, or with -i "
+                           f"an inventory host)")
+    spec = found[0].host
+    ssh = _ssh_options(known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become, [spec])
+    data = fetch_host(spec, ssh, output)
     systems = ", ".join(f"{name} {info.get('version', '')}".strip() for name, info in data["systems"].items())
-    note = f"; {len(data['unreadable'])} file(s) not read (see facts.json)" if data["unreadable"] else ""
-    typer.echo(f"mailcfg: {target}: snapshot written to {output} ({systems or 'no mail system found'}){note}",
-               err=True)
+    typer.echo(f"mailcfg: {target}: snapshot written to {output} ({systems or 'no mail system found'})", err=True)
+    _say_unreadable(target, [(u["path"], u["reason"]) for u in data["unreadable"]])
+
+
+def _say_unreadable(target: str, files: list[tuple[str, str]]) -> None:
+    """One line per host file the collection could not read, with the reason."""
+    for path, reason in files:
+        typer.echo(f"mailcfg: {target}: {path} not read ({reason})"
+                   + ("; try --become" if reason == "permission-denied" else ""), err=True)
 
 
 @app.command()

@@ -24,6 +24,7 @@ class TargetResult:
     findings: list[Finding] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     sources: dict[str, SourceFile] = field(default_factory=dict)  # for showing offending lines
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (host path, reason) not read on the host
 
     def to_json(self) -> dict:
         return {
@@ -32,6 +33,7 @@ class TargetResult:
             "status": self.status,
             "error": self.error,
             "findings": [f.to_json() for f in self.findings],
+            "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
         }
 
 
@@ -44,7 +46,9 @@ def lint_path(target: str) -> TargetResult:
 
 
 def lint_snapshot(snapshot: Snapshot) -> TargetResult:
-    result = TargetResult(snapshot.target, list(snapshot.systems))
+    result = TargetResult(snapshot.target, list(snapshot.systems), unreadable=list(snapshot.facts.unreadable))
+    result.assumptions += [f"{p} was not read on the host ({r}): what depends on it is left undecided"
+                           for p, r in result.unreadable]
     if "postfix" in snapshot.systems:
         config = load_postfix(snapshot)
         result.findings += _run("postfix", config)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailcfg.errors import MailcfgError
+from mailcfg.roles import ROLES
 
 FACTS = ".mailcfg-host/facts.json"
 POSTFIX_DIR = "/etc/postfix"
@@ -36,6 +37,8 @@ class Facts:
     interfaces: list[Interface] | None = None  # None: not collected
     versions: dict[str, str] = field(default_factory=dict)  # system -> version text
     collected: str | None = None
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (host path, reason) the fetch could not read
+    roles: list[str] | None = None  # what the host is for (mailcfg.roles); None: not said
 
 
 @dataclass
@@ -71,8 +74,10 @@ class Snapshot:
         return host_path
 
 
-def load_local(target: str) -> Snapshot:
+def load_local(target: str, name: str | None = None) -> Snapshot:
+    """The snapshot at local path `target`; reports and messages call it `name` when given."""
     path = Path(target)
+    target = name or target
     if not path.exists():
         raise MailcfgError(f"{target}: no such file or directory")
     if path.is_file():
@@ -122,6 +127,11 @@ def _snapshot_dir(target: str, path: Path) -> Snapshot:
         _with_postfix(snap)
     if (path / "etc/exim4").is_dir() or (path / "etc/exim").is_dir():
         snap.systems.append("exim")
+    for host_path, reason in snap.facts.unreadable:
+        if host_path in (POSTFIX_DIR + "/main.cf", POSTFIX_DIR + "/master.cf") or not snap.systems:
+            # a half-read configuration would be linted as something it is not
+            raise MailcfgError(f"{target}: {host_path} could not be read on the host ({reason})"
+                               + ("; fetch it with --become" if reason == "permission-denied" else ""))
     if not snap.systems:
         raise MailcfgError(f"{target}: snapshot holds no Postfix or Exim configuration")
     return snap
@@ -150,4 +160,9 @@ def _read_facts(path: Path) -> Facts:
             interfaces.append(iface)
     versions = {name: str(info.get("version")) for name, info in (data.get("systems") or {}).items()
                 if isinstance(info, dict) and info.get("version")}
-    return Facts(data.get("hostname"), interfaces, versions, data.get("collected"))
+    unreadable = [(str(u.get("path")), str(u.get("reason"))) for u in data.get("unreadable") or []
+                  if isinstance(u, dict) and u.get("path")]
+    roles = data.get("roles")
+    if roles is not None and (not isinstance(roles, list) or any(r not in ROLES for r in roles)):
+        raise MailcfgError(f"{path}: \"roles\" must be a list of {', '.join(ROLES)}")
+    return Facts(data.get("hostname"), interfaces, versions, data.get("collected"), unreadable, roles)

@@ -27,6 +27,7 @@ from mailcfg.postfix.probes import (
 from mailcfg.postfix.restrictions import LISTS
 from mailcfg.postfix.services import describe, port, public, views, where
 from mailcfg.postfix.tls import has_certificate, tls_mode
+from mailcfg.roles import expects
 from mailcfg.rule import Rule
 
 OPEN_RELAY = Rule(
@@ -178,8 +179,11 @@ def _submission_rank(view: ParameterView) -> int:
 
 
 def inbound_refusals(config: PostfixConfig) -> list[Trial]:
-    """Mail from the internet to the host's own domains that port 25 refuses (one per service)."""
-    refusals = []
+    """Mail from the internet to the host's own domains that port 25 refuses (one per service);
+    none on a host whose roles say it is no MX."""
+    refusals: list[Trial] = []
+    if not expects(config.snapshot.facts.roles, "mx"):
+        return refusals
     for service, view in views(config):
         if port(config, service) != 25 or not public(service, view) or startup_error(view) is not None:
             continue

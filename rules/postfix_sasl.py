@@ -24,7 +24,15 @@ SASL_ANONYMOUS = Rule(
 
 @SUBMISSION_NO_AUTH.checker
 def check_submission(config: PostfixConfig) -> Iterator[Finding]:
-    for service, view in views(config):
+    services = list(views(config))
+    if "submission" in (config.snapshot.facts.roles or ()) and services \
+            and not any(is_submission(s) or v.yes("smtpd_sasl_auth_enable") for s, v in services):
+        service, view = services[0]
+        yield SUBMISSION_NO_AUTH.finding(
+            "the host's role is submission, but no smtpd service offers SMTP AUTH and there is no "
+            "submission service: users cannot log in to send mail (add submission on port 587 with "
+            "-o smtpd_sasl_auth_enable=yes)", where(view, "smtpd_sasl_auth_enable"), service=service.name)
+    for service, view in services:
         if not is_submission(service):
             continue
         if not view.yes("smtpd_sasl_auth_enable"):

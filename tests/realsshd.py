@@ -62,12 +62,12 @@ class Sshd:
                           f"PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
                           f"AuthorizedKeysFile {keys}\nStrictModes no\nUsePAM no\n{sshd_options}")
         Path("/run/sshd").mkdir(exist_ok=True)
-        mounts = " && ".join(f'mount --bind "${i * 2 + 1}" "${i * 2 + 2}"' for i in range(len(binds)))
+        mounts = " && ".join(f'mount --bind "${{{i * 2 + 1}}}" "${{{i * 2 + 2}}}"' for i in range(len(binds)))
         args = [str(a) for pair in binds for a in pair]
         n = len(args)
         self.proc = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-             f'{mounts} && exec "${n + 1}" -D -e -f "${n + 2}"', "sh", *args, SSHD, str(config)],
+             f'{mounts} && exec "${{{n + 1}}}" -D -e -f "${{{n + 2}}}"', "sh", *args, SSHD, str(config)],
             stdout=subprocess.DEVNULL, stderr=open(base / "sshd.log", "wb"))  # noqa: SIM115
         deadline = time.monotonic() + 10
         while True:

@@ -48,7 +48,8 @@ def test_json_shape_matches_design():
     assert data["version"] == 1
     assert [t["target"] for t in data["targets"]] == [BROKEN, CLEAN]
     first = data["targets"][0]
-    assert set(first) == {"target", "systems", "status", "error", "findings"}
+    assert set(first) == {"target", "systems", "status", "error", "findings", "unreadable"}  # extended
+    assert first["unreadable"] == []
     assert first["systems"] == ["postfix"] and first["status"] == "ok" and first["error"] is None
     keys = {"rule", "severity", "message", "file", "line", "column", "service", "fix"}
     assert first["findings"] and all(set(f) == keys for f in first["findings"])

@@ -16,7 +16,7 @@ YAML_FLEET = """\
 all:
   vars:
     ansible_user: deploy
-    mailcfg_role: generic
+    mailcfg_role: relay
     level: all
   hosts:
     lonely.example.org:
@@ -24,7 +24,7 @@ all:
     mail:
       vars:
         level: mail
-        mailcfg_role: mail
+        mailcfg_role: outbound
       children:
         mx:
           vars:
@@ -43,11 +43,11 @@ all:
             mailcfg_role: submission
           hosts:
             smtp.example.org:
-              mailcfg_tls_required: true
+              mailcfg_skip_rules: [postfix-soft-bounce]
     staging:
       hosts:
         mx2.example.org:
-          mailcfg_stage: beta
+          mailcfg_become: true
 """
 
 INI_FLEET = """\
@@ -60,23 +60,23 @@ mx1.example.org ansible_host=192.0.2.11
 mx2.example.org ansible_port=2222 ansible_user=root ansible_ssh_private_key_file=~/.ssh/mx2 level=host  # trailing
 
 [submission]
-smtp.example.org mailcfg_tls_required=True
+smtp.example.org mailcfg_skip_rules=postfix-soft-bounce
 
 [mail:children]
 mx
 submission
 
 [staging]
-mx2.example.org mailcfg_stage=beta
+mx2.example.org mailcfg_become=yes
 
 [all:vars]
 ansible_user=deploy
-mailcfg_role=generic
+mailcfg_role=relay
 level=all
 
 [mail:vars]
 level=mail
-mailcfg_role=mail
+mailcfg_role=outbound
 
 [mx:vars]
 level=mx
@@ -134,10 +134,12 @@ def test_precedence_all_then_parent_then_child_then_host(fleet):
 
 
 def test_mailcfg_vars_are_kept_and_others_are_not(fleet):
-    assert fleet.hosts["lonely.example.org"].vars == {"mailcfg_role": "generic"}
-    assert fleet.hosts["mx1.example.org"].vars == {"mailcfg_role": "mx"}
-    assert fleet.hosts["smtp.example.org"].vars == {"mailcfg_role": "submission", "mailcfg_tls_required": True}
-    assert fleet.hosts["mx2.example.org"].vars == {"mailcfg_role": "mx", "mailcfg_stage": "beta"}
+    assert fleet.hosts["lonely.example.org"].vars == {"mailcfg_role": ["relay"]}
+    assert fleet.hosts["mx1.example.org"].vars == {"mailcfg_role": ["mx"]}
+    assert fleet.hosts["smtp.example.org"].vars == {"mailcfg_role": ["submission"],
+                                                    "mailcfg_skip_rules": ["postfix-soft-bounce"]}
+    assert fleet.hosts["mx2.example.org"].vars == {"mailcfg_role": ["mx"]}
+    assert [h.become for h in fleet.hosts.values()] == [None, None, True, None]
 
 
 def test_same_depth_groups_merge_by_name_and_priority(tmp_path):
@@ -201,12 +203,13 @@ def test_diamond_groups_take_the_longest_path_as_depth(tmp_path):
 
 def test_ini_values_are_python_literals_and_quotes_are_removed(tmp_path):
     text = """\
-    h1 ansible_port=2200 mailcfg_flag=yes mailcfg_on=True mailcfg_list="[1, 2]" mailcfg_text='two words'
+    h1 ansible_port=2200 ansible_become=True mailcfg_role="['mx', 'relay']" mailcfg_skip_rules='a, b'
+    h2 ansible_become=yes mailcfg_become=no
     """
-    host = inv.load(write(tmp_path, "v.ini", text)).hosts["h1"]
-    assert host.port == 2200
-    assert host.vars == {"mailcfg_flag": "yes", "mailcfg_on": True, "mailcfg_list": [1, 2],
-                         "mailcfg_text": "two words"}
+    hosts = inv.load(write(tmp_path, "v.ini", text)).hosts
+    assert hosts["h1"].port == 2200 and hosts["h1"].become is True
+    assert hosts["h1"].vars == {"mailcfg_role": ["mx", "relay"], "mailcfg_skip_rules": ["a", "b"]}
+    assert hosts["h2"].become is False  # mailcfg_become wins over ansible_become
 
 
 def test_yaml_values_are_plain_python(tmp_path):
@@ -214,13 +217,14 @@ def test_yaml_values_are_plain_python(tmp_path):
     all:
       hosts:
         h1:
-          mailcfg_opts: {a: [1, 2.5, x]}
+          opts: {a: [1, 2.5, x]}
+          mailcfg_role: [mx, relay]
           ansible_port: "2201"
     """
-    host = inv.load(write(tmp_path, "v.yaml", text)).hosts["h1"]
-    assert host.port == 2201
-    assert host.vars == {"mailcfg_opts": {"a": [1, 2.5, "x"]}}
-    assert type(host.vars["mailcfg_opts"]) is dict
+    fleet = inv.load(write(tmp_path, "v.yaml", text))
+    assert fleet.hosts["h1"].port == 2201
+    assert fleet.hosts["h1"].vars == {"mailcfg_role": ["mx", "relay"]}
+    assert fleet.variables["h1"]["opts"] == {"a": [1, 2.5, "x"]} and type(fleet.variables["h1"]["opts"]) is dict
 
 
 def test_host_ranges_and_ports(tmp_path):
@@ -251,7 +255,7 @@ def test_yaml_ranges_with_vars(tmp_path):
     """
     fleet = inv.load(write(tmp_path, "r.yml", text))
     assert [(h.name, h.port, h.vars["mailcfg_role"]) for h in fleet.hosts.values()] == \
-        [("mx1", 2200, "mx"), ("mx2", 2200, "mx")]
+        [("mx1", 2200, ["mx"]), ("mx2", 2200, ["mx"])]
     assert fleet.group_hosts("all") == ["mx1", "mx2"]  # top-level groups hang from all
 
 
@@ -383,6 +387,10 @@ def test_directory(tmp_path):
     ("all:\n  hosts:\n    'mx[3:1]':\n", 3, "begin is after end"),
     ("all:\n  hosts:\n    'mx[01:3]':\n", 3, "same length"),
     ("all:\n  hosts:\n    'mx1:99999':\n", 3, "bad port"),
+    ("all:\n  hosts:\n    mx1:\n      mailcfg_rol: mx\n", 3, "unknown variable mailcfg_rol"),
+    ("all:\n  hosts:\n    mx1:\n      mailcfg_role: [mx, webmail]\n", 3, "'webmail' is not one of mx, submission"),
+    ("all:\n  hosts:\n    mx1:\n      mailcfg_skip_rules: {a: 1}\n", 3, "must be a word, a comma-separated"),
+    ("all:\n  hosts:\n    mx1:\n      ansible_become: maybe\n", 3, "must be yes or no"),
 ])
 def test_yaml_errors_name_file_and_line(tmp_path, text, line, words):
     _error_names_file_and_line(write(tmp_path, "bad.yml", text), line, words)
@@ -412,7 +420,7 @@ def _error_names_file_and_line(path, line: int, words: str) -> None:
 
 def test_vars_section_before_its_group_is_fine(tmp_path):
     fleet = inv.load(write(tmp_path, "late.ini", "[mx:vars]\nmailcfg_role=mx\n[mx]\nmx1\n"))
-    assert fleet.hosts["mx1"].vars == {"mailcfg_role": "mx"}
+    assert fleet.hosts["mx1"].vars == {"mailcfg_role": ["mx"]}
 
 
 def test_undecodable_file(tmp_path):

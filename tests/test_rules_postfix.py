@@ -76,6 +76,10 @@ CASES = [
      "  -o smtpd_sasl_auth_enable=yes\n", [("master.cf", 1 + 1)], None),
     ("postfix-submission-no-auth", CERT, SUBMISSION_OK, [], None),
     ("postfix-submission-no-auth", "", SMTP + "127.0.0.1:submission inet n - y - - smtpd\n", [], None),
+    # ... and on a host whose role is submission, no AUTH anywhere is the problem itself
+    ("postfix-submission-no-auth", "", SMTP, [("master.cf", 1)], {"roles": ["mx", "submission"]}),
+    ("postfix-submission-no-auth", "", SMTP, [], {"roles": ["mx"]}),
+    ("postfix-submission-no-auth", "smtpd_sasl_auth_enable = yes\n", SMTP, [], {"roles": ["submission"]}),
     # postfix-auth-without-tls
     ("postfix-auth-without-tls", CERT + "smtpd_sasl_auth_enable = yes\nsmtpd_tls_security_level = may\n",
      SMTP, [("main.cf", 3)], None),
@@ -180,6 +184,12 @@ CASES = [
     ("postfix-inbound-rejected", MODERN + "mydestination = $myhostname, example.org\n", SMTP, [], FACTS_37),
     ("postfix-inbound-rejected", MODERN + "smtpd_client_restrictions = permit_mynetworks, reject\n", SMTP, [],
      FACTS_37),
+    # a host whose roles say it receives no internet mail may refuse it
+    ("postfix-inbound-rejected", MODERN + "mydestination = $myhostname, example.org\n"
+     "smtpd_client_restrictions = permit_mynetworks, reject\n", SMTP, [], FACTS_37 | {"roles": ["outbound"]}),
+    ("postfix-inbound-rejected", MODERN + "mydestination = $myhostname, example.org\n"
+     "smtpd_client_restrictions = permit_mynetworks, reject\n", SMTP, [("main.cf", 3)],
+     FACTS_37 | {"roles": ["relay", "mx"]}),
 ]
 
 

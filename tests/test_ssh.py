@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -29,7 +32,8 @@ def served_conf(base: Path, example: str = "open-relay") -> Path:
     conf = base / "etc-postfix"
     shutil.copytree(EXAMPLES / example / "etc" / "postfix", conf)
     stock = Path("/etc/postfix/master.cf")
-    (conf / "master.cf").write_text(stock.read_text() if stock.is_file() else "smtp inet n - y - - smtpd\n")
+    if not (conf / "master.cf").exists():
+        (conf / "master.cf").write_text(stock.read_text() if stock.is_file() else "smtp inet n - y - - smtpd\n")
     return conf
 
 
@@ -37,6 +41,26 @@ def served_conf(base: Path, example: str = "open-relay") -> Path:
 def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("sshd")
     srv = Sshd(base, served_conf(base))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def sudo_host(tmp_path_factory):
+    """The open-relay host with its HELO table readable by root only; `auditor` may sudo, `guest` not."""
+    base = tmp_path_factory.mktemp("sudo")
+    conf = served_conf(base)
+    os.chmod(conf / "helo_access", 0o600)
+    srv = Sshd(base, conf, users={"auditor": "ALL=(root) NOPASSWD: ALL", "guest": None})
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def clean_host(tmp_path_factory):
+    """The hardened example, with a verbose log that shows the tunnels it opens as a jump host."""
+    base = tmp_path_factory.mktemp("clean")
+    srv = Sshd(base, served_conf(base, "hardened-submission"), sshd_options="LogLevel DEBUG1\n")
     yield srv
     srv.stop()
 
@@ -246,3 +270,192 @@ def test_a_fleet_of_52_inventory_hosts_in_one_command(server, home, tmp_path):
         [f"mx{i:02d}" for i in range(10) if i != 5]
     bad = mailcfg(home, "lint", "-i", str(inv), "nosuchgroup")
     assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1 and str(inv) in bad.stderr
+
+
+def lint_json(home: Path, *args: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    out = mailcfg(home, "lint", "-f", "json", *args)
+    return out, json.loads(out.stdout)["targets"]
+
+
+def test_root_only_files_are_reported_per_file_and_read_with_become(sudo_host, server, home, tmp_path):
+    kh = sudo_host.known_hosts(tmp_path / "known_hosts")
+    ssh = ("--known-hosts", str(kh), "--identity", str(sudo_host.client_key))
+    out, [plain] = lint_json(home, sudo_host.url("auditor"), *ssh)
+    assert plain["status"] == "ok", plain
+    assert plain["unreadable"] == [{"path": "/etc/postfix/helo_access", "reason": "permission-denied"}]
+    assert f"mailcfg: {sudo_host.url('auditor')}: /etc/postfix/helo_access not read (permission-denied); " \
+           "try --become" in out.stderr.splitlines()
+    assert "postfix-open-relay" not in {f["rule"] for f in plain["findings"]}  # the table it needs was not read
+
+    out, [become] = lint_json(home, sudo_host.url("auditor"), "--become", *ssh)
+    assert become["status"] == "ok" and become["unreadable"] == [] and out.returncode == 1
+    as_root = lint_json(home, sudo_host.url("root"), *ssh)[1][0]
+    assert become["findings"] == as_root["findings"]
+    assert ("postfix-open-relay", "etc/postfix/helo_access", 2) in \
+        {(f["rule"], f["file"], f["line"]) for f in become["findings"]}
+
+    snap = tmp_path / "snap"  # a fetch without --become keeps the reasons, and linting it says so again
+    out = mailcfg(home, "fetch", sudo_host.url("auditor"), "-o", str(snap), *ssh)
+    assert out.returncode == 0 and "/etc/postfix/helo_access not read (permission-denied)" in out.stderr
+    assert lint_json(home, str(snap))[1][0]["unreadable"] == plain["unreadable"]
+
+
+def test_become_without_sudo_rights_is_a_clear_failure(sudo_host, home, tmp_path):
+    kh = sudo_host.known_hosts(tmp_path / "known_hosts")
+    out, [target] = lint_json(home, sudo_host.url("guest"), "--become", "--known-hosts", str(kh),
+                              "--identity", str(sudo_host.client_key))
+    assert out.returncode == 3 and target["status"] == "unreachable"
+    assert target["error"].startswith("--become: `sudo -n sh -s` failed") and "sudo" in target["error"][30:]
+
+
+def test_inventory_become_role_and_skipped_rules(sudo_host, home, tmp_path):
+    kh = sudo_host.known_hosts(tmp_path / "known_hosts")
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(f"""\
+all:
+  vars: {{ansible_host: 127.0.0.1, ansible_port: {sudo_host.port}, ansible_user: auditor}}
+  hosts:
+    plain:
+    audited: {{ansible_become: true}}
+    submission: {{mailcfg_become: yes, mailcfg_role: submission, mailcfg_skip_rules: [postfix-open-relay]}}
+""")
+    out, results = lint_json(home, "-i", str(inv), "all", "--known-hosts", str(kh),
+                             "--identity", str(sudo_host.client_key))
+    rules = [{f["rule"] for f in r["findings"]} for r in results]
+    assert [r["unreadable"] != [] for r in results] == [True, False, False]
+    assert "postfix-open-relay" in rules[1] and "postfix-open-relay" not in rules[0] | rules[2]
+
+    snap = tmp_path / "snap"  # the role travels in the snapshot (the skipped rules do not: they are a choice)
+    assert mailcfg(home, "fetch", "-i", str(inv), "submission", "-o", str(snap), "--known-hosts", str(kh),
+                   "--identity", str(sudo_host.client_key)).returncode == 0
+    assert json.loads((snap / ".mailcfg-host/facts.json").read_text())["roles"] == ["submission"]
+    assert lint_json(home, str(snap))[1][0]["findings"] == results[1]["findings"]
+
+    inv.write_text(inv.read_text().replace("postfix-open-relay]", "postfix-open-rely]"))
+    out = mailcfg(home, "lint", "-i", str(inv), "all")
+    assert out.returncode == 2 and "postfix-open-rely" in out.stderr and len(out.stderr.splitlines()) == 1
+
+
+def test_a_clean_host_has_no_findings(clean_host, home, tmp_path):
+    kh = clean_host.known_hosts(tmp_path / "known_hosts")
+    out, [target] = lint_json(home, clean_host.url(), "--known-hosts", str(kh),
+                              "--identity", str(clean_host.client_key))
+    assert out.returncode == 0 and target["status"] == "ok" and target["findings"] == [], out.stderr
+
+
+def ssh_config(home: Path, text: str) -> None:
+    (home / ".ssh").mkdir(exist_ok=True)
+    (home / ".ssh/config").write_text(textwrap.dedent(text))
+
+
+def test_proxyjump_from_ssh_config_reaches_the_host_through_the_jump_host(server, clean_host, home, tmp_path):
+    kh = tmp_path / "known_hosts"
+    kh.write_text(server.known_hosts(tmp_path / "a").read_text() + clean_host.known_hosts(tmp_path / "b").read_text())
+    ssh_config(home, f"""\
+        Host jump
+          HostName 127.0.0.1
+          Port {clean_host.port}
+          User root
+          IdentityFile {clean_host.client_key}
+        Host relay-behind
+          HostName 127.0.0.1
+          Port {server.port}
+          User root
+          IdentityFile {server.client_key}
+          ProxyJump jump
+        Host dead-behind
+          HostName 127.0.0.1
+          Port {server.port}
+          ProxyJump root@127.0.0.1:{free_port()}
+        """)
+    out, [via, dead] = lint_json(home, "relay-behind", "dead-behind", "--known-hosts", str(kh), "--timeout", "3")
+    assert via["status"] == "ok" and via["findings"] == findings(home, server.url(), "--known-hosts", str(kh),
+                                                                 "--identity", str(server.client_key))[1]
+    assert f"target 127.0.0.1 port {server.port}" in (clean_host.base / "sshd.log").read_text()  # the tunnel
+    assert dead["status"] == "unreachable" and dead["error"].startswith("via jump host ssh://root@127.0.0.1:")
+    assert "connection refused" in dead["error"] and out.returncode == 3
+
+
+def test_proxycommand_from_ssh_config_is_run_locally(server, home, tmp_path):
+    marker = tmp_path / "relay-used"
+    relay = tmp_path / "relay.py"
+    relay.write_text(textwrap.dedent(f"""\
+        import pathlib, socket, sys, threading
+        pathlib.Path({str(marker)!r}).write_text(" ".join(sys.argv[1:]))
+        s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+        def up():
+            while data := sys.stdin.buffer.read1(65536):
+                s.sendall(data)
+        threading.Thread(target=up, daemon=True).start()
+        while data := s.recv(65536):
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        """))
+    ssh_config(home, f"""\
+        Host relay-proxied
+          HostName 127.0.0.1
+          Port {server.port}
+          User root
+          ProxyCommand {sys.executable} {relay} %h %p
+        """)
+    kh = server.known_hosts(tmp_path / "known_hosts")
+    rc, found = findings(home, "relay-proxied", "--known-hosts", str(kh), "--identity", str(server.client_key))
+    assert rc == 1 and "postfix-open-relay" in {f["rule"] for f in found}
+    assert marker.read_text() == f"127.0.0.1 {server.port}"
+
+
+def test_encrypted_key_from_the_environment_or_one_prompt(server, home, tmp_path):
+    key = tmp_path / "locked_ed25519"
+    keygen(key, passphrase="correct horse")
+    (server.public / "authorized_keys").write_text((server.public / "authorized_keys").read_text()
+                                                   + key.with_suffix(".pub").read_text())
+    kh = server.known_hosts(tmp_path / "known_hosts")
+    args = ("lint", "-f", "json", server.url(), "--known-hosts", str(kh), "--identity", str(key))
+    out = mailcfg(home, *args)
+    [target] = json.loads(out.stdout)["targets"]
+    assert target["status"] == "unreachable" and "encrypted" in target["error"] and "MAILCFG_SSH_PASSPHRASE" in \
+        target["error"]
+    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"} | {"HOME": str(home), "NO_COLOR": "1"}
+    ok = subprocess.run([sys.executable, "-m", "mailcfg", *args], capture_output=True, text=True, check=False,
+                        env=env | {"MAILCFG_SSH_PASSPHRASE": "correct horse"})
+    assert ok.returncode == 1 and json.loads(ok.stdout)["targets"][0]["status"] == "ok", ok.stderr
+    assert "correct horse" not in ok.stdout + ok.stderr
+
+    # On a terminal: one prompt, the answer not echoed
+    report = tmp_path / "report.json"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: mailcfg on the pty
+        os.execve(sys.executable, [sys.executable, "-m", "mailcfg", *args, "-o", str(report)], env)
+    seen = b""
+    deadline = time.monotonic() + 60
+    answered = False
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if not answered and b"Passphrase for " in seen:
+            os.write(fd, b"correct horse\n")
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    assert answered and os.waitstatus_to_exitcode(status) == 1, seen
+    assert str(key).encode() in seen and b"correct horse" not in seen
+    assert json.loads(report.read_text())["targets"][0]["status"] == "ok"
+
+
+def test_a_snapshot_whose_main_cf_was_not_readable_is_not_linted_as_if_empty(home, tmp_path):
+    snap = tmp_path / "snap"
+    (snap / "etc/postfix").mkdir(parents=True)
+    (snap / "etc/postfix/master.cf").write_text("smtp inet n - y - - smtpd\n")
+    (snap / ".mailcfg-host").mkdir()
+    (snap / ".mailcfg-host/facts.json").write_text(json.dumps(
+        {"unreadable": [{"path": "/etc/postfix/main.cf", "reason": "permission-denied"}]}))
+    out, [target] = lint_json(home, str(snap))
+    assert out.returncode == 2 and target["status"] == "error" and target["findings"] == []
+    assert target["error"] == f"{snap}: /etc/postfix/main.cf could not be read on the host (permission-denied); " \
+                              "fetch it with --become"

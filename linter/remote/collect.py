@@ -17,7 +17,8 @@ Lookup-table sources are found by the script itself (one round trip): every `typ
 token of a file-based type (hash, lmdb, btree, cdb, dbm, sdbm, texthash, cidr, regexp, pcre, also
 behind proxy:) in main.cf, master.cf and `postconf -x` / `postconf -Mx` (which add the expanded
 defaults, such as alias_maps). Lines naming password maps are skipped: their files hold relay
-credentials, which a snapshot must not carry.
+credentials, which a snapshot must not carry. So are Postfix's own caches (postscreen, address
+verification, TLS sessions): databases it writes, not configuration.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ run() {
 }
 
 refs() {
-  grep -v 'password_maps' | tr ' \t,{}=' '\n\n\n\n\n\n' \
+  grep -Ev 'password_maps|_cache_map|_cache_database|address_verify_map|proxy_write_maps' \
+    | tr ' \t,{}=' '\n\n\n\n\n\n' \
     | sed -n 's|^\(proxy:\)*\([a-z][a-z0-9_]*:/[^[:space:]]*\)$|\2|p' \
     | while IFS= read -r tok; do
         case "$tok" in
@@ -237,7 +239,7 @@ def _addresses(collected: Collected) -> list[dict] | None:
     return found
 
 
-def facts(collected: Collected, collected_at: datetime | None = None) -> dict:
+def facts(collected: Collected, collected_at: datetime | None = None, roles: list[str] | None = None) -> dict:
     """facts.json as mailcfg.snapshot reads it."""
     hostname = None
     for name in ("hostname-f", "hostname"):
@@ -263,15 +265,17 @@ def facts(collected: Collected, collected_at: datetime | None = None) -> dict:
     data["systems"] = systems
     data["collected"] = (collected_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     data["unreadable"] = [{"path": p, "reason": r} for p, r in collected.errors]
+    if roles is not None:  # what the inventory says the host is for
+        data["roles"] = list(roles)
     return data
 
 
-def write_snapshot(collected: Collected, root: Path) -> dict:
+def write_snapshot(collected: Collected, root: Path, roles: list[str] | None = None) -> dict:
     """Write the snapshot under `root` (which must be empty or absent); return its facts."""
     root.mkdir(parents=True, exist_ok=True)
     if any(root.iterdir()):
         raise MailcfgError(f"{root}: directory is not empty")
-    data = facts(collected)
+    data = facts(collected, roles=roles)
     for host_path, body in collected.files.items():
         rel = _safe_relative(host_path)
         if rel is None:

@@ -9,22 +9,29 @@ from pathlib import Path
 import paramiko
 from mailcfg.errors import MailcfgError
 from mailcfg.lint import TargetResult, lint_snapshot
+from mailcfg.registry import canonical_ids
 from mailcfg.remote.collect import HEADER, SCRIPT, Collected, StreamError, parse_stream, write_snapshot
 from mailcfg.remote.hosts import HostSpec
-from mailcfg.remote.ssh import Connection, SshError, SshOptions, SshTarget, parse_target
+from mailcfg.remote.route import connect
+from mailcfg.remote.ssh import SshError, SshOptions
 from mailcfg.snapshot import FACTS, load_local
 
 # The whole collection is one remote command reading the script from its stdin: a constant, so no
-# local value ever reaches the remote command line.
+# local value ever reaches the remote command line. `sudo -n` never prompts: without a NOPASSWD
+# rule it fails at once and says so.
 REMOTE_COMMAND = "sh -s"
+BECOME_COMMAND = "sudo -n sh -s"
 
 
-def collect(target: SshTarget, options: SshOptions, known: paramiko.HostKeys | None = None) -> Collected:
+def collect(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None = None) -> Collected:
     """One connection, one remote command: the host's files and command outputs."""
-    with Connection(target, options, known) as conn:
-        rc, out, err = conn.run(REMOTE_COMMAND, SCRIPT.encode())
+    target, become = spec.target, spec.ssh_options(options).become
+    with connect(spec, options, known) as conn:
+        rc, out, err = conn.run(BECOME_COMMAND if become else REMOTE_COMMAND, SCRIPT.encode())
     if HEADER not in out:
         said = " ".join(err.decode("utf-8", "replace").split())[:200] or "no output"
+        if become:
+            raise SshError(target, f"--become: `sudo -n sh -s` failed (exit code {rc}): {said}")
         raise SshError(target, f"the collection script did not run (exit code {rc}): {said}")
     try:
         return parse_stream(out)
@@ -32,19 +39,18 @@ def collect(target: SshTarget, options: SshOptions, known: paramiko.HostKeys | N
         raise SshError(target, str(exc)) from None
 
 
-def fetch(text: str, options: SshOptions, dest: Path) -> dict:
-    """Write the snapshot of host `text` to `dest` (new, empty, or an earlier snapshot replaced); return its facts."""
+def fetch(spec: HostSpec, options: SshOptions, dest: Path) -> dict:
+    """Write the snapshot of host `spec` to `dest` (new, empty, or an earlier snapshot replaced); return its facts."""
     if dest.exists() and not dest.is_dir():
         raise MailcfgError(f"{dest}: exists and is not a directory")
     replace = dest.is_dir() and any(dest.iterdir())
     if replace and not (dest / FACTS).is_file():
         raise MailcfgError(f"{dest}: directory is not empty and not an earlier snapshot (no {FACTS})")
-    target = parse_target(text)
-    collected = collect(target, options)
+    collected = collect(spec, options)
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".mailcfg-fetch-", dir=dest.parent))
     try:
-        data = write_snapshot(collected, work / "snapshot")
+        data = write_snapshot(collected, work / "snapshot", roles=spec.vars.get("mailcfg_role"))
         if replace:
             old = work / "old"
             dest.rename(old)
@@ -58,22 +64,23 @@ def fetch(text: str, options: SshOptions, dest: Path) -> dict:
 
 def lint_host(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None = None,
               label: str | None = None) -> TargetResult:
-    """Lint a host as if its fetched snapshot were linted; failures become results, never exceptions."""
+    """Lint a host as if its fetched snapshot were linted; failures become results, never exceptions.
+
+    The inventory's `mailcfg_skip_rules` drop those rules' findings for this host.
+    """
     label = label or spec.name
-    if spec.proxy_jump or spec.proxy_command:
-        return TargetResult(label, status="unreachable",
-                            error="ProxyJump/ProxyCommand in ssh_config are not supported yet")
     try:
-        collected = collect(spec.target, spec.ssh_options(options), known)
+        collected = collect(spec, options, known)
         with tempfile.TemporaryDirectory(prefix="mailcfg-") as tmp:
-            write_snapshot(collected, Path(tmp) / "snapshot")
-            try:
-                snapshot = load_local(str(Path(tmp) / "snapshot"))
-            except MailcfgError:
-                return TargetResult(label, status="error", error="no Postfix or Exim configuration found on the host")
-            snapshot.target = label
-            return lint_snapshot(snapshot)
+            write_snapshot(collected, Path(tmp) / "snapshot", roles=spec.vars.get("mailcfg_role"))
+            result = lint_snapshot(load_local(str(Path(tmp) / "snapshot"), name=label))
     except SshError as exc:
         return TargetResult(label, status="unreachable", error=exc.reason)
     except MailcfgError as exc:
-        return TargetResult(label, status="error", error=str(exc))
+        return TargetResult(label, status="error", error=str(exc).removeprefix(f"{label}: "))
+    skip = spec.vars.get("mailcfg_skip_rules", [])
+    if skip:
+        covered = set().union(*(canonical_ids(name) for name in skip))
+        result.findings = [f for f in result.findings if f.rule not in covered]
+        result.assumptions.append(f"not reported for this host (mailcfg_skip_rules): {', '.join(skip)}")
+    return result

@@ -34,6 +34,7 @@ class HostSpec:
     identity: Path | None = None
     proxy_jump: str | None = None
     proxy_command: str | None = None
+    become: bool | None = None  # None: as the command line says
     vars: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @classmethod
@@ -50,8 +51,14 @@ class HostSpec:
         return SshTarget(self.hostname, self.port, self.user)
 
     def ssh_options(self, base: SshOptions) -> SshOptions:
-        """`base` with this host's key file, if it has one (as Ansible, the host's own key wins)."""
-        return dataclasses.replace(base, identity=self.identity) if self.identity is not None else base
+        """`base` with this host's key file and become setting, where it has them (as in Ansible,
+        the host's own settings win over the command line's)."""
+        changes: dict[str, Any] = {}
+        if self.identity is not None:
+            changes["identity"] = self.identity
+        if self.become is not None:
+            changes["become"] = self.become
+        return dataclasses.replace(base, **changes) if changes else base
 
     def __str__(self) -> str:
         return self.name

@@ -6,7 +6,10 @@ Each host's variables are resolved as Ansible does: the `all` group's vars, then
 by depth (a child group after its parent) then `ansible_group_priority` then name, then the host's
 own vars. Connection variables become the `HostSpec` fields (`ansible_host`, `ansible_port`,
 `ansible_user`, `ansible_ssh_private_key_file`, and the older `ansible_ssh_host`/`_port`/`_user`);
-`mailcfg_*` variables are kept in `HostSpec.vars`. Host names may carry ranges
+`ansible_become` and mailcfg's own variables are checked and kept: `mailcfg_become` (wins over
+`ansible_become`), `mailcfg_role` (what the host is for, see `mailcfg.roles`) and
+`mailcfg_skip_rules` (rule ids not reported for this host); any other `mailcfg_*` name is an
+error, so a typo never passes silently. Host names may carry ranges
 (`mx[01:03].example.org`, `db-[a:c]`, `[1:9:2]`) and a port (`mx1:2222`).
 
 `select(inventory, pattern)` implements Ansible's host patterns: `all`, `*`, group and host
@@ -33,6 +36,7 @@ from typing import Any
 
 from mailcfg.errors import MailcfgError
 from mailcfg.remote.hosts import HostSpec
+from mailcfg.roles import ROLES
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -192,14 +196,48 @@ class _Builder:
                             ("ansible_ssh_private_key_file", key)):
             if value is not None and (not isinstance(value, str | int) or isinstance(value, bool)):
                 raise self.error(line, f"host {host}: {what} must be a string, not {type(value).__name__}")
+        become = get("mailcfg_become", "ansible_become")
+        if become is not None:
+            become = _boolean(become)
+            if become is None:
+                raise self.error(line, f"host {host}: mailcfg_become/ansible_become must be yes or no")
+        own = {k: v for k, v in values.items() if k.startswith("mailcfg_") and k != "mailcfg_become"}
+        for name, value in own.items():
+            if name not in ("mailcfg_role", "mailcfg_skip_rules"):
+                raise self.error(line, f"host {host}: unknown variable {name} (mailcfg knows mailcfg_become, "
+                                       f"mailcfg_role, mailcfg_skip_rules)")
+            words = _words(value)
+            if words is None:
+                raise self.error(line, f"host {host}: {name} must be a word, a comma-separated string or a list")
+            if name == "mailcfg_role" and (bad := [w for w in words if w not in ROLES]):
+                raise self.error(line, f"host {host}: mailcfg_role {bad[0]!r} is not one of {', '.join(ROLES)}")
+            own[name] = words
         return HostSpec(
             name=host,
             hostname=str(hostname) if hostname not in (None, "") else host,
             port=port or 22,
             user=str(user) if user not in (None, "") else None,
             identity=Path(os.path.expanduser(str(key))) if key not in (None, "") else None,
-            vars={k: v for k, v in values.items() if k.startswith("mailcfg_")},
+            become=become,
+            vars=own,
         )
+
+
+def _boolean(value: Any) -> bool | None:
+    """Ansible's truth values (YAML booleans, or the words an INI file holds)."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    return True if word in ("yes", "on", "1", "true", "y", "t") else \
+        False if word in ("no", "off", "0", "false", "n", "f") else None
+
+
+def _words(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [w.strip() for w in value.split(",") if w.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value]
+    return None
 
 
 def _priority(group: Group) -> int:

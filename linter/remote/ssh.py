@@ -5,7 +5,8 @@ refused unless `accept_new` is set (the key is then appended to the extra file, 
 ~/.ssh/known_hosts, as OpenSSH's `StrictHostKeyChecking accept-new` does); a host whose key
 differs from a known one - same type or another type - is always refused. Authentication uses
 the given key file, the ssh-agent and the default ~/.ssh/id_* keys; an encrypted key's
-passphrase is read from MAILCFG_SSH_PASSPHRASE. Nothing secret is ever put in a message.
+passphrase comes from MAILCFG_SSH_PASSPHRASE or, on a terminal, one prompt before the run.
+Nothing secret is ever put in a message.
 
 Every failure to reach, verify, log in or run is an `SshError` (exit code 3, "could not be
 reached or fetched"), whose message is one line naming the host.
@@ -20,7 +21,7 @@ import os
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -72,6 +73,8 @@ class SshOptions:
     identity: Path | None = None
     timeout: float = 10.0  # connect, banner and authentication
     command_timeout: float = 120.0
+    become: bool = False  # run the remote side through `sudo -n`
+    passphrase: str | None = field(default=None, repr=False)  # of encrypted key files; never shown
 
 
 def is_ssh_target(text: str) -> bool:
@@ -127,6 +130,25 @@ def _append_known_host(path: Path, name: str, key: paramiko.PKey) -> None:
         fh.write(f"{name} {key.get_name()} {key.get_base64()}\n")
 
 
+def encrypted(path: Path) -> bool:
+    """Whether the private key file at `path` needs a passphrase (False if it cannot be read)."""
+    try:
+        paramiko.PKey.from_path(path)
+    except paramiko.PasswordRequiredException:
+        return True
+    except TypeError as exc:  # how cryptography says it of OpenSSH-format keys
+        return "password" in str(exc)
+    except Exception:  # unreadable or not a key: the connection reports it
+        return False
+    return False
+
+
+def default_keys() -> list[Path]:
+    """The key files paramiko tries by itself (look_for_keys)."""
+    ssh = Path(os.path.expanduser("~/.ssh"))
+    return [ssh / f"id_{kind}" for kind in ("rsa", "ecdsa", "ed25519") if (ssh / f"id_{kind}").is_file()]
+
+
 def _user_known_hosts() -> Path:
     return Path(os.path.expanduser("~/.ssh/known_hosts"))
 
@@ -144,10 +166,13 @@ def load_known_hosts(options: SshOptions) -> paramiko.HostKeys:
 
 
 class Connection:
-    """An open, verified, authenticated SSH connection."""
+    """An open, verified, authenticated SSH connection; over `sock` (a tunnel through a jump host,
+    or a proxy command) when given. Connections in `via` are closed with this one."""
 
-    def __init__(self, target: SshTarget, options: SshOptions, known: paramiko.HostKeys | None = None):
-        self.target, self.options = target, options
+    def __init__(self, target: SshTarget, options: SshOptions, known: paramiko.HostKeys | None = None,
+                 sock=None):
+        self.target, self.options, self.sock = target, options, sock
+        self.via: list[Connection] = []
         known = known if known is not None else load_known_hosts(options)
         self.client = paramiko.SSHClient()
         for name, entries in known.items():  # the client checks these; our policy sees only the missing
@@ -167,9 +192,9 @@ class Connection:
             self.client.connect(
                 t.host, port=t.port, username=t.user or getpass.getuser(),
                 key_filename=str(o.identity) if o.identity else None,
-                passphrase=os.environ.get(PASSPHRASE_ENV) or None,
+                passphrase=o.passphrase or os.environ.get(PASSPHRASE_ENV) or None,
                 timeout=o.timeout, banner_timeout=o.timeout, auth_timeout=o.timeout,
-                allow_agent=True, look_for_keys=True)
+                allow_agent=True, look_for_keys=True, sock=self.sock)
         except HostKeyError:
             self.close()
             raise
@@ -232,8 +257,9 @@ class Connection:
                 if len(out) > MAX_OUTPUT:
                     chan.close()
                     raise SshError(self.target, f"the remote command printed more than {MAX_OUTPUT} bytes")
-                # exit-status comes after all the data: once it is here and nothing is buffered, we are done
-                if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                # sshd may send exit-status before the last of the output: done only at end of stream too
+                if chan.exit_status_ready() and (chan.eof_received or chan.closed) \
+                        and not chan.recv_ready() and not chan.recv_stderr_ready():
                     break
                 if not got:
                     time.sleep(0.005)
@@ -242,8 +268,24 @@ class Connection:
             raise SshError(self.target, f"unreachable: running the remote command failed: {_one_line(exc)}") \
                 from None
 
+    def tunnel(self, to: SshTarget):
+        """A channel from this host to `to`'s SSH port (as `ssh -J` uses): the next hop's socket."""
+        transport = self.client.get_transport()
+        try:
+            if transport is None or not transport.is_active():
+                raise paramiko.SSHException("the connection was closed")
+            return transport.open_channel("direct-tcpip", (to.host, to.port), ("127.0.0.1", 0),
+                                          timeout=self.options.timeout)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise SshError(to, f"unreachable: jump host {self.target} could not connect to {to.host} port "
+                           f"{to.port}: {_one_line(exc)}") from None
+
     def close(self) -> None:
         self.client.close()
+        if self.sock is not None:
+            self.sock.close()
+        for hop in reversed(self.via):
+            hop.close()
 
     def __enter__(self) -> Connection:
         return self

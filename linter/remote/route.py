@@ -1,0 +1,74 @@
+"""How to reach a host: directly, through ssh_config's ProxyJump hosts, or through its ProxyCommand.
+
+ProxyJump `a,b` connects to `a` (itself reached as its own ssh_config says), opens a tunnel from
+`a` to `b` and from `b` to the host, as `ssh -J` does; every hop's host key is checked like the
+host's. Each jump name is resolved through ~/.ssh/config (HostName, User, Port, IdentityFile).
+ProxyCommand runs locally through `sh -c`, as OpenSSH runs it; paramiko has already expanded its
+%h, %p and %r tokens.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import paramiko
+from mailcfg.errors import MailcfgError
+from mailcfg.remote import sshconfig
+from mailcfg.remote.hosts import HostSpec
+from mailcfg.remote.ssh import Connection, SshError, SshOptions
+
+MAX_DEPTH = 8  # jump hosts behind jump hosts: deeper than this is taken for a loop
+
+
+def connect(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None = None,
+            depth: int = 0) -> Connection:
+    """An open connection to `spec`; an `SshError` naming `spec` when it, or a hop on the way, fails."""
+    if spec.proxy_command:
+        try:
+            sock = paramiko.ProxyCommand("sh -c " + shlex.quote(spec.proxy_command))
+        except (paramiko.SSHException, OSError) as exc:
+            raise SshError(spec.target, f"unreachable: ProxyCommand failed to start: {exc}") from None
+        return Connection(spec.target, spec.ssh_options(options), known, sock=sock)
+    if not spec.proxy_jump:
+        return Connection(spec.target, spec.ssh_options(options), known)
+    if depth >= MAX_DEPTH:
+        raise SshError(spec.target, f"ProxyJump goes deeper than {MAX_DEPTH} hops (a loop in ssh_config?)")
+    hops = jump_hosts(spec.proxy_jump)
+    opened: list[Connection] = []
+    try:
+        hop = connect(hops[0], options, known, depth + 1)
+        opened.append(hop)
+        for nxt in hops[1:]:
+            hop = Connection(nxt.target, nxt.ssh_options(options), known, sock=hop.tunnel(nxt.target))
+            opened.append(hop)
+        conn = Connection(spec.target, spec.ssh_options(options), known, sock=hop.tunnel(spec.target))
+    except SshError as exc:
+        for c in reversed(opened):
+            c.close()
+        if exc.target == str(spec.target):
+            raise
+        raise SshError(spec.target, f"via jump host {exc.target}: {exc.reason}") from None
+    conn.via = opened
+    return conn
+
+
+def jump_hosts(text: str) -> list[HostSpec]:
+    """ProxyJump's comma-separated `[user@]host[:port]` or `ssh://` hops, each through ssh_config."""
+    hops = []
+    for word in (w.strip() for w in text.split(",")):
+        if word.startswith("ssh://"):
+            hops.append(HostSpec.from_url(word))
+            continue
+        user, at, rest = word.rpartition("@")
+        host, port = rest, None
+        if rest.startswith("["):
+            host, _, tail = rest[1:].partition("]")
+            port = tail[1:] if tail.startswith(":") else None
+        elif rest.count(":") == 1:
+            host, port = rest.split(":")
+        if not host or (port is not None and not port.isdigit()):
+            raise MailcfgError(f"ProxyJump {text!r}: {word!r} is not [user@]host[:port]")
+        spec = sshconfig.resolve(f"{user}{at}{host}")
+        hops.append(HostSpec(spec.name, spec.hostname, int(port) if port else spec.port, spec.user, spec.identity,
+                             spec.proxy_jump, spec.proxy_command))
+    return hops
