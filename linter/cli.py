@@ -14,15 +14,17 @@ import typer
 from mailcfg import __version__
 from mailcfg.decisions import explain as explain_probe
 from mailcfg.decisions import run_policy
+from mailcfg.diff import unified
 from mailcfg.errors import MailcfgError
 from mailcfg.fanout import run_all
 from mailcfg.findings import Severity
+from mailcfg.fixer import fix_target
 from mailcfg.lint import lint_path
 from mailcfg.policy import load_policy
 from mailcfg.postfix.probe import Probe, literal_helo
 from mailcfg.registry import all_rules, rule_by_id
 from mailcfg.remote.fetch import fetch as fetch_host
-from mailcfg.remote.fetch import lint_host
+from mailcfg.remote.fetch import fetched, lint_host
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.ssh import PASSPHRASE_ENV, SshOptions, default_keys, encrypted, is_ssh_target, load_known_hosts
 from mailcfg.reporters import FORMATS
@@ -188,6 +190,69 @@ def _say_unreadable(target: str, files: list[tuple[str, str]]) -> None:
     for path, reason in files:
         typer.echo(f"mailcfg: {target}: {path} not read ({reason})"
                    + ("; try --become" if reason == "permission-denied" else ""), err=True)
+
+
+@app.command()
+def fix(
+    target: Annotated[str, typer.Argument(help="A snapshot directory, Postfix config directory or main.cf; or a "
+                                               "host (ssh://user@host:port, a name from ~/.ssh/config, an inventory "
+                                               "host).")],
+    diff: Annotated[bool, typer.Option("--diff", help="Print the changes as a unified diff (the default when "
+                                       "nothing else is asked); exit 1 when there is something to change.")] = False,
+    patch: Annotated[Path | None, typer.Option("--patch", help="Write the diff to this file (`patch -p1` applies "
+                                               "it at the snapshot root, or at / on the host).")] = None,
+    write: Annotated[bool, typer.Option("--write", help="Edit the local files (atomically).")] = False,
+    unsafe_fixes: Annotated[bool, typer.Option("--unsafe-fixes", help="Also apply fixes that can lock out "
+                                               "clients or drop a function (see each rule's doc page).")] = False,
+    rule: Annotated[list[str] | None, typer.Option("--rule", help="Only fix findings of this rule (repeatable).")]
+        = None,
+    known_hosts: KnownHosts = None,
+    accept_new_host_keys: AcceptNew = False,
+    identity: Identity = None,
+    timeout: Timeout = 10.0,
+    command_timeout: CommandTimeout = 120.0,
+    become: Become = False,
+    inventory: Inventory = None,
+) -> None:
+    """Repair what lint finds, from the fix templates: as a diff, a patch file, or in place."""
+    for name in rule or ():
+        rule_by_id(name)
+    found = expand([target], inventory)
+    if len(found) != 1:
+        raise MailcfgError(f"{target}: fix takes one target ({len(found)} given)")
+    spec = found[0].host
+    if spec is not None:
+        if write:
+            raise MailcfgError(f"{target}: --write edits local files; a host is changed with --apply")
+        ssh = _ssh_options(known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become, [spec])
+        with fetched(spec, ssh) as snapshot:
+            run = fix_target(found[0].label, rule, unsafe_fixes, snapshot)
+    else:
+        run = fix_target(target, rule, unsafe_fixes)
+    for f in run.applied:
+        typer.echo(f"mailcfg: {target}: fix {f.rule} ({f.safety}): {f.summary}", err=True)
+    for f in run.unsafe_skipped:
+        typer.echo(f"mailcfg: {target}: not applied, unsafe (--unsafe-fixes): {f.rule}: {f.summary}", err=True)
+    if run.introduced:
+        bad = "; ".join(f"{f.rule}: {f.message}" for f in run.introduced)
+        raise MailcfgError(f"{target}: the fixes would cause new findings, so nothing was changed: {bad}")
+    left = sorted({f.rule for f in run.after.findings}) if run.after else []
+    if left:
+        typer.echo(f"mailcfg: {target}: left for you: {', '.join(left)}", err=True)
+    text = unified(run.changes)
+    if patch is not None:
+        write_atomic(patch, text)
+    if write:
+        for change in run.changes:
+            write_atomic(run.root / change.path, change.after)
+        if run.changes:
+            steps = sorted({step for f in run.applied for step in f.after})
+            typer.echo(f"mailcfg: {target}: {len(run.changes)} file(s) written; then run: {'; '.join(steps)}",
+                       err=True)
+    if diff or not (write or patch is not None):
+        sys.stdout.write(text)
+        if text:
+            raise typer.Exit(1)
 
 
 @app.command()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from mailcfg.errors import MailcfgError
 from mailcfg.findings import Finding
+from mailcfg.fix import Fix
 from mailcfg.postfix.config import PostfixConfig, load_postfix
-from mailcfg.registry import all_rules
+from mailcfg.registry import all_rules, rule_by_id
 from mailcfg.snapshot import Snapshot, load_local
 from mailcfg.source import SourceFile
 from mailcfg.suppression import suppressed_lines
@@ -25,6 +27,7 @@ class TargetResult:
     assumptions: list[str] = field(default_factory=list)
     sources: dict[str, SourceFile] = field(default_factory=dict)  # for showing offending lines
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (host path, reason) not read on the host
+    fixes: list[tuple[Finding, Fix]] = field(default_factory=list)  # the findings that have a fix, with it
 
     def to_json(self) -> dict:
         return {
@@ -49,8 +52,9 @@ def lint_snapshot(snapshot: Snapshot) -> TargetResult:
     result = TargetResult(snapshot.target, list(snapshot.systems), unreadable=list(snapshot.facts.unreadable))
     result.assumptions += [f"{p} was not read on the host ({r}): what depends on it is left undecided"
                            for p, r in result.unreadable]
+    contexts: dict[str, PostfixConfig] = {}
     if "postfix" in snapshot.systems:
-        config = load_postfix(snapshot)
+        config = contexts["postfix"] = load_postfix(snapshot)
         result.findings += _run("postfix", config)
         result.assumptions += config.assumptions
         result.sources.update({s.path: s for s in (config.main.source, config.master.source)})
@@ -58,10 +62,21 @@ def lint_snapshot(snapshot: Snapshot) -> TargetResult:
     for system in snapshot.systems:
         if system not in ANALYSED:
             result.assumptions.append(f"{system} configuration found but not analysed by this version")
-    result.findings = _unsuppressed(result.findings, result.sources)
+    result.findings = [_with_fix(f, contexts, result.fixes) for f in _unsuppressed(result.findings, result.sources)]
     result.findings.sort(key=lambda f: (f.location.file or "", f.location.line or 0, f.location.column or 0,
                                         f.rule))
     return result
+
+
+def _with_fix(finding: Finding, contexts: dict[str, PostfixConfig], fixes: list[tuple[Finding, Fix]]) -> Finding:
+    """The finding marked with its fix's safety, the pair recorded in `fixes`, where a fix exists."""
+    rule = rule_by_id(finding.rule)
+    fix = rule.fix(contexts[rule.system], finding) if rule.fix is not None and rule.system in contexts else None
+    if fix is None:
+        return finding
+    finding = dataclasses.replace(finding, fix=fix.safety)
+    fixes.append((finding, fix))
+    return finding
 
 
 def _run(system: str, context: PostfixConfig) -> list[Finding]:

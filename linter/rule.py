@@ -8,6 +8,7 @@ from importlib import resources
 from typing import Any
 
 from mailcfg.findings import Finding, Location, Severity
+from mailcfg.fix import Fix
 
 TAGS = ("relay", "auth", "tls", "deliverability", "syntax", "deprecated")
 
@@ -21,6 +22,7 @@ class Rule:
     system: str  # postfix, exim, plesk
     aliases: tuple[str, ...] = ()
     check: Callable[[Any], Iterable[Finding]] = field(default=lambda _ctx: (), repr=False)
+    fix: Callable[[Any, Finding], Fix | None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.tags) - set(TAGS)
@@ -30,6 +32,12 @@ class Rule:
     def checker(self, func: Callable[[Any], Iterable[Finding]]) -> Callable[[Any], Iterable[Finding]]:
         """Decorator: `func(context)` is this rule's check."""
         self.check = func
+        return func
+
+    def fixer(self, func: Callable[[Any, Finding], Fix | None]) -> Callable[[Any, Finding], Fix | None]:
+        """Decorator: `func(context, finding)` returns the fix for one of this rule's findings, or
+        None when no correct fix exists for it."""
+        self.fix = func
         return func
 
     def finding(self, message: str, location: Location | None = None, *, service: str | None = None,

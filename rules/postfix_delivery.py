@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mailcfg.findings import Finding, Severity
+from mailcfg.fix import SAFE, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
+from mailcfg.postfix.edit import set_for
 from mailcfg.postfix.effective import ParameterView
+from mailcfg.postfix.listedit import list_value, word
 from mailcfg.postfix.restrictions import lists_and_classes, parse
-from mailcfg.postfix.services import views
+from mailcfg.postfix.services import view_of, views
 from mailcfg.rule import Rule
 
 SOFT_BOUNCE = Rule(
@@ -51,3 +54,29 @@ def check_permit_mx_backup(config: PostfixConfig) -> Iterator[Finding]:
                 yield PERMIT_MX_BACKUP.finding(
                     f"{name} uses permit_mx_backup: {risk}; it is deprecated since Postfix 3.9 — list "
                     f"backup domains in relay_domains instead", item.location, service=service.name)
+
+
+@SOFT_BOUNCE.fixer
+def fix_soft_bounce(config: PostfixConfig, finding: Finding) -> Fix | None:
+    """soft_bounce = no where it is turned on."""
+    view = view_of(config, finding.service)
+    if view is None:
+        return None
+    return Fix(SOFT_BOUNCE.id, SAFE, "soft_bounce = no: rejections are permanent again",
+               (set_for(view, "soft_bounce", ["no"]),), ("postfix reload",))
+
+
+@PERMIT_MX_BACKUP.fixer
+def fix_permit_mx_backup(config: PostfixConfig, finding: Finding) -> Fix | None:
+    """permit_mx_backup removed from the list that has it (unsafe: domains this host backs up by
+    DNS alone must be listed in relay_domains)."""
+    view = view_of(config, finding.service)
+    if view is None:
+        return None
+    for name in lists_and_classes(view):
+        lv = list_value(view, name)
+        words = [word(i) for i in lv.items if i.name != "permit_mx_backup"]
+        if len(words) < len(lv.items):
+            return Fix(PERMIT_MX_BACKUP.id, UNSAFE, f"{lv.holder}: permit_mx_backup removed (list backup domains in "
+                       f"relay_domains)", (lv.set(words),), ("postfix reload",))
+    return None

@@ -6,9 +6,11 @@ import ipaddress
 from collections.abc import Iterator
 
 from mailcfg.findings import Finding, Severity
+from mailcfg.fix import UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
+from mailcfg.postfix.edit import holder, set_for
 from mailcfg.postfix.restrictions import lists_and_classes, parse
-from mailcfg.postfix.services import describe, views
+from mailcfg.postfix.services import describe, view_of, views
 from mailcfg.postfix.tokens import split
 from mailcfg.rule import Rule
 
@@ -103,3 +105,32 @@ def _trusts_mynetworks(view) -> bool:
     return False
 
 
+
+
+LOOPBACK = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
+
+
+@MYNETWORKS_TOO_WIDE.fixer
+def fix(config: PostfixConfig, finding: Finding) -> Fix | None:
+    """The ranges judged too wide removed from mynetworks, the rest kept (loopback when nothing is
+    left); a computed mynetworks narrowed with mynetworks_style = host. Unsafe: clients in the
+    removed ranges must authenticate from now on."""
+    view = view_of(config, finding.service)
+    if view is None:
+        return None
+    name, origin, value = holder(view, "mynetworks")
+    if origin is None:
+        if view.get("mynetworks_style").strip().lower() == "host":
+            return None
+        return Fix(MYNETWORKS_TOO_WIDE.id, UNSAFE, "mynetworks_style = host: only this host's own addresses are "
+                   "trusted", (set_for(view, "mynetworks_style", ["host"]),), ("postfix reload",))
+    kept, dropped = [], []
+    for tok in split(value):
+        nets = list(_networks(tok.text))
+        (dropped if nets and judge(nets[0][1]) is not None else kept).append(tok.text)
+    if not dropped:
+        return None
+    if not any(list(_networks(w)) for w in kept):
+        kept = LOOPBACK + kept
+    return Fix(MYNETWORKS_TOO_WIDE.id, UNSAFE, f"{name}: {', '.join(dropped)} no longer trusted to relay (clients "
+               f"there must authenticate)", (set_for(view, "mynetworks", kept),), ("postfix reload",))

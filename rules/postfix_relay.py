@@ -6,13 +6,17 @@ outside the snapshot) is never the basis of a finding.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mailcfg.findings import Finding, Location, Severity
+from mailcfg.fix import SAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.effective import ParameterView
-from mailcfg.postfix.engine import decide_on, startup_error
+from mailcfg.postfix.engine import decide_on, relay_gate_list, startup_error
+from mailcfg.postfix.known import restrictions
+from mailcfg.postfix.listedit import list_value, with_item_before, with_relay_gate
 from mailcfg.postfix.mastercf import Service
 from mailcfg.postfix.probe import Decision, Probe, Step, literal_helo
 from mailcfg.postfix.probes import (
@@ -24,8 +28,8 @@ from mailcfg.postfix.probes import (
     known_recipient,
     user_login,
 )
-from mailcfg.postfix.restrictions import LISTS
-from mailcfg.postfix.services import describe, port, public, views, where
+from mailcfg.postfix.restrictions import LISTS, lists_and_classes, parse_value
+from mailcfg.postfix.services import describe, port, public, view_of, views, where
 from mailcfg.postfix.tls import has_certificate, tls_mode
 from mailcfg.roles import expects
 from mailcfg.rule import Rule
@@ -215,3 +219,76 @@ def _receiving_domains(view: ParameterView) -> list[str]:
     """Domains beyond the host's own names: what makes it a host that receives mail."""
     own = {view.get("myhostname").lower(), "localhost", f"localhost.{view.get('mydomain')}".lower()}
     return [d for d in final_domains(view) if d.lower() not in own]
+
+
+AFTER_RELOAD = ("postfix reload",)
+
+
+@OPEN_RELAY.fixer
+def fix_open_relay(config: PostfixConfig, finding: Finding) -> Fix | None:
+    """Put the relay check before the first item that can permit an outsider."""
+    view = view_of(config, finding.service)
+    if view is None:
+        return None
+    lv = list_value(view, relay_gate_list(view))
+    words = with_relay_gate(lv.items)
+    if words is None:  # the check already comes first: the opening is elsewhere (mynetworks, SASL, ...)
+        return None
+    return Fix(OPEN_RELAY.id, SAFE, f"{lv.holder}: reject mail to other domains before anything can permit it "
+               f"({', '.join(words)})", (lv.set(words),), AFTER_RELOAD)
+
+
+@NO_RELAY_CHECK.fixer
+def fix_no_relay_check(config: PostfixConfig, finding: Finding) -> Fix | None:
+    """The missing relay check added; a misspelt restriction name corrected when only one name is close."""
+    view = view_of(config, finding.service)
+    if view is None:
+        return None
+    fatal = startup_error(view)
+    if fatal is not None:
+        if "specify at least one working instance" not in fatal[0]:
+            return None
+        # Postfix's own default order: trusted clients (as far as the list lacks them), then the check
+        lv = list_value(view, relay_gate_list(view))
+        trusted = ["permit_mynetworks"] + (["permit_sasl_authenticated"] if view.yes("smtpd_sasl_auth_enable") else [])
+        names = {i.name for i in lv.items}
+        items = parse_value(view, ", ".join([t for t in trusted if t not in names] + lv.words))
+        words = with_relay_gate(items)
+        return None if words is None else Fix(
+            NO_RELAY_CHECK.id, SAFE, f"{lv.holder}: add the relay check smtpd requires ({', '.join(words)})",
+            (lv.set(words),), AFTER_RELOAD)
+    known = list(restrictions())
+    for name in lists_and_classes(view):
+        lv = list_value(view, name)
+        for k, item in enumerate(lv.items):
+            if item.kind != "unknown" or item.text.startswith("$"):
+                continue
+            close = difflib.get_close_matches(item.name, known, n=2, cutoff=0.85)
+            if len(close) != 1:
+                return None  # no single obvious spelling: the admin must choose
+            words = lv.words
+            words[k] = close[0]
+            return Fix(NO_RELAY_CHECK.id, SAFE, f"{lv.holder}: {item.text} is no restriction Postfix knows; "
+                       f"corrected to {close[0]}", (lv.set(words),), AFTER_RELOAD)
+    return None
+
+
+@USERS_CANNOT_RELAY.fixer
+def fix_users_cannot_relay(config: PostfixConfig, finding: Finding) -> Fix | None:
+    """permit_sasl_authenticated before the item that refused the logged-in user, in that list."""
+    trial = next((t for t in user_trials(config) if t.view.service and t.view.service.name == finding.service), None)
+    step = _first_refusal(trial.decision) if trial else None
+    if trial is None or step is None or "login_mismatch" in step.what:
+        return None
+    view = trial.view
+    for name in lists_and_classes(view):
+        lv = list_value(view, name)
+        for k, item in enumerate(lv.items):
+            if item.text != step.what or (step.location and item.location and item.location != step.location):
+                continue
+            words = with_item_before(lv.items, "permit_sasl_authenticated", k)
+            if words is None:
+                return None  # already trusted there: something else refuses
+            return Fix(USERS_CANNOT_RELAY.id, SAFE, f"{lv.holder}: let logged-in users through before "
+                       f"{item.text} ({', '.join(words)})", (lv.set(words),), AFTER_RELOAD)
+    return None

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from mailcfg.edits import Edit, render
 from mailcfg.findings import Finding, Severity
+from mailcfg.fix import SAFE, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
+from mailcfg.postfix.edit import holder, override_lines, set_for
+from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.mastercf import Override
-from mailcfg.postfix.services import describe, is_submission, views, where
+from mailcfg.postfix.services import describe, is_submission, view_of, views, where
 from mailcfg.postfix.tls import auth_needs_tls, has_certificate, tls_mode
+from mailcfg.postfix.tokens import split_list
 from mailcfg.rule import Rule
 
 SUBMISSION_NO_AUTH = Rule(
@@ -90,3 +95,66 @@ def check_anonymous(config: PostfixConfig) -> Iterator[Finding]:
                     f"anonymous mechanisms, so smtpd may offer ANONYMOUS logins (add noanonymous)",
                     where(view, name, "smtpd_sasl_security_options"), service=service.name)
                 break
+
+
+@SUBMISSION_NO_AUTH.fixer
+def fix_submission(config: PostfixConfig, finding: Finding) -> Fix | None:
+    """SASL turned on for the submission service; with no submission at all on a host whose role is
+    submission, the standard submission (587) and submissions (465) services added."""
+    view = view_of(config, finding.service)
+    service = view.service if view is not None else None
+    if view is None or service is None:
+        return None
+    if is_submission(service) and not view.yes("smtpd_sasl_auth_enable"):
+        settings = [("smtpd_sasl_auth_enable", "yes"), *_sasl_backend(config)]
+        return Fix(SUBMISSION_NO_AUTH.id, SAFE, f"{describe(service)}: {', '.join(f'-o {n}={v}' for n, v in settings)}",
+                   tuple(override_lines(config.master, service, settings)), ("postfix reload",))
+    if is_submission(service) or any(is_submission(s) or v.yes("smtpd_sasl_auth_enable") for s, v in views(config)):
+        return None  # AUTH only inside a TLS that never starts: a certificate is needed, which no fix can invent
+    main = ParameterView(config)
+    if not has_certificate(main):
+        return None
+    text = render("postfix/submission_services.j2", chroot=service.chroot, backend=_sasl_backend(config),
+                  relay_list="smtpd_relay_restrictions" if config.version >= (2, 10)
+                  else "smtpd_recipient_restrictions")
+    after = max(s.line.last_line for s in config.master.services)
+    return Fix(SUBMISSION_NO_AUTH.id, SAFE, "master.cf: add the submission (587) and submissions (465) services with "
+               "SMTP AUTH", (Edit(config.master.source.path, after + 1, after, text),), ("postfix reload",))
+
+
+def _sasl_backend(config: PostfixConfig) -> list[tuple[str, str]]:
+    """The SASL server settings a new AUTH service needs: none when main.cf already chooses one (it
+    inherits it); Dovecot's socket when the snapshot shows Dovecot; else Postfix's default (Cyrus)."""
+    main = ParameterView(config)
+    if main.origin("smtpd_sasl_type") is not None or config.snapshot.resolve("/etc/dovecot/dovecot.conf") is None:
+        return []
+    return [("smtpd_sasl_type", "dovecot"), ("smtpd_sasl_path", "private/auth")]
+
+
+@AUTH_WITHOUT_TLS.fixer
+def fix_auth_without_tls(config: PostfixConfig, finding: Finding) -> Fix | None:
+    """smtpd_tls_auth_only = yes where the service takes it from; only where STARTTLS works."""
+    view = view_of(config, finding.service)
+    if view is None or tls_mode(view) == "none" or not has_certificate(view):
+        return None
+    return Fix(AUTH_WITHOUT_TLS.id, UNSAFE, "smtpd_tls_auth_only = yes: AUTH only after STARTTLS (mail clients that "
+               "log in without TLS stop working)", (set_for(view, "smtpd_tls_auth_only", ["yes"]),),
+               ("postfix reload",))
+
+
+@SASL_ANONYMOUS.fixer
+def fix_anonymous(config: PostfixConfig, finding: Finding) -> Fix | None:
+    """noanonymous added to the security options that lack it, keeping the others."""
+    view = view_of(config, finding.service)
+    if view is None:
+        return None
+    for name in ("smtpd_sasl_security_options", "smtpd_sasl_tls_security_options"):
+        if name == "smtpd_sasl_security_options" and auth_needs_tls(view):
+            continue
+        held, _origin, value = holder(view, name)
+        words = split_list(value)
+        if "noanonymous" not in {w.lower() for w in words}:
+            words = [*words, "noanonymous"]
+            return Fix(SASL_ANONYMOUS.id, SAFE, f"{held} = {', '.join(words)}", (set_for(view, name, words),),
+                       ("postfix reload",))
+    return None

@@ -328,13 +328,26 @@ def _check_rcpt(s: Session, delay: bool) -> str | None:
     return s.reply if status == REJECT else None
 
 
+def _relay_list_emulated(view: ParameterView) -> bool:
+    """compatibility_level < 1 on 3.3+ with smtpd_relay_restrictions unset: no relay list is enforced."""
+    return view.config.version >= (3, 3) and view.compat < (1,) and view.origin("smtpd_relay_restrictions") is None
+
+
+def relay_gate_list(view: ParameterView) -> str:
+    """The restriction list whose relay check (reject_unauth_destination) Postfix enforces for
+    this service: smtpd_relay_restrictions where it is enforced and not empty, else the recipient list."""
+    if view.config.version < (2, 10) or _relay_list_emulated(view) or not view.items("smtpd_relay_restrictions"):
+        return "smtpd_recipient_restrictions"
+    return "smtpd_relay_restrictions"
+
+
 def _rcpt_lists(s: Session) -> list[tuple[str, list[Item] | None]]:
     view = s.view
     version = view.config.version
     if version < (2, 10):
         return [("smtpd_recipient_restrictions", None)]
     relay: tuple[str, list[Item] | None] = ("smtpd_relay_restrictions", None)
-    emulated = version >= (3, 3) and view.compat < (1,) and view.origin("smtpd_relay_restrictions") is None
+    emulated = _relay_list_emulated(view)
     if emulated:
         s.step(
             "smtpd_relay_restrictions",

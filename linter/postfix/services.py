@@ -16,6 +16,13 @@ def views(config: PostfixConfig) -> list[tuple[Service, ParameterView]]:
     return [(s, ParameterView(config, s)) for s in config.smtpd_services]
 
 
+def view_of(config: PostfixConfig, name: str | None) -> ParameterView | None:
+    """The parameters of smtpd service `name` (a finding's service); main.cf alone for None."""
+    if name is None:
+        return ParameterView(config)
+    return next((v for s, v in views(config) if s.name == name), None)
+
+
 def front_door(config: PostfixConfig, service: Service) -> Service | None:
     """The inet service clients connect to for this smtpd: itself, or the postscreen in front of a
     `pass` smtpd (postscreen hands the connections it lets through to it)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import paramiko
@@ -14,7 +16,7 @@ from mailcfg.remote.collect import HEADER, SCRIPT, Collected, StreamError, parse
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.route import connect
 from mailcfg.remote.ssh import SshError, SshOptions
-from mailcfg.snapshot import FACTS, load_local
+from mailcfg.snapshot import FACTS, Snapshot, load_local
 
 # The whole collection is one remote command reading the script from its stdin: a constant, so no
 # local value ever reaches the remote command line. `sudo -n` never prompts: without a NOPASSWD
@@ -62,6 +64,16 @@ def fetch(spec: HostSpec, options: SshOptions, dest: Path) -> dict:
     return data
 
 
+@contextmanager
+def fetched(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None = None,
+            label: str | None = None) -> Iterator[Snapshot]:
+    """The host's snapshot in a temporary directory, for as long as the `with` block runs."""
+    collected = collect(spec, options, known)
+    with tempfile.TemporaryDirectory(prefix="mailcfg-") as tmp:
+        write_snapshot(collected, Path(tmp) / "snapshot", roles=spec.vars.get("mailcfg_role"))
+        yield load_local(str(Path(tmp) / "snapshot"), name=label or spec.name)
+
+
 def lint_host(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None = None,
               label: str | None = None) -> TargetResult:
     """Lint a host as if its fetched snapshot were linted; failures become results, never exceptions.
@@ -70,10 +82,8 @@ def lint_host(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | No
     """
     label = label or spec.name
     try:
-        collected = collect(spec, options, known)
-        with tempfile.TemporaryDirectory(prefix="mailcfg-") as tmp:
-            write_snapshot(collected, Path(tmp) / "snapshot", roles=spec.vars.get("mailcfg_role"))
-            result = lint_snapshot(load_local(str(Path(tmp) / "snapshot"), name=label))
+        with fetched(spec, options, known, label) as snapshot:
+            result = lint_snapshot(snapshot)
     except SshError as exc:
         return TargetResult(label, status="unreachable", error=exc.reason)
     except MailcfgError as exc:
