@@ -3,7 +3,9 @@
 The work happens on a private copy of the target's files, so nothing the user has is touched
 until they ask (`--write`, `--apply`). One fix per round, then a fresh lint: a fix is always
 computed on the configuration as the previous fixes left it, which keeps fixes that touch the
-same list from fighting, and a fix that does not make its finding go away is not tried twice.
+same list from fighting, and a fix that does not make its finding go away is not tried twice. A
+finding that an earlier fix caused (a narrower mynetworks that leaves users unable to send) is
+fixed as well, whatever --rule says; if it cannot be, nothing is written.
 The result holds each changed file before and after, relative to the target's root (the
 snapshot root, the config directory, or a single file's directory): what `patch -p1` there takes.
 """
@@ -108,8 +110,11 @@ def _reload(entry: str, original: Snapshot, target: str) -> Snapshot:
 def _next_fix(result: TargetResult, selected: set[str] | None, unsafe: bool, tried: set[tuple[Edit, ...]],
               run: FixRun) -> Fix | None:
     candidates = []
+    assert run.before is not None
+    had = {(f.rule, f.service) for f in run.before.findings}
     for finding, fix in result.fixes:
-        if selected is not None and finding.rule not in selected:
+        # what an earlier fix caused is repaired too, whatever --rule selected
+        if selected is not None and finding.rule not in selected and (finding.rule, finding.service) in had:
             continue
         if fix.edits in tried:
             if fix not in run.ineffective:

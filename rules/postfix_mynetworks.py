@@ -5,10 +5,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from mailcfg.edits import Edit
 from mailcfg.findings import Finding, Severity
 from mailcfg.fix import UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.edit import holder, set_for
+from mailcfg.postfix.listedit import list_value, with_item_before
 from mailcfg.postfix.restrictions import lists_and_classes, parse
 from mailcfg.postfix.services import describe, view_of, views
 from mailcfg.postfix.tokens import split
@@ -132,5 +134,24 @@ def fix(config: PostfixConfig, finding: Finding) -> Fix | None:
         return None
     if not any(list(_networks(w)) for w in kept):
         kept = LOOPBACK + kept
+    edits = [set_for(view, "mynetworks", kept), *_sasl_beside_mynetworks(config)]
     return Fix(MYNETWORKS_TOO_WIDE.id, UNSAFE, f"{name}: {', '.join(dropped)} no longer trusted to relay (clients "
-               f"there must authenticate)", (set_for(view, "mynetworks", kept),), ("postfix reload",))
+               f"there must authenticate)", tuple(dict.fromkeys(edits)), ("postfix reload",))
+
+
+def _sasl_beside_mynetworks(config: PostfixConfig) -> list[Edit]:
+    """Where a service offers AUTH and a list trusts mynetworks before logged-in clients (or not
+    them at all), the clients who must authenticate from now on would gain nothing by it:
+    permit_sasl_authenticated goes right after permit_mynetworks."""
+    edits = []
+    for _service, view in views(config):
+        if not view.yes("smtpd_sasl_auth_enable"):
+            continue
+        for name in lists_and_classes(view):
+            lv = list_value(view, name)
+            names = [i.name for i in lv.items]
+            if "permit_mynetworks" in names:
+                words = with_item_before(lv.items, "permit_sasl_authenticated", names.index("permit_mynetworks") + 1)
+                if words is not None:
+                    edits.append(lv.set(words))
+    return edits

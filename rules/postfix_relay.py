@@ -16,7 +16,7 @@ from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide_on, relay_gate_list, startup_error
 from mailcfg.postfix.known import restrictions
-from mailcfg.postfix.listedit import list_value, with_item_before, with_relay_gate
+from mailcfg.postfix.listedit import TRUSTED_CLIENTS, list_value, with_item_before, with_relay_gate
 from mailcfg.postfix.mastercf import Service
 from mailcfg.postfix.probe import Decision, Probe, Step, literal_helo
 from mailcfg.postfix.probes import (
@@ -74,7 +74,13 @@ class Opening:
 
 
 def open_relays(config: PostfixConfig) -> list[Opening]:
-    """One relaying probe per public service and granting restriction."""
+    """One relaying probe per public service and granting restriction (computed once per configuration)."""
+    if "open_relays" not in config.memo:
+        config.memo["open_relays"] = _open_relays(config)
+    return config.memo["open_relays"]
+
+
+def _open_relays(config: PostfixConfig) -> list[Opening]:
     openings: list[Opening] = []
     for service, view in views(config):
         if not public(service, view) or startup_error(view) is not None:
@@ -231,7 +237,12 @@ def fix_open_relay(config: PostfixConfig, finding: Finding) -> Fix | None:
     if view is None:
         return None
     lv = list_value(view, relay_gate_list(view))
-    words = with_relay_gate(lv.items)
+    grants = [o.grant for o in open_relays(config) if o.service.name == finding.service and o.grant is not None]
+    if grants and all(g.what in TRUSTED_CLIENTS for g in grants):
+        return None  # mynetworks or SASL lets the outsider in: their own rules' fixes, not the list order
+    at = next((k for g in grants for k, item in enumerate(lv.items)
+               if item.text == g.what and (not g.location or not item.location or item.location == g.location)), None)
+    words = with_relay_gate(lv.items, at)
     if words is None:  # the check already comes first: the opening is elsewhere (mynetworks, SASL, ...)
         return None
     return Fix(OPEN_RELAY.id, SAFE, f"{lv.holder}: reject mail to other domains before anything can permit it "

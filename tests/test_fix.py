@@ -72,16 +72,18 @@ def test_overlapping_edits_are_refused():
 
 # --- the fixes, on the examples ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("example", ["open-relay", "broken-submission", "office-relay"])
-def test_fix_write_repairs_what_it_fixes_keeps_the_rest_and_a_second_run_changes_nothing(example, tmp_path):
+@pytest.mark.parametrize(("example", "unsafe"), [("open-relay", False), ("broken-submission", False),
+                                                ("office-relay", True)])
+def test_fix_write_repairs_what_it_fixes_keeps_the_rest_and_a_second_run_changes_nothing(example, unsafe, tmp_path):
     root = copy(example, tmp_path)
     before = lint_path(str(root))
-    fixable = {f.rule for f in before.findings if f.fix == "safe"}
+    kinds = ("safe", "unsafe") if unsafe else ("safe",)
+    fixable = {f.rule for f in before.findings if f.fix in kinds}
     original = files(root)
-    out = run("fix", str(root), "--write")
+    out = run("fix", str(root), "--write", *(["--unsafe-fixes"] if unsafe else []))
     assert out.returncode == 0 and out.stdout == "", out.stderr
     after = lint_path(str(root))
-    assert fixable and not fixable & {f.rule for f in after.findings if f.fix == "safe"}
+    assert fixable and not fixable & {f.rule for f in after.findings if f.fix in kinds}
     assert {(f.rule, f.service) for f in after.findings} <= {(f.rule, f.service) for f in before.findings}
     assert "file(s) written; then run: postfix reload" in out.stderr
     # untouched lines stay byte for byte: every line the diff removes belongs to a setting a fix named
@@ -90,7 +92,7 @@ def test_fix_write_repairs_what_it_fixes_keeps_the_rest_and_a_second_run_changes
         old, new = data.decode().splitlines(), changed[name].decode().splitlines()
         removed = [line for line in difflib.ndiff(old, new) if line.startswith("- ")]
         assert len(removed) <= 6, (name, removed)
-    again = run("fix", str(root))
+    again = run("fix", str(root), *(["--unsafe-fixes"] if unsafe else []))
     assert again.returncode == 0 and again.stdout == "", again.stdout
     assert files(root) == changed
 

@@ -92,26 +92,26 @@ def override_lines(master: MasterCf, service: Service, settings: list[tuple[str,
 
 
 def _rewrite_override(source: SourceFile, o: Override, option: str) -> Edit:
+    """The line holding `o` with that `-o` (plain `-o name=value`, `-oname=value` or braced
+    `-o { name = value }`) replaced by `-o OPTION`; the rest of the line kept."""
     number = o.location.line
     line = source.line_text(number)
     start = (o.location.column or 1) - 1
-    # the `-o name=value` text: from the name back to its `-o`, forward to the end of the value
-    head = line[:start]
-    match = re.search(r"-o\s*$", head)
-    begin = match.start() if match else start
-    end = len(line)
-    rest = line[start:]
-    if rest.startswith("{"):
-        depth = 0
-        for i, c in enumerate(rest):
-            depth += c == "{"
-            depth -= c == "}"
+    brace = re.search(r"\{\s*$", line[:start])
+    if brace:  # braced: from the `{` to its matching `}`
+        begin, depth, end = brace.start(), 0, len(line)
+        for i in range(begin, len(line)):
+            depth += line[i] == "{"
+            depth -= line[i] == "}"
             if depth == 0:
-                end = start + i + 1
+                end = i + 1
                 break
     else:
-        m = re.match(r"\S+", rest)
+        begin = start
+        m = re.match(r"\S+", line[start:])
         end = start + (m.end() if m else 0)
+    dash = re.search(r"-o\s*$", line[:begin])
+    begin = dash.start() if dash else begin
     ending = source.lines[number - 1][len(line):]
     return Edit(source.path, number, number, line[:begin] + "-o " + option + line[end:] + (ending or "\n"))
 

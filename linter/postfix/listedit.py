@@ -21,6 +21,7 @@ TRUSTED = ("permit_mynetworks", "permit_sasl_authenticated", "permit_tls_clientc
 TRUSTED_CLIENTS = ("permit_mynetworks", "permit_sasl_authenticated", "permit_tls_clientcerts",
                    "permit_tls_all_clientcerts", "permit_inet_interfaces")
 REFUSING = ("reject", "defer", "warn_if_reject", "sleep")
+STATEFUL = ("defer_if_reject", "defer_if_permit")  # they change the verdicts of the items after them
 
 
 @dataclass(frozen=True)
@@ -58,22 +59,38 @@ def may_permit(item: Item) -> bool:
     return not (item.kind == "restriction" and name.startswith(REFUSING))
 
 
-def with_relay_gate(items: list[Item]) -> list[str] | None:
-    """The list with its relay check placed before the first item that may permit an outsider (the
-    existing reject/defer_unauth_destination moved there, or reject_unauth_destination added); None
-    when the check already comes first. Trusted permits that used to come before the check
-    (permit_sasl_authenticated, ...) move ahead of it with it, so the clients they let relay still
-    can; everything else keeps its order."""
-    first = next((k for k, i in enumerate(items) if may_permit(i)), len(items))
+def with_relay_gate(items: list[Item], before: int | None = None) -> list[str] | None:
+    """The list with its relay check placed before item `before` (the one that let an outsider
+    through), or else before the first item that may permit an outsider: the existing
+    reject/defer_unauth_destination moved there (a `warn_if_reject` that disarmed it dropped), or
+    reject_unauth_destination added. None when the check already comes first, or when items that
+    change later verdicts (defer_if_reject, defer_if_permit) lie where things would move.
+
+    The items between that cannot permit an outsider - trusted permits (permit_sasl_authenticated,
+    ...) and built-in refusals, each with its `warn_if_reject` - move ahead of the check with it,
+    in their order, so the clients those permits let relay still can, under the same refusals as
+    before; everything else keeps its order."""
+    first = before if before is not None else next((k for k, i in enumerate(items) if may_permit(i)), len(items))
     gate = next((k for k, i in enumerate(items) if i.name in GATES), None)
+    warned = gate is not None and gate > 0 and items[gate - 1].name == "warn_if_reject"
+    words = [word(i) for i in items]
     if gate is not None and gate < first:
+        # the check comes first already; only a warn_if_reject that disarms it must go
+        return [w for k, w in enumerate(words) if k != gate - 1] if warned else None
+    end = len(items) if gate is None else gate - warned
+    if any(items[k].name in STATEFUL for k in range(first, end)):
         return None
-    end = gate if gate is not None else len(items)
-    moved = [k for k in range(first, end) if items[k].name in TRUSTED_CLIENTS]
-    gate_word = word(items[gate]) if gate is not None else "reject_unauth_destination"
-    ahead = [word(items[k]) for k in moved] + [gate_word]
-    rest = [word(i) for k, i in enumerate(items[first:], start=first) if k not in moved and k != gate]
-    return [word(i) for i in items[:first]] + ahead + rest
+    moved: set[int] = set()
+    for k in range(first, end):
+        if items[k].name == "warn_if_reject":
+            if k + 1 < end and not may_permit(items[k + 1]):
+                moved |= {k, k + 1}
+        elif not may_permit(items[k]):
+            moved.add(k)
+    dropped = set() if gate is None else {gate, gate - 1} if warned else {gate}
+    ahead = [words[k] for k in sorted(moved)] + [words[gate] if gate is not None else "reject_unauth_destination"]
+    rest = [words[k] for k in range(first, len(items)) if k not in moved and k not in dropped]
+    return words[:first] + ahead + rest
 
 
 def with_item_before(items: list[Item], name: str, index: int) -> list[str] | None:

@@ -1,0 +1,217 @@
+"""`mailcfg fix --write` proven on a real Postfix with Dovecot SASL (tests/realpostfix.py).
+
+Broken configurations (an open relay, submission without SASL, no relay check, a misspelt
+restriction) are fixed with the real command line, then the real Postfix answers real SMTP
+sessions before and after: an outside client must get "554 5.7.1 ... Relay access denied", a
+logged-in user (real AUTH PLAIN after STARTTLS) must be able to send to a foreign domain, and
+mail from the internet to the host itself must still be accepted.
+
+Then configurations the project has never seen (the generator, with a seed no other test uses):
+wherever the real Postfix shows an outsider relaying and the open-relay fix applies, after
+`fix --write --rule postfix-open-relay` no outsider relays any more, and every other probe
+(trusted and logged-in clients, mail to the host's own domains) gets exactly the answer it got
+before. A second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import realpostfix as rp
+from mailcfg.lint import lint_path
+from mailcfg.postfix.config import load_postfix
+from mailcfg.postfix.probe import Probe
+from mailcfg.rules.postfix_relay import open_relays
+from mailcfg.snapshot import load_local
+from postfix_generator import FOREIGN, OUTSIDE, generate
+
+CONFIGS = int(os.environ.get("MAILCFG_FIX_CONFIGS", "400"))
+SEED = int(os.environ.get("MAILCFG_FIX_SEED", "5150"))
+
+OUTSIDER = Probe("198.51.100.7", f"victim@{FOREIGN}", "someone@outside.example", "web1.example.org",
+                 service="smtp")
+USER = Probe("198.51.100.8", f"friend@{FOREIGN}", "alice@example.org", "laptop.example.net", sasl_user="alice",
+             tls=True, service="submission")
+LOCAL = Probe("198.51.100.9", "postmaster@mx1.example.org", "someone@outside.example", "mail.outside.example",
+              service="smtp")
+TLS = """\
+smtpd_tls_cert_file = /etc/postfix/tls/harness-cert.pem
+smtpd_tls_key_file = /etc/postfix/tls/harness-key.pem
+smtpd_tls_security_level = may
+"""
+BASE = """\
+compatibility_level = 3.6
+myhostname = mx1.example.org
+mydestination = $myhostname, localhost
+mynetworks = 127.0.0.0/8
+alias_maps =
+local_recipient_maps =
+""" + TLS
+SMTP = "smtp      inet  n       -       n       -       -       smtpd"
+SUBMISSION = ("submission inet n       -       n       -       -       smtpd\n"
+              "  -o syslog_name=postfix/submission\n  -o smtpd_tls_security_level=encrypt\n"
+              "  -o smtpd_sasl_auth_enable=yes\n  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject")
+
+SCENARIOS = {
+    "open-relay": (BASE + "smtpd_relay_restrictions = permit_mynetworks,\n"
+                   "    check_helo_access inline:{ web1.example.org=OK },\n"
+                   "    permit_sasl_authenticated,\n    reject_unauth_destination\n", [SMTP, SUBMISSION]),
+    "submission-without-sasl": (BASE + "smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, "
+                                "reject_unauth_destination\n",
+                                [SMTP, SUBMISSION.replace("smtpd_sasl_auth_enable=yes",
+                                                          "smtpd_sasl_auth_enable=no")]),
+    "no-relay-check": (BASE + "smtpd_relay_restrictions =\n"
+                       "smtpd_recipient_restrictions = check_recipient_access inline:{ abuse@example.org=OK }\n",
+                       [SMTP, SUBMISSION]),
+    "misspelt-restriction": (BASE + "smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, "
+                             "reject_unauth_destination\n"
+                             "smtpd_recipient_restrictions = reject_non_fqdn_recipent\n", [SMTP, SUBMISSION]),
+}
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    why = rp.available()
+    if why:
+        pytest.fail(f"the real-Postfix harness cannot run: {why}")
+    with rp.Harness(tmp_path_factory.mktemp("fix-harness"), instances=2) as h:
+        yield h
+
+
+def mailcfg(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mailcfg", *args], capture_output=True, text=True, check=False,
+                          env={**os.environ, "NO_COLOR": "1"})
+
+
+def snapshot(root: Path, main: str, services: list[str], cert: tuple[Path, Path]) -> Path:
+    etc = root / "etc" / "postfix"
+    (etc / "tls").mkdir(parents=True)
+    (etc / "main.cf").write_text(main)
+    (etc / "master.cf").write_text(rp.master_cf(services))
+    shutil.copy(cert[0], etc / "tls" / "harness-cert.pem")
+    shutil.copy(cert[1], etc / "tls" / "harness-key.pem")
+    rp.finish_snapshot(root)
+    return root
+
+
+def test_fixed_scenarios_refuse_outsiders_and_let_users_send(harness, tmp_path):
+    cert = rp.make_certificate(tmp_path / "tls")
+    before, after = [], []
+    for name, (main, services) in SCENARIOS.items():
+        before.append(snapshot(tmp_path / name / "before", main, services, cert))
+        after.append(snapshot(tmp_path / name / "after", main, services, cert))
+        out = mailcfg("fix", str(after[-1]), "--write")
+        assert out.returncode == 0 and "file(s) written" in out.stderr, out.stderr
+        assert mailcfg("fix", str(after[-1])).stdout == ""  # a second run changes nothing
+    old = harness.run([(root, [OUTSIDER, USER, LOCAL]) for root in before])
+    new = harness.run([(root, [OUTSIDER, USER, LOCAL]) for root in after])
+    broken = dict(zip(SCENARIOS, old, strict=True))
+    assert broken["open-relay"][0].action == "accept"
+    assert broken["submission-without-sasl"][1].action != "accept"
+    assert broken["no-relay-check"][0].action == "error" and broken["no-relay-check"][0].stage == "startup"
+    assert broken["misspelt-restriction"][2].reply.startswith("451 4.3.5")
+    for name, (outsider, user, local) in zip(SCENARIOS, new, strict=True):
+        assert outsider.action == "reject" and outsider.reply.startswith("554 5.7.1 ") \
+            and outsider.reply.endswith("Relay access denied"), (name, outsider.transcript)
+        assert user.action == "accept" and user.code == 250, (name, user.transcript)
+        assert local.action == "accept", (name, local.transcript)  # and the host still receives its own mail
+
+
+def _foreign(probe: Probe) -> bool:
+    return FOREIGN in probe.rcpt.lower() or "[192.0.2." in probe.rcpt or "relay-probe.invalid" in probe.rcpt
+
+
+@dataclass
+class Case:
+    """A generated configuration the real Postfix shows to be an open relay."""
+
+    root: Path
+    probes: list[Probe]  # the generator's, then the open-relay rule's witness transactions
+    outsiders: set[int]  # which of them come from an outside client, unauthenticated, to a foreign domain
+    before: list[rp.Observed]
+
+    def relays(self, answers: list[rp.Observed]) -> list[Probe]:
+        return [self.probes[i] for i in self.outsiders if answers[i].action == "accept"]
+
+
+REFUSED: list[str] = []  # cases where the fix would break something else, so mailcfg wrote nothing
+
+
+def _fixed(case: Case, workdir: Path, *args: str) -> Path | None:
+    """A copy of the case after `mailcfg fix --write ARGS`; None when no fix applied."""
+    root = workdir / case.root.name
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(case.root, root)
+    out = mailcfg("fix", str(root), "--write", *args)
+    if out.returncode == 2 and "so nothing was changed" in out.stderr:
+        REFUSED.append(f"{case.root.name}: {out.stderr.splitlines()[-1]}")
+        assert mailcfg("fix", str(case.root), *args).returncode == 2  # and it changed nothing indeed
+        return None
+    assert out.returncode == 0, out.stderr
+    if "file(s) written" not in out.stderr:
+        return None
+    again = mailcfg("fix", str(root), *args)
+    assert again.returncode == 0 and again.stdout == "", again.stdout  # a second run changes nothing
+    assert "postfix-open-relay" not in {f.rule for f in lint_path(str(root)).findings}
+    return root
+
+
+def test_fix_closes_open_relays_on_unseen_configurations_and_changes_nothing_else(harness, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("fix-generated")
+    facts, maps = rp.namespace_facts(), rp.available_map_types()
+    cert = rp.make_certificate(workdir / "tls")
+    generated = [generate(workdir / f"seed{SEED}-{i:04d}", SEED, i, facts=facts, map_types=maps, cert=cert)
+                 for i in range(CONFIGS)]
+    # The real Postfix is the judge; the rule only picks which configurations are worth asking it about
+    # (the rule itself is held to the real Postfix in test_relay_rules_differential.py).
+    picked = []
+    for g in generated:
+        witnesses = [o.attempt.probe for o in open_relays(load_postfix(load_local(str(g.root))))]
+        if witnesses:
+            probes = g.probes + witnesses
+            outsiders = {i for i, p in enumerate(probes) if p.sasl_user is None and _foreign(p) and (
+                i >= len(g.probes) or (p.client in OUTSIDE and p.client_name is None))}
+            picked.append((g.root, probes, outsiders))
+    answers = harness.run([(root, probes) for root, probes, _ in picked])
+    cases = [Case(root, probes, outsiders, real) for (root, probes, outsiders), real in zip(picked, answers,
+                                                                                            strict=True)]
+    cases = [c for c in cases if c.relays(c.before)]
+
+    safe = [(c, root) for c in cases if (root := _fixed(c, workdir / "safe", "--rule", "postfix-open-relay"))]
+    rest = [c for c in cases if all(c is not s for s, _ in safe)]
+    unsafe = [(c, root) for c in rest if (root := _fixed(c, workdir / "unsafe", "--unsafe-fixes", "--rule",
+                                                             "postfix-open-relay", "--rule",
+                                                             "postfix-mynetworks-too-wide"))]
+    replies = harness.run([(root, c.probes) for c, root in safe + unsafe])
+    problems = []
+    for k, ((case, _root), now) in enumerate(zip(safe + unsafe, replies, strict=True)):
+        for probe in case.relays(now):
+            problems.append(f"{case.root.name}: still relays {probe}")
+        for i, (probe, was, new) in enumerate(zip(case.probes, case.before, now, strict=True)):
+            if (new.action, new.reply) == (was.action, was.reply):
+                continue
+            if k >= len(safe):  # a narrower mynetworks changes what its clients may do: only users must not notice
+                if any(line.startswith("S: 235") for line in was.transcript) and was.action == "accept":
+                    problems.append(f"{case.root.name}: logged-in {probe} got {was.reply!r}, now {new.reply!r}")
+                continue
+            # the relay closed; or mail out that was refused anyway is now refused by the relay check
+            if i in case.outsiders or (_foreign(probe) and probe.sasl_user is None and was.action != "accept"
+                                       and new.action in ("reject", "defer")):
+                continue
+            problems.append(f"{case.root.name}: {probe} got {was.reply!r} before and {new.reply!r} after")
+    left = [c.root.name for c in rest if all(c is not u for u, _ in unsafe)
+            and not any(r.startswith(c.root.name + ":") for r in REFUSED)]
+    print(f"\n{CONFIGS} configurations: {len(cases)} open relays on the real Postfix; the safe fix closed "
+          f"{len(safe)}, the unsafe mynetworks fix {len(unsafe)}, refused as they would break other mail "
+          f"{len(REFUSED)}, no fix offered: {', '.join(left) or 'none'}" + "".join(f"\n  refused {r}" for r in REFUSED))
+    for name in left:  # no correct fix exists for these (say, defer_if_reject among the items to move): lint says so
+        assert {(f.rule, f.fix) for f in lint_path(str(workdir / name)).findings} >= {("postfix-open-relay", None)}
+    assert safe and unsafe, "the generator should make open relays of both kinds"
+    assert len(safe) + len(unsafe) >= 0.75 * len(cases)
+    assert not problems, "\n".join(problems[:20])
