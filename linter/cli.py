@@ -19,14 +19,23 @@ from mailcfg.errors import MailcfgError
 from mailcfg.fanout import run_all
 from mailcfg.findings import Severity
 from mailcfg.fixer import fix_target
-from mailcfg.lint import lint_path
+from mailcfg.lint import lint_path, lint_snapshot
 from mailcfg.policy import load_policy
 from mailcfg.postfix.probe import Probe, literal_helo
 from mailcfg.registry import all_rules, rule_by_id
+from mailcfg.remote.apply import apply_fixes
 from mailcfg.remote.fetch import fetch as fetch_host
 from mailcfg.remote.fetch import fetched, lint_host
 from mailcfg.remote.hosts import HostSpec
-from mailcfg.remote.ssh import PASSPHRASE_ENV, SshOptions, default_keys, encrypted, is_ssh_target, load_known_hosts
+from mailcfg.remote.ssh import (
+    PASSPHRASE_ENV,
+    SshError,
+    SshOptions,
+    default_keys,
+    encrypted,
+    is_ssh_target,
+    load_known_hosts,
+)
 from mailcfg.reporters import FORMATS
 from mailcfg.reporters.decision import render_explained, render_test
 from mailcfg.targets import Target, expand
@@ -202,6 +211,9 @@ def fix(
     patch: Annotated[Path | None, typer.Option("--patch", help="Write the diff to this file (`patch -p1` applies "
                                                "it at the snapshot root, or at / on the host).")] = None,
     write: Annotated[bool, typer.Option("--write", help="Edit the local files (atomically).")] = False,
+    apply: Annotated[bool, typer.Option("--apply", help="Change the host: check the files did not change, back "
+                                        "them up, write, `postfix check`, reload, lint again; restore on any "
+                                        "failure.")] = False,
     unsafe_fixes: Annotated[bool, typer.Option("--unsafe-fixes", help="Also apply fixes that can lock out "
                                                "clients or drop a function (see each rule's doc page).")] = False,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Only fix findings of this rule (repeatable).")]
@@ -225,9 +237,12 @@ def fix(
         if write:
             raise MailcfgError(f"{target}: --write edits local files; a host is changed with --apply")
         ssh = _ssh_options(known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become, [spec])
-        with fetched(spec, ssh) as snapshot:
+        known = load_known_hosts(ssh)
+        with fetched(spec, ssh, known) as snapshot:
             run = fix_target(found[0].label, rule, unsafe_fixes, snapshot)
     else:
+        if apply:
+            raise MailcfgError(f"{target}: --apply changes a host; local files are changed with --write")
         run = fix_target(target, rule, unsafe_fixes)
     for f in run.applied:
         typer.echo(f"mailcfg: {target}: fix {f.rule} ({f.safety}): {f.summary}", err=True)
@@ -249,9 +264,24 @@ def fix(
             steps = sorted({step for f in run.applied for step in f.after})
             typer.echo(f"mailcfg: {target}: {len(run.changes)} file(s) written; then run: {'; '.join(steps)}",
                        err=True)
-    if diff or not (write or patch is not None):
+    if diff or not (write or apply or patch is not None):
         sys.stdout.write(text)
-        if text:
+        if text and not apply:
+            raise typer.Exit(1)
+    if apply and spec is not None:
+        def recheck():
+            with fetched(spec, ssh, known, found[0].label) as snapshot:
+                return lint_snapshot(snapshot)
+
+        try:
+            done = apply_fixes(spec, ssh, run, recheck, known)
+        except SshError as exc:
+            raise SshError(exc.target, f"{exc.reason} (files on the host may need a look: backups end in "
+                           f".mailcfg-<time>)") from None
+        for step in done.log:
+            typer.echo(f"mailcfg: {target}: host: {step}", err=True)
+        typer.echo(f"mailcfg: {target}: {done.status}: {done.detail}", err=True)
+        if done.status not in ("applied", "unchanged"):
             raise typer.Exit(1)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mailcfg.findings import Finding, Severity
-from mailcfg.fix import SAFE, UNSAFE, Fix
+from mailcfg.fix import UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.edit import set_for
 from mailcfg.postfix.effective import ParameterView
@@ -58,11 +58,12 @@ def check_permit_mx_backup(config: PostfixConfig) -> Iterator[Finding]:
 
 @SOFT_BOUNCE.fixer
 def fix_soft_bounce(config: PostfixConfig, finding: Finding) -> Fix | None:
-    """soft_bounce = no where it is turned on."""
+    """soft_bounce = no where it is turned on (unsafe: what soft_bounce was hiding now rejects or
+    bounces for good, deferred mail in the queue included)."""
     view = view_of(config, finding.service)
     if view is None:
         return None
-    return Fix(SOFT_BOUNCE.id, SAFE, "soft_bounce = no: rejections are permanent again",
+    return Fix(SOFT_BOUNCE.id, UNSAFE, "soft_bounce = no: rejections are permanent again",
                (set_for(view, "soft_bounce", ["no"]),), ("postfix reload",))
 
 

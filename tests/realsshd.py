@@ -38,11 +38,12 @@ def keygen(path: Path, passphrase: str = "") -> str:
 
 
 class Sshd:
-    """One sshd. `postfix_conf` is served as /etc/postfix; `users` maps extra login names to a
-    sudoers line (or None for no sudo rights); root can always log in with the client key."""
+    """One sshd. `postfix_conf` is served as /etc/postfix, and each of `mounts` (host path ->
+    test directory) over its host path; `users` maps extra login names to a sudoers line (or None
+    for no sudo rights); root can always log in with the client key."""
 
     def __init__(self, base: Path, postfix_conf: Path, users: dict[str, str | None] | None = None,
-                 sshd_options: str = ""):
+                 sshd_options: str = "", mounts: dict[str, Path] | None = None):
         self.base, self.port, self.conf = base, free_port(), postfix_conf
         # Users other than root read their authorized_keys themselves: it must be world-readable.
         self.public = Path(tempfile.mkdtemp(prefix="mailcfg-sshd-", dir="/tmp"))
@@ -53,7 +54,7 @@ class Sshd:
         keys = self.public / "authorized_keys"
         keys.write_text(self.client_key.with_suffix(".pub").read_text())
         os.chmod(keys, 0o644)
-        binds = [(postfix_conf, "/etc/postfix")]
+        binds = [(postfix_conf, "/etc/postfix"), *((src, dst) for dst, src in (mounts or {}).items())]
         if users:
             binds += self._accounts(users)
         config = base / "sshd_config"

@@ -137,7 +137,7 @@ def test_unsafe_fixes_and_rule_selection(tmp_path):
 def test_a_single_main_cf_is_fixed_in_place(tmp_path):
     main = tmp_path / "main.cf"
     main.write_text("compatibility_level = 3.6\nsoft_bounce = yes\n")
-    out = run("fix", str(main), "--write")
+    out = run("fix", str(main), "--write", "--unsafe-fixes")
     assert out.returncode == 0, out.stderr
     assert main.read_text() == "compatibility_level = 3.6\nsoft_bounce = no\n"
 

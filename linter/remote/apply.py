@@ -1,0 +1,149 @@
+"""Applying fixes on a live host, so that it is never left broken.
+
+One POSIX sh script does the risky part in a single round trip:
+
+1. every file to change must still be byte for byte what the snapshot held (else: refused);
+2. each is backed up beside itself as FILE.mailcfg-TIMESTAMP (owner and mode kept);
+3. the new text is written to a temporary file in the same directory (a copy of the original,
+   so owner and mode stay) and renamed over the original: a reader sees the old file or the new,
+   never a partial one;
+4. the MTA's own checks: `postfix check`, and `postconf -n` must print no warning it did not
+   print before;
+5. `postfix reload` when Postfix runs.
+
+If step 4 or 5 fails, the backups are put back the same way and Postfix reloaded again. The
+script is one `{ ... }` block, so sh parses all of it before running any of it: a connection
+that drops while the script is being sent runs nothing; and it ignores SIGHUP, so a connection
+that drops while it runs does not stop it halfway. Then mailcfg collects the host again and
+lints it: the findings must be what the fixes predicted, or the backups are restored (a second
+small script) and Postfix reloaded. Every value in the scripts is quoted with shlex.quote.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import paramiko
+from mailcfg.fixer import FileChange, FixRun
+from mailcfg.lint import TargetResult
+from mailcfg.remote.hosts import HostSpec
+from mailcfg.remote.route import connect
+from mailcfg.remote.ssh import SshError, SshOptions
+
+SUFFIX = ".mailcfg-"  # backups: FILE.mailcfg-YYYYmmddTHHMMSSZ
+
+PRELUDE = r"""trap '' HUP PIPE
+PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin:/usr/bin:/bin"
+export PATH
+LC_ALL=C
+export LC_ALL
+say() { printf '=== %s\n' "$*"; }
+running() { command -v postfix >/dev/null 2>&1 && postfix status >/dev/null 2>&1; }
+reload() { if running; then postfix reload 2>&1 || return 1; fi; return 0; }
+"""
+
+
+@dataclass
+class Applied:
+    """What happened on one host."""
+
+    status: str  # applied | unchanged | refused | rolled-back | failed
+    detail: str = ""
+    backups: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)  # the remote steps, as the script reported them
+
+
+def _put(path: str, text: str) -> str:
+    """sh that replaces `path` by `text` atomically, keeping owner and mode."""
+    tmp = shlex.quote(f"{path}.mailcfg-tmp")
+    return (f"cp -p {shlex.quote(path)} {tmp} && printf '%s' {shlex.quote(text)} > {tmp} "
+            f"&& mv -f {tmp} {shlex.quote(path)}")
+
+
+def _restore_function(changes: list[FileChange], stamp: str) -> str:
+    lines = ["restore() {"]
+    for c in changes:
+        path = "/" + c.path
+        backup = shlex.quote(path + SUFFIX + stamp)
+        tmp = shlex.quote(f"{path}.mailcfg-tmp")
+        lines.append(f"  if [ -f {backup} ]; then cp -p {backup} {tmp} && mv -f {tmp} {shlex.quote(path)} "
+                     f"&& say restored {shlex.quote(path)}; fi")
+    lines.append("  reload >/dev/null 2>&1 && say reloaded")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def apply_script(changes: list[FileChange], stamp: str) -> str:
+    """The script that checks, backs up, writes, validates and reloads (or rolls back)."""
+    body = [PRELUDE, _restore_function(changes, stamp)]
+    for c in changes:
+        path = "/" + c.path
+        old = shlex.quote(f"{path}.mailcfg-old")
+        body.append(f"printf '%s' {shlex.quote(c.before)} > {old} || {{ say failed cannot write beside "
+                    f"{shlex.quote(path)}; exit 1; }}")
+        body.append(f"if ! cmp -s {old} {shlex.quote(path)}; then rm -f {old}; say refused {shlex.quote(path)} "
+                    f"changed since the snapshot; exit 1; fi")
+        body.append(f"rm -f {old}")
+    body.append("warned=$(postconf -n 2>&1 >/dev/null | sort)")
+    for c in changes:
+        path = "/" + c.path
+        backup = shlex.quote(path + SUFFIX + stamp)
+        body.append(f"cp -p {shlex.quote(path)} {backup} || {{ say failed backup of {shlex.quote(path)}; exit 1; }}")
+        body.append(f"say backup {backup}")
+    for c in changes:
+        path = "/" + c.path
+        body.append(f"{_put(path, c.after)} || {{ say failed writing {shlex.quote(path)}; restore; exit 1; }}")
+        body.append(f"say wrote {shlex.quote(path)}")
+    body.append(r"""if ! out=$(postfix check 2>&1); then say rollback postfix check failed: $out; restore; exit 1; fi
+now=$(postconf -n 2>&1 >/dev/null | sort)
+new=$(printf '%s\n' "$now" | while IFS= read -r line; do
+  case "$NL$warned$NL" in *"$NL$line$NL"*) ;; *) printf '%s ' "$line" ;; esac
+done)
+if [ -n "$new" ]; then say rollback postconf warns: $new; restore; exit 1; fi
+if ! out=$(reload); then say rollback postfix reload failed: $out; restore; exit 1; fi
+if running; then say reloaded; else say not-running; fi
+say done""")
+    return "{\nNL='\n'\n" + "\n".join(body) + "\n} </dev/null\n"
+
+
+def restore_script(changes: list[FileChange], stamp: str) -> str:
+    return "{\n" + PRELUDE + _restore_function(changes, stamp) + "restore\nsay done\n} </dev/null\n"
+
+
+def _run(spec: HostSpec, options: SshOptions, script: str, known: paramiko.HostKeys | None) -> list[str]:
+    command = "sudo -n sh -s" if spec.ssh_options(options).become else "sh -s"
+    with connect(spec, options, known) as conn:
+        _rc, out, err = conn.run(command, script.encode("utf-8", "surrogateescape"))
+    lines = [line[4:] for line in out.decode("utf-8", "replace").splitlines() if line.startswith("=== ")]
+    if not lines:
+        said = " ".join(err.decode("utf-8", "replace").split())[:200] or "no output"
+        raise SshError(spec.target, f"the apply script did not run: {said}")
+    return lines
+
+
+def apply_fixes(spec: HostSpec, options: SshOptions, run: FixRun, recheck, known: paramiko.HostKeys | None = None,
+                now: datetime | None = None) -> Applied:
+    """Apply `run`'s changes on the host; `recheck()` collects and lints the host again afterwards."""
+    if not run.changes:
+        return Applied("unchanged", "nothing to change")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    log = _run(spec, options, apply_script(run.changes, stamp), known)
+    backups = [line.split(" ", 1)[1] for line in log if line.startswith("backup ")]
+    last = log[-1]
+    if last != "done":
+        status = "refused" if last.startswith("refused") else "rolled-back" if any(
+            line.startswith("rollback") for line in log) else "failed"
+        return Applied(status, next((line for line in log if line.split(" ", 1)[0] in (
+            "refused", "rollback", "failed")), last), backups, log)
+    after: TargetResult = recheck()
+    expected = {(f.rule, f.service) for f in run.after.findings} if run.after else set()
+    got = {(f.rule, f.service) for f in after.findings}
+    if after.status != "ok" or got != expected:
+        why = after.error if after.status != "ok" else \
+            f"re-lint differs from the prediction: {sorted(got ^ expected)}"
+        log += _run(spec, options, restore_script(run.changes, stamp), known)
+        return Applied("rolled-back", why, backups, log)
+    return Applied("applied", "reloaded" if "reloaded" in log else "Postfix is not running: nothing to reload",
+                   backups, log)
