@@ -16,7 +16,7 @@ from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide_on, relay_gate_list, startup_error
 from mailcfg.postfix.known import restrictions
-from mailcfg.postfix.listedit import TRUSTED_CLIENTS, list_value, with_item_before, with_relay_gate
+from mailcfg.postfix.listedit import GATES, TRUSTED_CLIENTS, list_value, with_item_before, with_relay_gate
 from mailcfg.postfix.mastercf import Service
 from mailcfg.postfix.probe import Decision, Probe, Step, literal_helo
 from mailcfg.postfix.probes import (
@@ -31,6 +31,7 @@ from mailcfg.postfix.probes import (
 from mailcfg.postfix.restrictions import LISTS, lists_and_classes, parse_value
 from mailcfg.postfix.services import describe, port, public, view_of, views, where
 from mailcfg.postfix.tls import has_certificate, tls_mode
+from mailcfg.postfix.whatif import still_relay, trusted_clients
 from mailcfg.roles import expects
 from mailcfg.rule import Rule
 
@@ -245,6 +246,17 @@ def fix_open_relay(config: PostfixConfig, finding: Finding) -> Fix | None:
     words = with_relay_gate(lv.items, at)
     if words is None:  # the check already comes first: the opening is elsewhere (mynetworks, SASL, ...)
         return None
+    # Clients the admin trusts may have relayed only through the permit that now comes after the
+    # check (a bare `permit`, say): their permit goes right before the check, as Postfix's default has it.
+    gate = next(k for k, w in enumerate(words) if w.lower() in GATES)
+    probes = trusted_clients(view)
+    for probe in still_relay(view, {lv.holder: ", ".join(words)}, probes):
+        permit = "permit_sasl_authenticated" if probe.sasl_user else "permit_mynetworks"
+        if permit not in (w.lower() for w in words[:gate]):
+            words.insert(gate, permit)
+            gate += 1
+    if still_relay(view, {lv.holder: ", ".join(words)}, probes):
+        return None  # no list order keeps them relaying: the admin must decide
     return Fix(OPEN_RELAY.id, SAFE, f"{lv.holder}: reject mail to other domains before anything can permit it "
                f"({', '.join(words)})", (lv.set(words),), AFTER_RELOAD)
 
@@ -263,6 +275,8 @@ def fix_no_relay_check(config: PostfixConfig, finding: Finding) -> Fix | None:
         lv = list_value(view, relay_gate_list(view))
         trusted = ["permit_mynetworks"] + (["permit_sasl_authenticated"] if view.yes("smtpd_sasl_auth_enable") else [])
         names = {i.name for i in lv.items}
+        if names & set(TRUSTED_CLIENTS):  # the list says whom it trusts: only the check is missing
+            trusted = []
         items = parse_value(view, ", ".join([t for t in trusted if t not in names] + lv.words))
         words = with_relay_gate(items)
         return None if words is None else Fix(
@@ -274,9 +288,9 @@ def fix_no_relay_check(config: PostfixConfig, finding: Finding) -> Fix | None:
         for k, item in enumerate(lv.items):
             if item.kind != "unknown" or item.text.startswith("$"):
                 continue
-            close = difflib.get_close_matches(item.name, known, n=2, cutoff=0.85)
-            if len(close) != 1:
-                return None  # no single obvious spelling: the admin must choose
+            close = difflib.get_close_matches(item.name, known, n=2, cutoff=0.8)
+            if len(close) != 1 or difflib.SequenceMatcher(None, item.name, close[0]).ratio() < 0.85:
+                continue  # no single obvious spelling: the admin must choose
             words = lv.words
             words[k] = close[0]
             return Fix(NO_RELAY_CHECK.id, SAFE, f"{lv.holder}: {item.text} is no restriction Postfix knows; "

@@ -15,7 +15,10 @@ before. A second run changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +29,7 @@ import pytest
 import realpostfix as rp
 from mailcfg.lint import lint_path
 from mailcfg.postfix.config import load_postfix
+from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.probe import Probe
 from mailcfg.rules.postfix_relay import open_relays
 from mailcfg.snapshot import load_local
@@ -140,6 +144,10 @@ class Case:
         return [self.probes[i] for i in self.outsiders if answers[i].action == "accept"]
 
 
+def _accepted(answer: rp.Observed | None) -> bool:
+    return answer is not None and answer.action == "accept"
+
+
 REFUSED: list[str] = []  # cases where the fix would break something else, so mailcfg wrote nothing
 
 
@@ -174,7 +182,8 @@ def test_fix_closes_open_relays_on_unseen_configurations_and_changes_nothing_els
     for g in generated:
         witnesses = [o.attempt.probe for o in open_relays(load_postfix(load_local(str(g.root))))]
         if witnesses:
-            probes = g.probes + witnesses
+            twins = [dataclasses.replace(p, sasl_user=None) for p in g.probes if p.sasl_user is not None]
+            probes = g.probes + witnesses + twins
             outsiders = {i for i, p in enumerate(probes) if p.sasl_user is None and _foreign(p) and (
                 i >= len(g.probes) or (p.client in OUTSIDE and p.client_name is None))}
             picked.append((g.root, probes, outsiders))
@@ -193,16 +202,27 @@ def test_fix_closes_open_relays_on_unseen_configurations_and_changes_nothing_els
     for k, ((case, _root), now) in enumerate(zip(safe + unsafe, replies, strict=True)):
         for probe in case.relays(now):
             problems.append(f"{case.root.name}: still relays {probe}")
+        view = ParameterView(load_postfix(load_local(str(case.root))))
+        trusted = [ipaddress.ip_network(w.strip("[]").replace("]/", "/"), strict=False)
+                   for w in view.items("mynetworks") if re.fullmatch(r"[\[\]0-9a-fA-F:./]+", w)]
+        answers = dict(zip(case.probes, case.before, strict=True))
         for i, (probe, was, new) in enumerate(zip(case.probes, case.before, now, strict=True)):
             if (new.action, new.reply) == (was.action, was.reply):
                 continue
+            logged_in = any(line.startswith("S: 235") for line in was.transcript)
             if k >= len(safe):  # a narrower mynetworks changes what its clients may do: only users must not notice
-                if any(line.startswith("S: 235") for line in was.transcript) and was.action == "accept":
+                if logged_in and was.action == "accept":
                     problems.append(f"{case.root.name}: logged-in {probe} got {was.reply!r}, now {new.reply!r}")
                 continue
-            # the relay closed; or mail out that was refused anyway is now refused by the relay check
-            if i in case.outsiders or (_foreign(probe) and probe.sasl_user is None and was.action != "accept"
-                                       and new.action in ("reject", "defer")):
+            closed = was.action == "accept" and new.reply.endswith("Relay access denied")
+            if (i in case.outsiders
+                    # still refused, now by the relay check
+                    or (was.action != "accept" and new.action != "accept" and new.reply.endswith("Relay access denied"))
+                    # the opening closed for a client the admin never marked as trusted
+                    or (closed and not logged_in and not any(
+                        ipaddress.ip_address(probe.client) in n for n in trusted if n.version == 4))
+                    # a login that did not matter: the same client relayed without it
+                    or (closed and logged_in and _accepted(answers.get(dataclasses.replace(probe, sasl_user=None))))):
                 continue
             problems.append(f"{case.root.name}: {probe} got {was.reply!r} before and {new.reply!r} after")
     left = [c.root.name for c in rest if all(c is not u for u, _ in unsafe)

@@ -35,7 +35,9 @@ def layout_of(param: Parameter | None, source: SourceFile | None) -> Layout:
     if param is None or source is None:
         return Layout()
     value = param.value
-    separator = ", " if ", " in value else "," if "," in value else " "
+    while (inner := re.sub(r"\{[^{}]*\}", "", value)) != value:  # separators inside { } do not count
+        value = inner
+    separator = ", " if ", " in value or not re.search(r"[\s,]", value.strip()) else "," if "," in value else " "
     segments = param.line.segments
     if len(segments) == 1:
         return Layout(separator)

@@ -77,7 +77,10 @@ def with_relay_gate(items: list[Item], before: int | None = None) -> list[str] |
     if gate is not None and gate < first:
         # the check comes first already; only a warn_if_reject that disarms it must go
         return [w for k, w in enumerate(words) if k != gate - 1] if warned else None
-    end = len(items) if gate is None else gate - warned
+    if gate is None:  # no check yet: nothing moves past a final reject or defer
+        end = next((k for k in range(first, len(items)) if items[k].name in ("reject", "defer")), len(items))
+    else:
+        end = gate - warned
     if any(items[k].name in STATEFUL for k in range(first, end)):
         return None
     moved: set[int] = set()
@@ -95,9 +98,9 @@ def with_relay_gate(items: list[Item], before: int | None = None) -> list[str] |
 
 def with_item_before(items: list[Item], name: str, index: int) -> list[str] | None:
     """The list with restriction `name` just before item `index`: moved there when it comes later,
-    added when absent; None when it already comes earlier."""
+    added when absent; None when it already comes there or earlier."""
     at = next((k for k, i in enumerate(items) if i.name == name), None)
-    if at is not None and at < index:
+    if at is not None and at <= index:
         return None
     words = [word(i) for k, i in enumerate(items) if k != at]
     words.insert(index, name if at is None else word(items[at]))

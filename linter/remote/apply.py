@@ -102,8 +102,17 @@ new=$(printf '%s\n' "$now" | while IFS= read -r line; do
   case "$NL$warned$NL" in *"$NL$line$NL"*) ;; *) printf '%s ' "$line" ;; esac
 done)
 if [ -n "$new" ]; then say rollback postconf warns: $new; restore; exit 1; fi
+was_running=no
+if running; then was_running=yes; fi
 if ! out=$(reload); then say rollback postfix reload failed: $out; restore; exit 1; fi
-if running; then say reloaded; else say not-running; fi
+if [ "$was_running" = yes ]; then
+  sleep 1
+  # master exits when it cannot bind a new service's port: put the old files back and start it
+  if ! running; then say rollback Postfix stopped after the reload; restore; postfix start >/dev/null 2>&1; exit 1; fi
+  say reloaded
+else
+  say not-running
+fi
 say done""")
     return "{\nNL='\n'\n" + "\n".join(body) + "\n} </dev/null\n"
 

@@ -24,6 +24,10 @@ def render(results: list[TargetResult], color: bool = False) -> str:
                         for s in Severity)
     console.print(f"{summary} in {len(results)} target{'s' if len(results) != 1 else ''}"
                   + (f"; {failed} could not be checked" if failed else ""))
+    fixes = {kind: sum(1 for r in results for f in r.findings if f.fix == kind) for kind in ("safe", "unsafe")}
+    if fixes["safe"] or fixes["unsafe"]:
+        console.print(f"[*] {fixes['safe']} fixable with `mailcfg fix`"
+                      + (f" ({fixes['unsafe']} more with --unsafe-fixes)" if fixes["unsafe"] else ""))
     return out.getvalue()
 
 
@@ -40,8 +44,9 @@ def _target(console: Console, result: TargetResult) -> None:
         for f in findings:
             where = f"{f.location.line}:{f.location.column or 1}" if f.location.line else "-"
             service = f" [{escape(f.service)}]" if f.service else ""
+            mark = " [*]" if f.fix == "safe" else " [unsafe fix]" if f.fix == "unsafe" else ""
             console.print(f"    {where:>7}  [{STYLE[f.severity]}]{f.severity.value:<7}[/]  "
-                          f"{f.rule}{escape(service)}  {escape(f.message)}")
+                          f"{f.rule}{escape(service)}{escape(mark)}  {escape(f.message)}")
             shown = _line(result, f)
             if shown is not None:
                 console.print(f"             | {escape(shown)}")
