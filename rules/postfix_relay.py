@@ -31,7 +31,7 @@ from mailcfg.postfix.probes import (
 from mailcfg.postfix.restrictions import LISTS, lists_and_classes, parse_value
 from mailcfg.postfix.services import describe, port, public, view_of, views, where
 from mailcfg.postfix.tls import has_certificate, tls_mode
-from mailcfg.postfix.whatif import still_relay, trusted_clients
+from mailcfg.postfix.whatif import differences, trusted_clients
 from mailcfg.roles import expects
 from mailcfg.rule import Rule
 
@@ -246,17 +246,19 @@ def fix_open_relay(config: PostfixConfig, finding: Finding) -> Fix | None:
     words = with_relay_gate(lv.items, at)
     if words is None:  # the check already comes first: the opening is elsewhere (mynetworks, SASL, ...)
         return None
-    # Clients the admin trusts may have relayed only through the permit that now comes after the
-    # check (a bare `permit`, say): their permit goes right before the check, as Postfix's default has it.
+    # The clients the admin trusts must get the answers they get now. Some may have relayed only
+    # through the permit that now comes after the check (a bare `permit`, say): their own permit
+    # goes right before the check, as Postfix's default has it. If they would still be answered
+    # differently (a table that refuses some of them now comes after their permit), no fix.
     gate = next(k for k, w in enumerate(words) if w.lower() in GATES)
     probes = trusted_clients(view)
-    for probe in still_relay(view, {lv.holder: ", ".join(words)}, probes):
+    for probe, now, _then in differences(view, {lv.holder: ", ".join(words)}, probes):
         permit = "permit_sasl_authenticated" if probe.sasl_user else "permit_mynetworks"
-        if permit not in (w.lower() for w in words[:gate]):
+        if now == "accept" and permit not in (w.lower() for w in words[:gate]):
             words.insert(gate, permit)
             gate += 1
-    if still_relay(view, {lv.holder: ", ".join(words)}, probes):
-        return None  # no list order keeps them relaying: the admin must decide
+    if differences(view, {lv.holder: ", ".join(words)}, probes):
+        return None
     return Fix(OPEN_RELAY.id, SAFE, f"{lv.holder}: reject mail to other domains before anything can permit it "
                f"({', '.join(words)})", (lv.set(words),), AFTER_RELOAD)
 

@@ -3,6 +3,7 @@ engine, before it writes anything, what its change would do to a given client.""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 
 from mailcfg.findings import Location
@@ -12,6 +13,8 @@ from mailcfg.postfix.maincf import Parameter
 from mailcfg.postfix.mastercf import Override
 from mailcfg.postfix.probe import Probe, literal_helo
 from mailcfg.postfix.probes import OUTSIDE_V4, VICTIM, user_login
+from mailcfg.postfix.restrictions import lists_and_classes, parse
+from mailcfg.postfix.tables import parse_ref
 from mailcfg.postfix.tls import has_certificate, tls_mode
 
 
@@ -29,27 +32,46 @@ class WhatIf(ParameterView):
 
 
 def trusted_clients(view: ParameterView) -> list[Probe]:
-    """Clients the admin chose to let relay, sending to a foreign domain: one from mynetworks, and a
-    logged-in user where the service offers AUTH."""
-    probes = []
-    for word in view.items("mynetworks"):
-        try:
-            net = ipaddress.ip_network(word.strip("[]").replace("]/", "/"), strict=False)
-        except ValueError:
-            continue
-        client = str(next(iter(net.hosts()), net.network_address))
-        probes.append(Probe(client, VICTIM, "someone@example.net", literal_helo(client),
-                            service=view.service.name if view.service else None))
-        break
+    """Clients the admin chose to trust - one from mynetworks, and a logged-in user where the
+    service offers AUTH - each sending to a foreign domain and to the host's postmaster."""
+    service = view.service.name if view.service else None
+    words = []
+    for word in view.items("mynetworks"):  # a table in mynetworks lists networks too
+        ref = parse_ref(word) if ":" in word and not word.startswith("[") else None
+        words += [e.key for e in view.config.table(ref).entries] if ref is not None else [word]
+    nets = [n for n in map(_network, words) if n is not None]
+    # one client per mynetworks entry, and each one a client table singles out inside mynetworks
+    addresses = [str(next(iter(n.hosts()), n.network_address)) for n in nets[:8]]
+    for name in lists_and_classes(view):
+        for item in parse(view, name):
+            if item.table is not None and item.name in ("check_client_access", "check_client_a_access"):
+                for entry in view.config.table(item.table).entries:
+                    key = _network(entry.key)
+                    if key is not None and any(key.version == n.version and key.subnet_of(n) for n in nets):
+                        addresses.append(str(next(iter(key.hosts()), key.network_address)))
+    clients = [Probe(a, VICTIM, "someone@example.net", literal_helo(a), service=service)
+               for a in dict.fromkeys(addresses)]
     if view.yes("smtpd_sasl_auth_enable"):
         login, sender = user_login(view)
-        probes.append(Probe(OUTSIDE_V4[0], VICTIM, sender, literal_helo(OUTSIDE_V4[0]), sasl_user=login,
-                            tls=tls_mode(view) != "none" and has_certificate(view),
-                            service=view.service.name if view.service else None))
-    return probes
+        clients.append(Probe(OUTSIDE_V4[0], VICTIM, sender, literal_helo(OUTSIDE_V4[0]), sasl_user=login,
+                             tls=tls_mode(view) != "none" and has_certificate(view), service=service))
+    local = f"postmaster@{view.get('myhostname')}"
+    return clients + [dataclasses.replace(p, rcpt=local) for p in clients]
 
 
-def still_relay(view: ParameterView, values: dict[str, str], probes: list[Probe]) -> list[Probe]:
-    """Of `probes` that relay now, those that would not with `values`."""
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(text.strip("[]").replace("]/", "/"), strict=False)
+    except ValueError:
+        return None
+
+
+def differences(view: ParameterView, values: dict[str, str], probes: list[Probe]) -> list[tuple[Probe, str, str]]:
+    """(probe, action now, action with `values`) for the probes whose answer `values` would change."""
     changed = WhatIf(view, values)
-    return [p for p in probes if decide_on(view, p).action == "accept" and decide_on(changed, p).action != "accept"]
+    out = []
+    for p in probes:
+        now, then = decide_on(view, p).action, decide_on(changed, p).action
+        if now != then:
+            out.append((p, now, then))
+    return out
