@@ -49,3 +49,15 @@ def lint(tmp_path: Path) -> Callable[..., list[Finding]]:
 
 def by_rule(findings: list[Finding], rule: str) -> list[Finding]:
     return [f for f in findings if f.rule == rule]
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    """Dovecot and two real Postfix instances in their own namespaces (tests/realpostfix.py), per module."""
+    import realpostfix as rp
+
+    why = rp.available()
+    if why:  # not a skip: CI installs Postfix and Dovecot (scripts/setup.sh) and runs as root
+        pytest.fail(f"the real-Postfix harness cannot run: {why}")
+    with rp.Harness(tmp_path_factory.mktemp("postfix-harness"), instances=2) as h:
+        yield h

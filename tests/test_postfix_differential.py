@@ -25,15 +25,6 @@ OUTSIDE = "198.51.100.7"
 FOREIGN = "x@foreign.example"
 
 
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory):
-    why = rp.available()
-    if why:  # not a skip: CI installs Postfix and Dovecot (scripts/setup.sh) and runs as root
-        pytest.fail(f"the real-Postfix harness cannot run: {why}")
-    with rp.Harness(tmp_path_factory.mktemp("postfix-harness"), instances=2) as h:
-        yield h
-
-
 def _baseline(root: Path, main_extra: str = "", smtp_options: str = "") -> Path:
     rp.write_baseline(root)
     main = root / "etc" / "postfix" / "main.cf"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 import realpostfix as rp
 from mailcfg.postfix.config import load_postfix
 from mailcfg.rules.postfix_relay import inbound_refusals, open_relays, user_trials
@@ -34,15 +33,6 @@ SEED = int(os.environ.get("MAILCFG_RULE_SEED", "4242"))
 
 def _foreign(rcpt: str) -> bool:
     return FOREIGN in rcpt.lower() or "[192.0.2." in rcpt
-
-
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory):
-    why = rp.available()
-    if why:
-        pytest.fail(f"the real-Postfix harness cannot run: {why}")
-    with rp.Harness(tmp_path_factory.mktemp("relay-harness"), instances=2) as h:
-        yield h
 
 
 def test_open_relay_rule_matches_real_postfix(harness, tmp_path_factory):
