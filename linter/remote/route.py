@@ -3,7 +3,7 @@
 ProxyJump `a,b` connects to `a` (itself reached as its own ssh_config says), opens a tunnel from
 `a` to `b` and from `b` to the host, as `ssh -J` does; every hop's host key is checked like the
 host's. Each jump name is resolved through ~/.ssh/config (HostName, User, Port, IdentityFile).
-ProxyCommand runs locally through `sh -c`, as OpenSSH runs it; paramiko has already expanded its
+ProxyCommand runs locally through `sh -c 'exec ...'`, as OpenSSH runs it; paramiko has already expanded its
 %h, %p and %r tokens.
 """
 
@@ -25,7 +25,8 @@ def connect(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None
     """An open connection to `spec`; an `SshError` naming `spec` when it, or a hop on the way, fails."""
     if spec.proxy_command:
         try:
-            sock = paramiko.ProxyCommand("sh -c " + shlex.quote(spec.proxy_command))
+            # `exec`, as OpenSSH does: closing the connection then stops the command itself, not just sh
+            sock = paramiko.ProxyCommand("sh -c " + shlex.quote("exec " + spec.proxy_command))
         except (paramiko.SSHException, OSError) as exc:
             raise SshError(spec.target, f"unreachable: ProxyCommand failed to start: {exc}") from None
         return Connection(spec.target, spec.ssh_options(options), known, sock=sock)
