@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mailcfg.postfix.probe import Probe
-from realpostfix import finish_snapshot, master_cf
+from realpostfix import available_map_types, finish_snapshot, make_certificate, master_cf, namespace_facts
 
 OUTSIDE = ("198.51.100.7", "203.0.113.9")
 SPECIAL_CLIENT = "198.51.100.66"  # keyed in client access tables
@@ -684,3 +684,12 @@ def _probes(b: _Builder, rng: random.Random, hostname: str, local_domains: list[
             seen.add(probe)
             probes.append(probe)
     return probes
+
+
+def generate_batch(workdir: Path, seed: int, count: int) -> list[Generated]:
+    """Configurations 0..count-1 of `seed` under `workdir`, for this machine's facts and map types, with a test
+    certificate for those that use TLS."""
+    facts, maps = namespace_facts(), available_map_types()
+    cert = make_certificate(workdir / "tls")
+    return [generate(workdir / f"seed{seed}-{i:04d}", seed, i, facts=facts, map_types=maps, cert=cert)
+            for i in range(count)]

@@ -32,7 +32,7 @@ from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.probe import Probe
 from mailcfg.rules.postfix_relay import open_relays
 from mailcfg.snapshot import load_local
-from postfix_generator import FOREIGN, OUTSIDE, generate
+from postfix_generator import FOREIGN, OUTSIDE, generate_batch
 
 CONFIGS = int(os.environ.get("MAILCFG_FIX_CONFIGS", "400"))
 SEED = int(os.environ.get("MAILCFG_FIX_SEED", "5150"))
@@ -162,10 +162,7 @@ def _fixed(case: Case, workdir: Path, *args: str) -> Path | None:
 
 def test_fix_closes_open_relays_on_unseen_configurations_and_changes_nothing_else(harness, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("fix-generated")
-    facts, maps = rp.namespace_facts(), rp.available_map_types()
-    cert = rp.make_certificate(workdir / "tls")
-    generated = [generate(workdir / f"seed{SEED}-{i:04d}", SEED, i, facts=facts, map_types=maps, cert=cert)
-                 for i in range(CONFIGS)]
+    generated = generate_batch(workdir, SEED, CONFIGS)
     # The real Postfix is the judge; the rule only picks which configurations are worth asking it about
     # (the rule itself is held to the real Postfix in test_relay_rules_differential.py).
     picked = []

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import os
 
-import realpostfix as rp
 from mailcfg.postfix.config import load_postfix
 from mailcfg.rules.postfix_relay import inbound_refusals, open_relays, user_trials
 from mailcfg.snapshot import load_local
-from postfix_generator import FOREIGN, OUTSIDE, generate
+from postfix_generator import FOREIGN, OUTSIDE, generate_batch
 
 CONFIGS = int(os.environ.get("MAILCFG_RULE_CONFIGS", "100"))
 SEED = int(os.environ.get("MAILCFG_RULE_SEED", "4242"))
@@ -37,10 +36,7 @@ def _foreign(rcpt: str) -> bool:
 
 def test_open_relay_rule_matches_real_postfix(harness, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("relay-rules")
-    facts, maps = rp.namespace_facts(), rp.available_map_types()
-    cert = rp.make_certificate(workdir / "tls")
-    generated = [generate(workdir / f"seed{SEED}-{i:04d}", SEED, i, facts=facts, map_types=maps, cert=cert)
-                 for i in range(CONFIGS)]
+    generated = generate_batch(workdir, SEED, CONFIGS)
     observed = harness.run([(g.root, g.probes) for g in generated])
     truth = {}
     for g, answers in zip(generated, observed, strict=True):
@@ -69,10 +65,7 @@ def test_open_relay_rule_matches_real_postfix(harness, tmp_path_factory):
 
 def test_user_and_inbound_trials_match_real_postfix(harness, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("relay-trials")
-    facts, maps = rp.namespace_facts(), rp.available_map_types()
-    cert = rp.make_certificate(workdir / "tls")
-    generated = [generate(workdir / f"seed{SEED + 1}-{i:04d}", SEED + 1, i, facts=facts, map_types=maps, cert=cert)
-                 for i in range(CONFIGS)]
+    generated = generate_batch(workdir, SEED + 1, CONFIGS)
     trials = {}
     for g in generated:
         config = load_postfix(load_local(str(g.root)))
