@@ -8,10 +8,9 @@ from mailcfg.findings import Finding, Severity
 from mailcfg.fix import UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.edit import set_for
-from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.listedit import list_value, word
 from mailcfg.postfix.restrictions import lists_and_classes, parse
-from mailcfg.postfix.services import view_of, views
+from mailcfg.postfix.services import main_view, view_of, views
 from mailcfg.rule import Rule
 
 SOFT_BOUNCE = Rule(
@@ -24,7 +23,7 @@ PERMIT_MX_BACKUP = Rule(
 
 @SOFT_BOUNCE.checker
 def check_soft_bounce(config: PostfixConfig) -> Iterator[Finding]:
-    main = ParameterView(config)
+    main = main_view(config)
     where = [(main, None)] + [(v, s.name) for s, v in views(config)]
     seen = set()
     for view, service in where:

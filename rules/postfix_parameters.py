@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from mailcfg.findings import Finding, Severity
 from mailcfg.postfix import known
 from mailcfg.postfix.config import PostfixConfig
-from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.expand import expand, references
 from mailcfg.postfix.maincf import Parameter
 from mailcfg.postfix.mastercf import Override
+from mailcfg.postfix.services import main_view
 from mailcfg.postfix.version import show
 from mailcfg.rule import Rule
 
@@ -40,7 +40,7 @@ def _settings(config: PostfixConfig) -> list[Parameter | Override]:
 def _referenced(config: PostfixConfig) -> set[str]:
     """Names used by some value, a restriction class list, or a service's `-o` override."""
     names = {n for p in _settings(config) for n in references(p.value)}
-    view = ParameterView(config)
+    view = main_view(config)
     names |= set(view.items("smtpd_restriction_classes"))
     return names
 
@@ -95,7 +95,7 @@ def check_duplicates(config: PostfixConfig) -> Iterator[Finding]:
 
 @UNDEFINED_VARIABLE.checker
 def check_undefined(config: PostfixConfig) -> Iterator[Finding]:
-    view = ParameterView(config)
+    view = main_view(config)
     overridden = {o.name for s in config.master.services for o in s.overrides}
 
     def lookup(name: str) -> str | None:

@@ -18,19 +18,20 @@ from mailcfg.postfix.engine import decide_on, relay_gate_list, startup_error
 from mailcfg.postfix.known import restrictions
 from mailcfg.postfix.listedit import GATES, TRUSTED_CLIENTS, list_value, with_item_before, with_relay_gate
 from mailcfg.postfix.mastercf import Service
-from mailcfg.postfix.probe import Decision, Probe, Step, literal_helo
+from mailcfg.postfix.probe import Decision, Probe, Step
 from mailcfg.postfix.probes import (
+    OUTSIDE_SENDER,
     OUTSIDE_V4,
     VICTIM,
     Attempt,
     attacker_attempts,
     final_domains,
     known_recipient,
-    user_login,
+    user_probe,
 )
 from mailcfg.postfix.restrictions import LISTS, lists_and_classes, parse_value
 from mailcfg.postfix.services import describe, port, public, view_of, views, where
-from mailcfg.postfix.tls import has_certificate, tls_mode
+from mailcfg.postfix.tls import offers_tls
 from mailcfg.postfix.whatif import differences, trusted_clients
 from mailcfg.roles import expects
 from mailcfg.rule import Rule
@@ -48,7 +49,6 @@ INBOUND_REJECTED = Rule(
     "postfix-inbound-rejected", "Mail from the internet to this host's own domains is refused on port 25",
     Severity.WARNING, ("relay", "deliverability"), "postfix")
 
-OUTSIDE_SENDER = "someone@outside.example"
 OUTSIDE_HELO = "mail.outside.example"
 
 
@@ -76,9 +76,7 @@ class Opening:
 
 def open_relays(config: PostfixConfig) -> list[Opening]:
     """One relaying probe per public service and granting restriction (computed once per configuration)."""
-    if "open_relays" not in config.memo:
-        config.memo["open_relays"] = _open_relays(config)
-    return config.memo["open_relays"]
+    return config.remember("open_relays", lambda: _open_relays(config))
 
 
 def _open_relays(config: PostfixConfig) -> list[Opening]:
@@ -139,11 +137,7 @@ def check_no_relay_check(config: PostfixConfig) -> Iterator[Finding]:
 def _inbound(view: ParameterView, service: str, rcpt: str) -> Probe:
     """A well-behaved mail server on the internet: a verified name, an FQDN HELO, STARTTLS when offered."""
     return Probe(OUTSIDE_V4[0], rcpt, OUTSIDE_SENDER, OUTSIDE_HELO, client_name=OUTSIDE_HELO,
-                 tls=_offers_tls(view), service=service)
-
-
-def _offers_tls(view: ParameterView) -> bool:
-    return tls_mode(view) != "none" and has_certificate(view)
+                 tls=offers_tls(view), service=service)
 
 
 @dataclass(frozen=True)
@@ -156,16 +150,12 @@ class Trial:
 
 
 def user_trials(config: PostfixConfig) -> list[Trial]:
-    """A logged-in mail client sending out, on every public service that offers AUTH."""
-    trials = []
-    for service, view in views(config):
-        if not public(service, view) or not view.yes("smtpd_sasl_auth_enable"):
-            continue
-        login, sender = user_login(view)
-        probe = Probe(OUTSIDE_V4[0], VICTIM, sender, literal_helo(OUTSIDE_V4[0]), sasl_user=login,
-                      tls=_offers_tls(view), service=service.name)
-        trials.append(Trial(view, probe, decide_on(view, probe)))
-    return trials
+    """A logged-in mail client sending out, on every public service that offers AUTH (computed once per
+    configuration)."""
+    return config.remember("user_trials", lambda: [
+        Trial(view, probe, decide_on(view, probe))
+        for service, view in views(config) if public(service, view) and view.yes("smtpd_sasl_auth_enable")
+        for probe in [user_probe(view, service.name)]])
 
 
 @USERS_CANNOT_RELAY.checker

@@ -9,10 +9,9 @@ from mailcfg.findings import Finding, Severity
 from mailcfg.fix import SAFE, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.edit import holder, override_lines, set_for
-from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.mastercf import Override
-from mailcfg.postfix.services import describe, is_submission, view_of, views, where
-from mailcfg.postfix.tls import auth_needs_tls, has_certificate, tls_mode
+from mailcfg.postfix.services import describe, is_submission, main_view, view_of, views, where
+from mailcfg.postfix.tls import auth_needs_tls, has_certificate, offers_tls, tls_mode
 from mailcfg.postfix.tokens import split_list
 from mailcfg.rule import Rule
 
@@ -111,7 +110,7 @@ def fix_submission(config: PostfixConfig, finding: Finding) -> Fix | None:
                    tuple(override_lines(config.master, service, settings)), ("postfix reload",))
     if is_submission(service) or any(is_submission(s) or v.yes("smtpd_sasl_auth_enable") for s, v in views(config)):
         return None  # AUTH only inside a TLS that never starts: a certificate is needed, which no fix can invent
-    main = ParameterView(config)
+    main = main_view(config)
     if not has_certificate(main):
         return None
     text = render("postfix/submission_services.j2", chroot=service.chroot, backend=_sasl_backend(config),
@@ -125,8 +124,7 @@ def fix_submission(config: PostfixConfig, finding: Finding) -> Fix | None:
 def _sasl_backend(config: PostfixConfig) -> list[tuple[str, str]]:
     """The SASL server settings a new AUTH service needs: none when main.cf already chooses one (it
     inherits it); Dovecot's socket when the snapshot shows Dovecot; else Postfix's default (Cyrus)."""
-    main = ParameterView(config)
-    if main.origin("smtpd_sasl_type") is not None or config.snapshot.resolve("/etc/dovecot/dovecot.conf") is None:
+    if config.main.get("smtpd_sasl_type") is not None or config.snapshot.resolve("/etc/dovecot/dovecot.conf") is None:
         return []
     return [("smtpd_sasl_type", "dovecot"), ("smtpd_sasl_path", "private/auth")]
 
@@ -135,7 +133,7 @@ def _sasl_backend(config: PostfixConfig) -> list[tuple[str, str]]:
 def fix_auth_without_tls(config: PostfixConfig, finding: Finding) -> Fix | None:
     """smtpd_tls_auth_only = yes where the service takes it from; only where STARTTLS works."""
     view = view_of(config, finding.service)
-    if view is None or tls_mode(view) == "none" or not has_certificate(view):
+    if view is None or not offers_tls(view):
         return None
     return Fix(AUTH_WITHOUT_TLS.id, UNSAFE, "smtpd_tls_auth_only = yes: AUTH only after STARTTLS (mail clients that "
                "log in without TLS stop working)", (set_for(view, "smtpd_tls_auth_only", ["yes"]),),

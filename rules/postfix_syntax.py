@@ -7,10 +7,9 @@ from collections.abc import Iterator
 
 from mailcfg.findings import Finding, Location, Severity
 from mailcfg.postfix.config import PostfixConfig
-from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.maincf import Problem
 from mailcfg.postfix.restrictions import lists_and_classes, parse
-from mailcfg.postfix.services import views
+from mailcfg.postfix.services import main_view, views
 from mailcfg.postfix.tables import parse_ref
 from mailcfg.postfix.tokens import split
 from mailcfg.postfix.version import show
@@ -80,7 +79,7 @@ def _unbracketed_ipv6(setting) -> Iterator[Finding]:
 
 def _restriction_problems(config: PostfixConfig) -> Iterator[Finding]:
     seen: set[tuple[Location | None, str]] = set()
-    service_views = [(None, ParameterView(config))] + [(s, v) for s, v in views(config)]
+    service_views = [(None, main_view(config))] + [(s, v) for s, v in views(config)]
     for service, view in service_views:
         for name in lists_and_classes(view):
             for item in parse(view, name):

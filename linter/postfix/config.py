@@ -25,7 +25,13 @@ class PostfixConfig:
     version: Version
     assumptions: list[str] = field(default_factory=list)
     _tables: dict[TableRef, Table] = field(default_factory=dict)
-    memo: dict = field(default_factory=dict)  # other files read for the analysis, read once (passwd, /file lists)
+    memo: dict = field(default_factory=dict)  # files read and results computed once per configuration
+
+    def remember(self, key: str, compute):
+        """`compute()` once per configuration: results every rule and fix may ask for again."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
     def assume(self, text: str) -> None:
         if text not in self.assumptions:

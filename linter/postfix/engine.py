@@ -23,6 +23,7 @@ from mailcfg.postfix.matchlist import match_hosts
 from mailcfg.postfix.probe import Decision, Probe, Step
 from mailcfg.postfix.restrictions import Item, parse
 from mailcfg.postfix.services import port as listening_port
+from mailcfg.postfix.services import views
 from mailcfg.postfix.session import (
     CLIENT,
     DUNNO,
@@ -36,7 +37,7 @@ from mailcfg.postfix.session import (
     reject,
     soft_bounce,
 )
-from mailcfg.postfix.tls import auth_needs_tls, has_certificate, tls_mode
+from mailcfg.postfix.tls import auth_needs_tls, offers_tls, tls_mode
 from mailcfg.postfix.tokens import split_list
 
 REQUIRED = (
@@ -67,7 +68,7 @@ def select_service(config: PostfixConfig, service: str | None, port: int | None)
 
 def decide(config: PostfixConfig, probe: Probe) -> Decision:
     service = select_service(config, probe.service, probe.port)
-    return decide_on(ParameterView(config, service), probe)
+    return decide_on(next(v for s, v in views(config) if s is service), probe)
 
 
 def decide_on(view: ParameterView, probe: Probe) -> Decision:
@@ -194,10 +195,9 @@ def _decide(view: ParameterView, probe: Probe) -> Decision:
 
 
 def _tls(s: Session) -> bool:
-    mode = tls_mode(s.view)
     if not s.probe.tls:
-        return mode == "wrapper"
-    if mode == "none" or not has_certificate(s.view):
+        return tls_mode(s.view) == "wrapper"
+    if not offers_tls(s.view):
         s.step(
             "STARTTLS",
             "unavailable",

@@ -18,14 +18,14 @@ from mailcfg.postfix.mastercf import Service
 from mailcfg.postfix.probe import Probe, literal_helo
 from mailcfg.postfix.restrictions import IMPLICIT_ACCESS, lists_and_classes, parse
 from mailcfg.postfix.tables import PATTERN_FILE_TYPES, parse_ref
-from mailcfg.postfix.tls import has_certificate, tls_mode
+from mailcfg.postfix.tls import offers_tls
 from mailcfg.postfix.tokens import split_list
 
 OUTSIDE_V4 = ("198.51.100.77", "203.0.113.77")
 OUTSIDE_V6 = ("2001:db8:77::77",)
 FOREIGN = "relay-probe.invalid"
 VICTIM = f"victim@{FOREIGN}"
-LOCALHOST_NAMES = ("localhost",)
+OUTSIDE_SENDER = "someone@outside.example"
 
 
 @dataclass(frozen=True)
@@ -184,13 +184,14 @@ def attacker_attempts(view: ParameterView, service: Service) -> list[Attempt]:
     domains = final_domains(view)
     helos = ["localhost", view.get("myhostname"), *domains[:3], *access_keys(view, "check_helo_access")]
     senders = ["", f"postmaster@{domains[0]}" if domains else "", *_senders(view, domains)]
+    forms = recipient_forms(view)
     for client in outside_clients(view):
         # STARTTLS where offered: encryption never makes smtpd stricter, and a scanner can do it too
-        base = Probe(client, VICTIM, "someone@outside.example", literal_helo(client),
-                     tls=tls_mode(view) != "none" and has_certificate(view), service=service.name)
-        attempts += [Attempt(_replace(base, rcpt=rcpt), form) for rcpt, form in recipient_forms(view)]
-        attempts += [Attempt(_replace(base, helo=h), "a plain foreign address") for h in _unique(helos)]
-        attempts += [Attempt(_replace(base, sender=s), "a plain foreign address") for s in _unique(senders)]
+        base = Probe(client, VICTIM, OUTSIDE_SENDER, literal_helo(client), tls=offers_tls(view),
+                     service=service.name)
+        attempts += [Attempt(replace(base, rcpt=rcpt), form) for rcpt, form in forms]
+        attempts += [Attempt(replace(base, helo=h), "a plain foreign address") for h in _unique(helos)]
+        attempts += [Attempt(replace(base, sender=s), "a plain foreign address") for s in _unique(senders)]
     return attempts
 
 
@@ -214,8 +215,11 @@ def _unique(values: list[str]) -> list[str]:
     return out
 
 
-def _replace(probe: Probe, **changes) -> Probe:
-    return replace(probe, **changes)
+def user_probe(view: ParameterView, service: str | None) -> Probe:
+    """A logged-in mail client on the internet sending to a foreign domain (with STARTTLS where offered)."""
+    login, sender = user_login(view)
+    return Probe(OUTSIDE_V4[0], VICTIM, sender, literal_helo(OUTSIDE_V4[0]), sasl_user=login, tls=offers_tls(view),
+                 service=service)
 
 
 def user_login(view: ParameterView) -> tuple[str, str]:

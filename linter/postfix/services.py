@@ -13,13 +13,20 @@ SUBMISSION_PORTS = (587, 465)
 
 
 def views(config: PostfixConfig) -> list[tuple[Service, ParameterView]]:
-    return [(s, ParameterView(config, s)) for s in config.smtpd_services]
+    """Each smtpd service with its parameters: one view per service and configuration, so what a view
+    has worked out (expanded values, parsed lists, the startup check) serves every rule and fix."""
+    return config.remember("views", lambda: [(s, ParameterView(config, s)) for s in config.smtpd_services])
+
+
+def main_view(config: PostfixConfig) -> ParameterView:
+    """main.cf's parameters alone, as postconf shows them (one per configuration)."""
+    return config.remember("main-view", lambda: ParameterView(config))
 
 
 def view_of(config: PostfixConfig, name: str | None) -> ParameterView | None:
     """The parameters of smtpd service `name` (a finding's service); main.cf alone for None."""
     if name is None:
-        return ParameterView(config)
+        return main_view(config)
     return next((v for s, v in views(config) if s.name == name), None)
 
 

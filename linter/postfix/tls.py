@@ -35,6 +35,11 @@ def has_certificate(view: ParameterView) -> bool:
     return any(view.get(name).strip() for name in CERT_PARAMETERS)
 
 
+def offers_tls(view: ParameterView) -> bool:
+    """STARTTLS (or wrapper-mode TLS) works on this service: TLS on, and a certificate to do it with."""
+    return tls_mode(view) != "none" and has_certificate(view)
+
+
 def auth_needs_tls(view: ParameterView) -> bool:
     """smtpd offers AUTH only inside TLS (wrapper mode and `encrypt` force smtpd_tls_auth_only)."""
     return tls_mode(view) in ("wrapper", "encrypt") or view.yes("smtpd_tls_auth_only")

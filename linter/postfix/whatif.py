@@ -12,10 +12,9 @@ from mailcfg.postfix.engine import decide_on
 from mailcfg.postfix.maincf import Parameter
 from mailcfg.postfix.mastercf import Override
 from mailcfg.postfix.probe import Probe, literal_helo
-from mailcfg.postfix.probes import OUTSIDE_V4, VICTIM, user_login
+from mailcfg.postfix.probes import VICTIM, user_probe
 from mailcfg.postfix.restrictions import lists_and_classes, parse
 from mailcfg.postfix.tables import parse_ref
-from mailcfg.postfix.tls import has_certificate, tls_mode
 
 
 class WhatIf(ParameterView):
@@ -52,9 +51,7 @@ def trusted_clients(view: ParameterView) -> list[Probe]:
     clients = [Probe(a, VICTIM, "someone@example.net", literal_helo(a), service=service)
                for a in dict.fromkeys(addresses)]
     if view.yes("smtpd_sasl_auth_enable"):
-        login, sender = user_login(view)
-        clients.append(Probe(OUTSIDE_V4[0], VICTIM, sender, literal_helo(OUTSIDE_V4[0]), sasl_user=login,
-                             tls=tls_mode(view) != "none" and has_certificate(view), service=service))
+        clients.append(user_probe(view, service))
     local = f"postmaster@{view.get('myhostname')}"
     return clients + [dataclasses.replace(p, rcpt=local) for p in clients]
 
