@@ -251,7 +251,7 @@ def fix(
     if run.introduced:
         bad = "; ".join(f"{f.rule}: {f.message}" for f in run.introduced)
         raise MailcfgError(f"{target}: the fixes would cause new findings, so nothing was changed: {bad}")
-    left = sorted({f.rule for f in run.after.findings}) if run.after else []
+    left = sorted({f.rule for f in run.after.findings})
     if left:
         typer.echo(f"mailcfg: {target}: left for you: {', '.join(left)}", err=True)
     text = unified(run.changes)

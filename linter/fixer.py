@@ -41,22 +41,23 @@ class FileChange:
     after: str
 
 
+RANK = {rule: i for i, rule in enumerate(ORDER)}
+
+
 @dataclass
 class FixRun:
     target: str
     root: Path  # where the target's files are: --write writes here, patch -p1 applies here
+    before: TargetResult  # the lint before any fix
+    after: TargetResult  # the lint after the last one
     applied: list[Fix] = field(default_factory=list)
     changes: list[FileChange] = field(default_factory=list)
-    before: TargetResult | None = None
-    after: TargetResult | None = None
     unsafe_skipped: list[Fix] = field(default_factory=list)  # offered, but --unsafe-fixes was not given
-    ineffective: list[Fix] = field(default_factory=list)  # offered again unchanged: they change nothing
 
     @property
     def introduced(self) -> list[Finding]:
         """Findings after the fixes that were not there before (a fix must never cause one)."""
-        assert self.before is not None and self.after is not None
-        old = {(f.rule, f.service) for f in self.before.findings}
+        old = self.before.keys()
         return [f for f in self.after.findings if (f.rule, f.service) not in old]
 
 
@@ -64,41 +65,33 @@ def fix_target(target: str, rules: list[str] | None = None, unsafe: bool = False
                snapshot: Snapshot | None = None) -> FixRun:
     """Compute the fixes for local `target` (or an already loaded snapshot, such as a fetched one)."""
     snap = snapshot or load_local(target)
-    root, files = _layout(snap)
     selected = set().union(*(canonical_ids(r) for r in rules)) if rules else None
     with tempfile.TemporaryDirectory(prefix="mailcfg-fix-") as tmp:
         work = Path(tmp) / "work"
         if snap.is_snapshot or snap.postfix_dir == snap.root:
-            shutil.copytree(root, work, symlinks=True)
+            shutil.copytree(snap.root, work, symlinks=True)
+            entry = str(work)
         else:  # a single file: only it is part of the target
             work.mkdir()
-            for rel in files:
-                shutil.copy2(root / rel, work / rel)
-        run = FixRun(target, root)
-        entry = str(work / Path(target).name) if not (snap.is_snapshot or snap.postfix_dir == snap.root) else str(work)
+            for path in (snap.main_cf, snap.master_cf):
+                if path is not None:
+                    shutil.copy2(path, work / path.name)
+            entry = str(work / Path(target).name)
+        first = lint_snapshot(_reload(entry, snap, target))
+        run = FixRun(target, snap.root, first, first)
+        had = first.keys()
         tried: set[tuple[Edit, ...]] = set()
         touched: set[str] = set()
         for _ in range(MAX_ROUNDS):
-            result = lint_snapshot(_reload(entry, snap, target))
-            if run.before is None:
-                run.before = result
-            run.after = result
-            fix = _next_fix(result, selected, unsafe, tried, run)
+            fix = _next_fix(run, selected, had, unsafe, tried)
             if fix is None:
                 break
             tried.add(fix.edits)
-            touched |= _write(fix, result, work)
+            touched |= _write(fix, run.after, work)
             run.applied.append(fix)
-        run.changes = _changes(root, work, touched)
+            run.after = lint_snapshot(_reload(entry, snap, target))
+        run.changes = _changes(snap.root, work, touched)
     return run
-
-
-def _layout(snap: Snapshot) -> tuple[Path, list[str]]:
-    """The target's root and, for a single file, that file's name."""
-    if snap.is_snapshot or snap.postfix_dir == snap.root:
-        return snap.root, []
-    names = [p.name for p in (snap.main_cf, snap.master_cf) if p is not None]
-    return snap.root, names
 
 
 def _reload(entry: str, original: Snapshot, target: str) -> Snapshot:
@@ -107,26 +100,21 @@ def _reload(entry: str, original: Snapshot, target: str) -> Snapshot:
     return snap
 
 
-def _next_fix(result: TargetResult, selected: set[str] | None, unsafe: bool, tried: set[tuple[Edit, ...]],
-              run: FixRun) -> Fix | None:
+def _next_fix(run: FixRun, selected: set[str] | None, had: set[tuple[str, str | None]], unsafe: bool,
+              tried: set[tuple[Edit, ...]]) -> Fix | None:
     candidates = []
-    assert run.before is not None
-    had = {(f.rule, f.service) for f in run.before.findings}
-    for finding, fix in result.fixes:
+    for finding, fix in run.after.fixes:
         # what an earlier fix caused is repaired too, whatever --rule selected
         if selected is not None and finding.rule not in selected and (finding.rule, finding.service) in had:
             continue
-        if fix.edits in tried:
-            if fix not in run.ineffective:
-                run.ineffective.append(fix)
+        if fix.edits in tried:  # offered again unchanged: it changes nothing
             continue
         if fix.safety != SAFE and not unsafe:
             if fix not in run.unsafe_skipped:
                 run.unsafe_skipped.append(fix)
             continue
         candidates.append(fix)
-    rank = {rule: i for i, rule in enumerate(ORDER)}
-    candidates.sort(key=lambda f: rank.get(f.rule, len(ORDER)))
+    candidates.sort(key=lambda f: RANK.get(f.rule, len(ORDER)))
     return candidates[0] if candidates else None
 
 

@@ -29,6 +29,10 @@ class TargetResult:
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (host path, reason) not read on the host
     fixes: list[tuple[Finding, Fix]] = field(default_factory=list)  # the findings that have a fix, with it
 
+    def keys(self) -> set[tuple[str, str | None]]:
+        """(rule, service) of each finding: what "the same finding" means across two lints."""
+        return {(f.rule, f.service) for f in self.findings}
+
     def to_json(self) -> dict:
         return {
             "target": self.target,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from mailcfg.edits import Edit
 from mailcfg.findings import Finding, Severity
-from mailcfg.fix import UNSAFE, Fix
+from mailcfg.fix import RELOAD_POSTFIX, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.edit import holder, set_for
 from mailcfg.postfix.listedit import list_value, with_item_before
@@ -125,7 +125,7 @@ def fix(config: PostfixConfig, finding: Finding) -> Fix | None:
         if view.get("mynetworks_style").strip().lower() == "host":
             return None
         return Fix(MYNETWORKS_TOO_WIDE.id, UNSAFE, "mynetworks_style = host: only this host's own addresses are "
-                   "trusted", (set_for(view, "mynetworks_style", ["host"]),), ("postfix reload",))
+                   "trusted", (set_for(view, "mynetworks_style", ["host"]),), RELOAD_POSTFIX)
     kept, dropped = [], []
     for tok in split(value):
         nets = list(_networks(tok.text))
@@ -136,7 +136,7 @@ def fix(config: PostfixConfig, finding: Finding) -> Fix | None:
         kept = LOOPBACK + kept
     edits = [set_for(view, "mynetworks", kept), *_sasl_beside_mynetworks(config)]
     return Fix(MYNETWORKS_TOO_WIDE.id, UNSAFE, f"{name}: {', '.join(dropped)} no longer trusted to relay (clients "
-               f"there must authenticate)", tuple(dict.fromkeys(edits)), ("postfix reload",))
+               f"there must authenticate)", tuple(dict.fromkeys(edits)), RELOAD_POSTFIX)
 
 
 def _sasl_beside_mynetworks(config: PostfixConfig) -> list[Edit]:

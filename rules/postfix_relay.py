@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mailcfg.findings import Finding, Location, Severity
-from mailcfg.fix import SAFE, Fix
+from mailcfg.fix import RELOAD_POSTFIX, SAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide_on, relay_gate_list, startup_error
@@ -32,7 +32,7 @@ from mailcfg.postfix.probes import (
 from mailcfg.postfix.restrictions import LISTS, lists_and_classes, parse_value
 from mailcfg.postfix.services import describe, port, public, view_of, views, where
 from mailcfg.postfix.tls import offers_tls
-from mailcfg.postfix.whatif import differences, trusted_clients
+from mailcfg.postfix.whatif import answers, differences, trusted_clients
 from mailcfg.roles import expects
 from mailcfg.rule import Rule
 
@@ -218,8 +218,6 @@ def _receiving_domains(view: ParameterView) -> list[str]:
     return [d for d in final_domains(view) if d.lower() not in own]
 
 
-AFTER_RELOAD = ("postfix reload",)
-
 
 @OPEN_RELAY.fixer
 def fix_open_relay(config: PostfixConfig, finding: Finding) -> Fix | None:
@@ -231,8 +229,7 @@ def fix_open_relay(config: PostfixConfig, finding: Finding) -> Fix | None:
     grants = [o.grant for o in open_relays(config) if o.service.name == finding.service and o.grant is not None]
     if grants and all(g.what in TRUSTED_CLIENTS for g in grants):
         return None  # mynetworks or SASL lets the outsider in: their own rules' fixes, not the list order
-    at = next((k for g in grants for k, item in enumerate(lv.items)
-               if item.text == g.what and (not g.location or not item.location or item.location == g.location)), None)
+    at = next((k for g in grants for k, item in enumerate(lv.items) if item.text == g.what), None)
     words = with_relay_gate(lv.items, at)
     if words is None:  # the check already comes first: the opening is elsewhere (mynetworks, SASL, ...)
         return None
@@ -241,16 +238,16 @@ def fix_open_relay(config: PostfixConfig, finding: Finding) -> Fix | None:
     # goes right before the check, as Postfix's default has it. If they would still be answered
     # differently (a table that refuses some of them now comes after their permit), no fix.
     gate = next(k for k, w in enumerate(words) if w.lower() in GATES)
-    probes = trusted_clients(view)
-    for probe, now, _then in differences(view, {lv.holder: ", ".join(words)}, probes):
+    now = answers(view, trusted_clients(view))
+    for probe, was in differences(view, {lv.holder: ", ".join(words)}, now):
         permit = "permit_sasl_authenticated" if probe.sasl_user else "permit_mynetworks"
-        if now == "accept" and permit not in (w.lower() for w in words[:gate]):
+        if was == "accept" and permit not in (w.lower() for w in words[:gate]):
             words.insert(gate, permit)
             gate += 1
-    if differences(view, {lv.holder: ", ".join(words)}, probes):
+    if differences(view, {lv.holder: ", ".join(words)}, now):
         return None
     return Fix(OPEN_RELAY.id, SAFE, f"{lv.holder}: reject mail to other domains before anything can permit it "
-               f"({', '.join(words)})", (lv.set(words),), AFTER_RELOAD)
+               f"({', '.join(words)})", (lv.set(words),), RELOAD_POSTFIX)
 
 
 @NO_RELAY_CHECK.fixer
@@ -269,11 +266,11 @@ def fix_no_relay_check(config: PostfixConfig, finding: Finding) -> Fix | None:
         names = {i.name for i in lv.items}
         if names & set(TRUSTED_CLIENTS):  # the list says whom it trusts: only the check is missing
             trusted = []
-        items = parse_value(view, ", ".join([t for t in trusted if t not in names] + lv.words))
+        items = parse_value(view, ", ".join(trusted + lv.words))
         words = with_relay_gate(items)
         return None if words is None else Fix(
             NO_RELAY_CHECK.id, SAFE, f"{lv.holder}: add the relay check smtpd requires ({', '.join(words)})",
-            (lv.set(words),), AFTER_RELOAD)
+            (lv.set(words),), RELOAD_POSTFIX)
     known = list(restrictions())
     for name in lists_and_classes(view):
         lv = list_value(view, name)
@@ -286,7 +283,7 @@ def fix_no_relay_check(config: PostfixConfig, finding: Finding) -> Fix | None:
             words = lv.words
             words[k] = close[0]
             return Fix(NO_RELAY_CHECK.id, SAFE, f"{lv.holder}: {item.text} is no restriction Postfix knows; "
-                       f"corrected to {close[0]}", (lv.set(words),), AFTER_RELOAD)
+                       f"corrected to {close[0]}", (lv.set(words),), RELOAD_POSTFIX)
     return None
 
 
@@ -301,11 +298,11 @@ def fix_users_cannot_relay(config: PostfixConfig, finding: Finding) -> Fix | Non
     for name in lists_and_classes(view):
         lv = list_value(view, name)
         for k, item in enumerate(lv.items):
-            if item.text != step.what or (step.location and item.location and item.location != step.location):
+            if item.text != step.what:
                 continue
             words = with_item_before(lv.items, "permit_sasl_authenticated", k)
             if words is None:
                 return None  # already trusted there: something else refuses
             return Fix(USERS_CANNOT_RELAY.id, SAFE, f"{lv.holder}: let logged-in users through before "
-                       f"{item.text} ({', '.join(words)})", (lv.set(words),), AFTER_RELOAD)
+                       f"{item.text} ({', '.join(words)})", (lv.set(words),), RELOAD_POSTFIX)
     return None

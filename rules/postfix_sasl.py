@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from mailcfg.edits import Edit, render
 from mailcfg.findings import Finding, Severity
-from mailcfg.fix import SAFE, UNSAFE, Fix
+from mailcfg.fix import RELOAD_POSTFIX, SAFE, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.edit import holder, override_lines, set_for
 from mailcfg.postfix.mastercf import Override
@@ -107,7 +107,7 @@ def fix_submission(config: PostfixConfig, finding: Finding) -> Fix | None:
     if is_submission(service) and not view.yes("smtpd_sasl_auth_enable"):
         settings = [("smtpd_sasl_auth_enable", "yes"), *_sasl_backend(config)]
         return Fix(SUBMISSION_NO_AUTH.id, SAFE, f"{describe(service)}: {', '.join(f'-o {n}={v}' for n, v in settings)}",
-                   tuple(override_lines(config.master, service, settings)), ("postfix reload",))
+                   tuple(override_lines(config.master, service, settings)), RELOAD_POSTFIX)
     if is_submission(service) or any(is_submission(s) or v.yes("smtpd_sasl_auth_enable") for s, v in views(config)):
         return None  # AUTH only inside a TLS that never starts: a certificate is needed, which no fix can invent
     main = main_view(config)
@@ -118,7 +118,7 @@ def fix_submission(config: PostfixConfig, finding: Finding) -> Fix | None:
                   else "smtpd_recipient_restrictions")
     after = max(s.line.last_line for s in config.master.services)
     return Fix(SUBMISSION_NO_AUTH.id, SAFE, "master.cf: add the submission (587) and submissions (465) services with "
-               "SMTP AUTH", (Edit(config.master.source.path, after + 1, after, text),), ("postfix reload",))
+               "SMTP AUTH", (Edit(config.master.source.path, after + 1, after, text),), RELOAD_POSTFIX)
 
 
 def _sasl_backend(config: PostfixConfig) -> list[tuple[str, str]]:
@@ -137,7 +137,7 @@ def fix_auth_without_tls(config: PostfixConfig, finding: Finding) -> Fix | None:
         return None
     return Fix(AUTH_WITHOUT_TLS.id, UNSAFE, "smtpd_tls_auth_only = yes: AUTH only after STARTTLS (mail clients that "
                "log in without TLS stop working)", (set_for(view, "smtpd_tls_auth_only", ["yes"]),),
-               ("postfix reload",))
+               RELOAD_POSTFIX)
 
 
 @SASL_ANONYMOUS.fixer
@@ -154,5 +154,5 @@ def fix_anonymous(config: PostfixConfig, finding: Finding) -> Fix | None:
         if "noanonymous" not in {w.lower() for w in words}:
             words = [*words, "noanonymous"]
             return Fix(SASL_ANONYMOUS.id, SAFE, f"{held} = {', '.join(words)}", (set_for(view, name, words),),
-                       ("postfix reload",))
+                       RELOAD_POSTFIX)
     return None

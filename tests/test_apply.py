@@ -138,14 +138,15 @@ def test_files_changed_since_the_snapshot_are_refused_and_a_bad_relint_is_rolled
     spec = HostSpec.from_url(host.url)
     text = host.original["main.cf"].decode()
     fixed = text + "# changed by the test\n"
-    stale = FixRun("t", tmp_path, changes=[FileChange("etc/postfix/main.cf", text + "# older\n", fixed)])
+    nothing = TargetResult("t")
+    stale = FixRun("t", tmp_path, nothing, nothing,
+                   changes=[FileChange("etc/postfix/main.cf", text + "# older\n", fixed)])
     done = apply_fixes(spec, host.options(), stale, recheck=lambda: pytest.fail("must not get this far"))
     assert done.status == "refused" and "/etc/postfix/main.cf changed since the snapshot" in done.detail
     assert (host.conf / "main.cf").read_bytes() == host.original["main.cf"]
 
     # the host's lint after the change differs from what the fixes predicted: the backups go back
-    current = FixRun("t", tmp_path, changes=[FileChange("etc/postfix/main.cf", text, fixed)],
-                     after=TargetResult("t"))
+    current = FixRun("t", tmp_path, nothing, nothing, changes=[FileChange("etc/postfix/main.cf", text, fixed)])
     surprise = TargetResult("t", findings=[])
     surprise.status, surprise.error = "error", "the host now answers differently"
     done = apply_fixes(spec, host.options(), current, recheck=lambda: surprise)

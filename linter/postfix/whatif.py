@@ -63,12 +63,12 @@ def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
         return None
 
 
-def differences(view: ParameterView, values: dict[str, str], probes: list[Probe]) -> list[tuple[Probe, str, str]]:
-    """(probe, action now, action with `values`) for the probes whose answer `values` would change."""
+def answers(view: ParameterView, probes: list[Probe]) -> dict[Probe, str]:
+    """What the service answers each probe now (accept, reject, defer, error)."""
+    return {p: decide_on(view, p).action for p in probes}
+
+
+def differences(view: ParameterView, values: dict[str, str], now: dict[Probe, str]) -> list[tuple[Probe, str]]:
+    """(probe, its answer now) for the probes of `now` whose answer `values` would change."""
     changed = WhatIf(view, values)
-    out = []
-    for p in probes:
-        now, then = decide_on(view, p).action, decide_on(changed, p).action
-        if now != then:
-            out.append((p, now, then))
-    return out
+    return [(p, action) for p, action in now.items() if decide_on(changed, p).action != action]

@@ -51,51 +51,67 @@ class Applied:
 
     status: str  # applied | unchanged | refused | rolled-back | failed
     detail: str = ""
-    backups: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # the remote steps, as the script reported them
 
 
-def _put(path: str, text: str) -> str:
-    """sh that replaces `path` by `text` atomically, keeping owner and mode."""
-    tmp = shlex.quote(f"{path}.mailcfg-tmp")
-    return (f"cp -p {shlex.quote(path)} {tmp} && printf '%s' {shlex.quote(text)} > {tmp} "
-            f"&& mv -f {tmp} {shlex.quote(path)}")
+@dataclass(frozen=True)
+class _File:
+    """One file to change on the host, and the names around it, quoted for sh."""
+
+    change: FileChange
+    stamp: str
+
+    def _q(self, suffix: str = "") -> str:
+        return shlex.quote("/" + self.change.path + suffix)
+
+    @property
+    def path(self) -> str:
+        return self._q()
+
+    @property
+    def backup(self) -> str:
+        return self._q(SUFFIX + self.stamp)
+
+    @property
+    def tmp(self) -> str:
+        return self._q(".mailcfg-tmp")
+
+    @property
+    def old(self) -> str:
+        return self._q(".mailcfg-old")
+
+    def replace(self, fill: str) -> str:
+        """sh that replaces the file atomically by what `fill` puts in its temporary file."""
+        return f"{fill} && mv -f {self.tmp} {self.path}"
 
 
-def _restore_function(changes: list[FileChange], stamp: str) -> str:
+def _restore_function(files: list[_File]) -> str:
     lines = ["restore() {"]
-    for c in changes:
-        path = "/" + c.path
-        backup = shlex.quote(path + SUFFIX + stamp)
-        tmp = shlex.quote(f"{path}.mailcfg-tmp")
-        lines.append(f"  if [ -f {backup} ]; then cp -p {backup} {tmp} && mv -f {tmp} {shlex.quote(path)} "
-                     f"&& say restored {shlex.quote(path)}; fi")
-    lines.append("  reload >/dev/null 2>&1 && say reloaded")
-    lines.append("}")
+    lines += [f"  if [ -f {f.backup} ]; then {f.replace(f'cp -p {f.backup} {f.tmp}')} && say restored {f.path}; fi"
+              for f in files]
+    lines += ["  reload >/dev/null 2>&1 && say reloaded", "}"]
     return "\n".join(lines) + "\n"
 
 
 def apply_script(changes: list[FileChange], stamp: str) -> str:
     """The script that checks, backs up, writes, validates and reloads (or rolls back)."""
-    body = [PRELUDE, _restore_function(changes, stamp)]
-    for c in changes:
-        path = "/" + c.path
-        old = shlex.quote(f"{path}.mailcfg-old")
-        body.append(f"printf '%s' {shlex.quote(c.before)} > {old} || {{ say failed cannot write beside "
-                    f"{shlex.quote(path)}; exit 1; }}")
-        body.append(f"if ! cmp -s {old} {shlex.quote(path)}; then rm -f {old}; say refused {shlex.quote(path)} "
+    files = [_File(c, stamp) for c in changes]
+    body = [PRELUDE, _restore_function(files)]
+    for f in files:
+        body.append(f"printf '%s' {shlex.quote(f.change.before)} > {f.old} || {{ say failed cannot write beside "
+                    f"{f.path}; exit 1; }}")
+        body.append(f"if ! cmp -s {f.old} {f.path}; then rm -f {f.old}; say refused {f.path} "
                     f"changed since the snapshot; exit 1; fi")
-        body.append(f"rm -f {old}")
+        body.append(f"rm -f {f.old}")
     body.append("warned=$(postconf -n 2>&1 >/dev/null | sort)")
-    for c in changes:
-        path = "/" + c.path
-        backup = shlex.quote(path + SUFFIX + stamp)
-        body.append(f"cp -p {shlex.quote(path)} {backup} || {{ say failed backup of {shlex.quote(path)}; exit 1; }}")
-        body.append(f"say backup {backup}")
-    for c in changes:
-        path = "/" + c.path
-        body.append(f"{_put(path, c.after)} || {{ say failed writing {shlex.quote(path)}; restore; exit 1; }}")
-        body.append(f"say wrote {shlex.quote(path)}")
+    for f in files:
+        body.append(f"cp -p {f.path} {f.backup} || {{ say failed backup of {f.path}; exit 1; }}")
+        body.append(f"say backup {f.backup}")
+    for f in files:
+        # a copy of the original first, so that the new file keeps its owner and mode
+        fill = f"cp -p {f.path} {f.tmp} && printf '%s' {shlex.quote(f.change.after)} > {f.tmp}"
+        body.append(f"{f.replace(fill)} || {{ say failed writing {f.path}; restore; exit 1; }}")
+        body.append(f"say wrote {f.path}")
     body.append(r"""if ! out=$(postfix check 2>&1); then say rollback postfix check failed: $out; restore; exit 1; fi
 now=$(postconf -n 2>&1 >/dev/null | sort)
 new=$(printf '%s\n' "$now" | while IFS= read -r line; do
@@ -118,7 +134,8 @@ say done""")
 
 
 def restore_script(changes: list[FileChange], stamp: str) -> str:
-    return "{\n" + PRELUDE + _restore_function(changes, stamp) + "restore\nsay done\n} </dev/null\n"
+    files = [_File(c, stamp) for c in changes]
+    return "{\n" + PRELUDE + _restore_function(files) + "restore\nsay done\n} </dev/null\n"
 
 
 def _run(spec: HostSpec, options: SshOptions, script: str, known: paramiko.HostKeys | None) -> list[str]:
@@ -139,20 +156,17 @@ def apply_fixes(spec: HostSpec, options: SshOptions, run: FixRun, recheck, known
         return Applied("unchanged", "nothing to change")
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     log = _run(spec, options, apply_script(run.changes, stamp), known)
-    backups = [line.split(" ", 1)[1] for line in log if line.startswith("backup ")]
     last = log[-1]
     if last != "done":
         status = "refused" if last.startswith("refused") else "rolled-back" if any(
             line.startswith("rollback") for line in log) else "failed"
         return Applied(status, next((line for line in log if line.split(" ", 1)[0] in (
-            "refused", "rollback", "failed")), last), backups, log)
+            "refused", "rollback", "failed")), last), log)
     after: TargetResult = recheck()
-    expected = {(f.rule, f.service) for f in run.after.findings} if run.after else set()
-    got = {(f.rule, f.service) for f in after.findings}
+    expected, got = run.after.keys(), after.keys()
     if after.status != "ok" or got != expected:
         why = after.error if after.status != "ok" else \
             f"re-lint differs from the prediction: {sorted(got ^ expected)}"
         log += _run(spec, options, restore_script(run.changes, stamp), known)
-        return Applied("rolled-back", why, backups, log)
-    return Applied("applied", "reloaded" if "reloaded" in log else "Postfix is not running: nothing to reload",
-                   backups, log)
+        return Applied("rolled-back", why, log)
+    return Applied("applied", "reloaded" if "reloaded" in log else "Postfix is not running: nothing to reload", log)
