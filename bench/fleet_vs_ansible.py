@@ -45,7 +45,6 @@ sys.path.insert(0, str(REPO / "tests"))
 import realsshd  # noqa: E402
 from mailcfg.remote.collect import SCRIPT  # noqa: E402
 
-EXAMPLES = REPO / "examples"
 MAILCFG = REPO / ".venv" / "bin" / "mailcfg"
 ANSIBLE_VENV = REPO / "bench" / ".venv-ansible"
 ANSIBLE = ANSIBLE_VENV / "bin" / "ansible"
@@ -55,22 +54,13 @@ TOOLS = ("mailcfg", "ansible")
 
 # --- the fleet -------------------------------------------------------------------------------------
 
-def served_conf(base: Path, example: str = "open-relay") -> Path:
-    """An example's etc/postfix plus this machine's stock master.cf, to serve as /etc/postfix (as in tests)."""
-    conf = base / "etc-postfix"
-    shutil.copytree(EXAMPLES / example / "etc" / "postfix", conf)
-    stock = Path("/etc/postfix/master.cf")
-    (conf / "master.cf").write_text(stock.read_text() if stock.is_file() else "smtp inet n - y - - smtpd\n")
-    return conf
-
-
 def start_servers(root: Path, count: int, sshd_options: str) -> list[realsshd.Sshd]:
     servers: list[realsshd.Sshd] = []
     try:
         for i in range(count):
             base = root / f"sshd{i}"
             base.mkdir()
-            servers.append(realsshd.Sshd(base, served_conf(base), sshd_options=sshd_options))
+            servers.append(realsshd.Sshd(base, realsshd.served_conf(base), sshd_options=sshd_options))
     except BaseException:
         for srv in servers:
             srv.stop()
@@ -84,8 +74,7 @@ def start_servers(root: Path, count: int, sshd_options: str) -> list[realsshd.Ss
 
 
 def known_hosts(servers: list[realsshd.Sshd], path: Path) -> Path:
-    lines = [srv.known_hosts(path.with_name(f"kh-{srv.port}")).read_text() for srv in servers]
-    path.write_text("".join(lines))
+    path.write_text("".join(srv.known_hosts_line() for srv in servers))
     return path
 
 

@@ -13,8 +13,6 @@ from functools import cache
 from importlib import resources
 from itertools import pairwise
 
-import jinja2
-
 
 @dataclass(frozen=True)
 class Edit:
@@ -48,7 +46,10 @@ def apply(lines: list[str], edits: list[Edit]) -> list[str]:
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def _environment():
+    # Imported here: only fixes render, and every command loads this module through the rules.
+    import jinja2
+
     # Config files, not HTML: no autoescaping; a missing value is an error, never an empty string.
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(resources.files("mailcfg.templates"))),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from typing import TypeVar
 
 from mailcfg.lint import TargetResult
@@ -17,23 +18,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 T = TypeVar("T")
 
 
-def run_all(items: list[T], check: Callable[[T], TargetResult], forks: int, names: list[str] | None = None,
+def run_all(items: list[T], check: Callable[[T], TargetResult], forks: int, names: list[str],
             progress: bool = False) -> list[TargetResult]:
     """`check` every item with at most `forks` running at once; a progress bar on stderr if asked."""
-    results: list[TargetResult | None] = [None] * len(items)
-    names = names or [str(i) for i in items]
-    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(items) or 1))) as pool:
+    done: dict[int, TargetResult] = {}
+    columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.description}"))
+    bar = Progress(*columns, console=Console(stderr=True), transient=True) if progress else None
+    with ThreadPoolExecutor(max_workers=max(1, min(forks, len(items) or 1))) as pool, bar or nullcontext():
+        task = bar.add_task("", total=len(items)) if bar else None
         futures = {pool.submit(check, item): i for i, item in enumerate(items)}
-        if not progress:
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-        else:
-            columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                       TextColumn("{task.description}"))
-            with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-                task = bar.add_task("", total=len(items))
-                for future in as_completed(futures):
-                    i = futures[future]
-                    results[i] = future.result()
-                    bar.update(task, advance=1, description=names[i])
-    return [r for r in results if r is not None]
+        for future in as_completed(futures):
+            i = futures[future]
+            done[i] = future.result()  # a check never raises: failures are results
+            if bar is not None and task is not None:
+                bar.update(task, advance=1, description=names[i])
+    return [done[i] for i in range(len(items))]

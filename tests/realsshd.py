@@ -18,11 +18,22 @@ import time
 from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FIRST_UID = 47000
 
 
 def available() -> bool:
     return os.access(SSHD, os.X_OK) and bool(shutil.which("unshare")) and os.geteuid() == 0
+
+
+def served_conf(base: Path, example: str = "open-relay") -> Path:
+    """An example's etc/postfix (with this machine's stock master.cf where it has none), to serve as /etc/postfix."""
+    conf = base / "etc-postfix"
+    shutil.copytree(EXAMPLES / example / "etc" / "postfix", conf)
+    stock = Path("/etc/postfix/master.cf")
+    if not (conf / "master.cf").exists():
+        (conf / "master.cf").write_text(stock.read_text() if stock.is_file() else "smtp inet n - y - - smtpd\n")
+    return conf
 
 
 def free_port() -> int:
@@ -102,8 +113,11 @@ class Sshd:
     def url(self, user: str = "root") -> str:
         return f"ssh://{user}@127.0.0.1:{self.port}"
 
+    def known_hosts_line(self, key: str | None = None, key_type: str = "ssh-ed25519") -> str:
+        return f"[127.0.0.1]:{self.port} {key_type} {key or self.host_key}\n"
+
     def known_hosts(self, path: Path, key: str | None = None, key_type: str = "ssh-ed25519") -> Path:
-        path.write_text(f"[127.0.0.1]:{self.port} {key_type} {key or self.host_key}\n")
+        path.write_text(self.known_hosts_line(key, key_type))
         return path
 
     def stop(self) -> None:

@@ -22,19 +22,9 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES
 from mailcfg.remote.collect import parse_stream, write_snapshot
-from realsshd import Sshd, available, free_port, keygen
+from realsshd import Sshd, available, free_port, keygen, served_conf
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs Debian's sshd, unshare and root (scripts/setup.sh)")
-
-
-def served_conf(base: Path, example: str = "open-relay") -> Path:
-    """An example's etc/postfix plus this machine's stock master.cf, to serve as /etc/postfix."""
-    conf = base / "etc-postfix"
-    shutil.copytree(EXAMPLES / example / "etc" / "postfix", conf)
-    stock = Path("/etc/postfix/master.cf")
-    if not (conf / "master.cf").exists():
-        (conf / "master.cf").write_text(stock.read_text() if stock.is_file() else "smtp inet n - y - - smtpd\n")
-    return conf
 
 
 @pytest.fixture(scope="module")
@@ -350,7 +340,7 @@ def ssh_config(home: Path, text: str) -> None:
 
 def test_proxyjump_from_ssh_config_reaches_the_host_through_the_jump_host(server, clean_host, home, tmp_path):
     kh = tmp_path / "known_hosts"
-    kh.write_text(server.known_hosts(tmp_path / "a").read_text() + clean_host.known_hosts(tmp_path / "b").read_text())
+    kh.write_text(server.known_hosts_line() + clean_host.known_hosts_line())
     ssh_config(home, f"""\
         Host jump
           HostName 127.0.0.1

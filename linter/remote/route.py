@@ -9,13 +9,14 @@ ProxyCommand runs locally through `sh -c 'exec ...'`, as OpenSSH runs it; parami
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 
 import paramiko
 from mailcfg.errors import MailcfgError
 from mailcfg.remote import sshconfig
 from mailcfg.remote.hosts import HostSpec
-from mailcfg.remote.ssh import Connection, SshError, SshOptions
+from mailcfg.remote.ssh import Connection, SshError, SshOptions, is_ssh_target, load_known_hosts
 
 MAX_DEPTH = 8  # jump hosts behind jump hosts: deeper than this is taken for a loop
 
@@ -23,26 +24,26 @@ MAX_DEPTH = 8  # jump hosts behind jump hosts: deeper than this is taken for a l
 def connect(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None = None,
             depth: int = 0) -> Connection:
     """An open connection to `spec`; an `SshError` naming `spec` when it, or a hop on the way, fails."""
-    if spec.proxy_command:
-        try:
-            # `exec`, as OpenSSH does: closing the connection then stops the command itself, not just sh
-            sock = paramiko.ProxyCommand("sh -c " + shlex.quote("exec " + spec.proxy_command))
-        except (paramiko.SSHException, OSError) as exc:
-            raise SshError(spec.target, f"unreachable: ProxyCommand failed to start: {exc}") from None
-        return Connection(spec.target, spec.ssh_options(options), known, sock=sock)
-    if not spec.proxy_jump:
-        return Connection(spec.target, spec.ssh_options(options), known)
-    if depth >= MAX_DEPTH:
-        raise SshError(spec.target, f"ProxyJump goes deeper than {MAX_DEPTH} hops (a loop in ssh_config?)")
-    hops = jump_hosts(spec.proxy_jump)
+    known = known if known is not None else load_known_hosts(options)  # read once for every hop
     opened: list[Connection] = []
     try:
-        hop = connect(hops[0], options, known, depth + 1)
-        opened.append(hop)
-        for nxt in hops[1:]:
-            hop = Connection(nxt.target, nxt.ssh_options(options), known, sock=hop.tunnel(nxt.target))
-            opened.append(hop)
-        conn = Connection(spec.target, spec.ssh_options(options), known, sock=hop.tunnel(spec.target))
+        sock = None
+        if spec.proxy_command:
+            try:
+                # `exec`, as OpenSSH does: closing the connection then stops the command itself, not just sh
+                sock = paramiko.ProxyCommand("sh -c " + shlex.quote("exec " + spec.proxy_command))
+            except (paramiko.SSHException, OSError) as exc:
+                raise SshError(spec.target, f"unreachable: ProxyCommand failed to start: {exc}") from None
+        elif spec.proxy_jump:
+            if depth >= MAX_DEPTH:
+                raise SshError(spec.target, f"ProxyJump goes deeper than {MAX_DEPTH} hops (a loop in ssh_config?)")
+            hops = jump_hosts(spec.proxy_jump)
+            opened.append(connect(hops[0], options, known, depth + 1))
+            for nxt in hops[1:]:
+                opened.append(Connection(nxt.target, nxt.ssh_options(options), known,
+                                         sock=opened[-1].tunnel(nxt.target)))
+            sock = opened[-1].tunnel(spec.target)
+        conn = Connection(spec.target, spec.ssh_options(options), known, sock=sock)
     except SshError as exc:
         for c in reversed(opened):
             c.close()
@@ -57,7 +58,7 @@ def jump_hosts(text: str) -> list[HostSpec]:
     """ProxyJump's comma-separated `[user@]host[:port]` or `ssh://` hops, each through ssh_config."""
     hops = []
     for word in (w.strip() for w in text.split(",")):
-        if word.startswith("ssh://"):
+        if is_ssh_target(word):
             hops.append(HostSpec.from_url(word))
             continue
         user, at, rest = word.rpartition("@")
@@ -70,6 +71,5 @@ def jump_hosts(text: str) -> list[HostSpec]:
         if not host or (port is not None and not port.isdigit()):
             raise MailcfgError(f"ProxyJump {text!r}: {word!r} is not [user@]host[:port]")
         spec = sshconfig.resolve(f"{user}{at}{host}")
-        hops.append(HostSpec(spec.name, spec.hostname, int(port) if port else spec.port, spec.user, spec.identity,
-                             spec.proxy_jump, spec.proxy_command))
+        hops.append(dataclasses.replace(spec, port=int(port)) if port else spec)
     return hops

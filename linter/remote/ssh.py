@@ -110,9 +110,7 @@ class _Policy(paramiko.MissingHostKeyPolicy):
         others = self.known.lookup(name)
         if others:  # known under another key type: a changed key as far as we can tell
             old = ", ".join(f"{t} {fingerprint(k)}" for t, k in others.items())
-            raise HostKeyError(self.target, f"host key CHANGED: the server offers {key.get_name()} "
-                               f"{fingerprint(key)} but known_hosts has {old} for {name}; refused "
-                               f"(if the change is expected, remove the old entry: ssh-keygen -R '{name}')")
+            raise HostKeyError(self.target, _changed(key, old, name))
         if not self.options.accept_new:
             raise HostKeyError(self.target, f"unknown host key {key.get_name()} {fingerprint(key)} for {name}; "
                                f"refused (add it to known_hosts, or pass --accept-new-host-keys)")
@@ -121,6 +119,11 @@ class _Policy(paramiko.MissingHostKeyPolicy):
         client.get_host_keys().add(name, key.get_name(), key)
         print(f"mailcfg: {self.target}: new host key {key.get_name()} {fingerprint(key)} accepted and added to "
               f"{self.save_to}", file=sys.stderr)
+
+
+def _changed(offered: paramiko.PKey, known: str, name: str) -> str:
+    return (f"host key CHANGED: the server offers {offered.get_name()} {fingerprint(offered)} but known_hosts has "
+            f"{known} for {name}; refused (if the change is expected, remove the old entry: ssh-keygen -R '{name}')")
 
 
 def _append_known_host(path: Path, name: str, key: paramiko.PKey) -> None:
@@ -175,16 +178,18 @@ class Connection:
         self.via: list[Connection] = []
         known = known if known is not None else load_known_hosts(options)
         self.client = paramiko.SSHClient()
-        for name, entries in known.items():  # the client checks these; our policy sees only the missing
-            for key_type, key in entries.items():
-                self.client.get_host_keys().add(name, key_type, key)
+        # The client checks the keys known for this host's name (the one it looks up); our policy sees
+        # only a key type it does not know. Copying just these keeps a connection's cost independent
+        # of the size of known_hosts.
+        name = target.known_hosts_name
+        for key_type, key in (known.lookup(name) or {}).items():
+            self.client.get_host_keys().add(name, key_type, key)
         save_to = options.known_hosts or _user_known_hosts()
         self.client.set_missing_host_key_policy(_Policy(target, known, options, save_to))
         self._connect()
 
     def _connect(self) -> None:
         t, o = self.target, self.options
-        at = f"{t.host} port {t.port}"
         if o.identity is not None and not o.identity.is_file():
             self.close()
             raise MailcfgError(f"{o.identity}: identity file not found")
@@ -195,38 +200,38 @@ class Connection:
                 passphrase=o.passphrase or os.environ.get(PASSPHRASE_ENV) or None,
                 timeout=o.timeout, banner_timeout=o.timeout, auth_timeout=o.timeout,
                 allow_agent=True, look_for_keys=True, sock=self.sock)
-        except HostKeyError:
+        except Exception as exc:
             self.close()
-            raise
-        except paramiko.BadHostKeyException as exc:
-            self.close()
-            raise HostKeyError(
-                t, f"host key CHANGED: the server offers {exc.key.get_name()} {fingerprint(exc.key)} but "
-                f"known_hosts has {fingerprint(exc.expected_key)} for {t.known_hosts_name}; refused (if the change "
-                f"is expected, remove the old entry: ssh-keygen -R '{t.known_hosts_name}')") from None
-        except paramiko.PasswordRequiredException:
-            self.close()
-            raise SshError(t, f"the key file is encrypted: set {PASSPHRASE_ENV} or use ssh-agent") from None
-        except paramiko.AuthenticationException:
-            self.close()
-            raise SshError(t, f"authentication failed as {t.user or getpass.getuser()} "
-                           f"(tried {'the --identity key, ' if o.identity else ''}ssh-agent and ~/.ssh keys)") from None
-        except TimeoutError:
-            self.close()
-            raise SshError(t, f"unreachable: connection to {at} timed out after {o.timeout:g}s") from None
-        except socket.gaierror as exc:
-            self.close()
-            raise SshError(t, f"unreachable: cannot resolve {t.host}: {exc.strerror}") from None
-        except paramiko.ssh_exception.NoValidConnectionsError as exc:
-            self.close()
+            if isinstance(exc, HostKeyError):
+                raise
+            failure = self._failure(exc)
+            if failure is None:
+                raise
+            raise failure from None
+
+    def _failure(self, exc: Exception) -> SshError | None:
+        """The one-line reason for what `connect` raised (None: not a connection failure, a bug)."""
+        t, o = self.target, self.options
+        at = f"{t.host} port {t.port}"
+        if isinstance(exc, paramiko.BadHostKeyException):
+            return HostKeyError(t, _changed(exc.key, fingerprint(exc.expected_key), t.known_hosts_name))
+        if isinstance(exc, paramiko.PasswordRequiredException):
+            return SshError(t, f"the key file is encrypted: set {PASSPHRASE_ENV} or use ssh-agent")
+        if isinstance(exc, paramiko.AuthenticationException):
+            return SshError(t, f"authentication failed as {t.user or getpass.getuser()} "
+                            f"(tried {'the --identity key, ' if o.identity else ''}ssh-agent and ~/.ssh keys)")
+        if isinstance(exc, TimeoutError):
+            return SshError(t, f"unreachable: connection to {at} timed out after {o.timeout:g}s")
+        if isinstance(exc, socket.gaierror):
+            return SshError(t, f"unreachable: cannot resolve {t.host}: {exc.strerror}")
+        if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
             reasons = {os.strerror(e.errno) if e.errno else str(e) for e in exc.errors.values()}
-            raise SshError(t, f"unreachable: {'; '.join(sorted(reasons)).lower()} ({at})") from None
-        except (paramiko.SSHException, EOFError) as exc:
-            self.close()
-            raise SshError(t, f"unreachable: SSH with {at} failed: {_one_line(exc)}") from None
-        except OSError as exc:
-            self.close()
-            raise SshError(t, f"unreachable: {(exc.strerror or str(exc)).lower()} ({at})") from None
+            return SshError(t, f"unreachable: {'; '.join(sorted(reasons)).lower()} ({at})")
+        if isinstance(exc, paramiko.SSHException | EOFError):
+            return SshError(t, f"unreachable: SSH with {at} failed: {one_line(exc)}")
+        if isinstance(exc, OSError):
+            return SshError(t, f"unreachable: {(exc.strerror or str(exc)).lower()} ({at})")
+        return None
 
     def run(self, command: str, stdin: bytes = b"") -> tuple[int, bytes, bytes]:
         """Run `command`, feed it `stdin`, and return (exit code, stdout, stderr) within the command timeout."""
@@ -265,7 +270,7 @@ class Connection:
                     time.sleep(0.005)
             return chan.recv_exit_status(), bytes(out), bytes(err)
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise SshError(self.target, f"unreachable: running the remote command failed: {_one_line(exc)}") \
+            raise SshError(self.target, f"unreachable: running the remote command failed: {one_line(exc)}") \
                 from None
 
     def tunnel(self, to: SshTarget):
@@ -278,7 +283,7 @@ class Connection:
                                           timeout=self.options.timeout)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise SshError(to, f"unreachable: jump host {self.target} could not connect to {to.host} port "
-                           f"{to.port}: {_one_line(exc)}") from None
+                           f"{to.port}: {one_line(exc)}") from None
 
     def close(self) -> None:
         self.client.close()
@@ -294,6 +299,6 @@ class Connection:
         self.close()
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__

@@ -9,12 +9,14 @@ caller can handle or refuse them.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 import paramiko
 from mailcfg.errors import MailcfgError
 from mailcfg.remote.hosts import HostSpec
+from mailcfg.remote.ssh import one_line
 
 DEFAULT_CONFIG = "~/.ssh/config"
 
@@ -26,13 +28,19 @@ def load(path: str | os.PathLike | None = None) -> paramiko.SSHConfig | None:
     if not explicit and not file.exists():
         return None
     try:
-        return paramiko.SSHConfig.from_path(str(file))
+        return _parse(str(file), file.stat().st_mtime_ns)
     except FileNotFoundError:
         raise MailcfgError(f"{file}: ssh config not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise MailcfgError(f"{file}: cannot read ssh config: {getattr(exc, 'strerror', None) or exc}") from None
     except Exception as exc:  # paramiko's ConfigParseError and friends
-        raise MailcfgError(f"{file}: bad ssh config: {_one_line(exc)}") from None
+        raise MailcfgError(f"{file}: bad ssh config: {one_line(exc)}") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(file: str, _mtime_ns: int) -> paramiko.SSHConfig:
+    """Parsed once per file and version: every bare host name and every jump hop asks again."""
+    return paramiko.SSHConfig.from_path(file)
 
 
 def resolve(name: str, config: str | os.PathLike | paramiko.SSHConfig | None = None) -> HostSpec:
@@ -48,7 +56,7 @@ def resolve(name: str, config: str | os.PathLike | paramiko.SSHConfig | None = N
     try:
         entry = parsed.lookup(host)
     except Exception as exc:  # e.g. "Match exec" without the optional `invoke` package
-        raise MailcfgError(f"{where}: cannot resolve {host}: {_one_line(exc)}") from None
+        raise MailcfgError(f"{where}: cannot resolve {host}: {one_line(exc)}") from None
     port_text = str(entry.get("port", "22"))
     try:
         port = int(port_text)
@@ -79,6 +87,3 @@ def _identity(files: list[str]) -> Path | None:
 def _unless_none(value: str | None) -> str | None:
     return None if value is None or value.strip().lower() == "none" or not value.strip() else value.strip()
 
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
