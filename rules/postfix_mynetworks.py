@@ -11,6 +11,7 @@ from mailcfg.fix import RELOAD_POSTFIX, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.edit import holder, set_for
 from mailcfg.postfix.listedit import list_value, with_item_before
+from mailcfg.postfix.mynetworks import network
 from mailcfg.postfix.restrictions import lists_and_classes, parse
 from mailcfg.postfix.services import describe, view_of, views
 from mailcfg.postfix.tokens import split
@@ -57,15 +58,18 @@ def _size(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
     return f"a /{net.prefixlen} block"
 
 
+def _listed(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network a mynetworks word trusts (not a `!` exclusion, a host name or a table)."""
+    if text.startswith("!") or ("/" not in text and not text.replace(".", "").isdigit()):
+        return None
+    return network(text)
+
+
 def _networks(value: str) -> Iterator[tuple[int, ipaddress.IPv4Network | ipaddress.IPv6Network]]:
     for tok in split(value):
-        text = tok.text
-        if text.startswith("!") or ("/" not in text and not text.replace(".", "").isdigit()):
-            continue
-        try:
-            yield tok.start, ipaddress.ip_network(text.replace("[", "").replace("]", ""), strict=False)
-        except ValueError:
-            continue
+        net = _listed(tok.text)
+        if net is not None:
+            yield tok.start, net
 
 
 @MYNETWORKS_TOO_WIDE.checker
@@ -128,11 +132,11 @@ def fix(config: PostfixConfig, finding: Finding) -> Fix | None:
                    "trusted", (set_for(view, "mynetworks_style", ["host"]),), RELOAD_POSTFIX)
     kept, dropped = [], []
     for tok in split(value):
-        nets = list(_networks(tok.text))
-        (dropped if nets and judge(nets[0][1]) is not None else kept).append(tok.text)
+        net = _listed(tok.text)
+        (dropped if net is not None and judge(net) is not None else kept).append(tok.text)
     if not dropped:
         return None
-    if not any(list(_networks(w)) for w in kept):
+    if not any(_listed(w) for w in kept):
         kept = LOOPBACK + kept
     edits = [set_for(view, "mynetworks", kept), *_sasl_beside_mynetworks(config)]
     return Fix(MYNETWORKS_TOO_WIDE.id, UNSAFE, f"{name}: {', '.join(dropped)} no longer trusted to relay (clients "

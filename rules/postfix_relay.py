@@ -14,7 +14,7 @@ from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fix import RELOAD_POSTFIX, SAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.effective import ParameterView
-from mailcfg.postfix.engine import decide_on, relay_gate_list, startup_error
+from mailcfg.postfix.engine import decide_on, missing_relay_check, relay_gate_list, startup_error
 from mailcfg.postfix.known import restrictions
 from mailcfg.postfix.listedit import GATES, TRUSTED_CLIENTS, list_value, with_item_before, with_relay_gate
 from mailcfg.postfix.mastercf import Service
@@ -258,7 +258,7 @@ def fix_no_relay_check(config: PostfixConfig, finding: Finding) -> Fix | None:
         return None
     fatal = startup_error(view)
     if fatal is not None:
-        if "specify at least one working instance" not in fatal[0]:
+        if fatal != missing_relay_check(view):  # another fatal error (an undefined class) comes first
             return None
         # Postfix's own default order: trusted clients (as far as the list lacks them), then the check
         lv = list_value(view, relay_gate_list(view))

@@ -41,7 +41,6 @@ VALIAS = "valias.example"
 VMAIL = "vmail.example"
 HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
-REQUIRED = {"reject_unauth_destination", "defer_unauth_destination", "reject", "defer", "defer_if_permit"}
 
 
 @dataclass
@@ -686,10 +685,10 @@ def _probes(b: _Builder, rng: random.Random, hostname: str, local_domains: list[
     return probes
 
 
-def generate_batch(workdir: Path, seed: int, count: int) -> list[Generated]:
-    """Configurations 0..count-1 of `seed` under `workdir`, for this machine's facts and map types, with a test
-    certificate for those that use TLS."""
+def generate_batch(workdir: Path, seed: int, count: int, first: int = 0, dns: bool = False) -> list[Generated]:
+    """Configurations first..first+count-1 of `seed` under `workdir`, for this machine's facts and map types,
+    with a test certificate for those that use TLS."""
     facts, maps = namespace_facts(), available_map_types()
     cert = make_certificate(workdir / "tls")
-    return [generate(workdir / f"seed{seed}-{i:04d}", seed, i, facts=facts, map_types=maps, cert=cert)
-            for i in range(count)]
+    return [generate(workdir / f"seed{seed}-{i:04d}", seed, i, facts=facts, map_types=maps, cert=cert, dns=dns)
+            for i in range(first, first + count)]

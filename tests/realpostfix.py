@@ -1036,7 +1036,7 @@ def disagreement(real: Observed, predicted) -> str | None:
     if real.code is not None:
         if predicted.code != real.code:
             why.append("code")
-        elif (predicted.reply or "")[4:] != real.reply[4:]:
+        elif (predicted.reply or "")[4:] != real.text:
             why.append("text")
     return ", ".join(why) or None
 
@@ -1109,11 +1109,7 @@ def run_differential(harness: Harness, workdir: Path, seed: int, count: int, *, 
     from mailcfg.postfix.engine import decide
     from mailcfg.snapshot import load_local
 
-    facts = namespace_facts()
-    maps = available_map_types()
-    cert = make_certificate(workdir / "tls")
-    generated = [postfix_generator.generate(workdir / f"seed{seed}-{i:04d}", seed, i, facts=facts, map_types=maps,
-                                            cert=cert, dns=dns) for i in range(first, first + count)]
+    generated = postfix_generator.generate_batch(workdir, seed, count, first, dns)
     observed = harness.run([(g.root, g.probes) for g in generated], on_result=progress)
     comparison = Comparison()
     for gen, answers in zip(generated, observed, strict=True):

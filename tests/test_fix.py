@@ -14,7 +14,7 @@ from conftest import CORPUS, EXAMPLES, make_snapshot
 from mailcfg.edits import Edit, apply
 from mailcfg.fixer import fix_target
 from mailcfg.lint import lint_path
-from mailcfg.postfix.edit import Layout, main_line
+from mailcfg.postfix.edit import main_line
 from mailcfg.postfix.maincf import parse_main_cf
 from mailcfg.source import SourceFile
 
@@ -56,7 +56,7 @@ def test_a_changed_value_keeps_the_layout(text, words, expected):
 def test_only_the_last_definition_is_changed_and_a_new_one_goes_at_the_end():
     source = SourceFile.from_text("main.cf", "a = 1\nb = 2\na = 3\n")
     main = parse_main_cf(source)
-    edits = [main_line(main, "a", ["4"]), main_line(main, "c", ["x", "y"], Layout(", "))]
+    edits = [main_line(main, "a", ["4"]), main_line(main, "c", ["x", "y"])]
     assert "".join(apply(source.lines, edits)) == "a = 1\nb = 2\na = 4\nc = x, y\n"
 
 

@@ -18,7 +18,6 @@ from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.matchlist import match_domains, match_strings
 
 OPERATORS = '|%!()<>@,;:\\.[]'
-FINAL = ("local", "alias", "virtual")
 
 
 @dataclass
@@ -37,10 +36,6 @@ class Resolved:
     reason: str = ""  # which setting put the domain in its class
     location: Location | None = None
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def final(self) -> bool:
-        return self.klass in FINAL
 
 
 def scan(text: str) -> list[Tok]:

@@ -16,6 +16,7 @@ from mailcfg.edits import Edit, render
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.maincf import MainCf, Parameter
 from mailcfg.postfix.mastercf import MasterCf, Override, Service
+from mailcfg.postfix.tokens import BLANK_SEPARATORS, split
 from mailcfg.source import SourceFile
 
 REFERENCE = re.compile(r"^\$(?:\{(\w+)\}|\((\w+)\)|(\w+))$")
@@ -31,9 +32,7 @@ class Layout:
     indent: str = "    "
 
 
-def layout_of(param: Parameter | None, source: SourceFile | None) -> Layout:
-    if param is None or source is None:
-        return Layout()
+def layout_of(param: Parameter, source: SourceFile) -> Layout:
     value = param.value
     while (inner := re.sub(r"\{[^{}]*\}", "", value)) != value:  # separators inside { } do not count
         value = inner
@@ -47,15 +46,15 @@ def layout_of(param: Parameter | None, source: SourceFile | None) -> Layout:
     return Layout(separator, True, bool(head[param.value_offset:].strip()), indent)
 
 
-def main_line(main: MainCf, name: str, words: list[str], layout: Layout | None = None) -> Edit:
+def main_line(main: MainCf, name: str, words: list[str]) -> Edit:
     """Set main.cf's `name` to `words`: its last definition rewritten in its own layout, or a new line at the end."""
     param = main.get(name)
     source = main.source
     if param is None:
-        text = render("postfix/main_parameter.j2", head=f"{name} = ", words=words, layout=layout or Layout())
+        text = render("postfix/main_parameter.j2", head=f"{name} = ", words=words, layout=Layout())
         n = len(source.lines)
         return Edit(source.path, n + 1, n, text)
-    layout = layout or layout_of(param, source)
+    layout = layout_of(param, source)
     head = param.line.text[:param.value_offset]
     if not param.value:  # `name =` with nothing after it
         head = head.rstrip(" \t") + " "
@@ -100,18 +99,8 @@ def _rewrite_override(source: SourceFile, o: Override, option: str) -> Edit:
     line = source.line_text(number)
     start = (o.location.column or 1) - 1
     brace = re.search(r"\{\s*$", line[:start])
-    if brace:  # braced: from the `{` to its matching `}`
-        begin, depth, end = brace.start(), 0, len(line)
-        for i in range(begin, len(line)):
-            depth += line[i] == "{"
-            depth -= line[i] == "}"
-            if depth == 0:
-                end = i + 1
-                break
-    else:
-        begin = start
-        m = re.match(r"\S+", line[start:])
-        end = start + (m.end() if m else 0)
+    begin = brace.start() if brace else start  # a braced option runs from its `{` to the matching `}`
+    end = begin + split(line[begin:], BLANK_SEPARATORS)[0].end
     dash = re.search(r"-o\s*$", line[:begin])
     begin = dash.start() if dash else begin
     ending = source.lines[number - 1][len(line):]

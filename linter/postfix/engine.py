@@ -21,7 +21,7 @@ from mailcfg.postfix.lookup import Undecided
 from mailcfg.postfix.mastercf import Service
 from mailcfg.postfix.matchlist import match_hosts
 from mailcfg.postfix.probe import Decision, Probe, Step
-from mailcfg.postfix.restrictions import Item, parse
+from mailcfg.postfix.restrictions import IMPLICIT_ACCESS, parse
 from mailcfg.postfix.services import port as listening_port
 from mailcfg.postfix.services import views
 from mailcfg.postfix.session import (
@@ -87,26 +87,30 @@ def startup_error(view: ParameterView) -> tuple[str, Location | None] | None:
 
 
 def _startup_error(view: ParameterView) -> tuple[str, Location | None] | None:
-    classes = view.items("smtpd_restriction_classes")
-    for name in classes:
+    for name in view.items("smtpd_restriction_classes"):
         if not view.get(name).strip():
             return f"fatal: restriction class `{name}' needs a definition", view.location("smtpd_restriction_classes")
+    return missing_relay_check(view)
+
+
+def missing_relay_check(view: ParameterView) -> tuple[str, Location | None] | None:
+    """The fatal error of an smtpd whose relay and recipient lists lack a working relay check."""
+    classes = set(view.items("smtpd_restriction_classes"))
     if view.config.version >= (2, 10):
         lists = ("smtpd_recipient_restrictions", "smtpd_relay_restrictions")
         where = "smtpd_relay_restrictions or smtpd_recipient_restrictions"
     else:
         lists = ("smtpd_recipient_restrictions",)
         where = "smtpd_recipient_restrictions"
-    if not any(_has_required(view, view.get(name), set()) for name in lists):
+    if not any(_has_required(view, view.get(name), set(), classes) for name in lists):
         names = ", ".join(REQUIRED[:-1]) + " or " + REQUIRED[-1]
         location = next((loc for name in lists if (loc := view.location(name)) is not None), None)
         return f"fatal: in parameter {where}, specify at least one working instance of: {names}", location
     return None
 
 
-def _has_required(view: ParameterView, value: str, seen: set[str]) -> bool:
+def _has_required(view: ParameterView, value: str, seen: set[str], classes: set[str]) -> bool:
     words = split_list(value)
-    classes = set(view.items("smtpd_restriction_classes")) | {"reject_sender_login_mismatch"}
     i = 0
     while i < len(words):
         word = words[i]
@@ -117,12 +121,7 @@ def _has_required(view: ParameterView, value: str, seen: set[str]) -> bool:
             return False
         if word.lower() in REQUIRED:
             return True
-        if (
-            word in classes
-            and word not in seen
-            and word != "reject_sender_login_mismatch"
-            and _has_required(view, view.get(word), seen | {word})
-        ):
+        if word in classes and word not in seen and _has_required(view, view.get(word), seen | {word}, classes):
             return True
         i += 1
     return False
@@ -263,14 +262,14 @@ def _run_stage(s: Session, stage: str, param: str, reply_name: str, reply_class:
     return s.reply if status == REJECT else None
 
 
-def _run_list(s: Session, param: str, reply_name: str, reply_class: str, items: list[Item] | None = None) -> str:
-    items = parse(s.view, param) if items is None else items
+def _run_list(s: Session, param: str, reply_name: str, reply_class: str) -> str:
+    items = parse(s.view, param)
     if not items:
         s.step(param, "empty", "nothing to check", s.view.location(param))
         return DUNNO
     first = len(s.trace)
     try:
-        status = generic(s, items, reply_name, reply_class, IMPLICIT[reply_class])
+        status = generic(s, items, reply_name, reply_class, IMPLICIT_ACCESS[param])
     except ServerError as exc:
         status = exc.status
     if s.view.origin(param) is None:  # the items come from Postfix's built-in value of the list
@@ -284,14 +283,6 @@ def _run_list(s: Session, param: str, reply_name: str, reply_class: str, items: 
         s.view.location(param),
     )
     return status
-
-
-IMPLICIT = {
-    CLIENT: "check_client_access",
-    HELO: "check_helo_access",
-    SENDER: "check_sender_access",
-    RECIPIENT: "check_recipient_access",
-}
 
 
 def _check_rcpt(s: Session, delay: bool) -> str | None:
@@ -313,10 +304,9 @@ def _check_rcpt(s: Session, delay: bool) -> str | None:
     s.warn_if_reject = s.recursion = 0
     s.defer_if_reject = None
     s.defer_if_permit = s.carried_defer
-    order = _rcpt_lists(s)
     status = DUNNO
-    for param, items in order:
-        status = _run_list(s, param, s.recipient or "", RECIPIENT, items)
+    for param in _rcpt_lists(s):
+        status = _run_list(s, param, s.recipient or "", RECIPIENT)
         if status == REJECT:
             break
     if status != REJECT and s.defer_if_permit is not None:
@@ -341,14 +331,12 @@ def relay_gate_list(view: ParameterView) -> str:
     return "smtpd_relay_restrictions"
 
 
-def _rcpt_lists(s: Session) -> list[tuple[str, list[Item] | None]]:
+def _rcpt_lists(s: Session) -> list[str]:
     view = s.view
     version = view.config.version
     if version < (2, 10):
-        return [("smtpd_recipient_restrictions", None)]
-    relay: tuple[str, list[Item] | None] = ("smtpd_relay_restrictions", None)
-    emulated = _relay_list_emulated(view)
-    if emulated:
+        return ["smtpd_recipient_restrictions"]
+    if _relay_list_emulated(view):
         s.step(
             "smtpd_relay_restrictions",
             "compatibility",
@@ -356,9 +344,7 @@ def _rcpt_lists(s: Session) -> list[tuple[str, list[Item] | None]]:
             f"({FAKE_RELAY}) only to log a warning, so no relay list is enforced",
             view.location("compatibility_level"),
         )
-        return [("smtpd_recipient_restrictions", None)]
-    recipient: tuple[str, list[Item] | None] = ("smtpd_recipient_restrictions", None)
-    if version < (3, 3):
-        return [relay, recipient]
-    relay_first = version >= (3, 6) and view.yes("smtpd_relay_before_recipient_restrictions") and not emulated
-    return [relay, recipient] if relay_first else [recipient, relay]
+        return ["smtpd_recipient_restrictions"]
+    relay_first = version < (3, 3) or (version >= (3, 6) and view.yes("smtpd_relay_before_recipient_restrictions"))
+    lists = ["smtpd_relay_restrictions", "smtpd_recipient_restrictions"]
+    return lists if relay_first else lists[::-1]

@@ -9,6 +9,14 @@ from mailcfg.snapshot import Interface
 LOOPBACK = [Interface("127.0.0.1", 8, "lo"), Interface("::1", 128, "lo")]
 
 
+def network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """`10.0.0.0/8`, `[2001:db8::]/32` or a single address as a network; None for anything else."""
+    try:
+        return ipaddress.ip_network(text.replace("[", "").replace("]", ""), strict=False)
+    except ValueError:
+        return None
+
+
 def compute(style: str, interfaces: list[Interface]) -> str:
     """The list Postfix builds (mynetworks.c): host, subnet or class networks, duplicates dropped."""
     networks: list[str] = []

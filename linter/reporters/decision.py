@@ -5,7 +5,7 @@ from __future__ import annotations
 from io import StringIO
 
 from mailcfg.decisions import Explained, TestRun
-from mailcfg.postfix.known import parameter_names
+from mailcfg.postfix.known import is_known
 from mailcfg.postfix.probe import Decision
 from rich.console import Console
 from rich.markup import escape
@@ -25,7 +25,7 @@ def _trace(console: Console, decision: Decision, indent: str) -> None:
         elif step.default_of:
             place = f"(built-in default of {step.default_of})"
         else:
-            place = "(built-in default)" if step.what in parameter_names() else ""
+            place = "(built-in default)" if is_known(step.what) else ""
         note = f" — {step.note}" if step.note else ""
         console.print(f"{indent}{step.stage:<7} {escape(step.what)}: {escape(step.result)}{escape(note)}"
                       f"  [dim]{escape(place)}[/dim]")
