@@ -7,7 +7,7 @@ from __future__ import annotations
 from mailcfg.postfix.address import valid_address
 from mailcfg.postfix.destinations import resolve_for
 from mailcfg.postfix.lookup import Hit, Undecided, find_first
-from mailcfg.postfix.matchlist import parent_style
+from mailcfg.postfix.matchlist import parent_keys, parent_style
 from mailcfg.postfix.restrictions import Item, parse_value
 from mailcfg.postfix.session import (
     DUNNO,
@@ -56,11 +56,8 @@ def domain_access(
     parent = parent_style(s.view, "smtpd_access_maps")
     keys = [(domain, False)]
     if not valid_address(domain.strip("[]")):
-        labels = domain.split(".")
-        for i in range(1, len(labels)):
-            rest = ".".join(labels[i:])
-            if rest:
-                keys.append((rest if parent else "." + rest, True))
+        # parents as partial keys; a trailing dot's empty "parent" is none
+        keys += [k for k in parent_keys(domain, parent)[1:] if (k[0] if parent else k[0][1:])]
     hit = lookup(s, item, keys)
     if hit is None:
         s.step(f"{item.text} {item.argument}", "no match", f"no entry for {domain!r}", item.location)
@@ -76,12 +73,8 @@ def mail_access(s: Session, item: Item, addr: str, reply_class: str, def_acl: st
     if at < 0:
         return DUNNO
     parent = parent_style(s.view, "smtpd_access_maps")
-    keys = [(full, False)]
-    labels = full[at + 1 :].split(".")
-    for i in range(len(labels)):
-        rest = ".".join(labels[i:])
-        keys.append((rest if parent or i == 0 else "." + rest, True))
-    keys.append((full[: at + 1], True))
+    # the address, then its domain and the parents as partial keys, then `user@`
+    keys = [(full, False), *((k, True) for k, _ in parent_keys(full[at + 1 :], parent)), (full[: at + 1], True)]
     hit = lookup(s, item, keys)
     if hit is None:
         s.step(f"{item.text} {item.argument}", "no match", f"no entry for <{full}>", item.location)

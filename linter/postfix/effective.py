@@ -127,7 +127,10 @@ class ParameterView:
         return result
 
     def _etc_hosts(self) -> dict[str, list[str]]:
-        """Names from the snapshot's /etc/hosts (how inet_interfaces host names resolve there)."""
+        """Names from the snapshot's /etc/hosts (how inet_interfaces host names resolve there), read once."""
+        return self.config.remember("etc-hosts", self._read_etc_hosts)
+
+    def _read_etc_hosts(self) -> dict[str, list[str]]:
         path = self.config.snapshot.resolve("/etc/hosts")
         names: dict[str, list[str]] = {}
         if path is None:

@@ -59,7 +59,7 @@ def _table_hit(view: ParameterView, pattern: str, keys: list[tuple[str, bool]]):
     return find_first(view.config.table(ref), keys)
 
 
-def _parents(name: str, parent: bool) -> list[tuple[str, bool]]:
+def parent_keys(name: str, parent: bool) -> list[tuple[str, bool]]:
     """The full name, then each parent domain as a partial key (with or without leading dot)."""
     keys = [(name, False)]
     labels = name.split(".")
@@ -99,7 +99,7 @@ def match_hosts(view: ParameterView, param: str, name: str | None, addr: str) ->
         bare = pattern.lstrip("!")
         hit = None
         if parse_ref(bare) is not None:
-            keys = (_parents(name.lower(), parent) if name else []) + [(addr, False)]
+            keys = (parent_keys(name.lower(), parent) if name else []) + [(addr, False)]
             hit = _table_hit(view, bare, keys)
             found = hit is not None
         else:
@@ -116,7 +116,7 @@ def match_domains(view: ParameterView, param: str, domain: str) -> Match:
         negated = pattern.startswith("!")
         bare = pattern.lstrip("!")
         if parse_ref(bare) is not None:
-            hit = _table_hit(view, bare, _parents(domain.lower(), parent))
+            hit = _table_hit(view, bare, parent_keys(domain.lower(), parent))
             if hit is not None:
                 return Match(not negated, pattern, hit.location or view.location(param))
         elif _host_matches(bare, domain, parent):
