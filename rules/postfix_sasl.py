@@ -9,6 +9,7 @@ from mailcfg.findings import Finding, Severity
 from mailcfg.fix import RELOAD_POSTFIX, SAFE, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.edit import holder, override_lines, set_for
+from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.mastercf import Override
 from mailcfg.postfix.services import describe, is_submission, main_view, view_of, views, where
 from mailcfg.postfix.tls import auth_needs_tls, has_certificate, offers_tls, tls_mode
@@ -28,9 +29,8 @@ SASL_ANONYMOUS = Rule(
 
 @SUBMISSION_NO_AUTH.checker
 def check_submission(config: PostfixConfig) -> Iterator[Finding]:
-    services = list(views(config))
-    if "submission" in (config.snapshot.facts.roles or ()) and services \
-            and not any(is_submission(s) or v.yes("smtpd_sasl_auth_enable") for s, v in services):
+    services = views(config)
+    if "submission" in (config.snapshot.facts.roles or ()) and services and not _auth_anywhere(config):
         service, view = services[0]
         yield SUBMISSION_NO_AUTH.finding(
             "the host's role is submission, but no smtpd service offers SMTP AUTH and there is no "
@@ -84,16 +84,23 @@ def check_anonymous(config: PostfixConfig) -> Iterator[Finding]:
     for service, view in views(config):
         if not view.yes("smtpd_sasl_auth_enable"):
             continue
-        for name in ("smtpd_sasl_security_options", "smtpd_sasl_tls_security_options"):
-            if name == "smtpd_sasl_security_options" and auth_needs_tls(view):
-                continue  # AUTH is never offered before TLS, so only the TLS options apply
-            options = {o.lower() for o in view.items(name)}
-            if "noanonymous" not in options:
-                yield SASL_ANONYMOUS.finding(
-                    f"{describe(service)}: {name} = {view.get(name) or '(empty)'} does not exclude "
-                    f"anonymous mechanisms, so smtpd may offer ANONYMOUS logins (add noanonymous)",
-                    where(view, name, "smtpd_sasl_security_options"), service=service.name)
-                break
+        name = _allows_anonymous(view)
+        if name is not None:
+            yield SASL_ANONYMOUS.finding(
+                f"{describe(service)}: {name} = {view.get(name) or '(empty)'} does not exclude "
+                f"anonymous mechanisms, so smtpd may offer ANONYMOUS logins (add noanonymous)",
+                where(view, name, "smtpd_sasl_security_options"), service=service.name)
+
+
+def _allows_anonymous(view: ParameterView) -> str | None:
+    """The security options in force that lack noanonymous (AUTH is never offered before TLS where
+    TLS is required, so then only the TLS options count)."""
+    for name in ("smtpd_sasl_security_options", "smtpd_sasl_tls_security_options"):
+        if name == "smtpd_sasl_security_options" and auth_needs_tls(view):
+            continue
+        if "noanonymous" not in {o.lower() for o in view.items(name)}:
+            return name
+    return None
 
 
 @SUBMISSION_NO_AUTH.fixer
@@ -108,7 +115,7 @@ def fix_submission(config: PostfixConfig, finding: Finding) -> Fix | None:
         settings = [("smtpd_sasl_auth_enable", "yes"), *_sasl_backend(config)]
         return Fix(SUBMISSION_NO_AUTH.id, SAFE, f"{describe(service)}: {', '.join(f'-o {n}={v}' for n, v in settings)}",
                    tuple(override_lines(config.master, service, settings)), RELOAD_POSTFIX)
-    if is_submission(service) or any(is_submission(s) or v.yes("smtpd_sasl_auth_enable") for s, v in views(config)):
+    if is_submission(service) or _auth_anywhere(config):
         return None  # AUTH only inside a TLS that never starts: a certificate is needed, which no fix can invent
     main = main_view(config)
     if not has_certificate(main):
@@ -119,6 +126,11 @@ def fix_submission(config: PostfixConfig, finding: Finding) -> Fix | None:
     after = max(s.line.last_line for s in config.master.services)
     return Fix(SUBMISSION_NO_AUTH.id, SAFE, "master.cf: add the submission (587) and submissions (465) services with "
                "SMTP AUTH", (Edit(config.master.source.path, after + 1, after, text),), RELOAD_POSTFIX)
+
+
+def _auth_anywhere(config: PostfixConfig) -> bool:
+    """Some service is for submission or offers AUTH."""
+    return any(is_submission(s) or v.yes("smtpd_sasl_auth_enable") for s, v in views(config))
 
 
 def _sasl_backend(config: PostfixConfig) -> list[tuple[str, str]]:
@@ -144,15 +156,9 @@ def fix_auth_without_tls(config: PostfixConfig, finding: Finding) -> Fix | None:
 def fix_anonymous(config: PostfixConfig, finding: Finding) -> Fix | None:
     """noanonymous added to the security options that lack it, keeping the others."""
     view = view_of(config, finding.service)
-    if view is None:
+    name = _allows_anonymous(view) if view is not None else None
+    if view is None or name is None:
         return None
-    for name in ("smtpd_sasl_security_options", "smtpd_sasl_tls_security_options"):
-        if name == "smtpd_sasl_security_options" and auth_needs_tls(view):
-            continue
-        held, _origin, value = holder(view, name)
-        words = split_list(value)
-        if "noanonymous" not in {w.lower() for w in words}:
-            words = [*words, "noanonymous"]
-            return Fix(SASL_ANONYMOUS.id, SAFE, f"{held} = {', '.join(words)}", (set_for(view, name, words),),
-                       RELOAD_POSTFIX)
-    return None
+    held, _origin, value = holder(view, name)
+    words = [*split_list(value), "noanonymous"]
+    return Fix(SASL_ANONYMOUS.id, SAFE, f"{held} = {', '.join(words)}", (set_for(view, name, words),), RELOAD_POSTFIX)

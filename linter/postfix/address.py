@@ -8,7 +8,6 @@ permit_auth_destination refuses unless allow_untrusted_routing = yes.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -195,7 +194,7 @@ def resolve(view: ParameterView, address: str) -> Resolved:
     cache = view.memo.setdefault("resolve", {})
     if address not in cache:
         cache[address] = _resolve(view, address)
-    return dataclasses.replace(cache[address], notes=list(cache[address].notes))  # callers may add notes
+    return cache[address]
 
 
 def _resolve(view: ParameterView, address: str) -> Resolved:
