@@ -205,6 +205,16 @@ def _wait(predicate, timeout: float, step: float = 0.005) -> bool:
     return predicate()
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it is still there after 5 s."""
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _die_with_parent() -> None:
     """In a child before exec: get SIGTERM when the process that started it dies (PR_SET_PDEATHSIG)."""
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
@@ -271,12 +281,7 @@ service auth {{
     def stop(self) -> None:
         if not self.started:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        _stop(self.proc)
         self.started = False
         if self.own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -378,12 +383,7 @@ class PostfixInstance:
             netns = os.stat(f"/proc/{self.holder.pid}/ns/net").st_ino
         except OSError:
             netns = None
-        self.holder.terminate()  # its trap kills master's group and its sleep
-        try:
-            self.holder.wait(5)
-        except subprocess.TimeoutExpired:
-            self.holder.kill()
-            self.holder.wait()
+        _stop(self.holder)  # its trap kills master's group and its sleep
         self.holder = None
         if netns is not None:  # anything still in the instance's private network namespace was started by it
             for entry in os.listdir("/proc"):

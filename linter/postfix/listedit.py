@@ -15,11 +15,11 @@ from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.restrictions import Item, parse_value
 
 GATES = ("reject_unauth_destination", "defer_unauth_destination")
-# Permits that only ever trust a client the admin chose (or only authorized destinations).
-TRUSTED = ("permit_mynetworks", "permit_sasl_authenticated", "permit_tls_clientcerts", "permit_tls_all_clientcerts",
-           "permit_inet_interfaces", "permit_auth_destination")
+# Permits that only ever trust a client the admin chose ...
 TRUSTED_CLIENTS = ("permit_mynetworks", "permit_sasl_authenticated", "permit_tls_clientcerts",
                    "permit_tls_all_clientcerts", "permit_inet_interfaces")
+# ... or that only permit authorized destinations.
+TRUSTED = (*TRUSTED_CLIENTS, "permit_auth_destination")
 REFUSING = ("reject", "defer", "warn_if_reject", "sleep")
 STATEFUL = ("defer_if_reject", "defer_if_permit")  # they change the verdicts of the items after them
 

@@ -34,9 +34,7 @@ def find(table: Table, key: str, partial: bool = False, aliases: bool = False) -
 
     `aliases`: the table is an aliases(5) file, whose keys end in a colon.
     """
-    kind = table.ref.type
-    if table.ref.type == "proxy":
-        kind = table.ref.name.split(":", 1)[0]
+    kind = table.ref.kind
     if not table.readable:
         raise Undecided(f"{table.ref.text}: {table.note or 'not readable offline'}")
     if kind in PATTERN_FILE_TYPES:

@@ -78,7 +78,7 @@ def _table_keys(view: ParameterView, ref_text: str, patterns: bool = False) -> l
     if ref is None:
         return []
     table = view.config.table(ref)
-    kind = ref.name.split(":", 1)[0] if ref.type == "proxy" else ref.type
+    kind = ref.kind
     if not table.readable or kind == "cidr" or (kind in PATTERN_FILE_TYPES and not patterns):
         return []
     entries = [e for e in table.entries if e.key not in ("if", "endif")]

@@ -39,6 +39,11 @@ class TableRef:
     def text(self) -> str:
         return f"{self.type}:{self.name}"
 
+    @property
+    def kind(self) -> str:
+        """The type that holds the entries: the wrapped table's type for proxy:type:name."""
+        return self.name.split(":", 1)[0] if self.type in WRAPPER_TYPES else self.type
+
 
 def parse_ref(item: str) -> TableRef | None:
     """`hash:/etc/postfix/x` -> TableRef; None when `item` is not a known table type."""
