@@ -569,8 +569,7 @@ class PostfixInstance:
 
 
 def _probe_request(probe) -> dict:
-    data = {k: getattr(probe, k) for k in ("client", "rcpt", "sender", "helo", "client_name", "sasl_user", "tls",
-                                           "service", "port")}
+    data = asdict(probe)
     if data["port"] is None:
         service = (data["service"] or "smtp").rpartition(":")[2]
         if service.isdigit():
