@@ -23,6 +23,7 @@ from mailcfg.postfix.session import (
     Defer,
     Session,
     permit,
+    refuse,
     reject,
     server_error,
 )
@@ -109,13 +110,13 @@ def _r_permit(s, item, rest, reply_name, reply_class, def_acl):
 
 
 def _r_reject(s, item, rest, reply_name, reply_class, def_acl):
-    s.step(item.text, "reject", "rejects unconditionally", item.location)
-    return reject(s, s.code("reject_code"), "5.7.1", f"<{reply_name}>: {reply_class} rejected: Access denied")
+    return refuse(s, item, "rejects unconditionally", s.code("reject_code"), "5.7.1",
+                  f"<{reply_name}>: {reply_class} rejected: Access denied")
 
 
 def _r_defer(s, item, rest, reply_name, reply_class, def_acl):
-    s.step(item.text, "defer", "defers unconditionally", item.location)
-    return reject(s, s.code("defer_code"), "4.3.2", f"<{reply_name}>: {reply_class} rejected: Try again later")
+    return refuse(s, item, "defers unconditionally", s.code("defer_code"), "4.3.2",
+                  f"<{reply_name}>: {reply_class} rejected: Try again later", result="defer")
 
 
 def _r_defer_if_permit(s, item, rest, reply_name, reply_class, def_acl):
@@ -213,10 +214,8 @@ def _r_relay_domains(s, item, rest, reply_name, reply_class, def_acl):
     ok, why, where = authorized(s)
     if ok:
         return permit(s, item, why, where)
-    s.step(item.text, "reject", why, item.location)
-    return reject(
-        s, s.code("relay_domains_reject_code"), "5.7.1", f"<{s.recipient}>: {RECIPIENT} rejected: Relay access denied"
-    )
+    return refuse(s, item, why, s.code("relay_domains_reject_code"), "5.7.1",
+                  f"<{s.recipient}>: {RECIPIENT} rejected: Relay access denied")
 
 
 def _r_mx_backup(s, item, rest, reply_name, reply_class, def_acl):
@@ -239,17 +238,18 @@ def _r_plaintext(s, item, rest, reply_name, reply_class, def_acl):
     if s.probe.tls or tls_mode(s.view) == "wrapper":
         s.step(item.text, "no match", "the session is encrypted", item.location)
         return DUNNO
-    s.step(item.text, "reject", "the session is not encrypted", item.location)
-    return reject(s, s.code("plaintext_reject_code"), "4.7.1", "Session encryption is required")
+    return refuse(s, item, "the session is not encrypted", s.code("plaintext_reject_code"), "4.7.1",
+                  "Session encryption is required")
 
 
 def _r_unknown_client(s, item, rest, reply_name, reply_class, def_acl):
     if s.probe.client_name:
         s.step(item.text, "no match", f"the client has the name {s.probe.client_name}", item.location)
         return DUNNO
-    s.step(item.text, "reject", "the client has no reverse DNS name (the probe gives none)", item.location)
-    return reject(
+    return refuse(
         s,
+        item,
+        "the client has no reverse DNS name (the probe gives none)",
         s.code("unknown_client_reject_code"),
         "4.7.25",
         f"Client host rejected: cannot find your hostname, [{s.probe.client}]",
@@ -276,8 +276,8 @@ def _helo_form(s, item, rest, reply_name, reply_class, def_acl):
     if ok:
         s.step(item.text, "no match", f"HELO {helo!r} passes", item.location)
         return DUNNO
-    s.step(item.text, "reject", f"HELO {helo!r} fails this check", item.location)
-    return reject(s, s.code(code), "5.5.2", f"<{helo}>: {HELO} rejected: {text}")
+    return refuse(s, item, f"HELO {helo!r} fails this check", s.code(code), "5.5.2",
+                  f"<{helo}>: {HELO} rejected: {text}")
 
 
 def _non_fqdn_address(s, item, rest, reply_name, reply_class, def_acl):
@@ -292,9 +292,10 @@ def _non_fqdn_address(s, item, rest, reply_name, reply_class, def_acl):
     if test and valid_hostname(test) and "." in test:
         s.step(item.text, "no match", f"<{addr}> has a fully-qualified domain", item.location)
         return DUNNO
-    s.step(item.text, "reject", f"<{addr}> has no fully-qualified domain", item.location)
-    return reject(
+    return refuse(
         s,
+        item,
+        f"<{addr}> has no fully-qualified domain",
         s.code("non_fqdn_reject_code"),
         "4.5.2",
         f"<{addr}>: {SENDER if is_sender else RECIPIENT} rejected: need fully-qualified address",
@@ -326,12 +327,12 @@ def _login_mismatch(s, item, rest, reply_name, reply_class, def_acl):
             return DUNNO
         if not owners and item.name == "reject_known_sender_login_mismatch":
             return DUNNO
-        s.step(item.text, "reject", f"<{s.sender}> is not owned by {s.probe.sasl_user!r}", item.location)
-        return reject(s, 553, "5.7.1", f"<{s.sender}>: {SENDER} rejected: not owned by user {s.probe.sasl_user}")
+        return refuse(s, item, f"<{s.sender}> is not owned by {s.probe.sasl_user!r}", 553, "5.7.1",
+                      f"<{s.sender}>: {SENDER} rejected: not owned by user {s.probe.sasl_user}")
     if s.authenticated or not owners:
         return DUNNO
-    s.step(item.text, "reject", f"<{s.sender}> belongs to a login and the client is not logged in", item.location)
-    return reject(s, 553, "5.7.1", f"<{s.sender}>: {SENDER} rejected: not logged in")
+    return refuse(s, item, f"<{s.sender}> belongs to a login and the client is not logged in", 553, "5.7.1",
+                  f"<{s.sender}>: {SENDER} rejected: not logged in")
 
 
 def _sender_owners(s: Session, item: Item) -> list[str] | None:

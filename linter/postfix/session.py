@@ -110,6 +110,12 @@ def permit(s: Session, item: Item, why: str, location: Location | None = None, m
     return PERMIT
 
 
+def refuse(s: Session, item: Item, why: str, code: int, dsn: str, text: str, result: str = "reject") -> str:
+    """The item refuses the request: its step in the trace, then smtpd's reply."""
+    s.step(item.text, result, why, item.location)
+    return reject(s, code, dsn, text)
+
+
 def action_of(reply: str) -> str:
     """accept, reject, defer or error (451 4.3.5: smtpd's configuration error), from a reply line."""
     if reply.startswith("2"):
