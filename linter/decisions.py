@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 from mailcfg.errors import MailcfgError
+from mailcfg.exim.config import load_exim
+from mailcfg.exim.engine import decide as decide_exim
+from mailcfg.exim.probes import SERVICE_PORTS
 from mailcfg.policy import Expectation
-from mailcfg.postfix.config import PostfixConfig, load_postfix
+from mailcfg.postfix.config import load_postfix
 from mailcfg.postfix.engine import decide
 from mailcfg.postfix.probe import Decision, Probe, probe_json
 from mailcfg.snapshot import load_local
@@ -56,21 +60,36 @@ class TestRun:
                 "assumptions": self.assumptions}
 
 
-def _config(target: str) -> PostfixConfig:
+def _decider(target: str) -> tuple[Callable[[Probe], Decision], list[str]]:
+    """The engine for the target's MTA (Postfix when a snapshot holds both), and its assumptions."""
     snapshot = load_local(target)
-    if "postfix" not in snapshot.systems:
-        found = ", ".join(snapshot.systems) or "no mail system"
-        raise MailcfgError(f"{target}: explain and test need a Postfix configuration (found {found})")
-    return load_postfix(snapshot)
+    if "postfix" in snapshot.systems:
+        config = load_postfix(snapshot)
+        return (lambda probe: decide(config, probe)), config.assumptions
+    if "exim" in snapshot.systems:
+        exim = load_exim(snapshot)
+        return (lambda probe: decide_exim(exim, _exim_probe(probe))), exim.assumptions
+    raise MailcfgError(f"{target}: explain and test need a Postfix or Exim configuration")
+
+
+def _exim_probe(probe: Probe) -> Probe:
+    """Exim has no master.cf: a service names its port (smtp, submission, smtps, or a number)."""
+    if probe.port is not None or probe.service is None:
+        return probe
+    port = SERVICE_PORTS.get(probe.service) or (int(probe.service) if probe.service.isdigit() else None)
+    if port is None:
+        raise MailcfgError(f"Exim has no service {probe.service!r}: name a port (--port N) or one of "
+                           f"{', '.join(SERVICE_PORTS)}")
+    return replace(probe, port=port, service=None)
 
 
 def explain(target: str, probe: Probe) -> Explained:
-    config = _config(target)
-    decision = decide(config, probe)
-    return Explained(target, probe, decision, list(config.assumptions))
+    decider, assumptions = _decider(target)
+    decision = decider(probe)
+    return Explained(target, probe, decision, list(assumptions))
 
 
 def run_policy(target: str, expectations: list[Expectation]) -> TestRun:
-    config = _config(target)
-    results = [Checked(e, decide(config, e.probe)) for e in expectations]
-    return TestRun(target, results, list(config.assumptions))
+    decider, assumptions = _decider(target)
+    results = [Checked(e, decider(e.probe)) for e in expectations]
+    return TestRun(target, results, list(assumptions))

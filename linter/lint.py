@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from mailcfg.errors import MailcfgError
+from mailcfg.exim.config import EximConfig, load_exim
 from mailcfg.findings import Finding
 from mailcfg.fix import Fix
 from mailcfg.postfix.config import PostfixConfig, load_postfix
@@ -14,7 +15,7 @@ from mailcfg.snapshot import Snapshot, load_local
 from mailcfg.source import SourceFile
 from mailcfg.suppression import suppressed_lines
 
-ANALYSED = ("postfix",)
+ANALYSED = ("postfix", "exim")
 
 
 @dataclass
@@ -56,7 +57,12 @@ def lint_snapshot(snapshot: Snapshot) -> TargetResult:
     result = TargetResult(snapshot.target, list(snapshot.systems), unreadable=list(snapshot.facts.unreadable))
     result.assumptions += [f"{p} was not read on the host ({r}): what depends on it is left undecided"
                            for p, r in result.unreadable]
-    contexts: dict[str, PostfixConfig] = {}
+    contexts: dict[str, PostfixConfig | EximConfig] = {}
+    if "exim" in snapshot.systems:
+        exim = contexts["exim"] = load_exim(snapshot)
+        result.findings += _run("exim", exim)
+        result.assumptions += exim.assumptions
+        result.sources.update(exim.sources)
     if "postfix" in snapshot.systems:
         config = contexts["postfix"] = load_postfix(snapshot)
         result.findings += _run("postfix", config)
@@ -72,7 +78,8 @@ def lint_snapshot(snapshot: Snapshot) -> TargetResult:
     return result
 
 
-def _with_fix(finding: Finding, contexts: dict[str, PostfixConfig], fixes: list[tuple[Finding, Fix]]) -> Finding:
+def _with_fix(finding: Finding, contexts: dict[str, PostfixConfig | EximConfig],
+              fixes: list[tuple[Finding, Fix]]) -> Finding:
     """The finding marked with its fix's safety, the pair recorded in `fixes`, where a fix exists."""
     rule = rule_by_id(finding.rule)
     fix = rule.fix(contexts[rule.system], finding) if rule.fix is not None and rule.system in contexts else None
@@ -83,7 +90,7 @@ def _with_fix(finding: Finding, contexts: dict[str, PostfixConfig], fixes: list[
     return finding
 
 
-def _run(system: str, context: PostfixConfig) -> list[Finding]:
+def _run(system: str, context: PostfixConfig | EximConfig) -> list[Finding]:
     findings: list[Finding] = []
     for rule in all_rules():
         if rule.system == system:

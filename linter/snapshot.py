@@ -17,6 +17,7 @@ from mailcfg.roles import ROLES
 
 FACTS = ".mailcfg-host/facts.json"
 POSTFIX_DIR = "/etc/postfix"
+EXIM_DIR = "/etc/exim4"
 EXIM_FILES = ("exim4.conf", "exim4.conf.template", "update-exim4.conf.conf", "exim.conf", "configure")
 
 
@@ -49,6 +50,9 @@ class Snapshot:
     main_cf: Path | None = None
     master_cf: Path | None = None
     display_prefix: str = ""  # prefix of reported paths for files in postfix_dir
+    exim_dir: Path | None = None  # a bare Exim config directory given as the target: stands for /etc/exim4
+    exim_file: Path | None = None  # a single Exim file given as the target, standing for exim_file_host
+    exim_file_host: str = EXIM_DIR + "/exim4.conf"
     systems: list[str] = field(default_factory=list)
     facts: Facts = field(default_factory=Facts)
     is_snapshot: bool = False  # a full snapshot, not a bare config directory
@@ -61,6 +65,10 @@ class Snapshot:
             real = self.root / host_path.lstrip("/")
         elif self.postfix_dir is not None and host_path.startswith(POSTFIX_DIR + "/"):
             real = self.postfix_dir / host_path[len(POSTFIX_DIR) + 1:]
+        elif self.exim_dir is not None and host_path.startswith(EXIM_DIR + "/"):
+            real = self.exim_dir / host_path[len(EXIM_DIR) + 1:]
+        elif self.exim_file is not None and host_path == self.exim_file_host:
+            real = self.exim_file
         else:
             return None
         return real if real.is_file() else None
@@ -69,9 +77,28 @@ class Snapshot:
         """How findings name the file that stands for `host_path`."""
         if self.is_snapshot:
             return host_path.lstrip("/")
-        if host_path.startswith(POSTFIX_DIR + "/"):
+        if host_path.startswith(POSTFIX_DIR + "/") and self.postfix_dir is not None:
             return self.display_prefix + host_path[len(POSTFIX_DIR) + 1:]
+        if self.exim_file is not None and host_path == self.exim_file_host:
+            return self.target
+        if host_path.startswith(EXIM_DIR + "/") and self.exim_dir is not None:
+            return host_path[len(EXIM_DIR) + 1:]
         return host_path
+
+    def directory(self, host_path: str) -> list[str] | None:
+        """The names in directory `host_path` on the host, if the snapshot has it."""
+        real = self.resolve_dir(host_path)
+        return sorted(p.name for p in real.iterdir()) if real is not None else None
+
+    def resolve_dir(self, host_path: str) -> Path | None:
+        host_path = host_path.rstrip("/")
+        if self.is_snapshot:
+            real = self.root / host_path.lstrip("/")
+        elif self.exim_dir is not None and (host_path + "/").startswith(EXIM_DIR + "/"):
+            real = self.exim_dir / host_path[len(EXIM_DIR) + 1:]
+        else:
+            return None
+        return real if real.is_dir() else None
 
 
 def load_local(target: str, name: str | None = None) -> Snapshot:
@@ -90,7 +117,7 @@ def load_local(target: str, name: str | None = None) -> Snapshot:
     if (path / "main.cf").exists() or (path / "master.cf").exists():
         return _with_postfix(Snapshot(target, path, postfix_dir=path, systems=["postfix"]))
     if any((path / name).exists() for name in EXIM_FILES) or (path / "conf.d").is_dir():
-        return Snapshot(target, path, systems=["exim"])
+        return Snapshot(target, path, systems=["exim"], exim_dir=path)
     raise MailcfgError(f"{target}: no mail configuration found (looked for main.cf, master.cf, "
                        f"an Exim configuration, or a snapshot with etc/postfix or {FACTS})")
 
@@ -113,8 +140,11 @@ def _single_file(target: str, path: Path) -> Snapshot:
         snap.master_cf = path
     elif path.name.startswith("main.cf") or path.suffix == ".cf":
         snap.main_cf = path
+    elif path.name == "update-exim4.conf.conf":
+        return Snapshot(target, path.parent, systems=["exim"], exim_file=path,
+                        exim_file_host=EXIM_DIR + "/update-exim4.conf.conf")
     else:
-        return Snapshot(target, path.parent, systems=["exim"])
+        return Snapshot(target, path.parent, systems=["exim"], exim_file=path)
     return snap
 
 

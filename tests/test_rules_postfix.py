@@ -203,7 +203,7 @@ def test_rule_case(lint, rule, main, master, expected, facts):
 
 
 def test_every_rule_has_cases_both_ways():
-    ids = {r.id for r in all_rules()}
+    ids = {r.id for r in all_rules() if r.system == "postfix"}
     failing = {c[0] for c in CASES if c[3]}
     passing = {c[0] for c in CASES if not c[3]}
     assert ids <= failing, ids - failing

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from mailcfg.outsiders import FOREIGN, OUTSIDE_SENDER, OUTSIDE_V4, OUTSIDE_V6, VICTIM
 from mailcfg.postfix.address import valid_hostname
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.lookup import Undecided
@@ -20,12 +21,6 @@ from mailcfg.postfix.restrictions import IMPLICIT_ACCESS, lists_and_classes, par
 from mailcfg.postfix.tables import PATTERN_FILE_TYPES, parse_ref
 from mailcfg.postfix.tls import offers_tls
 from mailcfg.postfix.tokens import split_list
-
-OUTSIDE_V4 = ("198.51.100.77", "203.0.113.77")
-OUTSIDE_V6 = ("2001:db8:77::77",)
-FOREIGN = "relay-probe.invalid"
-VICTIM = f"victim@{FOREIGN}"
-OUTSIDE_SENDER = "someone@outside.example"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,278 @@
+"""Running an Exim ACL for one SMTP command, as acl_check_internal and acl_check_condition do.
+
+Statements in order; each one's conditions and modifiers in order until one fails; the verb decides
+what the outcome means. A condition this model cannot decide is recorded and taken as not met, so a
+decision that depended on it says so and rules do not build on it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mailcfg.exim.expand import expand, truth
+from mailcfg.exim.lines import Origin
+from mailcfg.exim.match import Host, ListError, match_list
+from mailcfg.exim.parse import AclItem, Statement, inline_acl
+from mailcfg.exim.routing import verify_address
+
+if TYPE_CHECKING:
+    from mailcfg.exim.config import EximConfig
+    from mailcfg.exim.session import Session
+
+OK, FAIL, DEFER, ERROR, DISCARD, DROP = "ok", "fail", "defer", "error", "discard", "drop"
+# Where the statement's `message` is used, by verb and outcome (acl.c's msgcond)
+_MESSAGE_USED = {"accept": (FAIL, DROP), "defer": (OK,), "deny": (OK,), "discard": (FAIL, DROP),
+                 "drop": (OK,), "require": (FAIL, DROP), "warn": ()}
+# Conditions that need what only the live server has: DNS lists, rate counters, content scanners...
+_LIVE = {"dnslists", "ratelimit", "spf", "spf_guess", "dkim_signers", "dkim_status", "dmarc_status", "malware",
+         "spam", "regex", "mime_regex", "decode", "dcc", "seen"}
+
+
+@dataclass
+class AclResult:
+    rc: str  # OK (accept), FAIL (deny), DEFER, ERROR, DISCARD or DROP
+    message: str | None = None  # the user message, when one applies
+    statement: Statement | None = None  # the statement that ended the ACL; None at the implicit deny
+    acl: str = ""  # the ACL's name
+    log: list[str] = field(default_factory=list)
+
+
+def run_acl(session: Session, where: str, text: str, origin: Origin | None, level: int = 0) -> AclResult:
+    """The ACL named (or written inline) by `text`, already expanded, run for the command at `where`."""
+    parsed = session.config.parsed
+    if level > 20:
+        return AclResult(ERROR, None, None, text, ["ACL nested too deep: possible loop"])
+    text = text.strip()
+    if " " not in text and text in parsed.acls:
+        acl = parsed.acls[text]
+        session.step(where, f'ACL "{text}"', "run", "", acl.origin)
+        statements, name = acl.statements, text
+        if not statements:
+            session.step(where, f'ACL "{text}"', "deny", "the ACL is empty: implicit deny", acl.origin)
+            return AclResult(FAIL, None, None, name)
+    elif " " not in text and text.startswith("/"):
+        session.undecided_step(where, f"ACL file {text}", "ACLs read from files are not evaluated offline", origin,
+                               branch=False)
+        return AclResult(DEFER, None, None, text)
+    else:
+        inline = inline_acl(text, origin or Origin("(inline ACL)", 0))
+        statements = inline.statements if inline else None
+        name = "inline ACL"
+        if statements is None:
+            session.step(where, f'ACL "{text}"', "error",
+                         "no ACL has this name, and as inline ACL text it does not parse", origin)
+            return AclResult(ERROR, None, None, name)
+    for statement in statements:
+        rc, message = _statement(session, where, statement, level)
+        verb = statement.verb
+        outcome = None
+        if rc == ERROR:
+            outcome = AclResult(ERROR, None, statement, name)
+        elif rc == DEFER and verb != "warn":
+            outcome = AclResult(DEFER, message, statement, name)
+        elif verb in ("accept", "discard") and rc in (OK, DISCARD):
+            outcome = AclResult(DISCARD if verb == "discard" or rc == DISCARD else OK, None, statement, name)
+        elif verb in ("accept", "discard") and session.endpass_seen:
+            outcome = AclResult(rc, message, statement, name)
+        elif verb == "defer" and rc == OK:
+            outcome = AclResult(DEFER, message, statement, name)
+        elif verb == "deny" and rc == OK:
+            outcome = AclResult(FAIL, message, statement, name)
+        elif verb == "drop" and rc == OK:
+            outcome = AclResult(DROP, message, statement, name)
+        elif verb == "require" and rc != OK:
+            outcome = AclResult(rc, message, statement, name)
+        if outcome is not None:
+            session.step(where, str(statement), _WORD[outcome.rc], f"end of {name}", statement.origin)
+            return outcome
+        session.step(where, str(statement), "next", "", statement.origin)
+    session.step(where, name, "deny", "end of the ACL: implicit deny", origin)
+    return AclResult(FAIL, None, None, name)
+
+
+TEMPORARY = "Temporary local problem - please try later"
+_WORD = {OK: "accept", FAIL: "deny", DEFER: "defer", ERROR: "error", DISCARD: "discard", DROP: "drop"}
+
+
+def _statement(session: Session, where: str, statement: Statement, level: int) -> tuple[str, str | None]:
+    """acl_check_condition: the statement's items in order; (rc, the user message that applies)."""
+    session.endpass_seen = False
+    message: str | None = None
+    verified_message: str | None = None  # a message a failed verification supplies
+    rc = OK
+    for item in statement.items:
+        if item.name == "message":
+            message = item.value
+            continue
+        if item.name == "endpass":
+            session.endpass_seen = True
+            continue
+        if item.modifier:
+            if item.name == "set":
+                session.set_variable(item)
+            continue
+        result, supplied = _condition(session, where, item, level)
+        if supplied:
+            verified_message = supplied
+        if item.negated and result in (OK, FAIL):
+            result = FAIL if result == OK else OK
+        if result != OK:
+            rc = result
+            break
+    if session.endpass_seen and rc == OK:
+        message = None
+    if rc not in _MESSAGE_USED[statement.verb]:
+        return rc, None
+    if message is not None:
+        expanded = expand(message, session.context)
+        if expanded.value:
+            return rc, expanded.value
+        if expanded.value is None and not expanded.forced_fail:
+            session.undecided_step(where, "message", expanded.why, statement.origin, branch=False)
+    return rc, verified_message
+
+
+def _condition(session: Session, where: str, item: AclItem, level: int) -> tuple[str, str | None]:
+    """One condition's answer (OK, FAIL, DEFER, ERROR, or DISCARD/DROP from a nested ACL), and any
+    user message it supplies (a failed verification's)."""
+    name, value = item.name, item.value
+    probe = session.probe
+    if name in _LIVE:
+        return _unknown(session, where, str(item), "needs the live server (DNS, counters or message content)",
+                               item.origin)
+    if name in ("hosts", "domains", "local_parts", "senders", "sender_domains", "recipients"):
+        kind, subject = {
+            "hosts": ("host", Host(probe.client, probe.client_name)),
+            "domains": ("domain", session.rcpt_domain),
+            "local_parts": ("localpart", session.rcpt_local),
+            "senders": ("address", session.sender),
+            "sender_domains": ("domain", session.sender_domain),
+            "recipients": ("address", session.rcpt),
+        }[name]
+        if name == "sender_domains" and not session.sender:
+            session.step(where, str(item), "no match", "the sender is empty: it has no domain", item.origin)
+            return FAIL, None
+        try:
+            outcome = match_list(session.env, kind, value, subject)
+        except ListError as exc:
+            session.step(where, str(item), "error", str(exc), item.origin)
+            return DEFER, None
+        if outcome.result is None:
+            return _unknown(session, where, str(item), outcome.undecided, item.origin)
+        session.step(where, str(item), "match" if outcome.result else "no match", "", item.origin,
+                     matched=outcome.item)
+        return (OK if outcome.result else FAIL), None
+    if name == "authenticated":
+        if session.authenticated is None:
+            session.step(where, str(item), "no match", "the session is not authenticated", item.origin)
+            return FAIL, None
+        outcome = match_list(session.env, "localpart", value, session.authenticated.name)
+        session.step(where, str(item), "match" if outcome.result else "no match",
+                     f"authenticated by {session.authenticated.name}", item.origin)
+        return (OK if outcome.result else FAIL), None
+    if name == "encrypted":
+        if not session.tls:
+            session.step(where, str(item), "no match", "the session is not encrypted", item.origin)
+            return FAIL, None
+        if value.strip() == "*":
+            session.step(where, str(item), "match", "the session is encrypted", item.origin)
+            return OK, None
+        return _unknown(session, where, str(item), "the cipher the client negotiates is not known", item.origin)
+    if name == "condition":
+        expanded = expand(value, session.context)
+        if expanded.forced_fail:
+            session.step(where, str(item), "match", "forced expansion failure: the condition is ignored",
+                         item.origin)
+            return OK, None
+        if expanded.value is None:
+            return _unknown(session, where, str(item), expanded.why, item.origin)
+        result = truth(expanded.value)
+        if result is None:
+            session.step(where, str(item), "defer", f"{expanded.value!r} is neither true nor false", item.origin)
+            return DEFER, None
+        session.step(where, str(item), "true" if result else "false", f"expands to {expanded.value!r}",
+                     item.origin)
+        return (OK if result else FAIL), None
+    if name == "acl":
+        expanded = expand(value, session.context)
+        if expanded.value is None:
+            return _unknown(session, where, str(item), expanded.why, item.origin)
+        nested = run_acl(session, where, expanded.value, item.origin, level + 1)
+        return {OK: OK, FAIL: FAIL, DEFER: DEFER, ERROR: ERROR, DISCARD: DISCARD, DROP: DROP}[nested.rc], \
+            nested.message
+    if name == "verify":
+        return _verify(session, where, item)
+    return _unknown(session, where, str(item), "this condition is not evaluated offline", item.origin)
+
+
+def _verify(session: Session, where: str, item: AclItem) -> tuple[str, str | None]:
+    what, _, options = item.value.strip().partition("/")
+    what = what.strip().lower()
+    if "callout" in options:
+        return _unknown(session, where, str(item), "a callout asks another server", item.origin)
+    if what == "recipient":
+        verdict = verify_address(session, session.rcpt, where, item.origin, recipient=True)
+    elif what == "sender":
+        if not session.sender:
+            session.step(where, str(item), "ok", "the sender is empty (a bounce): verification succeeds",
+                         item.origin)
+            return OK, None
+        verdict = verify_address(session, session.sender, where, item.origin, recipient=False)
+    elif what == "reverse_host_lookup":
+        if session.probe.client_name is None:
+            session.step(where, str(item), "fail", "the client has no reverse DNS name", item.origin)
+            return FAIL, None
+        return _unknown(session, where, str(item), "the forward lookup of the client's name needs DNS", item.origin)
+    elif what == "certificate":
+        if not session.tls:
+            session.step(where, str(item), "fail", "the session is not encrypted", item.origin)
+            return FAIL, None
+        return _unknown(session, where, str(item), "the client's certificate is not known", item.origin)
+    else:
+        return _unknown(session, where, str(item), f"verify = {what} is not evaluated offline", item.origin)
+    if verdict.rc != "undecided":
+        session.step(where, str(item), verdict.rc, verdict.note, item.origin)
+    if verdict.rc == "undecided":
+        return _unknown(session, where, str(item), verdict.note, item.origin)
+    if verdict.rc == "ok":
+        return OK, None
+    return (DEFER if verdict.rc == "defer" else FAIL), verdict.message
+
+
+def _unknown(session: Session, where: str, what: str, why: str, origin: Origin | None) -> tuple[str, None]:
+    """A condition the model cannot decide: met or not as the session's current branch says."""
+    return (OK if session.undecided_step(where, what, why, origin) else FAIL), None
+
+
+def missing_acl(config: EximConfig, option: str) -> str | None:
+    """Why the ACL `option` names cannot run (no ACL of that name, and not inline ACL text), or None."""
+    setting = config.setting(option)
+    if setting is None or "$" in setting.value:
+        return None
+    name = setting.value.strip()
+    if not name or name in config.parsed.acls or name.startswith("/"):
+        return None
+    if inline_acl(name, setting.origin) is not None:
+        return None
+    return (f"{option} names {name!r}, but no ACL has that name and it does not parse as inline ACL "
+            "text: every such command gets \"451 Temporary local problem - please try later\"")
+
+
+def reply_for(result: AclResult, default_code: str) -> str:
+    """The SMTP reply line Exim sends when an ACL refuses (smtp_handle_acl_fail)."""
+    if result.rc in (DEFER, ERROR):
+        # Details of a temporary failure are given only for the `defer` verb (acl_temp_details)
+        chosen = result.rc == DEFER and result.statement is not None and result.statement.verb == "defer"
+        return _with_code("451", result.message if chosen and result.message else TEMPORARY)
+    text = result.message or "Administrative prohibition"
+    return _with_code(default_code, text)
+
+
+def _with_code(code: str, text: str) -> str:
+    m = re.match(r"^(\d{3})([ -])(.*)$", text, re.S)
+    if m and m[1][0] == code[0]:
+        code, text = m[1], m[3]
+    return f"{code} {text.splitlines()[0] if text else ''}".rstrip()
+

@@ -1,0 +1,203 @@
+"""The decision engine for Exim: what a server with this configuration answers one SMTP transaction.
+
+The session goes as Exim's smtp_in.c runs it: the connect ACL, EHLO (with what is advertised),
+STARTTLS and AUTH when the client uses them, MAIL and its ACL, then RCPT and acl_smtp_rcpt, which
+must be set for any mail to be accepted. Replies are Exim's own texts.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+
+from mailcfg.exim.acl import DEFER, DISCARD, DROP, ERROR, FAIL, OK, TEMPORARY, reply_for, run_acl
+from mailcfg.exim.auth import PASSWORD_MECHANISMS, public_name, servers
+from mailcfg.exim.config import EximConfig
+from mailcfg.exim.expand import expand, truth
+from mailcfg.exim.lists import split_list
+from mailcfg.exim.match import Host, match_list
+from mailcfg.exim.parse import Driver
+from mailcfg.exim.session import TLS_CIPHER, Session, World
+from mailcfg.postfix.probe import Decision, Probe, Step, literal_helo
+
+ACCEPTED = "250 Accepted"
+
+
+MAX_BRANCHES = 4  # undecided conditions whose both answers are tried (2**4 runs at most)
+
+
+def decide(config: EximConfig, probe: Probe, world: World | None = None) -> Decision:
+    """The decision, and whether it depends on what the snapshot cannot show: when it has undecided
+    conditions, each combination of their answers is tried, and if all give the same reply, so does
+    the server whatever the truth is."""
+    world = world or World()
+    first = _decide(Session(config, probe, world))
+    if not first.undecided:
+        return first
+    points = sum(1 for step in first.trace if step.result == "undecided" and "taken as" in step.note)
+    if not 0 < points <= MAX_BRANCHES:
+        return first
+    for choices in product((False, True), repeat=points):
+        other = _decide(Session(config, probe, world, choices=choices))
+        if (other.action, other.reply) != (first.action, first.reply):
+            return first
+    first.trace.append(Step("rcpt", "undecided conditions", "no difference",
+                            "every answer to them gives the same reply"))
+    first.undecided = []
+    return first
+
+
+def _decide(s: Session) -> Decision:
+    config, probe = s.config, s.probe
+    service = str(probe.port or 25)
+    if config.error is not None:
+        s.step("startup", "configuration", "error", config.error.message,
+               config.error.origin)
+        return _decision(s, "error", "startup", None, service)
+    for stage, option, code in (("connect", "acl_smtp_connect", "550"), ("helo", "acl_smtp_helo", "550")):
+        if stage == "helo":
+            s.context.variables["sender_helo_name"] = probe.helo or literal_helo(probe.client)
+        refusal = _acl_option(s, stage, option, code, unset_accepts=True)
+        if refusal is not None:
+            return _decision(s, *refusal, service)
+    start_tls(s)
+    if probe.sasl_user:
+        _login(s)
+    s.context.variables.update({"sender_address": probe.sender,
+                                "sender_address_domain": probe.sender.rpartition("@")[2].lower()
+                                if "@" in probe.sender else "",
+                                "sender_address_local_part": probe.sender.rpartition("@")[0]})
+    refusal = _acl_option(s, "mail", "acl_smtp_mail", "550", unset_accepts=True)
+    if refusal is not None:
+        return _decision(s, *refusal, service)
+    if "@" not in probe.rcpt:
+        s.step("rcpt", "RCPT TO", "reject", "the recipient address has no domain")
+        return _decision(s, "reject", "rcpt", "501 <" + probe.rcpt + ">: recipient address must contain a domain",
+                         service)
+    s.context.variables.update({"local_part": s.rcpt_local, "domain": s.rcpt_domain, "rcpt_count": "1",
+                                "recipients_count": "0"})
+    refusal = _acl_option(s, "rcpt", "acl_smtp_rcpt", "550", unset_accepts=False)
+    if refusal is not None:
+        return _decision(s, *refusal, service)
+    return _decision(s, "accept", "rcpt", ACCEPTED, service)
+
+
+def _decision(s: Session, action: str, stage: str, reply: str | None, service: str) -> Decision:
+    return Decision(action, stage, reply, service, s.trace, s.undecided)
+
+
+def _acl_option(s: Session, stage: str, option: str, code: str, unset_accepts: bool
+                ) -> tuple[str, str, str] | None:
+    """Run the ACL `option` names; (action, stage, reply) when it refuses, None when it lets the session on."""
+    setting = s.config.setting(option)
+    if setting is None or not setting.value.strip():
+        if unset_accepts:
+            return None
+        s.step(stage, option, "deny", f"{option} is not set: no SMTP mail is accepted (implicit deny)")
+        return "reject", stage, f"{code} Administrative prohibition"
+    expanded = expand(setting.value, s.context)
+    if expanded.forced_fail:
+        s.step(stage, option, "accept", "the expansion is forced to fail: the ACL accepts", setting.origin)
+        return None
+    if expanded.value is None:
+        s.undecided_step(stage, option, expanded.why, setting.origin, branch=False)
+        return "defer", stage, f"451 {TEMPORARY}"
+    result = run_acl(s, stage, expanded.value, setting.origin)
+    if result.rc in (OK, DISCARD):
+        if result.rc == DISCARD:
+            s.step(stage, option, "discard", "the recipient is accepted and then thrown away")
+        return None
+    action = {FAIL: "reject", DROP: "reject", DEFER: "defer", ERROR: "defer"}[result.rc]
+    return action, stage, reply_for(result, code)
+
+
+def _advertised(s: Session, option: str) -> bool | None:
+    """Whether the client matches a host list option such as tls_advertise_hosts."""
+    value = s.config.option(option)
+    outcome = match_list(s.env, "host", value, Host(s.probe.client, s.probe.client_name))
+    setting = s.config.setting(option)
+    if outcome.result is None:
+        return s.undecided_step("helo", option, outcome.undecided, setting.origin if setting else None)
+    return outcome.result
+
+
+def start_tls(s: Session) -> None:
+    port = str(s.probe.port or 25)
+    on_connect = port in [p.strip() for p in split_list(s.config.option("tls_on_connect_ports"))]
+    if on_connect:
+        s.step("helo", "tls_on_connect_ports", "tls", f"port {port} speaks TLS from the start")
+    elif not s.probe.tls:
+        return
+    elif not _advertised(s, "tls_advertise_hosts"):
+        s.step("helo", "STARTTLS", "not offered", "tls_advertise_hosts does not match the client: "
+               "the session stays unencrypted")
+        return
+    else:
+        s.step("helo", "STARTTLS", "done", "the client starts TLS")
+    s.tls = True
+    s.context.variables.update({"tls_in_cipher": TLS_CIPHER, "tls_cipher": TLS_CIPHER, "received_protocol": "esmtps"})
+    s.assume("a TLS session's cipher is taken to be TLS 1.3 (what matters is that there is one)")
+
+
+def offered(s: Session) -> list[Driver]:
+    """The server authenticators EHLO advertises to this client."""
+    found = servers(s.config.parsed)
+    if not found:
+        s.step("helo", "authenticators", "none", "no authenticator is set up as a server: AUTH is not offered")
+        return []
+    if not _advertised(s, "auth_advertise_hosts"):
+        s.step("helo", "auth_advertise_hosts", "no match", "AUTH is not offered to this client")
+        return []
+    offered = []
+    for driver in found:
+        condition = driver.get("server_advertise_condition")
+        if condition is not None:
+            expanded = expand(condition, s.context)
+            if expanded.value is None and not expanded.forced_fail:
+                if s.undecided_step("helo", f"{driver.name}: server_advertise_condition", expanded.why,
+                                    driver.settings["server_advertise_condition"].origin):
+                    offered.append(driver)
+                continue
+            if expanded.forced_fail or truth(expanded.value or "") is False or not (expanded.value or "").strip():
+                s.step("helo", f"{driver.name}: server_advertise_condition", "false",
+                       f"{public_name(driver)} is not advertised", driver.settings["server_advertise_condition"].origin)
+                continue
+        offered.append(driver)
+    return offered
+
+
+def _login(s: Session) -> None:
+    offered_now = offered(s)
+    names = [public_name(d) for d in offered_now]
+    mechanism = next((m for m in PASSWORD_MECHANISMS if m in names), None)
+    if mechanism is None:
+        why = f"AUTH offers {' '.join(names)} only" if names else "AUTH is not advertised"
+        s.step("helo", "AUTH", "not done", f"{why}: the client cannot log in and goes on without")
+        return
+    driver = offered_now[names.index(mechanism)]
+    setting = s.config.setting("acl_smtp_auth")
+    if setting is not None and setting.value.strip():
+        refusal = _acl_option(s, "helo", "acl_smtp_auth", "503", unset_accepts=True)
+        if refusal is not None:
+            s.step("helo", "AUTH", "refused", f"acl_smtp_auth refuses it ({refusal[2]}): the session goes on "
+                   "unauthenticated")
+            return
+    condition = driver.get("server_condition")
+    if condition is not None and "$" not in condition and not truth(condition):
+        s.step("helo", f"{driver.name}: server_condition", "fail",
+               f"{condition!r} never accepts a login: the session goes on unauthenticated",
+               driver.settings["server_condition"].origin)
+        return
+    s.assume(f"the user's login through {driver.name} ({mechanism}) is accepted: the password is right")
+    s.authenticated = driver
+    user = s.probe.sasl_user or ""
+    auth_vars = {"auth1": "" if mechanism == "PLAIN" else user, "auth2": user if mechanism == "PLAIN" else "",
+                 "auth3": ""}
+    s.context.variables.update(auth_vars)
+    set_id = driver.get("server_set_id")
+    identity = expand(set_id, s.context).value if set_id else ""
+    s.context.variables.update({"sender_host_authenticated": driver.name, "authenticated_id": identity or "",
+                                "received_protocol": "esmtpsa" if s.tls else "esmtpa"})
+    for name in auth_vars:
+        s.context.variables.pop(name, None)
+    s.step("helo", "AUTH " + mechanism, "authenticated", f"as {user} through {driver.name}", driver.origin)
+

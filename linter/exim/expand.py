@@ -1,0 +1,383 @@
+"""The part of Exim's string expansion a static model can evaluate honestly.
+
+Variables the probe determines ($sender_host_address, $received_port, $tls_in_cipher, ...), `${if}`
+with the common conditions, `${env}` unknown, `\\N...\\N` and backslash escapes. Anything else
+(lookups, `${run}`, `${readsocket}`, variables nobody set) makes the whole value undecidable: the
+result is None and `why` says what stopped it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+class Undecidable(Exception):
+    pass
+
+
+class ForcedFail(Exception):
+    """`${if ...{}fail}` and friends: Exim's forced expansion failure."""
+
+
+@dataclass
+class Context:
+    variables: dict[str, str] = field(default_factory=dict)  # what is known; a missing name is undecidable
+    exists: Callable[[str], bool | None] = lambda _path: None  # a file on the host; None: not known
+    read_lines: Callable[[str], list[str] | None] = lambda _path: None  # a host file's lines; None: not known
+    host_in: Callable[[str, str], bool | None] = lambda _ip, _list: None  # match_ip: an address in a host list
+
+
+@dataclass(frozen=True)
+class Expanded:
+    value: str | None  # None: undecidable
+    why: str = ""
+    forced_fail: bool = False
+
+
+def expand(text: str, ctx: Context) -> Expanded:
+    if "$" not in text and "\\" not in text:
+        return Expanded(text)
+    try:
+        value, _ = _Parser(text, ctx).run(0, stop="")
+        return Expanded(value)
+    except ForcedFail:
+        return Expanded(None, "the expansion is forced to fail", forced_fail=True)
+    except Undecidable as exc:
+        return Expanded(None, str(exc))
+
+
+def truth(value: str) -> bool | None:
+    """A `condition =` result: false for "", 0, no, false; true for other numbers, yes, true; None otherwise."""
+    v = value.strip().lower()
+    if v in ("", "no", "false"):
+        return False
+    if v in ("yes", "true"):
+        return True
+    try:
+        return int(v) != 0
+    except ValueError:
+        return None
+
+
+_NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
+class _Parser:
+    def __init__(self, text: str, ctx: Context) -> None:
+        self.s = text
+        self.ctx = ctx
+
+    def run(self, i: int, stop: str) -> tuple[str, int]:
+        """Expand from `i` up to an unescaped character in `stop` (or the end); returns (value, index)."""
+        out: list[str] = []
+        s = self.s
+        while i < len(s) and s[i] not in stop:
+            c = s[i]
+            if c == "\\":
+                if s.startswith("\\N", i):
+                    end = s.find("\\N", i + 2)
+                    if end < 0:
+                        raise Undecidable("unterminated \\N")
+                    out.append(s[i + 2:end])
+                    i = end + 2
+                    continue
+                if i + 1 < len(s):
+                    out.append(s[i + 1])
+                i += 2
+                continue
+            if c == "$":
+                value, i = self._dollar(i + 1)
+                out.append(value)
+                continue
+            out.append(c)
+            i += 1
+        return "".join(out), i
+
+    def _variable(self, name: str) -> str:
+        if name not in self.ctx.variables:
+            raise Undecidable(f"${name} is not known offline")
+        return self.ctx.variables[name]
+
+    def _dollar(self, i: int) -> tuple[str, int]:
+        s = self.s
+        if i < len(s) and s[i] != "{":
+            j = i
+            while j < len(s) and s[j].lower() in _NAME_CHARS:
+                j += 1
+            return self._variable(s[i:j]), j
+        j = i + 1
+        while j < len(s) and s[j].lower() in _NAME_CHARS:
+            j += 1
+        name = s[i + 1:j]
+        if j < len(s) and s[j] == "}":
+            return self._variable(name), j + 1
+        if name == "if":
+            return self._if(j)
+        if name == "lookup":
+            return self._lookup(j)
+        if name in ("env", "run", "readsocket", "readfile", "dlfunc", "perl", "acl", "prvscheck"):
+            raise Undecidable(f"${{{name} ...}} is not evaluated offline")
+        if j < len(s) and s[j] == ":":  # ${lc:...}, ${uc:...}, ${eval:...}
+            value, k = self.run(j + 1, "}")
+            if name in ("lc", "uc"):
+                return (value.lower() if name == "lc" else value.upper()), k + 1
+            if name in ("eval", "eval10"):
+                return str(_arithmetic(value)), k + 1
+            raise Undecidable(f"${{{name}:...}} is not evaluated offline")
+        raise Undecidable(f"${{{name} ...}} is not evaluated offline")
+
+    def _lookup(self, i: int) -> tuple[str, int]:
+        """${lookup{key}lsearch{file}} with optional {found}{not found} strings; other lookups are undecidable."""
+        key, i = self._braced(i)
+        i = self._skip_blanks(i)
+        j = i
+        while j < len(self.s) and self.s[j] not in "{ ":
+            j += 1
+        kind = self.s[i:j]
+        if kind != "lsearch":
+            raise Undecidable(f"{kind} lookups are not evaluated offline")
+        path, i = self._braced(j)
+        lines = self.ctx.read_lines(path)
+        if lines is None:
+            raise Undecidable(f"{path} is not in the snapshot")
+        value = _lsearch(lines, key)
+        i = self._skip_blanks(i)
+        if i < len(self.s) and self.s[i] == "{":
+            saved = self.ctx.variables.get("value")
+            self.ctx.variables["value"] = value or ""
+            try:
+                yes, i = self._branch(i, value is not None)
+                i = self._skip_blanks(i)
+                no = ""
+                if i < len(self.s) and self.s[i] == "{":
+                    no, i = self._branch(i, value is None)
+                elif self.s.startswith("fail", i):
+                    i += 4
+                    if value is None:
+                        raise ForcedFail()
+            finally:
+                if saved is None:
+                    self.ctx.variables.pop("value", None)
+                else:
+                    self.ctx.variables["value"] = saved
+            result = yes if value is not None else no
+        else:
+            result = value or ""
+        i = self._skip_blanks(i)
+        if i >= len(self.s) or self.s[i] != "}":
+            raise Undecidable("malformed ${lookup}")
+        return result, i + 1
+
+    def _skip_blanks(self, i: int) -> int:
+        while i < len(self.s) and self.s[i].isspace():
+            i += 1
+        return i
+
+    def _braced(self, i: int) -> tuple[str, int]:
+        i = self._skip_blanks(i)
+        if i >= len(self.s) or self.s[i] != "{":
+            raise Undecidable("malformed expansion: { expected")
+        value, j = self.run(i + 1, "}")
+        if j >= len(self.s):
+            raise Undecidable("malformed expansion: } missing")
+        return value, j + 1
+
+    def _if(self, i: int) -> tuple[str, int]:
+        result, i = self._condition(i)
+        i = self._skip_blanks(i)
+        if i < len(self.s) and self.s[i] == "}":  # ${if cond}: "true" or empty
+            return ("true" if result else ""), i + 1
+        yes, i = self._branch(i, result)
+        i = self._skip_blanks(i)
+        no = ""
+        if i < len(self.s) and self.s[i] == "{":
+            no, i = self._branch(i, not result)
+        elif self.s.startswith("fail", i):
+            i += 4
+            if not result:
+                raise ForcedFail()
+        i = self._skip_blanks(i)
+        if i >= len(self.s) or self.s[i] != "}":
+            raise Undecidable("malformed ${if}")
+        return (yes if result else no), i + 1
+
+    def _branch(self, i: int, taken: bool) -> tuple[str, int]:
+        """A branch of ${if}: expanded when taken; otherwise only skipped (its content may be undecidable)."""
+        if taken:
+            return self._braced(i)
+        i = self._skip_blanks(i)
+        depth, j = 0, i
+        while j < len(self.s):
+            c = self.s[j]
+            if c == "\\":
+                j += 2
+                continue
+            if c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
+                if depth == 0:
+                    return "", j + 1
+            j += 1
+        raise Undecidable("malformed ${if}: } missing")
+
+    def _condition(self, i: int) -> tuple[bool, int]:
+        i = self._skip_blanks(i)
+        s = self.s
+        if s.startswith("!", i):
+            result, i = self._condition(i + 1)
+            return not result, i
+        j = i
+        while j < len(s) and (s[j].lower() in _NAME_CHARS or s[j] in "=<>"):
+            j += 1
+        name = s[i:j]
+        if name == "def" and j < len(s) and s[j] == ":":
+            k = j + 1
+            while k < len(s) and s[k].lower() in _NAME_CHARS:
+                k += 1
+            var = s[j + 1:k]
+            return bool(self._variable(var)), k
+        if name in ("eq", "eqi", "=", "==", "!=", ">", "<", ">=", "<="):
+            a, j = self._braced(j)
+            b, j = self._braced(j)
+            if name == "eq":
+                return a == b, j
+            if name == "eqi":
+                return a.lower() == b.lower(), j
+            try:
+                x, y = int(a.strip() or 0), int(b.strip() or 0)
+            except ValueError as exc:
+                raise Undecidable(f"non-numeric comparison {a!r} {name} {b!r}") from exc
+            return {"=": x == y, "==": x == y, "!=": x != y, ">": x > y, "<": x < y, ">=": x >= y,
+                    "<=": x <= y}[name], j
+        if name == "exists":
+            path, j = self._braced(j)
+            found = self.ctx.exists(path)
+            if found is None:
+                raise Undecidable(f"whether {path} exists on the host is not known")
+            return found, j
+        if name in ("bool", "bool_lax"):
+            value, j = self._braced(j)
+            result = truth(value)
+            if result is None:
+                raise Undecidable(f"bool{{{value}}} is not a boolean")
+            return result, j
+        if name in ("and", "or"):
+            j = self._skip_blanks(j)
+            if j >= len(s) or s[j] != "{":
+                raise Undecidable(f"malformed {name}")
+            j += 1
+            results: list[bool] = []
+            while True:
+                j = self._skip_blanks(j)
+                if j < len(s) and s[j] == "}":
+                    j += 1
+                    break
+                if j >= len(s) or s[j] != "{":
+                    raise Undecidable(f"malformed {name}")
+                result, j = self._condition(j + 1)
+                j = self._skip_blanks(j)
+                if j >= len(s) or s[j] != "}":
+                    raise Undecidable(f"malformed {name}")
+                results.append(result)
+                j += 1
+            return (all(results) if name == "and" else any(results)), j
+        if name == "match_ip":
+            address, j = self._braced(j)
+            hosts, j = self._braced(j)
+            found = self.ctx.host_in(address, hosts)
+            if found is None:
+                raise Undecidable(f"match_ip{{{address}}}{{{hosts}}} is not decided offline")
+            return found, j
+        if name == "match":
+            subject, j = self._braced(j)
+            pattern, j = self._braced(j)
+            try:
+                return re.search(pattern, subject) is not None, j
+            except re.error as exc:
+                raise Undecidable(f"regex {pattern!r}: {exc}") from exc
+        if name == "isip" or name == "isip4" or name == "isip6":
+            value, j = self._braced(j)
+            try:
+                addr = ipaddress.ip_address(value)
+            except ValueError:
+                return False, j
+            return name == "isip" or (addr.version == 4) == (name == "isip4"), j
+        raise Undecidable(f"the condition {name or s[i:i + 10]!r} is not evaluated offline")
+
+
+def _arithmetic(text: str) -> int:
+    """${eval:...}: integers with + - * / % and parentheses, C division (truncating toward zero)."""
+    tokens = re.findall(r"\d+|[-+*/%()]", text)
+    if "".join(tokens) != re.sub(r"\s+", "", text):
+        raise Undecidable(f"${{eval:{text}}} is not plain arithmetic")
+    pos = 0
+
+    def atom() -> int:
+        nonlocal pos
+        if pos < len(tokens) and tokens[pos] == "-":
+            pos += 1
+            return -atom()
+        if pos < len(tokens) and tokens[pos] == "(":
+            pos += 1
+            value = total()
+            pos += 1
+            return value
+        if pos >= len(tokens) or not tokens[pos].isdigit():
+            raise Undecidable(f"${{eval:{text}}} is malformed")
+        pos += 1
+        return int(tokens[pos - 1])
+
+    def product() -> int:
+        nonlocal pos
+        value = atom()
+        while pos < len(tokens) and tokens[pos] in "*/%":
+            op = tokens[pos]
+            pos += 1
+            right = atom()
+            if op == "*":
+                value *= right
+            elif right == 0:
+                raise Undecidable("division by zero in ${eval}")
+            else:
+                quotient = abs(value) // abs(right) * (1 if (value < 0) == (right < 0) else -1)
+                value = quotient if op == "/" else value - quotient * right
+        return value
+
+    def total() -> int:
+        nonlocal pos
+        value = product()
+        while pos < len(tokens) and tokens[pos] in "+-":
+            op = tokens[pos]
+            pos += 1
+            value = value + product() if op == "+" else value - product()
+        return value
+
+    return total()
+
+
+def _lsearch(lines: list[str], key: str) -> str | None:
+    """The data of `key` in an lsearch file: `key: data` or `key data`, continued by indented lines."""
+    found: list[str] | None = None
+    for line in lines:
+        if found is not None:
+            if line[:1].isspace() and line.strip():
+                found.append(line.strip())
+                continue
+            break
+        if not line.strip() or line.lstrip().startswith("#") or line[:1].isspace():
+            continue
+        if line.startswith('"'):
+            end = line.find('"', 1)
+            name, rest = line[1:end], line[end + 1:]
+        else:
+            m = re.match(r"([^\s:]+)\s*:?\s*(.*)", line)
+            if not m:
+                continue
+            name, rest = m[1], m[2]
+        if name.lower() == key.lower():
+            found = [rest.lstrip(": ").strip()] if rest.lstrip().startswith(":") else [rest.strip()]
+    return None if found is None else " ".join(p for p in found if p)

@@ -1,0 +1,31 @@
+"""Physical configuration lines with the file and line each came from.
+
+Exim reads its configuration a physical line at a time (macro substitution, `.ifdef`, `.include`
+and continuation all work on physical lines), so everything downstream keeps the origin of each.
+Debian's generator produces lines too: those it writes itself point at the setting that made them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailcfg.findings import Location
+
+
+@dataclass(frozen=True)
+class Origin:
+    file: str  # snapshot-relative path, as findings report it
+    line: int  # from 1
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class PhysicalLine:
+    text: str  # without its line ending
+    origin: Origin

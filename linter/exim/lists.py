@@ -1,0 +1,68 @@
+"""Exim lists: splitting them as string_nextinlist does, and the answer of one list for a subject.
+
+A list match is three-valued: True, False, or None when the answer needs what the snapshot cannot
+show (DNS, a lookup file that is not there, an expansion this model does not evaluate). The engine
+names what it could not decide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def split_list(text: str) -> list[str]:
+    """The items of an Exim list: `:` or a `<x` separator, doubled separators taken literally,
+    blanks around items removed, an empty last item dropped."""
+    sep = ":"
+    i = 0
+    s = text.lstrip()
+    if len(s) >= 2 and s[0] == "<" and (_ispunct(s[1]) or ord(s[1]) < 32):
+        sep = s[1]
+        i = 2
+        while i < len(s) and s[i].isspace() and s[i] != sep:
+            i += 1
+    items: list[str] = []
+    while True:
+        while i < len(s) and s[i].isspace() and s[i] != sep:
+            i += 1
+        if i >= len(s):
+            return items
+        item: list[str] = []
+        while i < len(s):
+            if s[i] == sep:
+                if i + 1 < len(s) and s[i + 1] == sep:
+                    item.append(sep)
+                    i += 2
+                    continue
+                break
+            item.append(s[i])
+            i += 1
+        items.append("".join(item).rstrip())
+        i += 1  # past the separator
+        if i > len(s):
+            return items
+
+
+def _ispunct(c: str) -> bool:
+    return c.isascii() and not c.isalnum() and not c.isspace() and c.isprintable()
+
+
+def join_list(items: list[str], sep: str = ":") -> str:
+    """Items written back as a list with `sep`, doubling it inside items."""
+    if sep == ":":
+        return " : ".join(i.replace(":", "::") for i in items)
+    return f"<{sep} " + f" {sep} ".join(items)
+
+
+def list_separator(text: str) -> str:
+    s = text.lstrip()
+    return s[1] if len(s) >= 2 and s[0] == "<" and (_ispunct(s[1]) or ord(s[1]) < 32) else ":"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a list answered: the result, the item that decided it, and what could not be decided."""
+
+    result: bool | None
+    item: str = ""  # the item that matched (with its `!`), or "" at the end of the list
+    undecided: str = ""  # why the result is None

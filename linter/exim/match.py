@@ -1,0 +1,278 @@
+"""Whether a host, domain, local part or address is in an Exim list, as match_check_list decides.
+
+Items in order; the first that matches decides (`!` makes it "not in the list"); at the end the
+subject is in the list only if the last item was negative. `+name` refers to a named list of the
+same kind, evaluated on its own. Lists are expanded before use. What needs DNS, a lookup file the
+snapshot lacks, or an expansion the model does not evaluate is undecided (result None).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mailcfg.exim.expand import Context, expand
+from mailcfg.exim.lists import Outcome, split_list
+from mailcfg.exim.parse import NamedList
+
+
+@dataclass
+class Host:
+    address: str
+    name: str | None = None  # the verified reverse-DNS name; None: there is none
+
+
+@dataclass
+class Environment:
+    """What list matching may consult, beyond the list text itself."""
+
+    lists: dict[tuple[str, str], NamedList]
+    context: Context
+    primary_hostname: str | None = None
+    local_addresses: list[str] | None = None  # the host's interface addresses; None: not known
+    hosts_file: dict[str, list[str]] = field(default_factory=dict)  # /etc/hosts: name -> addresses
+    read_lines: Callable[[str], list[str] | None] = lambda _p: None  # a host file's lines; None: not in snapshot
+    directory: Callable[[str], list[str] | None] = lambda _p: None  # a host directory's entries
+    assume: Callable[[str], None] = lambda _text: None  # records what was taken for granted
+
+
+class ListError(Exception):
+    """A list Exim cannot use at all (an unknown named list): the ACL defers."""
+
+
+Subject = Host | str
+
+
+def match_list(env: Environment, kind: str, text: str, subject: Subject, seen: tuple[str, ...] = ()) -> Outcome:
+    expanded = expand(text, env.context)
+    if expanded.forced_fail:
+        return Outcome(False, "", "")  # "as if the subject is not in the list"
+    if expanded.value is None:
+        return Outcome(None, "", expanded.why)
+    return _match_items(env, kind, split_list(expanded.value), subject, seen)
+
+
+def _match_items(env: Environment, kind: str, items: list[str], subject: Subject, seen: tuple[str, ...]) -> Outcome:
+    negated = False
+    unknown = "fail"  # what an unresolvable host name does: fail the list, be skipped, or match
+    for raw in items:
+        negated = raw.startswith("!")
+        item = raw[1:].lstrip() if negated else raw
+        if kind == "host" and item in ("+include_unknown", "+ignore_unknown", "+include_defer", "+ignore_defer"):
+            if item.endswith("unknown"):
+                unknown = item[1:].split("_")[0]
+            continue
+        if item.startswith("+"):
+            named = env.lists.get((kind, item[1:]))
+            if named is None:
+                raise ListError(f'unknown named {kind} list "{item}"')
+            if item in seen:
+                raise ListError(f"named list {item} refers to itself")
+            result = match_list(env, kind, named.value, subject, (*seen, item)).result
+            why = "" if result is not None else f"{item} is undecided"
+        elif kind == "host":
+            assert isinstance(subject, Host)
+            result, why = _host_item(env, item, subject)
+            if result == "unknown":
+                if unknown == "ignore":
+                    continue
+                if unknown == "include":
+                    return Outcome(not negated, raw)
+                return Outcome(False, raw, "")  # the host name cannot be found: not in the list
+        else:
+            assert isinstance(subject, str)
+            result, why = _ITEMS[kind](env, item, subject)
+        if result is None:
+            return Outcome(None, raw, why)
+        if result:
+            return Outcome(not negated, raw)
+    return Outcome(negated, "")
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        return addr.ipv4_mapped  # Exim converts ::ffff:a.b.c.d clients to IPv4 before matching
+    return addr
+
+
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    if "/" not in text:
+        addr = _address(text)
+        return ipaddress.ip_network(addr) if addr else None
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+def _lookup_kind(item: str) -> tuple[str, str] | None:
+    """("lsearch", "/etc/file") for `lsearch;/etc/file` and its partial-/net- forms."""
+    m = re.match(r"^([a-z0-9*@-]+);\s*(.*)$", item, re.S)
+    return (m[1], m[2].strip()) if m else None
+
+
+def _file_keys(env: Environment, path: str) -> list[str] | None:
+    lines = env.read_lines(path)
+    if lines is None:
+        return None
+    keys = []
+    for line in lines:
+        if not line.strip() or line.lstrip().startswith("#") or line[:1].isspace():
+            continue
+        key = line.split(":", 1)[0].split()[0] if not line.startswith('"') else line.split('"')[1]
+        keys.append(key)
+    return keys
+
+
+def _host_item(env: Environment, item: str, host: Host) -> tuple[bool | str | None, str]:
+    if item == "":
+        return False, ""  # matches only when no remote host is involved
+    if item == "*":
+        return True, ""
+    client = _address(host.address)
+    net = _network(item)
+    if net is not None:
+        return client is not None and client.version == net.version and client in net, ""
+    if item == "@[]":
+        if env.local_addresses is None:
+            return None, "the host's own addresses are not known"
+        return any(_address(a) == client for a in env.local_addresses), ""
+    lookup = _lookup_kind(item)
+    if lookup:
+        kind, path = lookup
+        if kind in ("net-iplsearch", "iplsearch", "net-lsearch", "net-iplsearch*"):
+            keys = _file_keys(env, path)
+            if keys is None:
+                return None, f"{path} is not in the snapshot"
+            for key in keys:
+                knet = _network(key)
+                if knet is not None and client is not None and client.version == knet.version and client in knet:
+                    return True, ""
+            return False, ""
+        return None, f"{kind} lookups are not evaluated offline"
+    if item.startswith("/"):
+        lines = env.read_lines(item)
+        if lines is None:
+            return None, f"{item} is not in the snapshot"
+        items = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        sub = _match_items(env, "host", items, host, ())
+        return sub.result, sub.undecided
+    if item.startswith("^") or "*" in item:
+        if host.name is None:
+            return "unknown", ""
+        name = host.name.lower()
+        if item.startswith("^"):
+            return re.search(item, name) is not None, ""
+        return _wildcard(item.lower(), name), ""
+    name = env.primary_hostname if item == "@" else item
+    if name is None:
+        return None, "the primary host name is not known"
+    addresses = env.hosts_file.get(name.lower())
+    if addresses is None and name.lower() == "localhost" and not env.hosts_file:
+        env.assume("localhost is taken to be 127.0.0.1 and ::1 (the snapshot has no /etc/hosts)")
+        addresses = ["127.0.0.1", "::1"]
+    if addresses is None:
+        return None, f"{name} would be looked up in DNS"
+    return any(_address(a) == client for a in addresses), ""
+
+
+def _wildcard(pattern: str, subject: str) -> bool:
+    return subject.endswith(pattern[1:]) if pattern.startswith("*") else subject == pattern
+
+
+def _domain_item(env: Environment, item: str, domain: str) -> tuple[bool | None, str]:
+    domain = domain.lower()
+    if item.startswith("^"):
+        return re.search(item, domain) is not None, ""
+    if item == "@":
+        if env.primary_hostname is None:
+            env.assume(f"the host's own name is not known: taken to differ from {domain}")
+            return False, ""
+        return domain == env.primary_hostname.lower(), ""
+    if item == "@[]":
+        if not (domain.startswith("[") and domain.endswith("]")):
+            return False, ""
+        if env.local_addresses is None:
+            return None, "the host's own addresses are not known"
+        literal = _address(domain[1:-1].removeprefix("ipv6:"))
+        return any(_address(a) == literal for a in env.local_addresses), ""
+    if item.startswith("@mx_"):
+        return None, f"{item} needs DNS"
+    lookup = _lookup_kind(item)
+    if lookup:
+        kind, path = lookup
+        if kind == "dsearch":
+            entries = env.directory(path)
+            if entries is None:
+                return None, f"{path} is not in the snapshot"
+            return domain in entries, ""
+        if kind in ("lsearch", "partial-lsearch", "lsearch*", "lsearch*@"):
+            keys = _file_keys(env, path)
+            if keys is None:
+                return None, f"{path} is not in the snapshot"
+            keys = [k.lower() for k in keys]
+            if domain in keys:
+                return True, ""
+            if kind.startswith("partial"):
+                parts = domain.split(".")
+                return any("*." + ".".join(parts[i:]) in keys for i in range(1, len(parts))), ""
+            return False, ""
+        return None, f"{kind} lookups are not evaluated offline"
+    if item.startswith("/"):
+        lines = env.read_lines(item)
+        if lines is None:
+            return None, f"{item} is not in the snapshot"
+        items = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+        sub = _match_items(env, "domain", items, domain, ())
+        return sub.result, sub.undecided
+    return _wildcard(item.lower(), domain), ""
+
+
+def _local_part_item(env: Environment, item: str, local_part: str) -> tuple[bool | None, str]:
+    if item.startswith("^"):
+        return re.search(item, local_part) is not None, ""
+    lookup = _lookup_kind(item)
+    if lookup:
+        kind, path = lookup
+        if kind == "lsearch":
+            keys = _file_keys(env, path)
+            if keys is None:
+                return None, f"{path} is not in the snapshot"
+            return local_part in keys, ""
+        return None, f"{kind} lookups are not evaluated offline"
+    return _wildcard(item, local_part), ""
+
+
+def _address_item(env: Environment, item: str, address: str) -> tuple[bool | None, str]:
+    if item == "":
+        return address == "", ""
+    if address == "":
+        return False, ""
+    if item.startswith("^"):
+        return re.search(item, address) is not None, ""
+    local, _, domain = address.rpartition("@")
+    if _lookup_kind(item) and not item.startswith("*@"):
+        return None, "address lookups are not evaluated offline"
+    if "@" not in item:
+        return _domain_item(env, item, domain)
+    want_local, _, want_domain = item.rpartition("@")
+    if want_local == "*":
+        local_ok = True
+    elif want_local.startswith("^"):
+        local_ok = re.search(want_local, local) is not None
+    else:
+        local_ok = _wildcard(want_local, local)
+    if not local_ok:
+        return False, ""
+    if want_domain == "":
+        return True, ""
+    return _domain_item(env, want_domain, domain)
+
+
+_ITEMS = {"domain": _domain_item, "localpart": _local_part_item, "address": _address_item}

@@ -1,0 +1,190 @@
+"""Address verification through Exim's routers (`verify = recipient` and `verify = sender`).
+
+Routers run in order. A router whose preconditions do not hold is skipped; one that runs may accept
+the address, decline it (the next router is tried), or fail it. When none accepts, the address is
+"Unrouteable". Whether a remote domain exists is a question for DNS: the session's world says
+whether DNS answers (by default a remote domain is taken to exist, as an attacker would choose one).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mailcfg.exim.expand import expand, truth
+from mailcfg.exim.lines import Origin
+from mailcfg.exim.lists import split_list
+from mailcfg.exim.match import ListError, match_list
+from mailcfg.exim.parse import Driver
+
+if TYPE_CHECKING:
+    from mailcfg.exim.session import Session
+
+
+@dataclass
+class Verdict:
+    rc: str  # ok, fail, defer, undecided
+    note: str
+    message: str | None = None  # the user message a failure carries
+
+
+UNROUTEABLE = "Unrouteable address"
+
+
+def verify_address(session: Session, address: str, where: str, origin: Origin, recipient: bool) -> Verdict:
+    local, _, domain = address.rpartition("@")
+    if not _:
+        local, domain = address, session.config.primary_hostname or ""
+    saved = dict(session.context.variables)
+    try:
+        session.context.variables.update({"local_part": local.lower(), "domain": domain.lower()})
+        for router in session.config.parsed.of_kind("router"):
+            verdict = _router(session, router, local, domain.lower(), recipient, where)
+            if verdict is not None:
+                return verdict
+        return Verdict("fail", "no router accepts the address", UNROUTEABLE)
+    finally:
+        session.context.variables.clear()
+        session.context.variables.update(saved)
+
+
+def _flag(router: Driver, name: str, default: bool) -> bool:
+    value = router.get(name)
+    return default if value is None else value == "true"
+
+
+def _router(session: Session, router: Driver, local: str, domain: str, recipient: bool, where: str
+            ) -> Verdict | None:
+    """The router's answer: a Verdict, or None when it is skipped or declines."""
+    name = f"router {router.name}"
+    if not _flag(router, "verify_recipient" if recipient else "verify_sender", True) or \
+            not _flag(router, "verify", True):
+        return None
+    prefix = router.get("local_part_prefix")
+    if prefix and not _flag(router, "local_part_prefix_optional", False) and \
+            not any(_wild_prefix(p, local) for p in split_list(prefix)):
+        return None
+    suffix = router.get("local_part_suffix")
+    if suffix and not _flag(router, "local_part_suffix_optional", False) and \
+            not any(local.endswith(p.lstrip("*")) for p in split_list(suffix)):
+        return None
+    for option, kind, subject in (("domains", "domain", domain), ("local_parts", "localpart", local),
+                                  ("senders", "address", session.sender)):
+        value = router.get(option)
+        if value is None:
+            continue
+        try:
+            outcome = match_list(session.env, kind, value, subject)
+        except ListError as exc:
+            return Verdict("defer", f"{name}: {exc}")
+        if outcome.result is None:
+            return Verdict("undecided", f"{name}: {option}: {outcome.undecided}")
+        if not outcome.result:
+            return None
+    if _flag(router, "check_local_user", False):
+        user = session.config.local_user(local)
+        if user is None:
+            return Verdict("undecided", f"{name}: /etc/passwd is not in the snapshot")
+        if not user:
+            return None
+        session.context.variables.update({"local_part_data": local, "home": user["home"],
+                                          "local_user_uid": user["uid"], "local_user_gid": user["gid"]})
+    if router.get("require_files") is not None:
+        return Verdict("undecided", f"{name}: require_files depends on files on the host")
+    condition = router.get("condition")
+    if condition is not None:
+        expanded = expand(condition, session.context)
+        if expanded.value is None and not expanded.forced_fail:
+            return Verdict("undecided", f"{name}: condition: {expanded.why}")
+        if not expanded.forced_fail and not truth(expanded.value or ""):
+            return None
+    return _run(session, router, name, domain)
+
+
+def _wild_prefix(prefix: str, local: str) -> bool:
+    return local.startswith(prefix[:-1]) if prefix.endswith("*") else local.startswith(prefix)
+
+
+def _run(session: Session, router: Driver, name: str, domain: str) -> Verdict | None:
+    driver = router.driver
+    if driver == "accept":
+        return Verdict("ok", f"{name} (accept) routes it")
+    if driver == "ipliteral":
+        if domain.startswith("[") and domain.endswith("]"):
+            return Verdict("ok", f"{name} (ipliteral) routes the address literal")
+        return None
+    if driver == "dnslookup":
+        if session.world.dns:
+            session.assume(f"{name}: the domain {domain} is taken to exist in DNS")
+            return Verdict("ok", f"{name} (dnslookup): {domain} is taken to exist in DNS")
+        return Verdict(session.world.no_dns_verdict, f"{name} (dnslookup): DNS does not answer here",
+                       UNROUTEABLE if session.world.no_dns_verdict == "fail" else None)
+    if driver == "manualroute":
+        return _manualroute(session, router, name, domain)
+    if driver == "redirect":
+        return _redirect(session, router, name)
+    return Verdict("undecided", f"{name}: the {driver} router is not evaluated offline")
+
+
+def _manualroute(session: Session, router: Driver, name: str, domain: str) -> Verdict | None:
+    data = router.get("route_data")
+    if data is not None:
+        expanded = expand(data, session.context)
+        if expanded.value is None and not expanded.forced_fail:
+            return Verdict("undecided", f"{name}: route_data: {expanded.why}")
+        if not expanded.value:
+            return None
+        return _hosts(session, name, expanded.value.split()[0])
+    rules = router.get("route_list")
+    if rules is None:
+        return None
+    expanded = expand(rules, session.context)
+    if expanded.value is None:
+        return Verdict("undecided", f"{name}: route_list: {expanded.why}")
+    for rule in split_list("<;" + expanded.value) if not expanded.value.lstrip().startswith("<") \
+            else split_list(expanded.value):
+        words = rule.split()
+        if not words:
+            continue
+        outcome = match_list(session.env, "domain", words[0], domain)
+        if outcome.result is None:
+            return Verdict("undecided", f"{name}: route_list pattern {words[0]}: {outcome.undecided}")
+        if outcome.result:
+            if len(words) < 2:
+                return Verdict("ok", f"{name} (manualroute): no hosts needed")
+            return _hosts(session, name, words[1])
+    return None
+
+
+def _hosts(session: Session, name: str, hosts: str) -> Verdict:
+    for host in split_list(hosts):
+        literal = re.sub(r"::\d+$", "", host).strip("[]")
+        if re.fullmatch(r"[\d.]+|[0-9a-fA-F:]+", literal) or literal.lower() in session.config.hosts_file:
+            return Verdict("ok", f"{name} (manualroute) routes it to {host}")
+    if session.world.dns:
+        session.assume(f"{name}: the host {hosts} is taken to resolve in DNS")
+        return Verdict("ok", f"{name} (manualroute) routes it to {hosts}")
+    return Verdict(session.world.no_dns_verdict, f"{name} (manualroute): {hosts} does not resolve without DNS")
+
+
+def _redirect(session: Session, router: Driver, name: str) -> Verdict | None:
+    data = router.get("data")
+    if data is None:
+        return Verdict("undecided", f"{name}: a redirect through a file is not evaluated offline")
+    expanded = expand(data, session.context)
+    if expanded.forced_fail:
+        return None
+    if expanded.value is None:
+        return Verdict("undecided", f"{name}: data: {expanded.why}")
+    text = expanded.value.strip()
+    if not text:
+        return None
+    if text.startswith(":fail:"):
+        message = text[6:].strip() or "Unrouteable address"
+        return Verdict("fail", f"{name}: :fail:", message)
+    if text.startswith(":defer:"):
+        return Verdict("defer", f"{name}: :defer:", text[7:].strip() or None)
+    if text.startswith(":blackhole:"):
+        return Verdict("ok", f"{name}: :blackhole:")
+    return Verdict("ok", f"{name} redirects it to {text}")

@@ -1,0 +1,123 @@
+"""One SMTP session being decided: the probe, what the server knows so far, and the trace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mailcfg.exim.config import EximConfig
+from mailcfg.exim.expand import Context, expand
+from mailcfg.exim.lines import Origin
+from mailcfg.exim.match import Environment, Host, match_list
+from mailcfg.exim.parse import AclItem, Driver
+from mailcfg.postfix.probe import Probe, Step
+
+# What $tls_in_cipher holds for a TLS session in the model: Exim with GnuTLS names TLS 1.3 suites so.
+TLS_CIPHER = "TLS1.3:TLS_AES_256_GCM_SHA384:256"
+
+
+@dataclass(frozen=True)
+class World:
+    """What the network around the server answers, which no configuration shows."""
+
+    dns: bool = True  # remote domains and host names resolve
+    no_dns_verdict: str = "defer"  # what routing a remote domain gives when DNS does not answer
+
+
+@dataclass
+class Session:
+    config: EximConfig
+    probe: Probe
+    world: World = field(default_factory=World)
+    trace: list[Step] = field(default_factory=list)
+    undecided: list[str] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    choices: tuple[bool, ...] = ()  # the branch to take at each undecided point, in order (default: not met)
+    authenticated: Driver | None = None
+    tls: bool = False
+    endpass_seen: bool = False
+    points: int = 0  # undecided conditions met so far, each a branch point
+    context: Context = field(init=False)
+    env: Environment = field(init=False)
+
+    def __post_init__(self) -> None:
+        probe, config = self.probe, self.config
+        port = str(probe.port or 25)
+        variables = {
+            "sender_host_address": probe.client, "sender_host_name": probe.client_name or "",
+            "sender_helo_name": probe.helo or "", "received_port": port, "interface_port": port,
+            "primary_hostname": config.primary_hostname or "", "tls_in_cipher": "", "tls_cipher": "",
+            "received_protocol": "esmtp", "authenticated_id": "", "sender_host_authenticated": "",
+            "authenticated_sender": "", "sender_address": "", "sender_address_domain": "",
+            "sender_address_local_part": "", "rcpt_count": "0", "recipients_count": "0",
+            "smtp_active_hostname": config.primary_hostname or "",
+        }
+        self.context = Context(variables, exists=self._exists, read_lines=config.read_lines, host_in=self._host_in)
+        addresses = [i.address for i in config.snapshot.facts.interfaces] \
+            if config.snapshot.facts.interfaces is not None else None
+        self.env = Environment(config.parsed.lists, self.context, config.primary_hostname, addresses,
+                               config.hosts_file, config.read_lines, config.snapshot.directory, self.assume)
+
+    def _exists(self, path: str) -> bool | None:
+        snapshot = self.config.snapshot
+        if snapshot.resolve(path) is not None or snapshot.resolve_dir(path) is not None:
+            return True
+        # a fetched snapshot holds /etc/exim4 whole; a bare config directory is /etc/exim4 too
+        whole = snapshot.is_snapshot or (snapshot.exim_dir is not None and path.startswith("/etc/exim4/"))
+        return False if whole else None
+
+    def _host_in(self, address: str, hosts: str) -> bool | None:
+        return match_list(self.env, "host", hosts, Host(address, self.probe.client_name)).result
+
+    # the message's addresses, once the session has them
+    @property
+    def sender(self) -> str:
+        return self.context.variables.get("sender_address", "")
+
+    @property
+    def sender_domain(self) -> str:
+        return self.context.variables.get("sender_address_domain", "")
+
+    @property
+    def rcpt(self) -> str:
+        return self.probe.rcpt
+
+    @property
+    def rcpt_local(self) -> str:
+        return self.probe.rcpt.rpartition("@")[0].lower() if "@" in self.probe.rcpt else self.probe.rcpt.lower()
+
+    @property
+    def rcpt_domain(self) -> str:
+        return self.probe.rcpt.rpartition("@")[2].lower() if "@" in self.probe.rcpt else \
+            (self.config.primary_hostname or "").lower()
+
+    def step(self, stage: str, what: str, result: str, note: str = "", origin: Origin | None = None,
+             matched: str = "") -> None:
+        self.trace.append(Step(stage, what, result, note, origin.location if origin else None, matched))
+
+    def undecided_step(self, stage: str, what: str, why: str, origin: Origin | None, branch: bool = True) -> bool:
+        """Record something the snapshot cannot decide. For a condition (`branch`), returns whether this
+        run takes it as met: not, unless the engine is exploring the other branches (engine.decide)."""
+        self.undecided.append(f"{what}: {why}")
+        if not branch:
+            self.step(stage, what, "undecided", f"{why}; not decided offline", origin)
+            return False
+        taken = self.choices[self.points] if self.points < len(self.choices) else False
+        self.points += 1
+        self.step(stage, what, "undecided", f"{why}; not decided offline, taken as {'met' if taken else 'not met'}",
+                  origin)
+        return taken
+
+    def assume(self, text: str) -> None:
+        """Something the snapshot cannot show, taken the way a careful admin would, and said in the trace."""
+        if text not in self.assumptions:
+            self.assumptions.append(text)
+            self.step("assumption", text, "assumed")
+
+    def set_variable(self, item: AclItem) -> None:
+        """`set acl_m_x = value`: later conditions see the value when it is decidable."""
+        name, _, value = item.value.partition("=")
+        expanded = expand(value.strip(), self.context)
+        if expanded.value is None:
+            self.context.variables.pop(name.strip(), None)
+        else:
+            self.context.variables[name.strip()] = expanded.value
