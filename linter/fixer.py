@@ -29,9 +29,10 @@ from mailcfg.source import read_text
 MAX_ROUNDS = 50
 # When several findings have a fix, the one that unblocks the others goes first: a server that
 # cannot run, then relaying, then authentication, then the rest.
-ORDER = ("postfix-no-relay-check", "postfix-open-relay", "postfix-submission-no-auth", "postfix-users-cannot-relay",
-         "postfix-sasl-anonymous", "postfix-auth-without-tls", "postfix-mynetworks-too-wide",
-         "postfix-permit-mx-backup", "postfix-soft-bounce")
+ORDER = ("exim-no-rcpt-acl", "exim-open-relay", "exim-users-cannot-relay", "exim-auth-without-tls",
+         "exim-relay-from-any", "postfix-no-relay-check", "postfix-open-relay", "postfix-submission-no-auth",
+         "postfix-users-cannot-relay", "postfix-sasl-anonymous", "postfix-auth-without-tls",
+         "postfix-mynetworks-too-wide", "postfix-permit-mx-backup", "postfix-soft-bounce")
 
 
 @dataclass
@@ -68,12 +69,12 @@ def fix_target(target: str, rules: list[str] | None = None, unsafe: bool = False
     selected = set().union(*(canonical_ids(r) for r in rules)) if rules else None
     with tempfile.TemporaryDirectory(prefix="mailcfg-fix-") as tmp:
         work = Path(tmp) / "work"
-        if snap.is_snapshot or snap.postfix_dir == snap.root:
+        if snap.is_snapshot or snap.root in (snap.postfix_dir, snap.exim_dir):
             shutil.copytree(snap.root, work, symlinks=True)
             entry = str(work)
         else:  # a single file: only it is part of the target
             work.mkdir()
-            for path in (snap.main_cf, snap.master_cf):
+            for path in (snap.main_cf, snap.master_cf, snap.exim_file):
                 if path is not None:
                     shutil.copy2(path, work / path.name)
             entry = str(work / Path(target).name)

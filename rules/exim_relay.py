@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 from collections.abc import Iterator
+from dataclasses import replace
 
+from mailcfg.edits import Edit, render
 from mailcfg.exim.acl import missing_acl
 from mailcfg.exim.config import EximConfig
+from mailcfg.exim.edit import after, insert_statement, set_list, set_main_option
+from mailcfg.exim.engine import decide
 from mailcfg.exim.lists import split_list
+from mailcfg.exim.match import match_list
 from mailcfg.exim.parse import NamedList
 from mailcfg.exim.probes import Trial, outsider_trials, user_trial
+from mailcfg.exim.session import Session
 from mailcfg.findings import Finding, Location, Severity
+from mailcfg.fix import SAFE, UNSAFE, Fix
 from mailcfg.postfix.probe import Decision
 from mailcfg.rule import Rule
 from mailcfg.trust import judge
@@ -156,3 +164,152 @@ def check_users_cannot_relay(config: EximConfig) -> Iterator[Finding]:
         f"a user logged in on port {trial.probe.port} gets \"{trial.decision.reply}\" for "
         f"<{trial.probe.rcpt}>: the RCPT ACL refuses authenticated clients before accepting them", where,
         service=str(trial.probe.port))
+
+
+def _statement_at(config: EximConfig, where: Location | None) -> tuple[str, int] | None:
+    """(ACL name, index) of the statement that starts at `where`."""
+    if where is None:
+        return None
+    for acl in config.parsed.acls.values():
+        for i, st in enumerate(acl.statements):
+            if st.origin.file == where.file and st.origin.line == where.line:
+                return acl.name, i
+    return None
+
+
+def _trusted_trials(config: EximConfig) -> list[Trial]:
+    """Clients that relay legitimately: one address of each relay_from_hosts network, and a logged-in user."""
+    trials = [user_trial(config)]
+    named = relay_hosts_list(config)
+    for raw in split_list(named.value) if named else []:
+        try:
+            net = ipaddress.ip_network(raw.strip(), strict=False)
+        except ValueError:
+            continue
+        host = str(net.network_address if net.num_addresses == 1 else next(net.hosts(), net.network_address))
+        probe = replace(trials[0].probe, client=host, sasl_user=None, tls=False, port=25)
+        trials.append(Trial(probe, decide(config, probe)))
+    return trials
+
+
+def _relay_gate(config: EximConfig) -> str | None:
+    lists = [f"+{name}" for name in ("local_domains", "relay_to_domains") if ("domain", name) in config.parsed.lists]
+    return " : ".join(lists) if "+local_domains" in lists else None
+
+
+@OPEN_RELAY.fixer
+def fix_open_relay(config: EximConfig, finding: Finding) -> Fix | None:
+    """The relay check (`require domains = +local_domains : +relay_to_domains`) right before the
+    statement that let the outsider in, when every trusted client was accepted earlier."""
+    trial = next((t for t in open_relays(config) if str(t.probe.port) == finding.service), None)
+    gate = _relay_gate(config)
+    if trial is None or gate is None:
+        return None
+    if _gate_matches(config, trial):
+        return _narrow_relay_domains(config, trial)
+    place = _statement_at(config, _granted_by(trial.decision))
+    if place is None:
+        return None
+    acl, index = place
+    for trusted in _trusted_trials(config):
+        if trusted.decision.action != "accept" or trusted.decision.undecided:
+            continue
+        by = _statement_at(config, _granted_by(trusted.decision))
+        if by is None or by[0] != acl or by[1] >= index:
+            return None  # the check would stop a client that relays today
+    statement = config.parsed.acls[acl].statements[index]
+    edit = insert_statement(config, statement, "require", ["message = relay not permitted", f"domains = {gate}"])
+    if edit is None:
+        return None
+    return Fix(OPEN_RELAY.id, SAFE, f"add the relay check before the statement at {statement.origin}", (edit,),
+               after(config))
+
+
+def _gate_matches(config: EximConfig, trial: Trial) -> bool:
+    """Whether the foreign recipient is in +local_domains : +relay_to_domains itself (a wildcard there)."""
+    session = Session(config, trial.probe)
+    gate = _relay_gate(config) or ""
+    return bool(match_list(session.env, "domain", gate, trial.probe.rcpt.rpartition("@")[2]).result)
+
+
+def _narrow_relay_domains(config: EximConfig, trial: Trial) -> Fix | None:
+    """relay_to_domains matches any domain: drop the items that match the foreign one (unsafe: mail
+    for domains this host really relays to must then be listed)."""
+    named = config.parsed.lists.get(("domain", "relay_to_domains"))
+    if named is None:
+        return None
+    session = Session(config, trial.probe)
+    domain = trial.probe.rcpt.rpartition("@")[2]
+    items = split_list(named.value)
+    kept = [i for i in items if not i.startswith("!") and not match_list(session.env, "domain", i, domain).result]
+    if kept == items:
+        return None
+    result = set_list(config, named, kept)
+    if result is None:
+        return None
+    edit, where = result
+    return Fix(OPEN_RELAY.id, UNSAFE, f"remove the items of {where} that match every domain", (edit,), after(config))
+
+
+@RELAY_FROM_ANY.fixer
+def fix_relay_from_any(config: EximConfig, finding: Finding) -> Fix | None:
+    """Drop the public ranges from relay_from_hosts (loopback stays); clients there must log in."""
+    named = relay_hosts_list(config)
+    wide = [item for item, _, _ in wide_items(config)]
+    if named is None or not wide:
+        return None
+    kept = [i for i in split_list(named.value) if i not in wide]
+    if config.debian is None and not [i for i in kept if not i.startswith("!")]:
+        kept = ["127.0.0.1", "::1"]
+    result = set_list(config, named, kept)
+    if result is None:
+        return None
+    edit, where = result
+    return Fix(RELAY_FROM_ANY.id, UNSAFE, f"remove {', '.join(wide)} from {where}", (edit,), after(config))
+
+
+@USERS_CANNOT_RELAY.fixer
+def fix_users_cannot_relay(config: EximConfig, finding: Finding) -> Fix | None:
+    """`accept authenticated = *` right before the statement that refused the logged-in user."""
+    trial = user_trial(config)
+    if trial.decision.stage != "rcpt":
+        return None
+    place = _statement_at(config, _refused_by(trial.decision))
+    if place is None:
+        return None
+    statement = config.parsed.acls[place[0]].statements[place[1]]
+    edit = insert_statement(config, statement, "accept", ["authenticated = *"])
+    if edit is None:
+        return None
+    return Fix(USERS_CANNOT_RELAY.id, SAFE, f"accept logged-in users before the statement at {statement.origin}",
+               (edit,), after(config))
+
+
+@NO_RCPT_ACL.fixer
+def fix_no_rcpt_acl(config: EximConfig, finding: Finding) -> Fix | None:
+    """Point acl_smtp_rcpt at the RCPT ACL the configuration has (the one its misspelt name is
+    closest to), or add Exim's standard closed one."""
+    setting = config.setting("acl_smtp_rcpt")
+    names = list(config.parsed.acls)
+    if setting is not None and setting.value.strip():
+        close = difflib.get_close_matches(setting.value.strip(), names, n=2, cutoff=0.8)
+        if len(close) != 1:
+            return None
+        edit = set_main_option(config, "acl_smtp_rcpt", close[0])
+        return Fix(NO_RCPT_ACL.id, SAFE, f"acl_smtp_rcpt = {close[0]}", (edit,), after(config)) if edit else None
+    rcpt = [n for n in names if "rcpt" in n.lower()]
+    if len(rcpt) == 1:
+        edit = set_main_option(config, "acl_smtp_rcpt", rcpt[0])
+        return Fix(NO_RCPT_ACL.id, SAFE, f"acl_smtp_rcpt = {rcpt[0]}", (edit,), after(config)) if edit else None
+    acl_section = config.parsed.read.sections.get("acls")
+    gate = _relay_gate(config)
+    if rcpt or acl_section is None or gate is None or "acl_check_rcpt" in names:
+        return None
+    option = set_main_option(config, "acl_smtp_rcpt", "acl_check_rcpt")
+    text = render("exim/rcpt_acl.j2", name="acl_check_rcpt", domains=gate,
+                  relay_hosts=relay_hosts_list(config) is not None)
+    if option is None:
+        return None
+    acl = Edit(acl_section.file, acl_section.line + 1, acl_section.line, text)
+    return Fix(NO_RCPT_ACL.id, SAFE, "acl_smtp_rcpt = acl_check_rcpt, a standard closed RCPT ACL",
+               (option, acl), after(config))

@@ -156,19 +156,16 @@ def _echo_escapes(arg: str) -> tuple[str, bool]:
             end = i
             while end < len(arg) and end < i + 3 and arg[end] in _OCTAL:
                 end += 1
-            value = int(arg[i:end], 8) & 0xFF
+            out.append(chr(int(arg[i:end], 8) & 0xFF))  # a NUL too: the pipe carries it, $(...) drops it
             i = end
-            if not value:
-                return "".join(out), False  # echo prints each word with %s: a NUL ends the word
-            out.append(chr(value))
         else:
             out.append("\\")  # unknown escape: the backslash is printed, the character read again
     return "".join(out), False
 
 
 def _captured(output: str) -> str:
-    """$(...): the output without its trailing newlines."""
-    return output.rstrip("\n")
+    """$(...): the output without NUL bytes and trailing newlines."""
+    return output.replace("\0", "").rstrip("\n")
 
 
 def _tr_lower(text: str) -> str:
@@ -214,8 +211,14 @@ def _macro_value(value: str) -> tuple[str, bool]:
 # --- update-exim4.conf.conf, as `. "$UE4CC"` reads it ---------------------------------------------
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PARAMETER = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _WORD_END = " \t\n;&|<>()"
-_NOOP_COMMANDS = {":", "true", "export", "readonly", "unset", "set", "echo", "printf", "test", "["}
+# Commands a sourced settings file may run without failing (all builtins of dash).
+_BUILTINS = {":", "true", "export", "readonly", "unset", "set", "echo", "printf", "test", "["}
+
+
+class _SyntaxError(Exception):
+    """dash cannot parse the file: sourcing it ends the script."""
 
 
 @dataclass
@@ -223,11 +226,14 @@ class _Word:
     text: str
     line: int
     assignment: str | None = None  # the name, for NAME=value
-    unsure: bool = False  # holds a command substitution or other shell the parser does not evaluate
+    unsure: bool = False  # holds a command substitution, which is not run here
 
 
 class _ShellReader:
-    """Just enough of sh to read assignment files: quoting, comments, $NAME and ${NAME}, `;`."""
+    """Just enough of sh to read assignment files: quoting, comments, $NAME and ${NAME}, `;`.
+
+    Command substitutions are skipped (the word is marked unsure); the operators that make pipelines,
+    lists and redirections are noted as not followed; what dash rejects raises _SyntaxError."""
 
     def __init__(self, text: str, values: dict[str, str]):
         self.text, self.values, self.i, self.line = text, values, 0, 1
@@ -249,10 +255,12 @@ class _ShellReader:
                 if words:
                     yield words, odd
                 words, odd = [], False
-            elif c == "#":
+            elif c == "#":  # here a word starts: a comment
                 end = self.text.find("\n", self.i)
                 self.i = len(self.text) if end < 0 else end
-            elif c in "&|<>()":
+            elif c in "()":
+                raise _SyntaxError(f"`{c}` unexpected")
+            elif c in "&|<>":
                 self.i += 1
                 odd = True
             else:
@@ -271,7 +279,8 @@ class _ShellReader:
             c = self.text[self.i]
             if c == "'":
                 end = self.text.find("'", self.i + 1)
-                end = len(self.text) if end < 0 else end
+                if end < 0:
+                    raise _SyntaxError("unterminated quoted string")
                 out.append(self.text[self.i + 1:end])
                 self.line += self.text.count("\n", self.i, end)
                 self.i = end + 1
@@ -284,11 +293,8 @@ class _ShellReader:
                 else:
                     out.append(self.text[self.i + 1:self.i + 2])
                 self.i += 2
-            elif c == "$":
+            elif c in "$`":
                 out.append(self._dollar(word))
-            elif c == "`":
-                word.unsure = True
-                self.i += 1
             else:
                 out.append(c)
                 self.i += 1
@@ -306,61 +312,69 @@ class _ShellReader:
                 else:
                     out.append(nxt)
                 self.i += 2
-            elif c == "$":
+            elif c in "$`":
                 out.append(self._dollar(word))
             else:
-                if c == "`":
-                    word.unsure = True
                 self.line += c == "\n"
                 out.append(c)
                 self.i += 1
+        if self.i == len(self.text):
+            raise _SyntaxError("unterminated quoted string")
         self.i += 1
         return "".join(out)
 
     def _dollar(self, word: _Word) -> str:
-        m = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))").match(self.text, self.i)
+        """$NAME and ${NAME}: their value; a command substitution or other expansion: skipped."""
+        m = _PARAMETER.match(self.text, self.i)
         if m:
             self.i = m.end()
             return self.values.get(m[1] or m[2], "")  # set -u is off: unset is empty
-        if self.text.startswith(("$(", "${"), self.i):
-            word.unsure = True
-        self.i += 1
-        return "$"
+        closing = {"`": "`", "$(": ")", "${": "}"}
+        opener = next((o for o in closing if self.text.startswith(o, self.i)), None)
+        if opener is None:
+            self.i += 1
+            return "$"
+        end = self.text.find(closing[opener], self.i + len(opener))
+        if end < 0:
+            raise _SyntaxError(f"unterminated {opener}")
+        word.unsure = True
+        self.line += self.text.count("\n", self.i, end)
+        self.i = end + 1
+        return ""
 
 
 def parse_settings(text: str, file: str) -> tuple[dict[str, DcSetting], list[str], str | None]:
     """The assignments of update-exim4.conf.conf (last one wins), notes, and the error that stops the
-    script when sourcing the file fails (it runs under `set -e`)."""
+    script when sourcing the file fails: it runs under `set -e`, so any failing command ends it."""
     settings: dict[str, DcSetting] = {}
     values: dict[str, str] = {}
     notes: list[str] = []
     reader = _ShellReader(text, values)
-    for words, odd in reader.commands():
-        line = words[0].line
-        if odd or any(w.unsure for w in words):
-            notes.append(f"{file}:{line}: shell that mailcfg does not evaluate (command substitution, "
-                         "redirection or the like); the values it sets may differ on the host")
-        assigns = [w for w in words if w.assignment]
-        command = next((w for w in words if not w.assignment), None)
-        if command is not None and command.text not in ("export", "readonly"):
-            if _NAME.fullmatch(command.text) and command.text[:1].isupper():
-                # e.g. "MAIN_TLS_ENABLE = true": the shell runs MAIN_TLS_ENABLE as a command.
-                return settings, notes, (f"{file}:{line}: `{command.text}` is run as a command when "
-                                         "update-exim4.conf sources this file, and fails (not found); the script "
-                                         "runs under `set -e`, so it stops and generates nothing. Write NAME=value "
-                                         "without blanks around `=`")
-            if command.text == "unset":
-                for w in words[1:]:
-                    settings.pop(w.text, None)
-                    values.pop(w.text, None)
-            elif command.text not in _NOOP_COMMANDS:
-                notes.append(f"{file}:{line}: runs `{command.text}` when sourced; mailcfg does not")
-            if command.text not in ("export", "readonly"):
-                continue  # NAME=value before a command only sets it for that command
-        for w in assigns:
-            assert w.assignment is not None
-            values[w.assignment] = w.text
-            settings[w.assignment] = DcSetting(w.assignment, w.text, Origin(file, w.line))
+    stops = ("update-exim4.conf sources this file under `set -e`, so it stops there and generates nothing")
+    try:
+        for words, odd in reader.commands():
+            line = words[0].line
+            if odd or any(w.unsure for w in words):
+                notes.append(f"{file}:{line}: shell that mailcfg does not run (command substitution, pipe, "
+                             "redirection or the like); the values it sets may differ on the host")
+            command = next((w for w in words if not w.assignment), None)
+            if command is not None and command.text not in ("export", "readonly"):
+                if command.text == "unset":
+                    for w in words[1:]:
+                        settings.pop(w.text, None)
+                        values.pop(w.text, None)
+                elif command.text not in _BUILTINS:
+                    # e.g. "MAIN_TLS_ENABLE = true": the shell looks for a program MAIN_TLS_ENABLE.
+                    return settings, notes, (f"{file}:{line}: `{command.text}` runs as a command (not found, "
+                                             f"unless the host has such a program); {stops}. Settings are "
+                                             "NAME=value, without blanks around `=`")
+                continue  # NAME=value in front of a command only sets it for that command
+            for w in words:
+                if w.assignment:
+                    values[w.assignment] = w.text
+                    settings[w.assignment] = DcSetting(w.assignment, w.text, Origin(file, w.line))
+    except _SyntaxError as exc:
+        return settings, notes, f"{file}:{reader.line}: shell syntax error ({exc}); {stops}"
     return settings, notes, None
 
 
