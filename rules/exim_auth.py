@@ -6,10 +6,12 @@ from collections.abc import Iterator
 
 from mailcfg.exim.auth import public_name, servers
 from mailcfg.exim.config import EximConfig
+from mailcfg.exim.edit import add_driver_option, after
 from mailcfg.exim.engine import offered, start_tls
 from mailcfg.exim.probes import OUTSIDE_HELO, listening_ports
 from mailcfg.exim.session import Session
 from mailcfg.findings import Finding, Location, Severity
+from mailcfg.fix import UNSAFE, Fix
 from mailcfg.outsiders import OUTSIDE_V4, VICTIM
 from mailcfg.postfix.probe import Probe
 from mailcfg.roles import expects
@@ -87,3 +89,20 @@ def check_auth_without_tls(config: EximConfig) -> Iterator[Finding]:
                     f"{name} offers {public_name(driver)} on port {port} before STARTTLS: the password "
                     "crosses the network in clear text (set server_advertise_condition = "
                     "${if def:tls_in_cipher})", driver.origin.location, service=str(port))
+
+
+@AUTH_WITHOUT_TLS.fixer
+def fix_auth_without_tls(config: EximConfig, finding: Finding) -> Fix | None:
+    """Advertise the authenticator only under TLS, when the same clients are offered STARTTLS."""
+    port = int(finding.service or 25)
+    driver = next((d for d in servers(config.parsed) if d.origin.location == finding.location), None)
+    if driver is None or driver.get("server_advertise_condition") is not None:
+        return None
+    session = Session(config, Probe(OUTSIDE_V4[0], VICTIM, "", OUTSIDE_HELO, tls=True, port=port))
+    start_tls(session)
+    if not session.tls or session.undecided:
+        return None  # without STARTTLS the users could not log in at all
+    edit = add_driver_option(config, driver, "server_advertise_condition", "${if def:tls_in_cipher}")
+    if edit is None:
+        return None
+    return Fix(AUTH_WITHOUT_TLS.id, UNSAFE, f"advertise {driver.name} only after STARTTLS", (edit,), after(config))
