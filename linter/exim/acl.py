@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 OK, FAIL, DEFER, ERROR, DISCARD, DROP = "ok", "fail", "defer", "error", "discard", "drop"
 # Where the statement's `message` is used, by verb and outcome (acl.c's msgcond)
-_MESSAGE_USED = {"accept": (FAIL, DROP), "defer": (OK,), "deny": (OK,), "discard": (FAIL, DROP),
+_MESSAGE_USED = {"accept": (OK, FAIL, DROP), "defer": (OK,), "deny": (OK,), "discard": (OK, FAIL, DROP),
                  "drop": (OK,), "require": (FAIL, DROP), "warn": ()}
 # Conditions that need what only the live server has: DNS lists, rate counters, content scanners...
 _LIVE = {"dnslists", "ratelimit", "spf", "spf_guess", "dkim_signers", "dkim_status", "dmarc_status", "malware",
@@ -73,7 +73,7 @@ def run_acl(session: Session, where: str, text: str, origin: Origin | None, leve
         elif rc == DEFER and verb != "warn":
             outcome = AclResult(DEFER, message, statement, name)
         elif verb in ("accept", "discard") and rc in (OK, DISCARD):
-            outcome = AclResult(DISCARD if verb == "discard" or rc == DISCARD else OK, None, statement, name)
+            outcome = AclResult(DISCARD if verb == "discard" or rc == DISCARD else OK, message, statement, name)
         elif verb in ("accept", "discard") and session.endpass_seen:
             outcome = AclResult(rc, message, statement, name)
         elif verb == "defer" and rc == OK:
@@ -182,6 +182,9 @@ def _condition(session: Session, where: str, item: AclItem, level: int) -> tuple
         return _unknown(session, where, str(item), "the cipher the client negotiates is not known", item.origin)
     if name == "condition":
         expanded = expand(value, session.context)
+        if expanded.error:
+            session.step(where, str(item), "error", expanded.why, item.origin)
+            return ERROR, None
         if expanded.forced_fail:
             session.step(where, str(item), "match", "forced expansion failure: the condition is ignored",
                          item.origin)
@@ -238,6 +241,9 @@ def _verify(session: Session, where: str, item: AclItem) -> tuple[str, str | Non
         return _unknown(session, where, str(item), verdict.note, item.origin)
     if verdict.rc == "ok":
         return OK, None
+    if what == "sender":  # the reply then starts with what failed (smtp_handle_acl_fail)
+        session.sender_failure = (session.sender, verdict.message or "")
+        return (DEFER, "Could not complete sender verify") if verdict.rc == "defer" else (FAIL, "Sender verify failed")
     return (DEFER if verdict.rc == "defer" else FAIL), verdict.message
 
 
@@ -260,19 +266,31 @@ def missing_acl(config: EximConfig, option: str) -> str | None:
             "text: every such command gets \"451 Temporary local problem - please try later\"")
 
 
-def reply_for(result: AclResult, default_code: str) -> str:
-    """The SMTP reply line Exim sends when an ACL refuses (smtp_handle_acl_fail)."""
+def reply_for(result: AclResult, default_code: str, session: Session) -> str:
+    """The reply Exim sends when an ACL refuses (smtp_handle_acl_fail); lines joined by newlines."""
     if result.rc in (DEFER, ERROR):
         # Details of a temporary failure are given only for the `defer` verb (acl_temp_details)
         chosen = result.rc == DEFER and result.statement is not None and result.statement.verb == "defer"
-        return _with_code("451", result.message if chosen and result.message else TEMPORARY)
-    text = result.message or "Administrative prohibition"
-    return _with_code(default_code, text)
+        return with_code("451", result.message if chosen and result.message else TEMPORARY)
+    lines = []
+    if session.sender_failure and session.sender_failure[1]:
+        address, why = session.sender_failure
+        lines = [f"Verification failed for <{address}>", *why.splitlines()]
+    return with_code(default_code, result.message or "Administrative prohibition", lines)
 
 
-def _with_code(code: str, text: str) -> str:
-    m = re.match(r"^(\d{3})([ -])(.*)$", text, re.S)
-    if m and m[1][0] == code[0]:
-        code, text = m[1], m[3]
-    return f"{code} {text.splitlines()[0] if text else ''}".rstrip()
+_CODE = re.compile(r"^\d\d\d\s(?:\d\.\d\d?\d?\.\d\d?\d?\s)?")
 
+
+def with_code(code: str, text: str, before: list[str] | None = None) -> str:
+    """`text` as Exim sends it (smtp_message_code, smtp_respond): a code (and enhanced code) at its start
+    replaces `code` when the first digit agrees and is dropped when not; each line carries it."""
+    prefix = code + " "
+    m = _CODE.match(text)
+    if m:
+        if text[0] == code[0]:
+            prefix = m[0]
+        text = text[m.end():]
+    base, enhanced = prefix[:3], prefix[4:]
+    lines = [*(before or []), *(text.split("\n") or [""])]
+    return "\n".join(f"{base}{' ' if i == len(lines) - 1 else '-'}{enhanced}{line}" for i, line in enumerate(lines))

@@ -213,8 +213,12 @@ def _macro_value(value: str) -> tuple[str, bool]:
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARAMETER = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _WORD_END = " \t\n;&|<>()"
-# Commands a sourced settings file may run without failing (all builtins of dash).
-_BUILTINS = {":", "true", "export", "readonly", "unset", "set", "echo", "printf", "test", "["}
+# Commands a sourced settings file may run without failing (builtins of dash).
+_BUILTINS = {":", "true", "export", "readonly", "unset", "set", "echo", "printf", "."}
+
+
+# What may come between words: blanks, a continued line, operators, redirections, a comment, the end.
+_TOKEN = re.compile(r"[ \t]+|\\\n|&&|\|\||[;&|\n]|[0-9]*(?:<<-?|>>|<>|>\||<&|>&|<|>)|#[^\n]*|[()]|\Z")
 
 
 class _SyntaxError(Exception):
@@ -238,35 +242,47 @@ class _ShellReader:
     def __init__(self, text: str, values: dict[str, str]):
         self.text, self.values, self.i, self.line = text, values, 0, 1
 
-    def commands(self) -> Iterable[tuple[list[_Word], bool]]:
-        """Each simple command's words, and whether it used shell this reader does not follow."""
+    def commands(self) -> Iterable[tuple[list[_Word], bool, str, str]]:
+        """Each simple command: its words, whether it has redirections, and the operators before and
+        after it ("|": a pipeline, "&": background, "&&" or "||": an and-or list, "": none)."""
         words: list[_Word] = []
-        odd = False
-        while self.i < len(self.text):
-            c = self.text[self.i]
-            if c in " \t":
-                self.i += 1
-            elif self.text.startswith("\\\n", self.i):
-                self.i += 2
-                self.line += 1
-            elif c in "\n;":
-                self.i += 1
-                self.line += c == "\n"
-                if words:
-                    yield words, odd
-                words, odd = [], False
-            elif c == "#":  # here a word starts: a comment
-                end = self.text.find("\n", self.i)
-                self.i = len(self.text) if end < 0 else end
-            elif c in "()":
-                raise _SyntaxError(f"`{c}` unexpected")
-            elif c in "&|<>":
-                self.i += 1
-                odd = True
-            else:
+        redirected = False
+        before = ""
+        unreadable: str | None = None  # a redirection from a file that is not there fails the command
+        while True:
+            token = _TOKEN.match(self.text, self.i)
+            if token is None:
                 words.append(self._word())
-        if words:
-            yield words, odd
+                continue
+            op = token[0]
+            self.i = token.end()
+            if op == "\\\n":
+                self.line += 1
+            elif op in ("(", ")"):
+                raise _SyntaxError(f"`{op}` unexpected")
+            elif op.lstrip("0123456789")[:1] in ("<", ">"):
+                if op.lstrip("0123456789").startswith("<<"):
+                    raise _SyntaxError("here-document")  # not followed; never seen in such files
+                self.i += len(self.text[self.i:]) - len(self.text[self.i:].lstrip(" \t"))
+                if self.i == len(self.text) or self.text[self.i] in "\n;&|<>()#":
+                    raise _SyntaxError("redirection without a file")
+                target = self._word()  # the file, not a word of the command
+                if op.lstrip("0123456789") in ("<", "<>") and not target.unsure:
+                    # A file relative to wherever the script was started: as good as never there.
+                    unreadable = target.text
+                redirected = True
+            elif op in ("", "\n", ";", "&", "|", "&&", "||"):
+                if unreadable is not None and not before and op in ("", "\n", ";"):
+                    raise _SyntaxError(f"cannot open {unreadable}")
+                unreadable = None
+                if words:
+                    yield words, redirected, before, op if op in ("&", "|", "&&", "||") else ""
+                elif op in ("&", "|", "&&", "||", ";") and not redirected:
+                    raise _SyntaxError(f"`{op}` unexpected")
+                self.line += op == "\n"
+                words, redirected, before = [], False, op if op in ("|", "&&", "||") else ""
+                if not op:
+                    return
 
     def _word(self) -> _Word:
         word = _Word("", self.line)
@@ -352,29 +368,31 @@ def parse_settings(text: str, file: str) -> tuple[dict[str, DcSetting], list[str
     reader = _ShellReader(text, values)
     stops = ("update-exim4.conf sources this file under `set -e`, so it stops there and generates nothing")
     try:
-        for words, odd in reader.commands():
+        for words, redirected, before, after in reader.commands():
             line = words[0].line
-            if odd or any(w.unsure for w in words):
+            if redirected or before or after or any(w.unsure for w in words):
                 notes.append(f"{file}:{line}: shell that mailcfg does not run (command substitution, pipe, "
                              "redirection or the like); the values it sets may differ on the host")
+            if "|" in (before, after) or after == "&":
+                continue  # a pipeline's commands and background jobs run in subshells: no effect, no exit
             command = next((w for w in words if not w.assignment), None)
             if command is not None and command.text not in ("export", "readonly"):
                 if command.text == "unset":
                     for w in words[1:]:
                         settings.pop(w.text, None)
                         values.pop(w.text, None)
-                elif command.text not in _BUILTINS:
+                elif command.text not in _BUILTINS and not {before, after} & {"&&", "||"}:
                     # e.g. "MAIN_TLS_ENABLE = true": the shell looks for a program MAIN_TLS_ENABLE.
-                    return settings, notes, (f"{file}:{line}: `{command.text}` runs as a command (not found, "
-                                             f"unless the host has such a program); {stops}. Settings are "
-                                             "NAME=value, without blanks around `=`")
+                    return settings, notes, (f"{file}:{line}: `{command.text}` runs as a command, which fails "
+                                             f"(not found, or a false test); {stops}. Settings are NAME=value, "
+                                             "without blanks around `=`")
                 continue  # NAME=value in front of a command only sets it for that command
             for w in words:
                 if w.assignment:
                     values[w.assignment] = w.text
                     settings[w.assignment] = DcSetting(w.assignment, w.text, Origin(file, w.line))
     except _SyntaxError as exc:
-        return settings, notes, f"{file}:{reader.line}: shell syntax error ({exc}); {stops}"
+        return settings, notes, f"{file}:{reader.line}: the shell fails here ({exc}); {stops}"
     return settings, notes, None
 
 

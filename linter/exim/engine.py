@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from itertools import product
 
-from mailcfg.exim.acl import DEFER, DISCARD, DROP, ERROR, FAIL, OK, TEMPORARY, reply_for, run_acl
+from mailcfg.exim.acl import DEFER, DISCARD, DROP, ERROR, FAIL, OK, TEMPORARY, reply_for, run_acl, with_code
 from mailcfg.exim.auth import PASSWORD_MECHANISMS, public_name, servers
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.expand import expand, truth
@@ -17,7 +17,7 @@ from mailcfg.exim.lists import split_list
 from mailcfg.exim.match import Host, match_list
 from mailcfg.exim.parse import Driver
 from mailcfg.exim.session import TLS_CIPHER, Session, World
-from mailcfg.postfix.probe import Decision, Probe, Step, literal_helo
+from mailcfg.postfix.probe import Decision, Probe, Step
 
 ACCEPTED = "250 Accepted"
 
@@ -53,15 +53,20 @@ def _decide(s: Session) -> Decision:
         s.step("startup", "configuration", "error", config.error.message,
                config.error.origin)
         return _decision(s, "error", "startup", None, service)
-    for stage, option, code in (("connect", "acl_smtp_connect", "550"), ("helo", "acl_smtp_helo", "550")):
-        if stage == "helo":
-            s.context.variables["sender_helo_name"] = probe.helo or literal_helo(probe.client)
-        refusal = _acl_option(s, stage, option, code, unset_accepts=True)
+    refusal = _acl_option(s, "connect", "acl_smtp_connect", "550", unset_accepts=True)
+    if refusal is not None:
+        return _decision(s, *refusal, service)
+    if probe.helo is not None:
+        s.context.variables["sender_helo_name"] = probe.helo
+        refusal = _acl_option(s, "helo", "acl_smtp_helo", "550", unset_accepts=True)
         if refusal is not None:
             return _decision(s, *refusal, service)
-    start_tls(s)
-    if probe.sasl_user:
-        _login(s)
+        start_tls(s)
+        if probe.sasl_user:
+            _login(s)
+    elif _advertised(s, "hosts_require_helo", "mail"):
+        s.step("mail", "hosts_require_helo", "reject", "the client sent MAIL without HELO or EHLO")
+        return _decision(s, "reject", "mail", "503 HELO or EHLO required", service)
     s.context.variables.update({"sender_address": probe.sender,
                                 "sender_address_domain": probe.sender.rpartition("@")[2].lower()
                                 if "@" in probe.sender else "",
@@ -78,7 +83,7 @@ def _decide(s: Session) -> Decision:
     refusal = _acl_option(s, "rcpt", "acl_smtp_rcpt", "550", unset_accepts=False)
     if refusal is not None:
         return _decision(s, *refusal, service)
-    return _decision(s, "accept", "rcpt", ACCEPTED, service)
+    return _decision(s, "accept", "rcpt", with_code("250", s.accepted_with) if s.accepted_with else ACCEPTED, service)
 
 
 def _decision(s: Session, action: str, stage: str, reply: str | None, service: str) -> Decision:
@@ -105,18 +110,19 @@ def _acl_option(s: Session, stage: str, option: str, code: str, unset_accepts: b
     if result.rc in (OK, DISCARD):
         if result.rc == DISCARD:
             s.step(stage, option, "discard", "the recipient is accepted and then thrown away")
+        s.accepted_with = result.message
         return None
     action = {FAIL: "reject", DROP: "reject", DEFER: "defer", ERROR: "defer"}[result.rc]
-    return action, stage, reply_for(result, code)
+    return action, stage, reply_for(result, code, s)
 
 
-def _advertised(s: Session, option: str) -> bool | None:
+def _advertised(s: Session, option: str, stage: str = "helo") -> bool | None:
     """Whether the client matches a host list option such as tls_advertise_hosts."""
     value = s.config.option(option)
     outcome = match_list(s.env, "host", value, Host(s.probe.client, s.probe.client_name))
     setting = s.config.setting(option)
     if outcome.result is None:
-        return s.undecided_step("helo", option, outcome.undecided, setting.origin if setting else None)
+        return s.undecided_step(stage, option, outcome.undecided, setting.origin if setting else None)
     return outcome.result
 
 

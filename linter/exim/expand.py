@@ -18,6 +18,10 @@ class Undecidable(Exception):
     pass
 
 
+class ExpansionError(Exception):
+    """A string Exim itself cannot expand (a `$` with no name after it, a brace missing): a temporary error."""
+
+
 class ForcedFail(Exception):
     """`${if ...{}fail}` and friends: Exim's forced expansion failure."""
 
@@ -32,9 +36,10 @@ class Context:
 
 @dataclass(frozen=True)
 class Expanded:
-    value: str | None  # None: undecidable
+    value: str | None  # None: undecidable, or an error
     why: str = ""
     forced_fail: bool = False
+    error: bool = False  # Exim fails to expand it too (the ACL then defers)
 
 
 def expand(text: str, ctx: Context) -> Expanded:
@@ -45,6 +50,8 @@ def expand(text: str, ctx: Context) -> Expanded:
         return Expanded(value)
     except ForcedFail:
         return Expanded(None, "the expansion is forced to fail", forced_fail=True)
+    except ExpansionError as exc:
+        return Expanded(None, f"Exim cannot expand {text!r}: {exc}", error=True)
     except Undecidable as exc:
         return Expanded(None, str(exc))
 
@@ -80,7 +87,7 @@ class _Parser:
                 if s.startswith("\\N", i):
                     end = s.find("\\N", i + 2)
                     if end < 0:
-                        raise Undecidable("unterminated \\N")
+                        raise ExpansionError("missing \\N")
                     out.append(s[i + 2:end])
                     i = end + 2
                     continue
@@ -103,7 +110,9 @@ class _Parser:
 
     def _dollar(self, i: int) -> tuple[str, int]:
         s = self.s
-        if i < len(s) and s[i] != "{":
+        if i >= len(s) or (s[i] != "{" and s[i].lower() not in _NAME_CHARS):
+            raise ExpansionError("a variable name is missing after $")
+        if s[i] != "{":
             j = i
             while j < len(s) and s[j].lower() in _NAME_CHARS:
                 j += 1

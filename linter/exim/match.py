@@ -49,6 +49,8 @@ def match_list(env: Environment, kind: str, text: str, subject: Subject, seen: t
     expanded = expand(text, env.context)
     if expanded.forced_fail:
         return Outcome(False, "", "")  # "as if the subject is not in the list"
+    if expanded.error:
+        raise ListError(expanded.why)
     if expanded.value is None:
         return Outcome(None, "", expanded.why)
     return _match_items(env, kind, split_list(expanded.value), subject, seen)

@@ -36,6 +36,7 @@ def verify_address(session: Session, address: str, where: str, origin: Origin, r
     local, _, domain = address.rpartition("@")
     if not _:
         local, domain = address, session.config.primary_hostname or ""
+    local = local.lower()  # routers see it lowercased unless caseful_local_part is set
     saved = dict(session.context.variables)
     try:
         session.context.variables.update({"local_part": local.lower(), "domain": domain.lower()})
