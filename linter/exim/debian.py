@@ -381,7 +381,7 @@ def parse_settings(text: str, file: str) -> tuple[dict[str, DcSetting], list[str
                     for w in words[1:]:
                         settings.pop(w.text, None)
                         values.pop(w.text, None)
-                elif command.text not in _BUILTINS and not {before, after} & {"&&", "||"}:
+                elif command.text not in _BUILTINS and after not in ("&&", "||"):  # the last of a list counts
                     # e.g. "MAIN_TLS_ENABLE = true": the shell looks for a program MAIN_TLS_ENABLE.
                     return settings, notes, (f"{file}:{line}: `{command.text}` runs as a command, which fails "
                                              f"(not found, or a false test); {stops}. Settings are NAME=value, "

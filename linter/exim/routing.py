@@ -32,7 +32,7 @@ class Verdict:
 UNROUTEABLE = "Unrouteable address"
 
 
-def verify_address(session: Session, address: str, where: str, origin: Origin, recipient: bool) -> Verdict:
+def verify_address(session: Session, address: str, where: str, origin: Origin | None, recipient: bool) -> Verdict:
     local, _, domain = address.rpartition("@")
     if not _:
         local, domain = address, session.config.primary_hostname or ""
@@ -100,14 +100,14 @@ def _router(session: Session, router: Driver, local: str, domain: str, recipient
             return Verdict("undecided", f"{name}: condition: {expanded.why}")
         if not expanded.forced_fail and not truth(expanded.value or ""):
             return None
-    return _run(session, router, name, domain)
+    return _run(session, router, name, domain, recipient)
 
 
 def _wild_prefix(prefix: str, local: str) -> bool:
     return local.startswith(prefix[:-1]) if prefix.endswith("*") else local.startswith(prefix)
 
 
-def _run(session: Session, router: Driver, name: str, domain: str) -> Verdict | None:
+def _run(session: Session, router: Driver, name: str, domain: str, recipient: bool) -> Verdict | None:
     driver = router.driver
     if driver == "accept":
         return Verdict("ok", f"{name} (accept) routes it")
@@ -124,7 +124,7 @@ def _run(session: Session, router: Driver, name: str, domain: str) -> Verdict | 
     if driver == "manualroute":
         return _manualroute(session, router, name, domain)
     if driver == "redirect":
-        return _redirect(session, router, name)
+        return _redirect(session, router, name, recipient)
     return Verdict("undecided", f"{name}: the {driver} router is not evaluated offline")
 
 
@@ -169,7 +169,7 @@ def _hosts(session: Session, name: str, hosts: str) -> Verdict:
     return Verdict(session.world.no_dns_verdict, f"{name} (manualroute): {hosts} does not resolve without DNS")
 
 
-def _redirect(session: Session, router: Driver, name: str) -> Verdict | None:
+def _redirect(session: Session, router: Driver, name: str, recipient: bool) -> Verdict | None:
     data = router.get("data")
     if data is None:
         return Verdict("undecided", f"{name}: a redirect through a file is not evaluated offline")
@@ -188,4 +188,33 @@ def _redirect(session: Session, router: Driver, name: str) -> Verdict | None:
         return Verdict("defer", f"{name}: :defer:", text[7:].strip() or None)
     if text.startswith(":blackhole:"):
         return Verdict("ok", f"{name}: :blackhole:")
+    return _redirected(session, router, name, text, recipient)
+
+
+def _redirected(session: Session, router: Driver, name: str, text: str, recipient: bool) -> Verdict:
+    """The addresses a redirect generates, each verified in turn (as Exim verifies the children)."""
+    if session.depth >= 10:
+        return Verdict("undecided", f"{name}: redirections nested too deeply to follow")
+    targets = [t.strip() for t in re.split(r"[,\n]", text) if t.strip()]
+    deliveries = [t for t in targets if t.startswith(("|", "/"))]
+    for target in deliveries:  # a file or pipe is routed to the router's transport for it
+        transport = router.get("pipe_transport" if target.startswith("|") else "file_transport")
+        if transport is None:
+            return Verdict("undecided", f"{name}: delivery to {target!r} without a transport for it")
+    targets = [t for t in targets if t not in deliveries]
+    for target in targets:
+        if target.startswith(":include:"):
+            return Verdict("undecided", f"{name}: {target!r} is not followed offline")
+        local, at, domain = target.strip("<>").rpartition("@")
+        if at and (not local or not domain):
+            return Verdict("defer", f"{name}: {target!r} in the redirection data is not an address")
+    session.depth += 1
+    try:
+        for target in targets:
+            address = target.strip("<>")
+            verdict = verify_address(session, address, "rcpt", None, recipient)
+            if verdict.rc != "ok":
+                return Verdict(verdict.rc, f"{name} redirects it to {address}: {verdict.note}", verdict.message)
+    finally:
+        session.depth -= 1
     return Verdict("ok", f"{name} redirects it to {text}")

@@ -36,6 +36,7 @@ class Session:
     tls: bool = False
     endpass_seen: bool = False
     points: int = 0  # undecided conditions met so far, each a branch point
+    depth: int = 0  # redirections being followed
     accepted_with: str | None = None  # the message of the statement that accepted the last command
     sender_failure: tuple[str, str] | None = None  # (sender, why) once sender verification has failed
     context: Context = field(init=False)
