@@ -159,8 +159,8 @@ def _manualroute(session: Session, router: Driver, name: str, domain: str) -> Ve
 
 
 def _hosts(session: Session, name: str, hosts: str) -> Verdict:
-    for host in split_list(hosts):
-        literal = re.sub(r"::\d+$", "", host).strip("[]")
+    for host in split_list(hosts):  # a port follows as `:port` (written `::port` in the list)
+        literal = re.sub(r"^\[(.*)\](:\d+)?$", r"\1", re.sub(r"^([\d.]+):\d+$", r"\1", host))
         if re.fullmatch(r"[\d.]+|[0-9a-fA-F:]+", literal) or literal.lower() in session.config.hosts_file:
             return Verdict("ok", f"{name} (manualroute) routes it to {host}")
     if session.world.dns:
