@@ -755,7 +755,7 @@ class _Run:
         listed = " ".join(self.vars.get(name, "") for name in ("dc_other_hostnames", "dc_smarthost",
                                                                "dc_local_interfaces", "dc_relay_nets",
                                                                "dc_relay_domains"))
-        if re.search(r"\s(?:partial-)?(?:cdb|dbm|dbmnz|(?:d|ipl|(?:n?wild)?l)search|nis)[*@]?\s*;",
+        if re.search(r"\s(?:partial-)?(?:cdb|dbm|dbmnz|(?:d|ipl|(?:n?wild)?l)search|nis)[*@\\]?\s*;",
                      _echo(" " + listed)):
             self.notes.append("update-exim4.conf.conf uses 'lookup;' constructs, which update-exim4.conf has "
                               "never supported (it warns and carries on)")

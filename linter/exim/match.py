@@ -36,6 +36,7 @@ class Environment:
     read_lines: Callable[[str], list[str] | None] = lambda _p: None  # a host file's lines; None: not in snapshot
     directory: Callable[[str], list[str] | None] = lambda _p: None  # a host directory's entries
     assume: Callable[[str], None] = lambda _text: None  # records what was taken for granted
+    dns: bool = True  # names resolve through DNS (a lookup the snapshot cannot answer is undecided)
 
 
 class ListError(Exception):
@@ -165,7 +166,8 @@ def _host_item(env: Environment, item: str, host: Host) -> tuple[bool | str | No
         items = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
         sub = _match_items(env, "host", items, host, ())
         return sub.result, sub.undecided
-    if item.startswith("^") or "*" in item:
+    if item != "@" and not re.fullmatch(r"[A-Za-z0-9._-]+", item):
+        # not a plain domain name: matched against the client's own (reverse DNS) name
         if host.name is None:
             return "unknown", ""
         name = host.name.lower()
@@ -179,6 +181,8 @@ def _host_item(env: Environment, item: str, host: Host) -> tuple[bool | str | No
     if addresses is None and name.lower() == "localhost" and not env.hosts_file:
         env.assume("localhost is taken to be 127.0.0.1 and ::1 (the snapshot has no /etc/hosts)")
         addresses = ["127.0.0.1", "::1"]
+    if addresses is None and not env.dns:
+        return "unknown", ""  # without DNS the name is not found: Exim's "failed to find IP address"
     if addresses is None:
         return None, f"{name} would be looked up in DNS"
     return any(_address(a) == client for a in addresses), ""

@@ -58,7 +58,8 @@ class Session:
         addresses = [i.address for i in config.snapshot.facts.interfaces] \
             if config.snapshot.facts.interfaces is not None else None
         self.env = Environment(config.parsed.lists, self.context, config.primary_hostname, addresses,
-                               config.hosts_file, config.read_lines, config.snapshot.directory, self.assume)
+                               config.hosts_file, config.read_lines, config.snapshot.directory, self.assume,
+                               self.world.dns)
 
     def _exists(self, path: str) -> bool | None:
         snapshot = self.config.snapshot
