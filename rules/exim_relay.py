@@ -5,18 +5,17 @@ from __future__ import annotations
 import difflib
 import ipaddress
 from collections.abc import Iterator
-from dataclasses import replace
 
 from mailcfg.edits import Edit, render
 from mailcfg.exim.acl import missing_acl
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.edit import after, insert_statement, set_list, set_main_option
-from mailcfg.exim.engine import decide
 from mailcfg.exim.lists import split_list
 from mailcfg.exim.match import match_list
 from mailcfg.exim.parse import NamedList
 from mailcfg.exim.probes import Trial, outsider_trials, user_trial
-from mailcfg.exim.session import Session
+from mailcfg.exim.session import Session, World
+from mailcfg.exim.whatif import keeps_answers, legitimate
 from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fix import SAFE, UNSAFE, Fix
 from mailcfg.postfix.probe import Decision
@@ -48,10 +47,10 @@ def _refused_by(decision: Decision) -> Location | None:
     return None
 
 
-def open_relays(config: EximConfig) -> list[Trial]:
+def open_relays(config: EximConfig, world: World | None = None) -> list[Trial]:
     """One decided, accepted outsider attempt per port."""
     found: dict[int | None, Trial] = {}
-    for trial in outsider_trials(config):
+    for trial in outsider_trials(config, world):
         if trial.decision.action == "accept" and not trial.decision.undecided and trial.probe.port not in found:
             found[trial.probe.port] = trial
     return list(found.values())
@@ -177,21 +176,6 @@ def _statement_at(config: EximConfig, where: Location | None) -> tuple[str, int]
     return None
 
 
-def _trusted_trials(config: EximConfig) -> list[Trial]:
-    """Clients that relay legitimately: one address of each relay_from_hosts network, and a logged-in user."""
-    trials = [user_trial(config)]
-    named = relay_hosts_list(config)
-    for raw in split_list(named.value) if named else []:
-        try:
-            net = ipaddress.ip_network(raw.strip(), strict=False)
-        except ValueError:
-            continue
-        host = str(net.network_address if net.num_addresses == 1 else next(net.hosts(), net.network_address))
-        probe = replace(trials[0].probe, client=host, sasl_user=None, tls=False, port=25)
-        trials.append(Trial(probe, decide(config, probe)))
-    return trials
-
-
 def _relay_gate(config: EximConfig) -> str | None:
     lists = [f"+{name}" for name in ("local_domains", "relay_to_domains") if ("domain", name) in config.parsed.lists]
     return " : ".join(lists) if "+local_domains" in lists else None
@@ -210,17 +194,10 @@ def fix_open_relay(config: EximConfig, finding: Finding) -> Fix | None:
     place = _statement_at(config, _granted_by(trial.decision))
     if place is None:
         return None
-    acl, index = place
-    for trusted in _trusted_trials(config):
-        if trusted.decision.action != "accept" or trusted.decision.undecided:
-            continue
-        by = _statement_at(config, _granted_by(trusted.decision))
-        if by is None or by[0] != acl or by[1] >= index:
-            return None  # the check would stop a client that relays today
-    statement = config.parsed.acls[acl].statements[index]
+    statement = config.parsed.acls[place[0]].statements[place[1]]
     edit = insert_statement(config, statement, "require", ["message = relay not permitted", f"domains = {gate}"])
-    if edit is None:
-        return None
+    if edit is None or not keeps_answers(config, (edit,), legitimate(config)):
+        return None  # the check would stop mail that works today
     return Fix(OPEN_RELAY.id, SAFE, f"add the relay check before the statement at {statement.origin}", (edit,),
                after(config))
 
@@ -245,8 +222,8 @@ def _narrow_relay_domains(config: EximConfig, trial: Trial) -> Fix | None:
     if kept == items:
         return None
     result = set_list(config, named, kept)
-    if result is None:
-        return None
+    if result is None or not keeps_answers(config, (result[0],), legitimate(config)):
+        return None  # routers or other checks depend on the wildcard: the admin must decide
     edit, where = result
     return Fix(OPEN_RELAY.id, UNSAFE, f"remove the items of {where} that match every domain", (edit,), after(config))
 
@@ -262,7 +239,7 @@ def fix_relay_from_any(config: EximConfig, finding: Finding) -> Fix | None:
     if config.debian is None and not [i for i in kept if not i.startswith("!")]:
         kept = ["127.0.0.1", "::1"]
     result = set_list(config, named, kept)
-    if result is None:
+    if result is None or not keeps_answers(config, (result[0],), legitimate(config, trusted=False)):
         return None
     edit, where = result
     return Fix(RELAY_FROM_ANY.id, UNSAFE, f"remove {', '.join(wide)} from {where}", (edit,), after(config))
@@ -279,7 +256,7 @@ def fix_users_cannot_relay(config: EximConfig, finding: Finding) -> Fix | None:
         return None
     statement = config.parsed.acls[place[0]].statements[place[1]]
     edit = insert_statement(config, statement, "accept", ["authenticated = *"])
-    if edit is None:
+    if edit is None or not keeps_answers(config, (edit,), legitimate(config, users=False)):
         return None
     return Fix(USERS_CANNOT_RELAY.id, SAFE, f"accept logged-in users before the statement at {statement.origin}",
                (edit,), after(config))

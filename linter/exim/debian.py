@@ -8,8 +8,9 @@ update-exim4.conf.conf (debconf's answers) as macros. This module produces that 
 from: a line of conf.d or of the template, or the dc_* setting a macro was derived from.
 
 The script runs under /bin/sh, which is dash on Debian. It echoes values unquoted (squeezing blanks),
-through dash's echo (which interprets backslash escapes), tr and sed, several times over. The helpers
-below are named after the shell commands they stand for, so the pipelines read like the script.
+through dash's echo (which interprets backslash escapes; bash's does not, the only difference when the
+script is run by bash), tr and sed, several times over. The helpers below are named after the shell
+commands they stand for, so the pipelines read like the script.
 """
 
 from __future__ import annotations
@@ -749,6 +750,9 @@ class _Run:
             self.sanitised(MAILNAME, value)
         if not value:
             self.notes.append(f"{self.snapshot.display(MAILNAME)} gives no name: ETC_MAILNAME is empty")
+        elif not re.fullmatch(r"[a-z0-9.@-]+", value):
+            self.notes.append(f"ETC_MAILNAME (qualify_domain) is {value!r}: update-exim4.conf keeps what comes before "
+                              f"the first name on the first line of {self.snapshot.display(MAILNAME)}")
         return value
 
     def lookup_warning(self) -> None:
@@ -807,12 +811,12 @@ class _Run:
                   if line[:1].isupper() and not line.startswith("CFILEMODE=")]
         chunks = []
         for number, line in _read_lines(picked):
-            self.notes.append(f"{self.ue4cc}:{number}: line starting with a capital; update-exim4.conf turns it "
-                              f"into an Exim macro ({line!r})")
             echoed = _echo(*_fields(line))
             left = _captured(_sed(echoed, lambda s: s.split("=", 1)[0]))
             right = _captured(_sed(echoed, lambda s: s.split("=", 1)[1] if "=" in s else s))
             contents, _ = _macro_value(right)
+            self.notes.append(f"{self.ue4cc}:{number}: starts with a capital, so update-exim4.conf also writes it "
+                              f"as an Exim macro: {left}={contents} (the text after `=` as written, quotes included)")
             chunks.append((f".ifndef {left}\\n{left}={contents}\\n.endif\\n", Origin(self.ue4cc, number)))
             self.injected.setdefault(left, Origin(self.ue4cc, number))
         return chunks
