@@ -13,7 +13,7 @@ from mailcfg.exim.edit import after, insert_statement, set_list, set_main_option
 from mailcfg.exim.lists import split_list
 from mailcfg.exim.match import match_list
 from mailcfg.exim.parse import NamedList
-from mailcfg.exim.probes import Trial, outsider_trials, user_trial
+from mailcfg.exim.probes import Trial, logged_in, outsider_trials, user_trial
 from mailcfg.exim.session import Session, World
 from mailcfg.exim.whatif import keeps_answers, legitimate
 from mailcfg.findings import Finding, Location, Severity
@@ -147,10 +147,6 @@ def check_relay_from_any(config: EximConfig) -> Iterator[Finding]:
                                      severity=severity)
 
 
-def logged_in(trial: Trial) -> bool:
-    return any(step.result == "authenticated" for step in trial.decision.trace)
-
-
 @USERS_CANNOT_RELAY.checker
 def check_users_cannot_relay(config: EximConfig) -> Iterator[Finding]:
     if config.error is not None:
@@ -193,7 +189,7 @@ def fix_open_relay(config: EximConfig, finding: Finding) -> Fix | None:
         return _narrow_relay_domains(config, trial)
     place = _statement_at(config, _granted_by(trial.decision))
     if place is None:
-        return None
+        return _rcpt_acl_named(config, OPEN_RELAY.id, legitimate(config))
     statement = config.parsed.acls[place[0]].statements[place[1]]
     edit = insert_statement(config, statement, "require", ["message = relay not permitted", f"domains = {gate}"])
     if edit is None or not keeps_answers(config, (edit,), legitimate(config)):
@@ -262,6 +258,19 @@ def fix_users_cannot_relay(config: EximConfig, finding: Finding) -> Fix | None:
                (edit,), after(config))
 
 
+def _rcpt_acl_named(config: EximConfig, rule: str, keep: list) -> Fix | None:
+    """acl_smtp_rcpt pointed at the configuration's one ACL with `rcpt` in its name (when it is set to
+    something else, such as the inline ACL `accept`), if the mail in `keep` keeps its answers."""
+    rcpt = [n for n in config.parsed.acls if "rcpt" in n.lower()]
+    setting = config.setting("acl_smtp_rcpt")
+    if len(rcpt) != 1 or (setting is not None and setting.value.strip() == rcpt[0]):
+        return None
+    edit = set_main_option(config, "acl_smtp_rcpt", rcpt[0])
+    if edit is None or not keeps_answers(config, (edit,), keep):
+        return None
+    return Fix(rule, SAFE, f"acl_smtp_rcpt = {rcpt[0]}", (edit,), after(config))
+
+
 @NO_RCPT_ACL.fixer
 def fix_no_rcpt_acl(config: EximConfig, finding: Finding) -> Fix | None:
     """Point acl_smtp_rcpt at the RCPT ACL the configuration has (the one its misspelt name is
@@ -276,8 +285,7 @@ def fix_no_rcpt_acl(config: EximConfig, finding: Finding) -> Fix | None:
         return Fix(NO_RCPT_ACL.id, SAFE, f"acl_smtp_rcpt = {close[0]}", (edit,), after(config)) if edit else None
     rcpt = [n for n in names if "rcpt" in n.lower()]
     if len(rcpt) == 1:
-        edit = set_main_option(config, "acl_smtp_rcpt", rcpt[0])
-        return Fix(NO_RCPT_ACL.id, SAFE, f"acl_smtp_rcpt = {rcpt[0]}", (edit,), after(config)) if edit else None
+        return _rcpt_acl_named(config, NO_RCPT_ACL.id, [])
     acl_section = config.parsed.read.sections.get("acls")
     gate = _relay_gate(config)
     if rcpt or acl_section is None or gate is None or "acl_check_rcpt" in names:

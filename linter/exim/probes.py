@@ -80,3 +80,8 @@ def user_trial(config: EximConfig, world: World | None = None) -> Trial:
     probe = Probe(OUTSIDE_V4[0], VICTIM, sender, OUTSIDE_HELO, sasl_user=USER, tls=True,
                   port=submission_port(config))
     return Trial(probe, decide(config, probe, world))
+
+
+def logged_in(trial: Trial) -> bool:
+    """Whether the trial's client did log in (AUTH was offered and accepted)."""
+    return any(step.result == "authenticated" for step in trial.decision.trace)

@@ -17,7 +17,7 @@ from mailcfg.edits import Edit, apply
 from mailcfg.exim.config import EximConfig, load_exim
 from mailcfg.exim.engine import decide
 from mailcfg.exim.lists import split_list
-from mailcfg.exim.probes import OUTSIDE_HELO, local_domain_names, user_trial
+from mailcfg.exim.probes import OUTSIDE_HELO, local_domain_names, logged_in, user_trial
 from mailcfg.outsiders import OUTSIDE_SENDER, OUTSIDE_V4, VICTIM
 from mailcfg.postfix.probe import Probe
 from mailcfg.snapshot import load_local
@@ -36,8 +36,9 @@ def legitimate(config: EximConfig, trusted: bool = True, users: bool = True) -> 
         host = _first_host(item)
         if host:
             probes.append(Probe(host, VICTIM, OUTSIDE_SENDER, OUTSIDE_HELO))
-    if users:
-        probes.append(user_trial(config).probe)
+    user = user_trial(config)
+    if users and logged_in(user):  # a user who cannot log in is an outsider like any other
+        probes.append(user.probe)
     return probes
 
 
