@@ -94,13 +94,21 @@ def relay_hosts_list(config: EximConfig) -> NamedList | None:
     return config.parsed.lists.get(("host", "relay_from_hosts"))
 
 
+def _relay_items(config: EximConfig) -> list[str]:
+    """relay_from_hosts' items; on Debian when no configuration can be generated, dc_relay_nets' own."""
+    named = relay_hosts_list(config)
+    if named is not None:
+        return split_list(named.value)
+    if config.debian is not None and config.error is not None and "dc_relay_nets" in config.debian.settings:
+        value = config.debian.settings["dc_relay_nets"].value
+        return [i.strip() for i in value.split(";")] if ";" in value else split_list(value)
+    return []
+
+
 def wide_items(config: EximConfig) -> list[tuple[str, Severity, str]]:
     """(item, severity, why) for each relay_from_hosts item that trusts too much."""
-    named = relay_hosts_list(config)
-    if named is None:
-        return []
     found = []
-    for raw in split_list(named.value):
+    for raw in _relay_items(config):
         if raw.startswith("!"):
             continue
         if raw.strip() == "*":
@@ -124,7 +132,8 @@ def relay_nets_location(config: EximConfig) -> Location | None:
     """Where relay_from_hosts is really set: Debian's dc_relay_nets when the list comes from it."""
     named = relay_hosts_list(config)
     if named is None:
-        return None
+        dc = config.debian.settings.get("dc_relay_nets") if config.debian is not None else None
+        return dc.origin.location if dc else None
     if config.debian is not None and "dc_relay_nets" in config.debian.settings:
         source = config.sources.get(named.origin.file)
         raw = source.line_text(named.origin.line) if source else ""
@@ -135,8 +144,6 @@ def relay_nets_location(config: EximConfig) -> Location | None:
 
 @RELAY_FROM_ANY.checker
 def check_relay_from_any(config: EximConfig) -> Iterator[Finding]:
-    if config.error is not None:
-        return
     where = relay_nets_location(config)
     via = "relay_from_hosts"
     if config.debian is not None and "dc_relay_nets" in config.debian.settings and \
