@@ -74,7 +74,8 @@ class Sshd:
                           f"PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
                           f"AuthorizedKeysFile {keys}\nStrictModes no\nUsePAM no\n{sshd_options}")
         Path("/run/sshd").mkdir(exist_ok=True)
-        mounts = " && ".join(f'mount --bind "${{{i * 2 + 1}}}" "${{{i * 2 + 2}}}"' for i in range(len(binds)))
+        mounts = " && ".join([*self._mount_points([Path(dst) for _, dst in binds]),
+                              *(f'mount --bind "${{{i * 2 + 1}}}" "${{{i * 2 + 2}}}"' for i in range(len(binds)))])
         args = [str(a) for pair in binds for a in pair]
         n = len(args)
         self.proc = subprocess.Popen(
@@ -90,6 +91,26 @@ class Sshd:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"sshd did not start: {(base / 'sshd.log').read_text()}") from None
                 time.sleep(0.05)
+
+    def _mount_points(self, targets: list[Path]) -> list[str]:
+        """sh that makes the missing mount points (/etc/exim4 on a machine without Exim) inside the
+        namespace only: an overlay over the nearest existing directory, where they are created."""
+        commands, done = [], set()
+        for target in targets:
+            if target.exists():
+                continue
+            parent = target.parent
+            while not parent.exists():
+                parent = parent.parent
+            if parent not in done:
+                done.add(parent)
+                layer = self.base / f"overlay{len(done)}"
+                (layer / "upper").mkdir(parents=True)
+                (layer / "work").mkdir()
+                commands.append(f"mount -t overlay overlay -o lowerdir={parent},upperdir={layer / 'upper'},"
+                                f"workdir={layer / 'work'} {parent}")
+            commands.append(f"mkdir -p {target}")
+        return commands
 
     def _accounts(self, users: dict[str, str | None]) -> list[tuple[Path, str]]:
         """Copies of the account files with the test users added, to bind over the real ones."""
