@@ -113,7 +113,8 @@ def _next_fix(run: FixRun, selected: set[str] | None, had: set[tuple[str, str | 
         if fix.edits in tried:  # offered again unchanged: it changes nothing
             continue
         if fix.safety != SAFE and not unsafe:
-            if fix not in run.unsafe_skipped:
+            # once per finding: after other fixes the same fix may come back with its lines moved
+            if all((f.rule, f.summary) != (fix.rule, fix.summary) for f in run.unsafe_skipped):
                 run.unsafe_skipped.append(fix)
             continue
         candidates.append(fix)

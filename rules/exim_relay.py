@@ -9,16 +9,17 @@ from collections.abc import Iterator
 from mailcfg.edits import Edit, render
 from mailcfg.exim.acl import missing_acl
 from mailcfg.exim.config import EximConfig
-from mailcfg.exim.edit import after, insert_statement, set_list, set_main_option
+from mailcfg.exim.edit import after, insert_statements, set_list, set_main_option
+from mailcfg.exim.engine import decide
 from mailcfg.exim.lists import split_list
 from mailcfg.exim.match import match_list
-from mailcfg.exim.parse import NamedList
+from mailcfg.exim.parse import NamedList, Statement
 from mailcfg.exim.probes import Trial, logged_in, outsider_trials, user_trial
 from mailcfg.exim.session import Session, World
 from mailcfg.exim.whatif import keeps_answers, legitimate
 from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fix import SAFE, UNSAFE, Fix
-from mailcfg.postfix.probe import Decision
+from mailcfg.postfix.probe import Decision, Probe
 from mailcfg.rule import Rule
 from mailcfg.trust import judge
 
@@ -179,6 +180,19 @@ def _statement_at(config: EximConfig, where: Location | None) -> tuple[str, int]
     return None
 
 
+def _granting(config: EximConfig, probes: list[Probe]) -> list[Statement]:
+    """The statements that accept the mail in `probes` today, in order, once each."""
+    found: list[Statement] = []
+    for probe in probes:
+        decision = decide(config, probe)
+        place = _statement_at(config, _granted_by(decision)) if decision.action == "accept" else None
+        if place is not None:
+            statement = config.parsed.acls[place[0]].statements[place[1]]
+            if statement not in found:
+                found.append(statement)
+    return found
+
+
 def _relay_gate(config: EximConfig) -> str | None:
     lists = [f"+{name}" for name in ("local_domains", "relay_to_domains") if ("domain", name) in config.parsed.lists]
     return " : ".join(lists) if "+local_domains" in lists else None
@@ -197,12 +211,20 @@ def fix_open_relay(config: EximConfig, finding: Finding) -> Fix | None:
     place = _statement_at(config, _granted_by(trial.decision))
     if place is None:
         return _rcpt_acl_named(config, OPEN_RELAY.id, legitimate(config))
-    statement = config.parsed.acls[place[0]].statements[place[1]]
-    edit = insert_statement(config, statement, "require", ["message = relay not permitted", f"domains = {gate}"])
-    if edit is None or not keeps_answers(config, (edit,), legitimate(config)):
-        return None  # the check would stop mail that works today
-    return Fix(OPEN_RELAY.id, SAFE, f"add the relay check before the statement at {statement.origin}", (edit,),
-               after(config))
+    acl = config.parsed.acls[place[0]]
+    statement = acl.statements[place[1]]
+    check = ("require", ["message = relay not permitted", f"domains = {gate}"])
+    users = ("accept", ["authenticated = *"])
+    keep = legitimate(config)
+    # Clients that relay through a later statement keep it: a copy goes before the check too.
+    later = [st for st in _granting(config, keep) if st in acl.statements[place[1]:] and st is not statement]
+    for statements in ([check], [users, check], [*later, check], [*later, users, check]):
+        edit = insert_statements(config, statement, statements)
+        if edit is not None and keeps_answers(config, (edit,), keep, refused=trial.probe):
+            return Fix(OPEN_RELAY.id, SAFE, f"add the relay check before the statement at {statement.origin}"
+                       + (" (with the statements trusted clients relay through before it)"
+                          if len(statements) > 1 else ""), (edit,), after(config))
+    return None  # the check would stop mail that works today
 
 
 def _gate_matches(config: EximConfig, trial: Trial) -> bool:
@@ -258,7 +280,7 @@ def fix_users_cannot_relay(config: EximConfig, finding: Finding) -> Fix | None:
     if place is None:
         return None
     statement = config.parsed.acls[place[0]].statements[place[1]]
-    edit = insert_statement(config, statement, "accept", ["authenticated = *"])
+    edit = insert_statements(config, statement, [("accept", ["authenticated = *"])])
     if edit is None or not keeps_answers(config, (edit,), legitimate(config, users=False)):
         return None
     return Fix(USERS_CANNOT_RELAY.id, SAFE, f"accept logged-in users before the statement at {statement.origin}",

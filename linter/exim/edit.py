@@ -51,16 +51,40 @@ def indent_of(config: EximConfig, origin: Origin) -> str:
     return text[:len(text) - len(text.lstrip())]
 
 
-def insert_statement(config: EximConfig, before: Statement, verb: str, items: list[str]) -> Edit | None:
-    """A new ACL statement right before `before`, laid out like it."""
+def insert_statements(config: EximConfig, before: Statement,
+                      statements: list[tuple[str, list[str]] | Statement]) -> Edit | None:
+    """ACL statements right before `before`: new ones (verb, items) laid out like it, and copies of
+    existing ones line for line."""
     if raw_text(config, before.origin) is None:
         return None
     indent = indent_of(config, before.origin)
     raw = (raw_text(config, before.origin) or "").strip()
     m = re.match(r"(\w+)(\s+)", raw)
-    width = max(len(verb) + 1, len(m[1]) + len(m[2]) if m else 8)
-    text = render("exim/statement.j2", indent=indent, verb=verb, width=width, items=items)
-    return Edit(before.origin.file, before.origin.line, before.origin.line - 1, text)
+    text = ""
+    for statement in statements:
+        if isinstance(statement, Statement):
+            copied = statement_text(config, statement)
+            if copied is None:
+                return None
+            text += copied
+            continue
+        verb, items = statement
+        width = max(len(verb) + 1, len(m[1]) + len(m[2]) if m else 8)
+        text += render("exim/statement.j2", indent=indent, verb=verb, width=width, items=items)
+    line = before.origin.line
+    source = config.sources[before.origin.file]
+    while line > 1 and source.line_text(line - 1).lstrip().startswith("#"):
+        line -= 1  # above the comment that belongs to `before`
+    return Edit(before.origin.file, line, line - 1, text)
+
+
+def statement_text(config: EximConfig, statement: Statement) -> str | None:
+    """The physical lines a statement is written on, as they are."""
+    origins = [statement.origin, *(i.origin for i in statement.items)]
+    if len({o.file for o in origins}) != 1 or config.sources.get(statement.origin.file) is None:
+        return None
+    source = config.sources[statement.origin.file]
+    return "".join(source.lines[statement.origin.line - 1:max(o.line for o in origins)])
 
 
 def _macro_in(config: EximConfig, origin: Origin) -> str | None:
@@ -119,7 +143,9 @@ def add_driver_option(config: EximConfig, driver: Driver, name: str, value: str)
         return None
     place = span(anchor.line)
     assert place is not None
-    text = render("exim/setting.j2", indent=indent_of(config, anchor.origin), prefix="", name=name, value=value)
+    m = re.match(r"\s*(driver\s*)=", raw_text(config, anchor.origin) or "")
+    aligned = name.ljust(len(m[1]) - 1) if m else name  # `name   = value` lined up with the others
+    text = render("exim/setting.j2", indent=indent_of(config, anchor.origin), prefix="", name=aligned, value=value)
     return Edit(place.file, place.last + 1, place.last, text)
 
 
