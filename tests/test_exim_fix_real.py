@@ -23,8 +23,9 @@ import realexim as rx
 from exim_generator import generate_batch, real_config, write_snapshot
 from mailcfg.exim.config import load_exim
 from mailcfg.exim.match import match_list
-from mailcfg.exim.probes import outsider_trials
+from mailcfg.exim.probes import outsider_trials, user_trial
 from mailcfg.exim.session import Session, World
+from mailcfg.lint import lint_snapshot
 from mailcfg.postfix.probe import Probe
 from mailcfg.rules.exim_relay import open_relays, wide_items
 from mailcfg.snapshot import load_local
@@ -117,4 +118,45 @@ def test_open_relay_rule_and_fixes_against_real_exim(tmp_path: Path):
     print(f"\nExim fixes, seed {SEED}: {dict(counts)}")
     assert counts["open (real)"] >= 3, counts
     assert counts["closed by the safe fix"] + counts["closed by the unsafe fix"] >= 1, counts
+    assert not problems, "\n".join(problems[:15])
+
+
+def test_users_cannot_relay_fix_against_real_exim(tmp_path: Path):
+    """Where logged-in users are refused, the fix lets the real Exim accept them, and no outsider
+    gains anything."""
+    counts: Counter[str] = Counter()
+    problems: list[str] = []
+    for gen in generate_batch(SEED + 1, CONFIGS):
+        root = with_host_addresses(write_snapshot(gen, tmp_path / gen.name))
+        config = load_exim(load_local(str(root)))
+        if not any(f.rule == "exim-users-cannot-relay" for f in lint_snapshot(load_local(str(root))).findings):
+            continue
+        counts["users refused"] += 1
+        user = user_trial(config, NO_DNS).probe
+        outsiders = [t.probe for t in outsider_trials(config, NO_DNS)]
+        real = real_config(gen, root, tmp_path / "before")
+        [before] = rx.real_answers(real.path, [user], real.macros)
+        if before.action == "accept":
+            problems.append(f"{gen.name}: the rule says users are refused, the real Exim accepts {user}")
+            continue
+        outside_before = rx.real_answers(real.path, outsiders, real.macros)
+        fixed = tmp_path / "fixed" / gen.name
+        shutil.copytree(root, fixed)
+        run = subprocess.run([sys.executable, "-m", "mailcfg", "fix", str(fixed), "--write", "--rule",
+                              "exim-users-cannot-relay"], capture_output=True, text=True, check=False, timeout=300)
+        assert "Traceback" not in run.stderr, run.stderr
+        after_real = real_config(gen, fixed, tmp_path / "after")
+        [after] = rx.real_answers(after_real.path, [user], after_real.macros)
+        if "fix exim-users-cannot-relay" not in run.stderr:
+            counts["no fix offered"] += 1
+            continue
+        counts["fixed"] += 1
+        if after.action != "accept":
+            problems.append(f"{gen.name}: after the fix the real Exim still says {after.lines} to {user}")
+        for probe, old, new in zip(outsiders, outside_before, rx.real_answers(after_real.path, outsiders,
+                                                                               after_real.macros), strict=True):
+            if new.action == "accept" and old.action != "accept":
+                problems.append(f"{gen.name}: the fix lets an outsider relay: {probe}")
+    print(f"\nExim users-cannot-relay fixes, seed {SEED + 1}: {dict(counts)}")
+    assert counts["fixed"] >= 2, counts
     assert not problems, "\n".join(problems[:15])
