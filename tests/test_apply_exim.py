@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import realexim as rx
 from mailcfg.postfix.probe import Probe
 from realsshd import Sshd, available
+from test_apply import mailcfg
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs Debian's sshd, unshare and root (scripts/setup.sh)")
 
@@ -85,12 +84,6 @@ def host(tmp_path_factory):
     h = Host(tmp_path_factory.mktemp("apply-exim"))
     yield h
     h.sshd.stop()
-
-
-def mailcfg(*args: str, home: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"} | {"HOME": str(home), "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "mailcfg", *args], capture_output=True, text=True, env=env,
-                          timeout=180, check=False)
 
 
 def test_apply_edits_the_debian_settings_and_runs_update_exim4_conf(host, tmp_path):

@@ -160,12 +160,7 @@ def _host_item(env: Environment, item: str, host: Host) -> tuple[bool | str | No
             return False, ""
         return None, f"{kind} lookups are not evaluated offline"
     if item.startswith("/"):
-        lines = env.read_lines(item)
-        if lines is None:
-            return None, f"{item} is not in the snapshot"
-        items = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-        sub = _match_items(env, "host", items, host, ())
-        return sub.result, sub.undecided
+        return _file_items(env, "host", item, host)
     if item != "@" and not re.fullmatch(r"[A-Za-z0-9._-]+", item):
         # not a plain domain name: matched against the client's own (reverse DNS) name
         if host.name is None:
@@ -186,6 +181,16 @@ def _host_item(env: Environment, item: str, host: Host) -> tuple[bool | str | No
     if addresses is None:
         return None, f"{name} would be looked up in DNS"
     return any(_address(a) == client for a in addresses), ""
+
+
+def _file_items(env: Environment, kind: str, path: str, subject: Subject) -> tuple[bool | None, str]:
+    """A file named in a list: its lines are items of the list (`#` lines are comments)."""
+    lines = env.read_lines(path)
+    if lines is None:
+        return None, f"{path} is not in the snapshot"
+    items = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    sub = _match_items(env, kind, items, subject, ())
+    return sub.result, sub.undecided
 
 
 def _wildcard(pattern: str, subject: str) -> bool:
@@ -231,12 +236,7 @@ def _domain_item(env: Environment, item: str, domain: str) -> tuple[bool | None,
             return False, ""
         return None, f"{kind} lookups are not evaluated offline"
     if item.startswith("/"):
-        lines = env.read_lines(item)
-        if lines is None:
-            return None, f"{item} is not in the snapshot"
-        items = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-        sub = _match_items(env, "domain", items, domain, ())
-        return sub.result, sub.undecided
+        return _file_items(env, "domain", item, domain)
     return _wildcard(item.lower(), domain), ""
 
 
