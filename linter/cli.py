@@ -257,13 +257,15 @@ def fix(
     text = unified(run.changes)
     if patch is not None:
         write_atomic(patch, text)
+    steps = list(dict.fromkeys(step for f in run.applied for step in f.after))  # in the order they must run
     if write:
         for change in run.changes:
             write_atomic(run.root / change.path, change.after)
         if run.changes:
-            steps = sorted({step for f in run.applied for step in f.after})
             typer.echo(f"mailcfg: {target}: {len(run.changes)} file(s) written; then run: {'; '.join(steps)}",
                        err=True)
+    elif run.changes and not apply:
+        typer.echo(f"mailcfg: {target}: once the changes are in place, run: {'; '.join(steps)}", err=True)
     if diff or not (write or apply or patch is not None):
         sys.stdout.write(text)
         if text and not apply:
