@@ -239,7 +239,7 @@ def _verify(session: Session, where: str, item: AclItem) -> tuple[str, str | Non
         session.step(where, str(item), verdict.rc, verdict.note, item.origin)
     if verdict.rc == "undecided":
         return _unknown(session, where, str(item), verdict.note, item.origin)
-    if verdict.rc == "ok":
+    if verdict.rc == "ok" or (verdict.rc == "defer" and "defer_ok" in options.split("/")):
         return OK, None
     if what == "sender":  # the reply then starts with what failed (smtp_handle_acl_fail)
         session.sender_failure = (session.sender, verdict.message or "")

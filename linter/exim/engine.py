@@ -78,12 +78,25 @@ def _decide(s: Session) -> Decision:
         s.step("rcpt", "RCPT TO", "reject", "the recipient address has no domain")
         return _decision(s, "reject", "rcpt", "501 <" + probe.rcpt + ">: recipient address must contain a domain",
                          service)
+    _percent_hack(s)
     s.context.variables.update({"local_part": s.rcpt_local, "domain": s.rcpt_domain, "rcpt_count": "1",
                                 "recipients_count": "0"})
     refusal = _acl_option(s, "rcpt", "acl_smtp_rcpt", "550", unset_accepts=False)
     if refusal is not None:
         return _decision(s, *refusal, service)
     return _decision(s, "accept", "rcpt", with_code("250", s.accepted_with) if s.accepted_with else ACCEPTED, service)
+
+
+def _percent_hack(s: Session) -> None:
+    """percent_hack_domains: Exim turns user%other@domain into user@other before the RCPT ACL runs, for as
+    long as the domain is in the list (deliver_split_address)."""
+    hack = s.config.option("percent_hack_domains")
+    local, _, domain = s.probe.rcpt.rpartition("@")
+    while hack and "%" in local and match_list(s.env, "domain", hack, domain.lower()).result:
+        local, _, domain = local.rpartition("%")
+        s.recipient = f"{local}@{domain}"
+        s.step("rcpt", "percent_hack_domains", "rewrite", f"the recipient becomes <{s.recipient}>",
+               s.config.setting("percent_hack_domains").origin)
 
 
 def _decision(s: Session, action: str, stage: str, reply: str | None, service: str) -> Decision:

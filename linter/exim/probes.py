@@ -62,14 +62,19 @@ def local_domain_names(config: EximConfig) -> list[str]:
 def outsider_trials(config: EximConfig, world: World | None = None) -> list[Trial]:
     """An outsider's attempts to relay: each port, IPv4 and IPv6, with and without TLS, with a
     foreign, an empty and (where there is one) a local sender."""
-    senders = [OUTSIDE_SENDER, ""] + [f"postmaster@{d}" for d in local_domain_names(config)[:1]]
+    local = local_domain_names(config)[:1]
+    senders = [OUTSIDE_SENDER, ""] + [f"postmaster@{d}" for d in local]
+    recipients = [VICTIM]
+    if config.option("percent_hack_domains") and local:  # user%foreign@local is relayed to foreign
+        recipients.append(VICTIM.replace("@", "%") + f"@{local[0]}")
     trials = []
     for port in listening_ports(config):
         for client in (OUTSIDE_V4[0], OUTSIDE_V6[0]):
             for tls in (False, True):
                 for sender in senders:
-                    probe = Probe(client, VICTIM, sender, OUTSIDE_HELO, tls=tls, port=port)
-                    trials.append(Trial(probe, decide(config, probe, world)))
+                    for rcpt in recipients:
+                        probe = Probe(client, rcpt, sender, OUTSIDE_HELO, tls=tls, port=port)
+                        trials.append(Trial(probe, decide(config, probe, world)))
     return trials
 
 

@@ -36,6 +36,7 @@ class Session:
     tls: bool = False
     endpass_seen: bool = False
     points: int = 0  # undecided conditions met so far, each a branch point
+    recipient: str = ""  # the recipient as the RCPT ACL sees it (after the percent hack), once known
     depth: int = 0  # redirections being followed
     accepted_with: str | None = None  # the message of the statement that accepted the last command
     sender_failure: tuple[str, str] | None = None  # (sender, why) once sender verification has failed
@@ -83,15 +84,15 @@ class Session:
 
     @property
     def rcpt(self) -> str:
-        return self.probe.rcpt
+        return self.recipient or self.probe.rcpt
 
     @property
     def rcpt_local(self) -> str:
-        return self.probe.rcpt.rpartition("@")[0].lower() if "@" in self.probe.rcpt else self.probe.rcpt.lower()
+        return self.rcpt.rpartition("@")[0].lower() if "@" in self.rcpt else self.rcpt.lower()
 
     @property
     def rcpt_domain(self) -> str:
-        return self.probe.rcpt.rpartition("@")[2].lower() if "@" in self.probe.rcpt else \
+        return self.rcpt.rpartition("@")[2].lower() if "@" in self.rcpt else \
             (self.config.primary_hostname or "").lower()
 
     def step(self, stage: str, what: str, result: str, note: str = "", origin: Origin | None = None,
