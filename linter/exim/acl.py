@@ -8,7 +8,7 @@ decision that depended on it says so and rules do not build on it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mailcfg.exim.expand import expand, truth
@@ -36,14 +36,14 @@ class AclResult:
     message: str | None = None  # the user message, when one applies
     statement: Statement | None = None  # the statement that ended the ACL; None at the implicit deny
     acl: str = ""  # the ACL's name
-    log: list[str] = field(default_factory=list)
 
 
 def run_acl(session: Session, where: str, text: str, origin: Origin | None, level: int = 0) -> AclResult:
     """The ACL named (or written inline) by `text`, already expanded, run for the command at `where`."""
     parsed = session.config.parsed
     if level > 20:
-        return AclResult(ERROR, None, None, text, ["ACL nested too deep: possible loop"])
+        session.step(where, f'ACL "{text}"', "error", "ACL nested too deep: possible loop", origin)
+        return AclResult(ERROR, None, None, text)
     text = text.strip()
     if " " not in text and text in parsed.acls:
         acl = parsed.acls[text]

@@ -470,17 +470,9 @@ _PART_NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
 _EXPR_OPERATORS = ("match", "length", "substr", "--")
 
 
-def _real_dir(snapshot: Snapshot, host_dir: str) -> Path | None:
-    # Snapshot.resolve answers for files; a directory of a snapshot sits at the same place under root.
-    if not snapshot.is_snapshot:
-        return None
-    real = snapshot.root / host_dir.lstrip("/")
-    return real if real.is_dir() else None
-
-
 def _run_parts(snapshot: Snapshot, host_dir: str, notes: list[str]) -> list[str]:
     """The script's run_parts: host paths of the files of one conf.d section, in order."""
-    real = _real_dir(snapshot, host_dir)
+    real = snapshot.resolve_dir(host_dir)
     if real is None:
         notes.append(f"{snapshot.display(host_dir)} is missing: update-exim4.conf reads nothing for that section")
         return []
@@ -647,7 +639,7 @@ class _Run:
         if keep not in ("no", "yes", "true"):
             self.notes.append(f"ue4c_keepcomments is {keep!r}: update-exim4.conf removes comments only when it is "
                               "'no', so it keeps them")
-        if split == "true" and _real_dir(self.snapshot, CONFD) is None:
+        if split == "true" and self.snapshot.resolve_dir(CONFD) is None:
             raise _ScriptStops(f"dc_use_split_config is true but there is no {self.snapshot.display(CONFD)}")
 
         mailname = self.mailname()
@@ -864,7 +856,7 @@ class _Run:
     def debconf_leftovers(self, split: bool) -> None:
         """The script's two warnings about conffiles left from old versions (grep -r over the template)."""
         texts = []
-        root = _real_dir(self.snapshot, CONFD) if split else None
+        root = self.snapshot.resolve_dir(CONFD) if split else None
         if root is not None:
             for folder, dirs, files in os.walk(root):
                 dirs.sort()
