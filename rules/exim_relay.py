@@ -12,7 +12,7 @@ from mailcfg.exim.config import EximConfig
 from mailcfg.exim.edit import after, insert_statements, set_list, set_main_option
 from mailcfg.exim.engine import decide
 from mailcfg.exim.lists import split_list
-from mailcfg.exim.match import match_list
+from mailcfg.exim.match import in_list
 from mailcfg.exim.parse import NamedList, Statement
 from mailcfg.exim.probes import Trial, logged_in, outsider_trials, user_trial
 from mailcfg.exim.session import Session, World
@@ -231,7 +231,7 @@ def _gate_matches(config: EximConfig, trial: Trial) -> bool:
     """Whether the foreign recipient is in +local_domains : +relay_to_domains itself (a wildcard there)."""
     session = Session(config, trial.probe)
     gate = _relay_gate(config) or ""
-    return bool(match_list(session.env, "domain", gate, trial.probe.rcpt.rpartition("@")[2]).result)
+    return bool(in_list(session.env, "domain", gate, trial.probe.rcpt.rpartition("@")[2]))
 
 
 def _narrow_relay_domains(config: EximConfig, trial: Trial) -> Fix | None:
@@ -243,7 +243,7 @@ def _narrow_relay_domains(config: EximConfig, trial: Trial) -> Fix | None:
     session = Session(config, trial.probe)
     domain = trial.probe.rcpt.rpartition("@")[2]
     items = split_list(named.value)
-    kept = [i for i in items if not i.startswith("!") and not match_list(session.env, "domain", i, domain).result]
+    kept = [i for i in items if not i.startswith("!") and not in_list(session.env, "domain", i, domain)]
     if kept == items:
         return None
     result = set_list(config, named, kept)

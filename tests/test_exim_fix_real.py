@@ -22,7 +22,7 @@ from pathlib import Path
 import realexim as rx
 from exim_generator import generate_batch, real_config, write_snapshot
 from mailcfg.exim.config import load_exim
-from mailcfg.exim.match import match_list
+from mailcfg.exim.match import in_list
 from mailcfg.exim.probes import outsider_trials, user_trial
 from mailcfg.exim.session import Session, World
 from mailcfg.lint import lint_snapshot
@@ -55,7 +55,7 @@ def _ours(config, domain: str) -> bool:
     """Whether the (fixed) configuration receives or relays mail for `domain` from anyone."""
     session = Session(config, Probe("198.51.100.1", f"x@{domain}"), NO_DNS)
     lists = " : ".join(f"+{n}" for n in ("local_domains", "relay_to_domains") if ("domain", n) in config.parsed.lists)
-    return bool(lists) and bool(match_list(session.env, "domain", lists, domain).result)
+    return bool(lists) and bool(in_list(session.env, "domain", lists, domain))
 
 
 def _intended(probe, answer: rx.Answer, fixed, removed: list[str]) -> bool:

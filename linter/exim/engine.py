@@ -14,7 +14,7 @@ from mailcfg.exim.auth import PASSWORD_MECHANISMS, public_name, servers
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.expand import expand, truth
 from mailcfg.exim.lists import split_list
-from mailcfg.exim.match import Host, match_list
+from mailcfg.exim.match import Host, ListError, in_list, match_list
 from mailcfg.exim.parse import Driver
 from mailcfg.exim.session import TLS_CIPHER, Session, World
 from mailcfg.postfix.probe import Decision, Probe, Step
@@ -92,7 +92,7 @@ def _percent_hack(s: Session) -> None:
     long as the domain is in the list (deliver_split_address)."""
     hack = s.config.option("percent_hack_domains")
     local, _, domain = s.probe.rcpt.rpartition("@")
-    while hack and "%" in local and match_list(s.env, "domain", hack, domain.lower()).result:
+    while hack and "%" in local and in_list(s.env, "domain", hack, domain.lower()):
         local, _, domain = local.rpartition("%")
         s.recipient = f"{local}@{domain}"
         s.step("rcpt", "percent_hack_domains", "rewrite", f"the recipient becomes <{s.recipient}>",
@@ -132,8 +132,12 @@ def _acl_option(s: Session, stage: str, option: str, code: str, unset_accepts: b
 def _advertised(s: Session, option: str, stage: str = "helo") -> bool | None:
     """Whether the client matches a host list option such as tls_advertise_hosts."""
     value = s.config.option(option)
-    outcome = match_list(s.env, "host", value, Host(s.probe.client, s.probe.client_name))
     setting = s.config.setting(option)
+    try:
+        outcome = match_list(s.env, "host", value, Host(s.probe.client, s.probe.client_name))
+    except ListError as exc:  # Exim takes a list it cannot use as not matching
+        s.step(stage, option, "no match", str(exc), setting.origin if setting else None)
+        return False
     if outcome.result is None:
         return s.undecided_step(stage, option, outcome.undecided, setting.origin if setting else None)
     return outcome.result

@@ -57,6 +57,14 @@ def match_list(env: Environment, kind: str, text: str, subject: Subject, seen: t
     return _match_items(env, kind, split_list(expanded.value), subject, seen)
 
 
+def in_list(env: Environment, kind: str, text: str, subject: Subject) -> bool | None:
+    """match_list's answer, None when it is undecided or the list cannot be used at all."""
+    try:
+        return match_list(env, kind, text, subject).result
+    except ListError:
+        return None
+
+
 def _match_items(env: Environment, kind: str, items: list[str], subject: Subject, seen: tuple[str, ...]) -> Outcome:
     negated = False
     unknown = "fail"  # what an unresolvable host name does: fail the list, be skipped, or match

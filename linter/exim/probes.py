@@ -8,12 +8,12 @@ one, with TLS where the server offers it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mailcfg.exim.config import EximConfig
-from mailcfg.exim.engine import decide
+from mailcfg.exim.engine import decide, start_tls
 from mailcfg.exim.lists import split_list
-from mailcfg.exim.session import World
+from mailcfg.exim.session import Session, World
 from mailcfg.outsiders import OUTSIDE_SENDER, OUTSIDE_V4, OUTSIDE_V6, USER, VICTIM
 from mailcfg.postfix.probe import Decision, Probe
 
@@ -79,11 +79,15 @@ def outsider_trials(config: EximConfig, world: World | None = None) -> list[Tria
 
 
 def user_trial(config: EximConfig, world: World | None = None) -> Trial:
-    """A logged-in user on the internet sending to a foreign domain."""
+    """A logged-in user on the internet sending to a foreign domain, with STARTTLS where it is offered."""
     domains = local_domain_names(config)
     sender = f"{USER}@{domains[0]}" if domains else OUTSIDE_SENDER
     probe = Probe(OUTSIDE_V4[0], VICTIM, sender, OUTSIDE_HELO, sasl_user=USER, tls=True,
                   port=submission_port(config))
+    session = Session(config, probe, world or World())
+    start_tls(session)
+    if not session.tls:  # a mail program set up for STARTTLS would stop here: this one sends in clear
+        probe = replace(probe, tls=False)
     return Trial(probe, decide(config, probe, world))
 
 

@@ -148,7 +148,10 @@ def _manualroute(session: Session, router: Driver, name: str, domain: str) -> Ve
         words = rule.split()
         if not words:
             continue
-        outcome = match_list(session.env, "domain", words[0], domain)
+        try:
+            outcome = match_list(session.env, "domain", words[0], domain)
+        except ListError as exc:
+            return Verdict("defer", f"{name}: route_list pattern {words[0]}: {exc}")
         if outcome.result is None:
             return Verdict("undecided", f"{name}: route_list pattern {words[0]}: {outcome.undecided}")
         if outcome.result:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.expand import Context, expand
 from mailcfg.exim.lines import Origin
-from mailcfg.exim.match import Environment, Host, match_list
+from mailcfg.exim.match import Environment, Host, in_list
 from mailcfg.exim.parse import AclItem, Driver
 from mailcfg.postfix.probe import Probe, Step
 
@@ -71,7 +71,7 @@ class Session:
         return False if whole else None
 
     def _host_in(self, address: str, hosts: str) -> bool | None:
-        return match_list(self.env, "host", hosts, Host(address, self.probe.client_name)).result
+        return in_list(self.env, "host", hosts, Host(address, self.probe.client_name))
 
     # the message's addresses, once the session has them
     @property

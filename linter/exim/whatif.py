@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from mailcfg.edits import Edit, apply
@@ -32,13 +33,14 @@ def legitimate(config: EximConfig, trusted: bool = True, users: bool = True) -> 
         for sender in (OUTSIDE_SENDER, ""):
             probes.append(Probe(OUTSIDE_V4[0], f"postmaster@{domain}", sender, OUTSIDE_HELO))
     named = config.parsed.lists.get(("host", "relay_from_hosts"))
+    # each with a sender of its own and the empty one, which sender verification always lets through
     for item in split_list(named.value) if named and trusted else []:
         host = _first_host(item)
         if host:
-            probes.append(Probe(host, VICTIM, OUTSIDE_SENDER, OUTSIDE_HELO))
+            probes += [Probe(host, VICTIM, sender, OUTSIDE_HELO) for sender in (OUTSIDE_SENDER, "")]
     user = user_trial(config)
     if users and logged_in(user):  # a user who cannot log in is an outsider like any other
-        probes.append(user.probe)
+        probes += [user.probe, replace(user.probe, sender="")]
     return probes
 
 
