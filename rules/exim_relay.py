@@ -289,7 +289,9 @@ def fix_users_cannot_relay(config: EximConfig, finding: Finding) -> Fix | None:
 
 def _rcpt_acl_named(config: EximConfig, rule: str, keep: list) -> Fix | None:
     """acl_smtp_rcpt pointed at the configuration's one ACL with `rcpt` in its name (when it is set to
-    something else, such as the inline ACL `accept`), if the mail in `keep` keeps its answers."""
+    something else, such as the inline ACL `accept`), if the mail in `keep` keeps its answers. Unsafe
+    when it replaces an ACL: every check of the named one now applies, so recipients it refuses (a
+    mailbox that does not exist, say) are refused where they were accepted."""
     rcpt = [n for n in config.parsed.acls if "rcpt" in n.lower()]
     setting = config.setting("acl_smtp_rcpt")
     if len(rcpt) != 1 or (setting is not None and setting.value.strip() == rcpt[0]):
@@ -297,7 +299,8 @@ def _rcpt_acl_named(config: EximConfig, rule: str, keep: list) -> Fix | None:
     edit = set_main_option(config, "acl_smtp_rcpt", rcpt[0])
     if edit is None or not keeps_answers(config, (edit,), keep):
         return None
-    return Fix(rule, SAFE, f"acl_smtp_rcpt = {rcpt[0]}", (edit,), after(config))
+    return Fix(rule, SAFE if setting is None or not setting.value.strip() else UNSAFE,
+               f"acl_smtp_rcpt = {rcpt[0]}", (edit,), after(config))
 
 
 @NO_RCPT_ACL.fixer
