@@ -19,6 +19,7 @@ from mailcfg.exim.session import Session, World
 from mailcfg.exim.whatif import keeps_answers, legitimate
 from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fix import SAFE, UNSAFE, Fix
+from mailcfg.outsiders import VICTIM
 from mailcfg.postfix.probe import Decision, Probe
 from mailcfg.rule import Rule
 from mailcfg.trust import judge
@@ -217,7 +218,8 @@ def fix_open_relay(config: EximConfig, finding: Finding) -> Fix | None:
     users = ("accept", ["authenticated = *"])
     keep = legitimate(config)
     # Clients that relay through a later statement keep it: a copy goes before the check too.
-    later = [st for st in _granting(config, keep) if st in acl.statements[place[1]:] and st is not statement]
+    relaying = [p for p in keep if p.rcpt == VICTIM]
+    later = [st for st in _granting(config, relaying) if st in acl.statements[place[1]:] and st is not statement]
     for statements in ([check], [users, check], [*later, check], [*later, users, check]):
         edit = insert_statements(config, statement, statements)
         if edit is not None and keeps_answers(config, (edit,), keep, refused=trial.probe):
@@ -264,10 +266,25 @@ def fix_relay_from_any(config: EximConfig, finding: Finding) -> Fix | None:
     if config.debian is None and not [i for i in kept if not i.startswith("!")]:
         kept = ["127.0.0.1", "::1"]
     result = set_list(config, named, kept)
-    if result is None or not keeps_answers(config, (result[0],), legitimate(config, trusted=False)):
+    # clients in the removed ranges lose their trust by intent; everybody else must see no change
+    keep = [p for p in legitimate(config, trusted=False) if not _in_any(p.client, wide)]
+    if result is None or not keeps_answers(config, (result[0],), keep):
         return None
     edit, where = result
     return Fix(RELAY_FROM_ANY.id, UNSAFE, f"remove {', '.join(wide)} from {where}", (edit,), after(config))
+
+
+def _in_any(client: str, items: list[str]) -> bool:
+    address = ipaddress.ip_address(client)
+    for item in items:
+        if item.strip() in ("*", "+include_unknown", "+include_defer"):
+            return True
+        try:
+            if address in ipaddress.ip_network(item.strip(), strict=False):
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False
 
 
 @USERS_CANNOT_RELAY.fixer
