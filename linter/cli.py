@@ -112,7 +112,7 @@ def _ssh_options(known_hosts: Path | None, accept_new: bool, identity: Path | No
 
 @app.command()
 def lint(
-    targets: Annotated[list[str], typer.Argument(help="Snapshot directories, Postfix config directories, "
+    targets: Annotated[list[str], typer.Argument(help="Snapshot directories, Postfix or Exim config directories, "
                                                       "single config files, or hosts as ssh://user@host:port "
                                                       "(user, port optional).")],
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
@@ -203,16 +203,17 @@ def _say_unreadable(target: str, files: list[tuple[str, str]]) -> None:
 
 @app.command()
 def fix(
-    target: Annotated[str, typer.Argument(help="A snapshot directory, Postfix config directory or main.cf; or a "
-                                               "host (ssh://user@host:port, a name from ~/.ssh/config, an inventory "
-                                               "host).")],
+    target: Annotated[str, typer.Argument(help="A snapshot directory, a Postfix or Exim config "
+                                               "directory or file; or a host (ssh://user@host:port, a name from "
+                                               "~/.ssh/config, an inventory host).")],
     diff: Annotated[bool, typer.Option("--diff", help="Print the changes as a unified diff (the default when "
                                        "nothing else is asked); exit 1 when there is something to change.")] = False,
     patch: Annotated[Path | None, typer.Option("--patch", help="Write the diff to this file (`patch -p1` applies "
                                                "it at the snapshot root, or at / on the host).")] = None,
     write: Annotated[bool, typer.Option("--write", help="Edit the local files (atomically).")] = False,
     apply: Annotated[bool, typer.Option("--apply", help="Change the host: check the files did not change, back "
-                                        "them up, write, `postfix check`, reload, lint again; restore on any "
+                                        "them up, write, check them with the MTA's own tool (postfix check, "
+                                        "exim -bV or update-exim4.conf), reload, lint again; restore on any "
                                         "failure.")] = False,
     unsafe_fixes: Annotated[bool, typer.Option("--unsafe-fixes", help="Also apply fixes that can lock out "
                                                "clients or drop a function (see each rule's doc page).")] = False,
@@ -309,7 +310,8 @@ def _color(fmt: Enum) -> bool:
 
 @app.command()
 def explain(
-    target: Annotated[str, typer.Argument(help="Snapshot directory, Postfix config directory or main.cf.")],
+    target: Annotated[str, typer.Argument(help="Snapshot directory, Postfix or Exim config directory, or "
+                                          "a main.cf or Exim configuration file.")],
     client: Annotated[str, typer.Option(help="IP address of the SMTP client.")],
     rcpt: Annotated[str, typer.Option(help="Recipient address (RCPT TO).")],
     sender: Annotated[str, typer.Option(help="Sender address (MAIL FROM); empty for <>.")] = "",
@@ -334,7 +336,8 @@ def explain(
 
 @app.command("test")
 def test_policy(
-    target: Annotated[str, typer.Argument(help="Snapshot directory, Postfix config directory or main.cf.")],
+    target: Annotated[str, typer.Argument(help="Snapshot directory, Postfix or Exim config directory, or "
+                                          "a main.cf or Exim configuration file.")],
     policy: Annotated[Path, typer.Option(help="YAML or JSON file listing probes and the expected decision.")],
     fmt: Annotated[DecisionFormat, typer.Option("--format", "-f", help="Output format.")] = DecisionFormat.text,
 ) -> None:

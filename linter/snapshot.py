@@ -7,6 +7,7 @@ seen as a snapshot whose /etc/postfix is that directory.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 from dataclasses import dataclass, field
@@ -56,9 +57,16 @@ class Snapshot:
     systems: list[str] = field(default_factory=list)
     facts: Facts = field(default_factory=Facts)
     is_snapshot: bool = False  # a full snapshot, not a bare config directory
+    overrides: dict[str, Path | None] = field(default_factory=dict)  # host path -> another file, or absent
+
+    def with_files(self, overrides: dict[str, Path | None]) -> Snapshot:
+        """The same snapshot with some host files replaced (or gone): a configuration as it would be."""
+        return dataclasses.replace(self, overrides={**self.overrides, **overrides})
 
     def resolve(self, host_path: str) -> Path | None:
         """The snapshot file standing for `host_path` on the host, if the snapshot has it."""
+        if host_path in self.overrides:
+            return self.overrides[host_path]
         if not host_path.startswith("/"):
             return None
         if self.is_snapshot:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from mailcfg.exim.auth import public_name, servers
 from mailcfg.exim.config import EximConfig
-from mailcfg.exim.edit import add_driver_option, after
+from mailcfg.exim.edit import add_driver_option, exim_fix
 from mailcfg.exim.engine import offered, start_tls
 from mailcfg.exim.probes import OUTSIDE_HELO, listening_ports
 from mailcfg.exim.session import Session
@@ -105,4 +105,4 @@ def fix_auth_without_tls(config: EximConfig, finding: Finding) -> Fix | None:
     edit = add_driver_option(config, driver, "server_advertise_condition", "${if def:tls_in_cipher}")
     if edit is None:
         return None
-    return Fix(AUTH_WITHOUT_TLS.id, UNSAFE, f"advertise {driver.name} only after STARTTLS", (edit,), after(config))
+    return exim_fix(config, AUTH_WITHOUT_TLS.id, UNSAFE, f"advertise {driver.name} only after STARTTLS", (edit,))

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from mailcfg.edits import Edit, render
 from mailcfg.exim.acl import missing_acl
 from mailcfg.exim.config import EximConfig
-from mailcfg.exim.edit import after, insert_statements, set_list, set_main_option
+from mailcfg.exim.edit import exim_fix, insert_statements, set_list, set_main_option
 from mailcfg.exim.engine import decide
 from mailcfg.exim.lists import split_list
 from mailcfg.exim.match import in_list
@@ -50,7 +50,11 @@ def _refused_by(decision: Decision) -> Location | None:
 
 
 def open_relays(config: EximConfig, world: World | None = None) -> list[Trial]:
-    """One decided, accepted outsider attempt per port."""
+    """One decided, accepted outsider attempt per port (the check and each port's fix ask)."""
+    return config.remember(("open_relays", world), lambda: _open_relays(config, world))
+
+
+def _open_relays(config: EximConfig, world: World | None) -> list[Trial]:
     found: dict[int | None, Trial] = {}
     for trial in outsider_trials(config, world):
         if trial.decision.action == "accept" and not trial.decision.undecided and trial.probe.port not in found:
@@ -223,9 +227,10 @@ def fix_open_relay(config: EximConfig, finding: Finding) -> Fix | None:
     for statements in ([check], [users, check], [*later, check], [*later, users, check]):
         edit = insert_statements(config, statement, statements)
         if edit is not None and keeps_answers(config, (edit,), keep, refused=trial.probe):
-            return Fix(OPEN_RELAY.id, SAFE, f"add the relay check before the statement at {statement.origin}"
-                       + (" (with the statements trusted clients relay through before it)"
-                          if len(statements) > 1 else ""), (edit,), after(config))
+            with_copies = (" (with the statements trusted clients relay through before it)"
+                           if len(statements) > 1 else "")
+            return exim_fix(config, OPEN_RELAY.id, SAFE,
+                            f"add the relay check before the statement at {statement.origin}{with_copies}", (edit,))
     return None  # the check would stop mail that works today
 
 
@@ -252,7 +257,7 @@ def _narrow_relay_domains(config: EximConfig, trial: Trial) -> Fix | None:
     if result is None or not keeps_answers(config, (result[0],), legitimate(config)):
         return None  # routers or other checks depend on the wildcard: the admin must decide
     edit, where = result
-    return Fix(OPEN_RELAY.id, UNSAFE, f"remove the items of {where} that match every domain", (edit,), after(config))
+    return exim_fix(config, OPEN_RELAY.id, UNSAFE, f"remove the items of {where} that match every domain", (edit,))
 
 
 @RELAY_FROM_ANY.fixer
@@ -271,7 +276,7 @@ def fix_relay_from_any(config: EximConfig, finding: Finding) -> Fix | None:
     if result is None or not keeps_answers(config, (result[0],), keep):
         return None
     edit, where = result
-    return Fix(RELAY_FROM_ANY.id, UNSAFE, f"remove {', '.join(wide)} from {where}", (edit,), after(config))
+    return exim_fix(config, RELAY_FROM_ANY.id, UNSAFE, f"remove {', '.join(wide)} from {where}", (edit,))
 
 
 def _in_any(client: str, items: list[str]) -> bool:
@@ -300,8 +305,8 @@ def fix_users_cannot_relay(config: EximConfig, finding: Finding) -> Fix | None:
     edit = insert_statements(config, statement, [("accept", ["authenticated = *"])])
     if edit is None or not keeps_answers(config, (edit,), legitimate(config, users=False)):
         return None
-    return Fix(USERS_CANNOT_RELAY.id, SAFE, f"accept logged-in users before the statement at {statement.origin}",
-               (edit,), after(config))
+    return exim_fix(config, USERS_CANNOT_RELAY.id, SAFE,
+                    f"accept logged-in users before the statement at {statement.origin}", (edit,))
 
 
 def _rcpt_acl_named(config: EximConfig, rule: str, keep: list) -> Fix | None:
@@ -316,8 +321,8 @@ def _rcpt_acl_named(config: EximConfig, rule: str, keep: list) -> Fix | None:
     edit = set_main_option(config, "acl_smtp_rcpt", rcpt[0])
     if edit is None or not keeps_answers(config, (edit,), keep):
         return None
-    return Fix(rule, SAFE if setting is None or not setting.value.strip() else UNSAFE,
-               f"acl_smtp_rcpt = {rcpt[0]}", (edit,), after(config))
+    return exim_fix(config, rule, SAFE if setting is None or not setting.value.strip() else UNSAFE,
+               f"acl_smtp_rcpt = {rcpt[0]}", (edit,))
 
 
 @NO_RCPT_ACL.fixer
@@ -331,7 +336,7 @@ def fix_no_rcpt_acl(config: EximConfig, finding: Finding) -> Fix | None:
         if len(close) != 1:
             return None
         edit = set_main_option(config, "acl_smtp_rcpt", close[0])
-        return Fix(NO_RCPT_ACL.id, SAFE, f"acl_smtp_rcpt = {close[0]}", (edit,), after(config)) if edit else None
+        return exim_fix(config, NO_RCPT_ACL.id, SAFE, f"acl_smtp_rcpt = {close[0]}", (edit,)) if edit else None
     rcpt = [n for n in names if "rcpt" in n.lower()]
     if len(rcpt) == 1:
         return _rcpt_acl_named(config, NO_RCPT_ACL.id, [])
@@ -345,5 +350,5 @@ def fix_no_rcpt_acl(config: EximConfig, finding: Finding) -> Fix | None:
     if option is None:
         return None
     acl = Edit(acl_section.file, acl_section.line + 1, acl_section.line, text)
-    return Fix(NO_RCPT_ACL.id, SAFE, "acl_smtp_rcpt = acl_check_rcpt, a standard closed RCPT ACL",
-               (option, acl), after(config))
+    return exim_fix(config, NO_RCPT_ACL.id, SAFE, "acl_smtp_rcpt = acl_check_rcpt, a standard closed RCPT ACL",
+               (option, acl))

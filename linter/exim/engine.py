@@ -30,11 +30,10 @@ def decide(config: EximConfig, probe: Probe, world: World | None = None) -> Deci
     conditions, each combination of their answers is tried, and if all give the same reply, so does
     the server whatever the truth is."""
     world = world or World()
-    first = _decide(Session(config, probe, world))
-    if not first.undecided:
-        return first
-    points = sum(1 for step in first.trace if step.result == "undecided" and "taken as" in step.note)
-    if not 0 < points <= MAX_BRANCHES:
+    session = Session(config, probe, world)
+    first = _decide(session)
+    points = session.points
+    if not first.undecided or not 0 < points <= MAX_BRANCHES:
         return first
     for choices in product((False, True), repeat=points):
         other = _decide(Session(config, probe, world, choices=choices))

@@ -36,7 +36,6 @@ class Setting:
     value: str  # quotes processed; "true"/"false" for booleans
     origin: Origin
     line: LogicalLine
-    hide: bool = False
 
 
 @dataclass
@@ -199,10 +198,9 @@ class _Builder:
             raise ConfigError("negation prefix applied to a non-boolean option", line.origin)
         elif value is None:
             raise ConfigError(f'"=" missing after "{name}"', line.origin)
-        hide = line.text.startswith("hide") and line.text[4:5].isspace()
         if name in into and name in _REPEATABLE:
             value = f"{into[name].value}\n{value}"
-        into[name] = Setting(name, value, line.origin, line, hide)
+        into[name] = Setting(name, value, line.origin, line)
 
     def _named_list(self, kind: str, rest: str, line: LogicalLine) -> None:
         rest = rest.removeprefix("_cache")

@@ -80,6 +80,10 @@ def outsider_trials(config: EximConfig, world: World | None = None) -> list[Tria
 
 def user_trial(config: EximConfig, world: World | None = None) -> Trial:
     """A logged-in user on the internet sending to a foreign domain, with STARTTLS where it is offered."""
+    return config.remember(("user_trial", world), lambda: _user_trial(config, world))
+
+
+def _user_trial(config: EximConfig, world: World | None) -> Trial:
     domains = local_domain_names(config)
     sender = f"{USER}@{domains[0]}" if domains else OUTSIDE_SENDER
     probe = Probe(OUTSIDE_V4[0], VICTIM, sender, OUTSIDE_HELO, sasl_user=USER, tls=True,

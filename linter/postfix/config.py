@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from mailcfg.memo import Memo
 from mailcfg.postfix.maincf import MainCf, parse_main_cf
 from mailcfg.postfix.mastercf import MasterCf, Service, parse_master_cf
 from mailcfg.postfix.tables import Table, TableRef, load_table, parse_ref
@@ -18,7 +19,7 @@ STOCK_SMTP = "smtp      inet  n       -       y       -       -       smtpd\n"
 
 
 @dataclass
-class PostfixConfig:
+class PostfixConfig(Memo):
     snapshot: Snapshot
     main: MainCf
     master: MasterCf
@@ -26,12 +27,6 @@ class PostfixConfig:
     assumptions: list[str] = field(default_factory=list)
     _tables: dict[TableRef, Table] = field(default_factory=dict)
     memo: dict = field(default_factory=dict)  # files read and results computed once per configuration
-
-    def remember(self, key: str, compute):
-        """`compute()` once per configuration: results every rule and fix may ask for again."""
-        if key not in self.memo:
-            self.memo[key] = compute()
-        return self.memo[key]
 
     def assume(self, text: str) -> None:
         if text not in self.assumptions:

@@ -95,7 +95,8 @@ def mta_of(run: FixRun) -> Mta:
     """The MTA the run's changes belong to."""
     if not any(c.path.startswith(("etc/exim4/", "etc/exim/", "etc/exim.conf")) for c in run.changes):
         return POSTFIX
-    return EXIM_DEBIAN if any("update-exim4.conf" in step for fix in run.applied for step in fix.after) else EXIM
+    # Debian's fixes edit update-exim4.conf's input, which rebuilds what Exim reads
+    return EXIM_DEBIAN if any(fix.stale for fix in run.applied) else EXIM
 
 
 @dataclass
