@@ -1,7 +1,14 @@
-"""Policy files for `mailcfg test`: the decisions a user expects, one probe each (YAML or JSON)."""
+"""Policy files for `mailcfg test`: the decisions a user expects, one probe each (YAML or JSON).
+
+A probe that is not valid (an unknown field, a wrong type, a client that is no IP address, a
+duplicate name) is kept with its error, so that the other probes are still run and reported.
+"""
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,16 +18,45 @@ from mailcfg.source import read_text
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-FIELDS = {"name", "service", "port", "client", "client_name", "helo", "sasl_user", "tls", "sender", "rcpt",
-          "expect"}
+TEXT_FIELDS = ("name", "service", "client", "client_name", "helo", "sasl_user", "sender", "rcpt", "expect",
+               "expect_reply")
+FLAGS = ("tls", "allow_undecided")
+NUMBERS = ("port", "expect_code")
+FIELDS = set(TEXT_FIELDS + FLAGS + NUMBERS)
 
 
 @dataclass(frozen=True)
 class Expectation:
     name: str
-    probe: Probe
+    probe: Probe | None  # None when the probe is not valid
     expect: str
     line: int | None
+    where: str = ""  # the policy file and line, for messages about this probe
+    error: str | None = None  # why the probe is not valid, starting with the policy file:line
+    allow_undecided: bool = False  # an answer that depends on what the snapshot lacks may pass
+    expect_code: int | None = None  # the reply code must be this one
+    expect_reply: str | None = None  # a regular expression searched for in the reply
+
+
+class Invalid(Exception):
+    """One probe is not valid: why, without the place."""
+
+
+def probe_problem(probe: Probe) -> str | None:
+    """What makes a probe's input unusable, or None: the client must be an IP address, and no value
+    may hold a line break or control character (it could not be sent as one SMTP command).
+    A recipient without `@` is valid: smtpd takes a bare local part as an address in its own domain."""
+    try:
+        ipaddress.ip_address(probe.client)
+    except ValueError:
+        return f"client {probe.client!r} is not an IP address (give the SMTP client's address, e.g. 198.51.100.7)"
+    if not probe.rcpt.strip():
+        return "the recipient is empty"
+    for label, value in (("recipient", probe.rcpt), ("sender", probe.sender), ("HELO name", probe.helo),
+                         ("client name", probe.client_name), ("SASL login", probe.sasl_user)):
+        if value is not None and (any(ord(c) < 32 or ord(c) == 127 for c in value)):
+            return f"the {label} {value!r} holds a control character"
+    return None
 
 
 def load_policy(path: Path) -> list[Expectation]:
@@ -34,36 +70,88 @@ def load_policy(path: Path) -> list[Expectation]:
     probes = data.get("probes") if isinstance(data, dict) else None
     if not isinstance(probes, list) or not probes:
         raise MailcfgError(f"{path}: expected a mapping with a non-empty list under 'probes'")
-    return [_expectation(path, i, item) for i, item in enumerate(probes, 1)]
+    found: list[Expectation] = []
+    first: dict[str, str] = {}  # probe name -> where it first appears
+    for index, item in enumerate(probes, 1):
+        line = _line(probes, index - 1)
+        where = f"{path}:{line}" if line else f"{path}: probe {index}"
+        name = str(item.get("name") or f"probe {index}") if isinstance(item, dict) else f"probe {index}"
+        try:
+            if name in first:
+                raise Invalid(f"duplicate probe name {name!r} (first at {first[name]})")
+            first[name] = where
+            found.append(_expectation(name, item, line, where))
+        except Invalid as exc:
+            found.append(Expectation(name, None, str(item.get("expect", "")) if isinstance(item, dict) else "",
+                                     line, where, f"{where}: {exc}"))
+    return found
 
 
-def _expectation(path: Path, index: int, item) -> Expectation:
-    line = item.lc.line + 1 if hasattr(item, "lc") and item.lc.line is not None else None
-    where = f"{path}:{line}" if line else f"{path}: probe {index}"
+def _line(probes, index: int) -> int | None:
+    """The line the probe starts on (ruamel.yaml keeps where each list item is)."""
+    lc = getattr(probes, "lc", None)
+    try:
+        return lc.item(index)[0] + 1 if lc is not None else None
+    except (KeyError, TypeError, IndexError):
+        return None
+
+
+def _expectation(name: str, item, line: int | None, where: str) -> Expectation:
     if not isinstance(item, dict):
-        raise MailcfgError(f"{where}: each probe must be a mapping")
-    unknown = sorted(set(map(str, item)) - FIELDS)
-    if unknown:
-        raise MailcfgError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(FIELDS))})")
+        raise Invalid("each probe must be a mapping (client:, rcpt:, expect:, ...)")
+    for key in map(str, item):
+        if key not in FIELDS:
+            close = difflib.get_close_matches(key, sorted(FIELDS), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(FIELDS))}"
+            raise Invalid(f"unknown field {key!r} ({hint})")
+    for key in TEXT_FIELDS:
+        value = item.get(key)
+        if isinstance(value, bool | dict | list):
+            raise Invalid(f"{key} must be text, not {_shown(value)}")
+    for key in FLAGS:
+        if key in item and not isinstance(item[key], bool):
+            raise Invalid(f"{key} must be true or false, not {_shown(item[key])}")
+    for key in NUMBERS:
+        value = item.get(key)
+        if value is not None and (isinstance(value, bool) or not str(value).isdigit()):
+            raise Invalid(f"{key} must be a number, not {_shown(value)}")
     for required in ("client", "rcpt", "expect"):
         if item.get(required) in (None, ""):
-            raise MailcfgError(f"{where}: probe needs {required!r}")
+            raise Invalid(f"probe needs {required!r}")
     expect = str(item["expect"]).lower()
     if expect not in ACTIONS:
-        raise MailcfgError(f"{where}: expect must be one of {', '.join(ACTIONS)}, not {item['expect']!r}")
-    port = item.get("port")
-    if port is not None and (isinstance(port, bool) or not str(port).isdigit()):
-        raise MailcfgError(f"{where}: port must be a number, not {port!r}")
-    tls = item.get("tls", False)
-    if not isinstance(tls, bool):
-        raise MailcfgError(f"{where}: tls must be true or false, not {tls!r}")
+        raise Invalid(f"expect must be one of {', '.join(ACTIONS)}, not {_shown(item['expect'])}")
+    code = int(item["expect_code"]) if item.get("expect_code") is not None else None
+    if code is not None and not 200 <= code <= 599:
+        raise Invalid(f"expect_code must be an SMTP reply code (200 to 599), not {code}")
+    pattern = _text(item.get("expect_reply"))
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise Invalid(f"expect_reply is not a valid regular expression: {exc}") from None
     client_name = _text(item.get("client_name"))
     helo = _text(item["helo"]) if "helo" in item else client_name or literal_helo(str(item["client"]))
+    port = item.get("port")
     probe = Probe(client=str(item["client"]), rcpt=str(item["rcpt"]), sender=str(item.get("sender") or ""),
-                  helo=helo, client_name=client_name,
-                  sasl_user=_text(item.get("sasl_user")), tls=tls, service=_text(item.get("service")),
+                  helo=helo, client_name=client_name, sasl_user=_text(item.get("sasl_user")),
+                  tls=item.get("tls", False), service=_text(item.get("service")),
                   port=int(port) if port is not None else None)
-    return Expectation(str(item.get("name") or f"probe {index}"), probe, expect, line)
+    problem = probe_problem(probe)
+    if problem:
+        raise Invalid(problem)
+    return Expectation(name, probe, expect, line, where, allow_undecided=item.get("allow_undecided", False),
+                       expect_code=code, expect_reply=pattern)
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(str(value))
 
 
 def _text(value) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from io import StringIO
 
 from mailcfg.decisions import Explained, TestRun
+from mailcfg.dependence import Dependency
 from mailcfg.postfix.known import is_known
 from mailcfg.postfix.probe import Decision
 from rich.console import Console
@@ -42,11 +43,19 @@ def render_explained(result: Explained, color: bool = False) -> str:
         (f", authenticated as {p.sasl_user}" if p.sasl_user else "") + (", TLS" if p.tls else "")
     console.print(f"[bold]{escape(result.target)}[/bold] service {escape(d.service or '?')}: "
                   f"client {escape(who)}, RCPT TO:<{escape(p.rcpt)}>")
-    console.print(f"  [{STYLE[d.action]}]{d.action.upper()}[/] at {d.stage}: {escape(d.reply or 'no reply')}")
+    console.print(f"  [{STYLE[d.action]}]{d.action.upper()}[/] at {d.stage}: {escape(d.reply or 'no reply')}"
+                  + _conditional(result.depends_on))
     _trace(console, d, "    ")
     for note in result.assumptions:
         console.print(f"  [dim]assumed: {escape(note)}[/dim]")
     return out.getvalue()
+
+
+def _conditional(depends_on: list[Dependency]) -> str:
+    """The headline's note that the answer holds only if what the snapshot lacks does not say otherwise."""
+    if not depends_on:
+        return ""
+    return f" [yellow](conditional: {escape('; '.join(d.text() for d in depends_on))})[/yellow]"
 
 
 def render_test(run: TestRun, color: bool = False) -> str:
@@ -54,12 +63,23 @@ def render_test(run: TestRun, color: bool = False) -> str:
     console = _console(out, color)
     console.print(f"[bold]{escape(run.target)}[/bold]")
     for r in run.results:
+        d = r.decision
+        if d is None:
+            console.print(f"  [bold magenta]INVALID[/bold magenta] {escape(r.expectation.name)}: "
+                          f"{escape(r.error or '')}")
+            continue
         mark = "[green]PASS[/green]" if r.passed else "[bold red]FAIL[/bold red]"
+        if r.depends_on:  # a pass only where allowed; a failure only for being undecided reads as such
+            mark = "[green]PASS[/green] (undecided, allowed)" if r.passed else \
+                "[yellow]UNDECIDED[/yellow]" if d.action == r.expectation.expect else mark
         console.print(f"  {mark} {escape(r.expectation.name)}: expected {r.expectation.expect}, "
-                      f"got {r.decision.action} ({escape(r.decision.reply or 'no reply')})")
+                      f"got {d.action} ({escape(d.reply or 'no reply')})" + _conditional(r.depends_on))
+        for problem in r.problems:
+            console.print(f"      {escape(problem)}")
         if not r.passed:
-            _trace(console, r.decision, "      ")
+            _trace(console, d, "      ")
     for note in run.assumptions:
         console.print(f"  [dim]assumed: {escape(note)}[/dim]")
-    console.print(f"{len(run.results) - run.failed} passed, {run.failed} failed")
+    invalid = f", {run.invalid} invalid" if run.invalid else ""
+    console.print(f"{len(run.results) - run.failed} passed, {run.failed - run.invalid} failed{invalid}")
     return out.getvalue()

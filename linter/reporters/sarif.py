@@ -35,9 +35,11 @@ def render(results: list[TargetResult], color: bool = False) -> str:
     sarif_results = [_result(f, t, index) for t in results for f in t.findings]
     notifications = [{"level": "error", "message": {"text": f"{t.target}: {t.error}"},
                       "descriptor": {"id": t.status}} for t in results if t.error]
+    assumed = [{"level": "note", "message": {"text": f"{t.target}: assumed: {a}"}, "descriptor": {"id": "assumption"}}
+               for t in results for a in t.assumptions]
     run = {"tool": {"driver": driver}, "results": sarif_results,
            "invocations": [{"executionSuccessful": not notifications,
-                            "toolExecutionNotifications": notifications}]}
+                            "toolExecutionNotifications": notifications + assumed}]}
     return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
 
 
