@@ -45,6 +45,11 @@ def decide(config: EximConfig, probe: Probe, world: World | None = None) -> Deci
     return first
 
 
+def decide_taking(config: EximConfig, probe: Probe, choices: tuple[bool, ...], world: World | None = None) -> Decision:
+    """One run that takes the undecided conditions as `choices` says (met or not, in the order met)."""
+    return _decide(Session(config, probe, world or World(), choices=choices))
+
+
 def _decide(s: Session) -> Decision:
     config, probe = s.config, s.probe
     service = str(probe.port or 25)
