@@ -427,3 +427,90 @@ def test_undecodable_file(tmp_path):
     path = tmp_path / "bin.ini"
     path.write_bytes(b"[mx]\n\xff\xfe\n")
     assert error_of(path).startswith(f"{path}: cannot read inventory")
+
+
+# --- ssh arguments: honoured, ignored, or the host refused ----------------------------------
+
+def _hosts(tmp_path: Path, text: str) -> dict[str, HostSpec]:
+    path = tmp_path / "inventory.yml"
+    path.write_text(textwrap.dedent(text))
+    return inv.load(path).hosts
+
+
+def test_bastion_settings_from_ssh_args_are_honoured(tmp_path):
+    hosts = _hosts(tmp_path, """\
+        all:
+          vars: {ansible_user: root}
+          hosts:
+            cmd: {ansible_host: 10.0.0.1, ansible_ssh_common_args: '-o ProxyCommand="ssh -W %h:%p -q bastion"'}
+            jump: {ansible_ssh_common_args: '-J ops@bastion:2222 -o ControlMaster=auto -o ControlPersist=60s'}
+            opt: {ansible_ssh_extra_args: '-qC -o ProxyJump=gw1,gw2 -o "ProxyCommand nc %h %p"'}
+            off: {ansible_ssh_common_args: '-o ProxyJump=none -o ProxyCommand=nc'}
+        """)
+    assert (hosts["cmd"].proxy_command, hosts["cmd"].proxy_jump) == ("ssh -W %h:%p -q bastion", None)
+    assert (hosts["jump"].proxy_jump, hosts["jump"].proxy_command) == ("ops@bastion:2222", None)
+    assert (hosts["opt"].proxy_jump, hosts["opt"].proxy_command) == ("gw1,gw2", None)  # the first one set wins
+    assert (hosts["off"].proxy_jump, hosts["off"].proxy_command) == (None, None)  # `none`, then ignored
+    assert all(h.refused is None for h in hosts.values())
+
+
+def test_ssh_args_follow_ansibles_order_first_value_wins(tmp_path):
+    hosts = _hosts(tmp_path, """\
+        all:
+          hosts:
+            first: {ansible_ssh_args: '-C -p 2022 -o User=deploy', ansible_port: 2200, ansible_user: root}
+            vars_win: {ansible_ssh_common_args: '-p 2022 -l other -i /k', ansible_port: 2200, ansible_user: root}
+            args_fill: {ansible_ssh_common_args: '-p2022 -lother -i ~/k -o HostKeyAlias=mx-key'}
+            files: {ansible_ssh_common_args: '-o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=none'}
+        """)
+    assert (hosts["first"].port, hosts["first"].user) == (2022, "deploy")
+    assert (hosts["vars_win"].port, hosts["vars_win"].user, hosts["vars_win"].identity) == (2200, "root", Path("/k"))
+    filled = hosts["args_fill"]
+    assert (filled.port, filled.user, filled.identity, filled.host_key_alias) == \
+        (2022, "other", Path("~/k").expanduser(), "mx-key")
+    assert (hosts["files"].user_known_hosts, hosts["files"].global_known_hosts) == ((Path("/dev/null"),), ())
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    ("-o Ciphers=aes256-ctr", "cannot honour -o Ciphers=aes256-ctr"),
+    ("-o HostName=elsewhere", "cannot honour -o HostName=elsewhere"),
+    ("-o RemoteCommand=id", "cannot honour -o RemoteCommand=id"),
+    ("-F /etc/other_config", "cannot honour ssh's -F /etc/other_config"),
+    ("-W other:22", "cannot honour ssh's -W"),
+    ("-4", "cannot honour ssh's -4"),
+    ("-o", "-o needs an argument"),
+    ("bastion", "'bastion' is not an ssh option"),
+    ("-o 'ProxyJump", "cannot split"),
+])
+def test_other_ssh_args_refuse_the_host_not_the_inventory(tmp_path, args, words):
+    hosts = _hosts(tmp_path, f"""\
+        all:
+          hosts:
+            ok:
+            odd: {{ansible_ssh_common_args: "{args}"}}
+        """)
+    assert hosts["ok"].refused is None
+    refused = hosts["odd"].refused
+    assert refused.startswith(f"{tmp_path / 'inventory.yml'}:4: ansible_ssh_common_args: ") and words in refused
+
+
+@pytest.mark.parametrize(("values", "words"), [
+    ("ansible_host: '$(touch /tmp/canary)'", "'$(touch /tmp/canary)' is not a valid host name"),
+    ("ansible_host: '`id`.example.org'", "is not a valid host name"),
+    ("ansible_user: 'root;id'", "'root;id' is not a valid user name"),
+    ("ansible_connection: local", "ansible_connection=local: mailcfg connects over SSH only"),
+])
+def test_names_and_connections_mailcfg_cannot_use_refuse_the_host(tmp_path, values, words):
+    hosts = _hosts(tmp_path, f"""\
+        all:
+          hosts:
+            bad: {{{values}}}
+        """)
+    assert words in hosts["bad"].refused
+
+
+def test_ini_ssh_args(tmp_path):
+    path = tmp_path / "hosts.ini"
+    path.write_text("[mx]\nmx1 ansible_host=10.0.0.1\n[mx:vars]\n"
+                    "ansible_ssh_common_args='-o ProxyCommand=\"ssh -W %h:%p bastion\"'\n")
+    assert inv.load(path).hosts["mx1"].proxy_command == "ssh -W %h:%p bastion"

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shlex
 import textwrap
 from pathlib import Path
 
-import paramiko
 import pytest
 from mailcfg.errors import MailcfgError
-from mailcfg.remote import sshconfig
+from mailcfg.remote import route, sshconfig
 from mailcfg.remote.hosts import HostSpec
-from mailcfg.remote.ssh import SshTarget
+from mailcfg.remote.ssh import SshOptions, SshTarget
 
 
 @pytest.fixture
@@ -78,7 +79,8 @@ def test_proxy_jump_and_command_are_exposed_not_followed(config):
     behind = sshconfig.resolve("behind", config)
     assert (behind.hostname, behind.proxy_jump, behind.proxy_command) == ("10.0.0.5", "bastion.example.org", None)
     piped = sshconfig.resolve("piped", config)
-    assert piped.proxy_command == "ssh -W piped:22 gateway" and piped.proxy_jump is None
+    assert piped.proxy_command == "ssh -W %h:%p gateway" and piped.proxy_jump is None  # tokens kept for route
+    assert route.proxy_command(piped) == "ssh -W piped:22 gateway"
     assert sshconfig.resolve("direct", config).proxy_jump is None  # "none" switches it off
 
 
@@ -93,9 +95,45 @@ def test_unknown_name_is_itself(config):
         ("plain", 22, "fallback", None, None)
 
 
-def test_parsed_config_can_be_passed():
-    parsed = paramiko.SSHConfig.from_text("Host x\n  HostName y\n  Port 2200\n")
-    assert sshconfig.resolve("x", parsed).target == SshTarget("y", 2200, None)
+def test_proxycommand_tokens_are_substituted_quoted(tmp_path):
+    path = tmp_path / "cfg"
+    path.write_text("Host odd\n  HostName we;ird $(name)\n  User o'neil\n  Port 2200\n"
+                    "  ProxyCommand connect %h:%p as %r for %n 100%% %%h\n")
+    spec = sshconfig.resolve("odd", path)
+    command = route.proxy_command(spec)
+    assert command == """connect 'we;ird $(name)':2200 as 'o'"'"'neil' for odd 100% %h"""
+    assert shlex.split(command)[1:6] == ["we;ird $(name):2200", "as", "o'neil", "for", "odd"]
+    with pytest.raises(MailcfgError, match=r"odd: ProxyCommand .*unknown token %C"):
+        route.proxy_command(dataclasses.replace(spec, proxy_command="nc %C"))
+
+
+@pytest.mark.parametrize("name", ["$(touch /tmp/canary)", "x$(id)", "`id`", "a;b", "a|b", "a&b", "-oProxyCommand=x",
+                                  "a'b", 'a"b', "a\\b", "a>b", "a\nb", "x${IFS}y", "u$(id)@mx1", "u;x@mx1", "-l@mx1"])
+def test_names_with_shell_syntax_are_refused_before_any_lookup(config, name):
+    with pytest.raises(MailcfgError, match="not a host name") as exc:
+        sshconfig.resolve(name, config)
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("name", ["mx1", "mail.example.org", "_gw-1.example.org", "192.0.2.1", "2001:db8::1",
+                                  "ops.team@mx1", "svc$@mx1"])
+def test_ordinary_names_are_accepted(config, name):
+    assert sshconfig.resolve(name, config).name == name
+
+
+def test_known_hosts_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = tmp_path / "cfg"
+    path.write_text("Host a\n  HostKeyAlias mx-key\n  UserKnownHostsFile ~/kh /tmp/other\n"
+                    "  GlobalKnownHostsFile none\nHost b\n  HostName 192.0.2.9\n")
+    a, b = sshconfig.resolve("a", path), sshconfig.resolve("b", path)
+    assert (a.host_key_alias, a.user_known_hosts, a.global_known_hosts) == \
+        ("mx-key", (tmp_path / "kh", Path("/tmp/other")), ())
+    assert (b.host_key_alias, b.user_known_hosts, b.global_known_hosts) == (None, None, None)
+    options = a.ssh_options(SshOptions())
+    assert (options.host_key_alias, options.user_known_hosts, options.global_known_hosts) == \
+        ("mx-key", (tmp_path / "kh", Path("/tmp/other")), ())
+    assert b.ssh_options(SshOptions()) == SshOptions()  # OpenSSH's default files
 
 
 def test_default_config_missing_means_no_config(tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ vaulted values, dynamic inventory scripts and plugins.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import fnmatch
 import os
 import re
@@ -35,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from mailcfg.errors import MailcfgError
-from mailcfg.remote.hosts import HostSpec
+from mailcfg.remote import knownhosts, sshargs
+from mailcfg.remote.hosts import HostSpec, name_problem
 from mailcfg.roles import ROLES
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -183,6 +185,10 @@ class _Builder:
         port = get("ansible_port", "ansible_ssh_port")
         user = get("ansible_user", "ansible_ssh_user")
         key = get("ansible_ssh_private_key_file", "ansible_private_key_file")
+        args = {name: get(name) for name in SSH_ARGS}
+        for name, value in args.items():
+            if value is not None and not isinstance(value, str):
+                raise self.error(line, f"host {host}: {name} must be a string, not {type(value).__name__}")
         if port is not None:
             try:
                 if isinstance(port, bool | float):
@@ -212,7 +218,7 @@ class _Builder:
             if name == "mailcfg_role" and (bad := [w for w in words if w not in ROLES]):
                 raise self.error(line, f"host {host}: mailcfg_role {bad[0]!r} is not one of {', '.join(ROLES)}")
             own[name] = words
-        return HostSpec(
+        spec = HostSpec(
             name=host,
             hostname=str(hostname) if hostname not in (None, "") else host,
             port=port or 22,
@@ -221,6 +227,49 @@ class _Builder:
             become=become,
             vars=own,
         )
+        try:
+            own = [(k, str(v)) for k, v in (("port", port), ("identityfile", spec.identity), ("user", spec.user))
+                   if v is not None]
+            spec = _with_ssh_args(spec, args, own, get("ansible_connection"))
+        except sshargs.SshArgsError as exc:
+            return dataclasses.replace(spec, refused=f"{self.path}{f':{line}' if line else ''}: {exc}")
+        problem = name_problem(spec.hostname, spec.user)
+        if problem is not None:
+            return dataclasses.replace(spec, refused=f"{self.path}{f':{line}' if line else ''}: {problem}")
+        return spec
+
+
+SSH_ARGS = ("ansible_ssh_args", "ansible_ssh_common_args", "ansible_ssh_extra_args")
+CONNECTIONS = ("ssh", "paramiko", "smart")  # what reaches the host over SSH, as mailcfg does
+
+
+def _with_ssh_args(spec: HostSpec, args: dict[str, str | None], own: list[tuple[str, str]],
+                   connection: Any) -> HostSpec:
+    """`spec` with what the host's ssh arguments set, in the order Ansible puts them on ssh's
+    command line (ansible_ssh_args, then the inventory's own port, key and user as `own`, then the
+    common and extra args; the first value wins); raises `SshArgsError` for what mailcfg cannot honour."""
+    if connection is not None and str(connection) not in CONNECTIONS:
+        raise sshargs.SshArgsError(f"ansible_connection={connection}: mailcfg connects over SSH only")
+    if not any(args.values()):
+        return spec
+    layers = [sshargs.options(text, name) if text else [] for name, text in args.items()]
+    layers.insert(1, own)
+    found = sshargs.settings(layers)
+    port = found.get("port", str(spec.port))
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise sshargs.SshArgsError(f"Port {port!r} is not a port number")
+    files = {k: knownhosts.expand(found[k].split()) if found[k].lower() != "none" else ()
+             for k in ("userknownhostsfile", "globalknownhostsfile") if k in found}
+    return dataclasses.replace(
+        spec, port=int(port), user=found.get("user", spec.user),
+        identity=Path(os.path.expanduser(found["identityfile"])) if "identityfile" in found else spec.identity,
+        proxy_jump=_unless_none(found.get("proxyjump")), proxy_command=_unless_none(found.get("proxycommand")),
+        host_key_alias=found.get("hostkeyalias"), user_known_hosts=files.get("userknownhostsfile"),
+        global_known_hosts=files.get("globalknownhostsfile"))
+
+
+def _unless_none(value: str | None) -> str | None:
+    return None if value is None or value.strip().lower() == "none" else value
 
 
 def _boolean(value: Any) -> bool | None:

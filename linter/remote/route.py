@@ -3,13 +3,16 @@
 ProxyJump `a,b` connects to `a` (itself reached as its own ssh_config says), opens a tunnel from
 `a` to `b` and from `b` to the host, as `ssh -J` does; every hop's host key is checked like the
 host's. Each jump name is resolved through ~/.ssh/config (HostName, User, Port, IdentityFile).
-ProxyCommand runs locally through `sh -c 'exec ...'`, as OpenSSH runs it; paramiko has already expanded its
-%h, %p and %r tokens.
+ProxyCommand runs locally through `sh -c 'exec ...'`, as OpenSSH runs it, after its tokens (%h, %p,
+%r, %n, %%) are replaced, each value shell-quoted: a host name never becomes shell syntax
+(OpenSSH CVE-2023-51385). A host whose `refused` is set is never contacted.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import getpass
+import re
 import shlex
 
 import paramiko
@@ -24,14 +27,17 @@ MAX_DEPTH = 8  # jump hosts behind jump hosts: deeper than this is taken for a l
 def connect(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None = None,
             depth: int = 0) -> Connection:
     """An open connection to `spec`; an `SshError` naming `spec` when it, or a hop on the way, fails."""
+    if spec.refused:
+        raise MailcfgError(f"{spec.name}: {spec.refused}")
     known = known if known is not None else load_known_hosts(options)  # read once for every hop
     opened: list[Connection] = []
     try:
         sock = None
         if spec.proxy_command:
+            command = proxy_command(spec)
             try:
                 # `exec`, as OpenSSH does: closing the connection then stops the command itself, not just sh
-                sock = paramiko.ProxyCommand("sh -c " + shlex.quote("exec " + spec.proxy_command))
+                sock = paramiko.ProxyCommand("sh -c " + shlex.quote("exec " + command))
             except (paramiko.SSHException, OSError) as exc:
                 raise SshError(spec.target, f"unreachable: ProxyCommand failed to start: {exc}") from None
         elif spec.proxy_jump:
@@ -52,6 +58,23 @@ def connect(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None
         raise SshError(spec.target, f"via jump host {exc.target}: {exc.reason}") from None
     conn.via = opened
     return conn
+
+
+def proxy_command(spec: HostSpec) -> str:
+    """`spec.proxy_command` with its tokens replaced, each value shell-quoted."""
+    values = {"h": spec.hostname, "p": str(spec.port), "r": spec.user or getpass.getuser(),
+              "n": spec.alias or spec.hostname}
+
+    def token(match: re.Match) -> str:
+        letter = match.group(1)
+        if letter == "%":
+            return "%"
+        if letter not in values:
+            raise MailcfgError(f"{spec.name}: ProxyCommand {spec.proxy_command!r}: unknown token %{letter} "
+                               f"(known: %h %p %r %n %%)")
+        return shlex.quote(values[letter])
+
+    return re.sub(r"%(.?)", token, spec.proxy_command, flags=re.S)
 
 
 def jump_hosts(text: str) -> list[HostSpec]:

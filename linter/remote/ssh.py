@@ -1,9 +1,13 @@
 """One SSH connection to one host (paramiko), with host keys checked against known_hosts.
 
-Host keys come from ~/.ssh/known_hosts plus an optional extra file. A host with no known key is
-refused unless `accept_new` is set (the key is then appended to the extra file, or to
-~/.ssh/known_hosts, as OpenSSH's `StrictHostKeyChecking accept-new` does); a host whose key
-differs from a known one - same type or another type - is always refused. Authentication uses
+Host keys come from the user's and the system's known_hosts files (OpenSSH's defaults, or the
+host's UserKnownHostsFile / GlobalKnownHostsFile) plus an optional extra file, looked up under
+the host's HostKeyAlias when it has one (`mailcfg.remote.knownhosts`). A host with no known key is
+refused unless `accept_new` is set (the key is then appended to the extra file, or to the first
+user file, as OpenSSH's `StrictHostKeyChecking accept-new` does); a host whose key differs from a
+known one - same type or another type - or is `@revoked` is always refused. paramiko cannot
+verify OpenSSH host certificates (it takes a certificate's key without checking the CA's
+signature), so a host that only an `@cert-authority` line vouches for is refused, saying so. Authentication uses
 the given key file, the ssh-agent and the default ~/.ssh/id_* keys; an encrypted key's
 passphrase comes from MAILCFG_SSH_PASSPHRASE or, on a terminal, one prompt before the run.
 Nothing secret is ever put in a message.
@@ -27,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 import paramiko
 from mailcfg.errors import MailcfgError
+from mailcfg.remote.knownhosts import GLOBAL_FILES, USER_FILES, KnownHosts, Trust, expand
 
 PASSPHRASE_ENV = "MAILCFG_SSH_PASSPHRASE"
 MAX_OUTPUT = 512 * 1024 * 1024
@@ -75,6 +80,9 @@ class SshOptions:
     command_timeout: float = 120.0
     become: bool = False  # run the remote side through `sudo -n`
     passphrase: str | None = field(default=None, repr=False)  # of encrypted key files; never shown
+    host_key_alias: str | None = None  # the name known_hosts knows the host by (ssh_config HostKeyAlias)
+    user_known_hosts: tuple[Path, ...] = expand(USER_FILES)  # UserKnownHostsFile
+    global_known_hosts: tuple[Path, ...] = expand(GLOBAL_FILES)  # GlobalKnownHostsFile
 
 
 def is_ssh_target(text: str) -> bool:
@@ -102,35 +110,40 @@ def fingerprint(key: paramiko.PKey) -> str:
 class _Policy(paramiko.MissingHostKeyPolicy):
     """Called by paramiko when known_hosts has no key of the offered type for this host."""
 
-    def __init__(self, target: SshTarget, known: paramiko.HostKeys, options: SshOptions, save_to: Path):
-        self.target, self.known, self.options, self.save_to = target, known, options, save_to
+    def __init__(self, target: SshTarget, trust: Trust, options: SshOptions, known: KnownHosts):
+        self.target, self.trust, self.options, self.known = target, trust, options, known
 
     def missing_host_key(self, client, hostname, key):
-        name = self.target.known_hosts_name
-        others = self.known.lookup(name)
-        if others:  # known under another key type: a changed key as far as we can tell
-            old = ", ".join(f"{t} {fingerprint(k)}" for t, k in others.items())
+        trust, name = self.trust, self.trust.name
+        if (revoked := _revoked(self.target, trust, key)) is not None:
+            raise revoked
+        if trust.keys:  # known under another key type: a changed key as far as we can tell
+            old = ", ".join(f"{t} {fingerprint(k)}" for t, k in trust.keys.items())
             raise HostKeyError(self.target, _changed(key, old, name))
+        if trust.authorities:
+            raise HostKeyError(self.target, f"{name} is trusted only through @cert-authority "
+                               f"({trust.authorities[0].where}), and mailcfg (paramiko) cannot verify OpenSSH "
+                               f"host certificates; refused (add the host's own key to known_hosts to use it)")
         if not self.options.accept_new:
             raise HostKeyError(self.target, f"unknown host key {key.get_name()} {fingerprint(key)} for {name}; "
                                f"refused (add it to known_hosts, or pass --accept-new-host-keys)")
-        _append_known_host(self.save_to, name, key)
-        self.known.add(name, key.get_name(), key)
-        client.get_host_keys().add(name, key.get_name(), key)
+        save_to = self.options.known_hosts or self.options.user_known_hosts[0]
+        self.known.remember(save_to, name, key)
         print(f"mailcfg: {self.target}: new host key {key.get_name()} {fingerprint(key)} accepted and added to "
-              f"{self.save_to}", file=sys.stderr)
+              f"{save_to}", file=sys.stderr)
+
+
+def _revoked(target: SshTarget, trust: Trust, key: paramiko.PKey) -> HostKeyError | None:
+    entry = trust.revocation(key)
+    if entry is None:
+        return None
+    return HostKeyError(target, f"host key {key.get_name()} {fingerprint(key)} of {trust.name} is REVOKED "
+                        f"({entry.where}); refused")
 
 
 def _changed(offered: paramiko.PKey, known: str, name: str) -> str:
     return (f"host key CHANGED: the server offers {offered.get_name()} {fingerprint(offered)} but known_hosts has "
             f"{known} for {name}; refused (if the change is expected, remove the old entry: ssh-keygen -R '{name}')")
-
-
-def _append_known_host(path: Path, name: str, key: paramiko.PKey) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as fh:
-        fh.write(f"{name} {key.get_name()} {key.get_base64()}\n")
 
 
 def encrypted(path: Path) -> bool:
@@ -152,40 +165,37 @@ def default_keys() -> list[Path]:
     return [ssh / f"id_{kind}" for kind in ("rsa", "ecdsa", "ed25519") if (ssh / f"id_{kind}").is_file()]
 
 
-def _user_known_hosts() -> Path:
-    return Path(os.path.expanduser("~/.ssh/known_hosts"))
-
-
-def load_known_hosts(options: SshOptions) -> paramiko.HostKeys:
-    """The user's known_hosts plus the extra file (loaded once; shared by the connections of a run)."""
-    keys = paramiko.HostKeys()
-    for path in (_user_known_hosts(), options.known_hosts):
-        if path is not None and path.is_file():
-            try:
-                keys.load(str(path))
-            except (OSError, UnicodeDecodeError) as exc:
-                raise MailcfgError(f"{path}: cannot read known_hosts: {exc}") from exc
-    return keys
+def load_known_hosts(options: SshOptions) -> KnownHosts:
+    """The run's known_hosts files (shared by its connections); the default ones and --known-hosts
+    are read now, so that an unreadable one is reported once, before any host is contacted."""
+    known = KnownHosts(options.known_hosts)
+    for path in (options.known_hosts, *options.user_known_hosts, *options.global_known_hosts):
+        if path is not None:
+            known.entries(path)
+    return known
 
 
 class Connection:
     """An open, verified, authenticated SSH connection; over `sock` (a tunnel through a jump host,
     or a proxy command) when given. Connections in `via` are closed with this one."""
 
-    def __init__(self, target: SshTarget, options: SshOptions, known: paramiko.HostKeys | None = None,
-                 sock=None):
+    def __init__(self, target: SshTarget, options: SshOptions, known: KnownHosts | None = None, sock=None):
         self.target, self.options, self.sock = target, options, sock
         self.via: list[Connection] = []
         known = known if known is not None else load_known_hosts(options)
         self.client = paramiko.SSHClient()
-        # The client checks the keys known for this host's name (the one it looks up); our policy sees
-        # only a key type it does not know. Copying just these keeps a connection's cost independent
-        # of the size of known_hosts.
-        name = target.known_hosts_name
-        for key_type, key in (known.lookup(name) or {}).items():
-            self.client.get_host_keys().add(name, key_type, key)
-        save_to = options.known_hosts or _user_known_hosts()
-        self.client.set_missing_host_key_policy(_Policy(target, known, options, save_to))
+        try:
+            self.trust = known.trust(options.host_key_alias or target.known_hosts_name, options.user_known_hosts,
+                                     options.global_known_hosts)
+        except MailcfgError:
+            self.close()
+            raise
+        # The client checks the plain keys trusted for this host, under the name it looks up (which
+        # also makes it ask the server for that key type first); our policy sees only a key type it
+        # does not know. Copying just these keeps a connection's cost independent of known_hosts' size.
+        for key_type, key in self.trust.keys.items():
+            self.client.get_host_keys().add(target.known_hosts_name, key_type, key)
+        self.client.set_missing_host_key_policy(_Policy(target, self.trust, options, known))
         self._connect()
 
     def _connect(self) -> None:
@@ -214,7 +224,9 @@ class Connection:
         t, o = self.target, self.options
         at = f"{t.host} port {t.port}"
         if isinstance(exc, paramiko.BadHostKeyException):
-            return HostKeyError(t, _changed(exc.key, fingerprint(exc.expected_key), t.known_hosts_name))
+            return _revoked(t, self.trust, exc.key) or \
+                HostKeyError(t, _changed(exc.key, f"{exc.expected_key.get_name()} {fingerprint(exc.expected_key)}",
+                                         self.trust.name))
         if isinstance(exc, paramiko.PasswordRequiredException):
             return SshError(t, f"the key file is encrypted: set {PASSPHRASE_ENV} or use ssh-agent")
         if isinstance(exc, paramiko.AuthenticationException):

@@ -1,10 +1,12 @@
 """A bare host name resolved through an OpenSSH client config (~/.ssh/config), with paramiko.
 
-`resolve("mx1")` reads HostName, User, Port, IdentityFile, ProxyJump and ProxyCommand as
-`ssh mx1` would (first obtained value wins, `Host` patterns and negations as OpenSSH). `user@name`
-is accepted too, the user overriding the config's User. paramiko connects neither through
-ProxyJump nor through ProxyCommand on its own: both are returned on the `HostSpec` so that the
-caller can handle or refuse them.
+`resolve("mx1")` reads HostName, User, Port, IdentityFile, ProxyJump, ProxyCommand,
+HostKeyAlias, UserKnownHostsFile and GlobalKnownHostsFile as `ssh mx1` would (first obtained value
+wins, `Host` patterns and negations as OpenSSH). `user@name` is accepted too, the user overriding
+the config's User. A name or user that is not a valid host or login name is refused before any
+lookup (OpenSSH 9.6 does the same: such names end up in ProxyCommand's shell command). paramiko
+connects neither through ProxyJump nor through ProxyCommand on its own: both are returned on the
+`HostSpec` for `mailcfg.remote.route`; ProxyCommand keeps its %-tokens, which route expands quoted.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import ClassVar
 
 import paramiko
 from mailcfg.errors import MailcfgError
-from mailcfg.remote.hosts import HostSpec
+from mailcfg.remote.hosts import HostSpec, name_problem
+from mailcfg.remote.knownhosts import expand
 from mailcfg.remote.ssh import one_line
 
 DEFAULT_CONFIG = "~/.ssh/config"
@@ -37,20 +41,29 @@ def load(path: str | os.PathLike | None = None) -> paramiko.SSHConfig | None:
         raise MailcfgError(f"{file}: bad ssh config: {one_line(exc)}") from None
 
 
+class _Config(paramiko.SSHConfig):
+    """paramiko's parser, leaving ProxyCommand's tokens alone: paramiko would substitute the host
+    name into the shell command unquoted."""
+
+    TOKENS_BY_CONFIG_KEY: ClassVar[dict[str, list[str]]] = {
+        k: v for k, v in paramiko.SSHConfig.TOKENS_BY_CONFIG_KEY.items() if k != "proxycommand"}
+
+
 @functools.lru_cache(maxsize=8)
 def _parse(file: str, _mtime_ns: int) -> paramiko.SSHConfig:
     """Parsed once per file and version: every bare host name and every jump hop asks again."""
-    return paramiko.SSHConfig.from_path(file)
+    return _Config.from_path(file)
 
 
-def resolve(name: str, config: str | os.PathLike | paramiko.SSHConfig | None = None) -> HostSpec:
-    """The `HostSpec` for `name` (`[user@]host`) according to `config` (a path, a parsed config,
-    or None for ~/.ssh/config). A name no `Host` block matches gives the name itself on port 22."""
-    user, _, host = name.rpartition("@")
-    if not host or any(c.isspace() for c in host) or "/" in host:
-        raise MailcfgError(f"{name}: not a host name")
-    parsed = config if isinstance(config, paramiko.SSHConfig) else load(config)
-    where = "ssh config" if isinstance(config, paramiko.SSHConfig) else str(config or DEFAULT_CONFIG)
+def resolve(name: str, config: str | os.PathLike | None = None) -> HostSpec:
+    """The `HostSpec` for `name` (`[user@]host`) according to `config` (a path, or None for
+    ~/.ssh/config). A name no `Host` block matches gives the name itself on port 22."""
+    user, at, host = name.rpartition("@")
+    problem = name_problem(host, user if at else None)
+    if problem is not None:  # repr: the name may hold anything, newlines and escapes included
+        raise MailcfgError(f"{name!r}: not a host name: {problem}")
+    parsed = load(config)
+    where = str(config or DEFAULT_CONFIG)
     if parsed is None:
         return HostSpec(name=name, hostname=host, user=user or None)
     try:
@@ -72,7 +85,18 @@ def resolve(name: str, config: str | os.PathLike | paramiko.SSHConfig | None = N
         identity=_identity(entry.get("identityfile") or []),
         proxy_jump=_unless_none(entry.get("proxyjump")),
         proxy_command=_unless_none(entry.get("proxycommand")),
+        host_key_alias=entry.get("hostkeyalias") or None,
+        alias=host,
+        user_known_hosts=_files(entry.get("userknownhostsfile")),
+        global_known_hosts=_files(entry.get("globalknownhostsfile")),
     )
+
+
+def _files(value: str | None) -> tuple[Path, ...] | None:
+    """UserKnownHostsFile / GlobalKnownHostsFile: whitespace-separated paths, `none` for none."""
+    if value is None:
+        return None
+    return () if value.strip().lower() == "none" else expand(value.split())
 
 
 def _identity(files: list[str]) -> Path | None:

@@ -1,0 +1,162 @@
+"""known_hosts files read as OpenSSH reads them, to decide whether a host's key is trusted.
+
+A line is `[@marker] patterns keytype base64 [comment]`. Patterns are comma-separated names with
+`*` and `?` wildcards and `!` negation (a negated match excludes the host whatever else
+matches), or one hashed name `|1|salt|hmac-sha1`; a host on a port other than 22 is named
+`[host]:port`. `@revoked` keys are refused for the hosts they match; `@cert-authority` keys sign
+host certificates. Lines that cannot be read are skipped, as OpenSSH does: a skipped line can
+only make fewer keys trusted.
+
+Files are read once per run (shared by the threads of a fleet run) and kept in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+from mailcfg.errors import MailcfgError
+
+# OpenSSH's defaults for UserKnownHostsFile and GlobalKnownHostsFile.
+USER_FILES = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
+GLOBAL_FILES = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
+MARKERS = ("@revoked", "@cert-authority")
+
+
+@dataclass(frozen=True)
+class Entry:
+    where: str  # file:line, for messages
+    marker: str | None  # None, "@revoked" or "@cert-authority"
+    patterns: tuple[str, ...]
+    key_type: str
+    blob: bytes
+
+    def matches(self, name: str) -> bool:
+        name = name.lower()
+        hit = False
+        for pattern in self.patterns:
+            negated = pattern.startswith("!")
+            if _pattern_matches(pattern[1:] if negated else pattern, name):
+                if negated:
+                    return False
+                hit = True
+        return hit
+
+    def pkey(self) -> paramiko.PKey | None:
+        try:
+            return paramiko.PKey.from_type_string(self.key_type, self.blob)
+        except Exception:  # a key type paramiko does not know: it can never be offered to it either
+            return None
+
+
+def _pattern_matches(pattern: str, name: str) -> bool:
+    if pattern.startswith("|1|"):
+        salt, _, digest = pattern[3:].partition("|")
+        try:
+            mac = hmac.new(base64.b64decode(salt, validate=True), name.encode(), hashlib.sha1).digest()
+            return hmac.compare_digest(mac, base64.b64decode(digest, validate=True))
+        except (binascii.Error, ValueError):
+            return False
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower())
+    return re.fullmatch(regex, name, re.S) is not None
+
+
+def parse(text: str, where: str) -> list[Entry]:
+    """The usable entries of one known_hosts file's text; `where` names the file."""
+    entries = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        fields = raw.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        marker = None
+        if fields[0].startswith("@"):
+            if fields[0] not in MARKERS:
+                continue
+            marker, fields = fields[0], fields[1:]
+        if len(fields) < 3:
+            continue
+        try:
+            blob = base64.b64decode(fields[2], validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        entries.append(Entry(f"{where}:{number}", marker, tuple(fields[0].split(",")), fields[1], blob))
+    return entries
+
+
+@dataclass
+class Trust:
+    """What the known_hosts files say about one host name."""
+
+    name: str
+    keys: dict[str, paramiko.PKey] = field(default_factory=dict)  # trusted plain keys by type, none revoked
+    revoked: list[Entry] = field(default_factory=list)
+    authorities: list[Entry] = field(default_factory=list)  # @cert-authority lines for this host
+
+    def revocation(self, key: paramiko.PKey) -> Entry | None:
+        """The @revoked line that names `key`, if any."""
+        blob = key.asbytes()
+        return next((e for e in self.revoked if e.blob == blob), None)
+
+
+class KnownHosts:
+    """The known_hosts files of a run: `extra` (--known-hosts) is always consulted besides each
+    host's UserKnownHostsFile and GlobalKnownHostsFile files (OpenSSH's defaults when unset)."""
+
+    def __init__(self, extra: Path | None = None):
+        self.extra = extra
+        self._files: dict[Path, list[Entry]] = {}
+        self._lock = threading.Lock()
+
+    def entries(self, path: Path) -> list[Entry]:
+        with self._lock:
+            if path not in self._files:
+                self._files[path] = _read(path)
+            return self._files[path]
+
+    def trust(self, name: str, user_files: Iterable[Path], global_files: Iterable[Path]) -> Trust:
+        """What the files say about `name` (`host`, `[host]:port`, or a HostKeyAlias)."""
+        result = Trust(name)
+        paths = [p for p in (self.extra, *user_files, *global_files) if p is not None]
+        matching = [e for path in dict.fromkeys(paths) for e in self.entries(path) if e.matches(name)]
+        result.revoked = [e for e in matching if e.marker == "@revoked"]
+        result.authorities = [e for e in matching if e.marker == "@cert-authority"]
+        revoked = {e.blob for e in result.revoked}
+        for entry in matching:
+            if entry.marker is None and entry.blob not in revoked and entry.key_type not in result.keys:
+                key = entry.pkey()
+                if key is not None:
+                    result.keys[entry.key_type] = key
+        return result
+
+    def remember(self, path: Path, name: str, key: paramiko.PKey) -> None:
+        """Append `name`'s new key to `path` (as `StrictHostKeyChecking accept-new` does) and to what this run knows."""
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
+            fh.write(f"{name} {key.get_name()} {key.get_base64()}\n")
+        entry = Entry(f"{path}:new", None, (name,), key.get_name(), key.asbytes())
+        with self._lock:
+            self._files.setdefault(path, []).append(entry)
+
+
+def expand(paths: Iterable[str]) -> tuple[Path, ...]:
+    return tuple(Path(os.path.expanduser(p)) for p in paths)
+
+
+def _read(path: Path) -> list[Entry]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        raise MailcfgError(f"{path}: cannot read known_hosts: {exc.strerror or exc}") from None
+    return parse(text, str(path))

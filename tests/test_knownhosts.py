@@ -1,0 +1,77 @@
+"""known_hosts files as OpenSSH reads them: markers, hashed names, patterns, unreadable lines."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import paramiko
+import pytest
+from mailcfg.errors import MailcfgError
+from mailcfg.remote.knownhosts import KnownHosts, parse
+
+
+def _key(tmp_path: Path, name: str) -> tuple[str, paramiko.PKey]:
+    path = tmp_path / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+    blob = path.with_suffix(".pub").read_text().split()[1]
+    return blob, paramiko.Ed25519Key(filename=str(path))
+
+
+def test_markers_patterns_and_revocation(tmp_path):
+    (a, key_a), (b, key_b), (ca, _) = (_key(tmp_path, n) for n in ("a", "b", "ca"))
+    kh = tmp_path / "known_hosts"
+    kh.write_text(f"""\
+# comment
+mx1.example.org,[mx1.example.org]:2222 ssh-ed25519 {a} a comment
+*.example.org,!mx9.example.org ssh-ed25519 {b}
+@cert-authority *.example.org ssh-ed25519 {ca} the CA
+@revoked * ssh-ed25519 {b}
+@unknown-marker mx1.example.org ssh-ed25519 {b}
+too-short ssh-ed25519
+bad-base64 ssh-ed25519 !!!notbase64
+""")
+    known = KnownHosts()
+    mx1 = known.trust("mx1.example.org", [kh], [])
+    assert mx1.keys == {"ssh-ed25519": key_a}
+    assert [e.where for e in mx1.authorities] == [f"{kh}:4"] and [e.where for e in mx1.revoked] == [f"{kh}:5"]
+    assert mx1.revocation(key_b).where == f"{kh}:5" and mx1.revocation(key_a) is None
+    assert known.trust("[MX1.example.org]:2222", [kh], []).keys == {"ssh-ed25519": key_a}  # names are case-blind
+    assert known.trust("mx2.example.org", [kh], []).keys == {}  # its only key is revoked
+    assert known.trust("mx9.example.org", [kh], []).authorities  # the CA line has no negation
+    assert known.trust("mx1.example.org:2222", [kh], []).keys == {}
+    assert known.trust("[mx1.example.org]:2223", [kh], []).authorities == []
+
+
+def test_hashed_names_as_ssh_keygen_writes_them(tmp_path):
+    a, key_a = _key(tmp_path, "a")
+    kh = tmp_path / "known_hosts"
+    kh.write_text(f"mx1.example.org ssh-ed25519 {a}\n[192.0.2.7]:2200 ssh-ed25519 {a}\n")
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(kh)], check=True, capture_output=True)
+    assert "mx1.example.org" not in kh.read_text() and kh.read_text().startswith("|1|")
+    known = KnownHosts()
+    assert known.trust("mx1.example.org", [], [kh]).keys == {"ssh-ed25519": key_a}
+    assert known.trust("[192.0.2.7]:2200", [], [kh]).keys == {"ssh-ed25519": key_a}
+    assert known.trust("mx2.example.org", [], [kh]).keys == {}
+
+
+def test_files_extra_first_then_user_then_global_and_remembered_keys(tmp_path):
+    (a, key_a), (b, key_b) = _key(tmp_path, "a"), _key(tmp_path, "b")
+    extra, user, system = tmp_path / "extra", tmp_path / "user", tmp_path / "system"
+    system.write_text(f"h ssh-ed25519 {b}\n")
+    known = KnownHosts(extra)
+    assert known.trust("h", [user], [system]).keys == {"ssh-ed25519": key_b}  # missing files are empty
+    user.write_text(f"h ssh-ed25519 {a}\n")
+    assert KnownHosts(extra).trust("h", [user], [system]).keys == {"ssh-ed25519": key_a}
+    known.remember(extra, "[new]:2200", key_a)
+    assert extra.read_text() == f"[new]:2200 ssh-ed25519 {a}\n" and extra.stat().st_mode & 0o777 == 0o600
+    assert known.trust("[new]:2200", [], []).keys == {"ssh-ed25519": key_a}
+
+
+def test_unreadable_file_is_one_line(tmp_path):
+    with pytest.raises(MailcfgError, match="cannot read known_hosts"):
+        KnownHosts().entries(tmp_path)  # a directory
+
+
+def test_parse_keeps_the_line_number():
+    assert [e.where for e in parse("\n# x\nh ssh-ed25519 AAAA\n", "f")] == ["f:3"]
