@@ -20,7 +20,7 @@ from mailcfg.fanout import run_all
 from mailcfg.findings import Severity
 from mailcfg.fixer import fix_target
 from mailcfg.lint import lint_path, lint_snapshot
-from mailcfg.policy import load_policy
+from mailcfg.policy import load_policy, probe_problem
 from mailcfg.postfix.probe import Probe, literal_helo
 from mailcfg.registry import all_rules, rule_by_id
 from mailcfg.remote.apply import apply_fixes
@@ -327,6 +327,9 @@ def explain(
     """Predict what the server answers to one SMTP transaction, and show why."""
     helo = helo if helo is not None else client_name or literal_helo(client)
     probe = Probe(client, rcpt, sender, helo, client_name, sasl_user, tls, service, port)
+    problem = probe_problem(probe)
+    if problem:
+        raise MailcfgError(f"explain: {problem}")
     result = explain_probe(target, probe)
     if fmt is DecisionFormat.json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
@@ -340,13 +343,22 @@ def test_policy(
                                           "a main.cf or Exim configuration file.")],
     policy: Annotated[Path, typer.Option(help="YAML or JSON file listing probes and the expected decision.")],
     fmt: Annotated[DecisionFormat, typer.Option("--format", "-f", help="Output format.")] = DecisionFormat.text,
+    allow_undecided: Annotated[bool, typer.Option("--allow-undecided", help="A probe whose answer depends on "
+                                                  "what the snapshot lacks (a table, DNS, a policy service) passes "
+                                                  "when the answer offline is the expected one.")] = False,
 ) -> None:
-    """Check expected decisions (accept, reject, defer, error); exit 1 when any differs."""
-    run = run_policy(target, load_policy(policy))
+    """Check expected decisions (accept, reject, defer, error); exit 1 when any differs or is undecided,
+    2 when a probe is not valid (the others are still run and reported)."""
+    run = run_policy(target, load_policy(policy), allow_undecided)
     if fmt is DecisionFormat.json:
         sys.stdout.write(json.dumps(run.to_json(), indent=2) + "\n")
     else:
         sys.stdout.write(render_test(run, _color(fmt)))
+    for r in run.results:
+        if r.decision is None:
+            typer.echo(f"mailcfg: {r.error}", err=True)
+    if run.invalid:
+        raise typer.Exit(2)
     if run.failed:
         raise typer.Exit(1)
 

@@ -42,6 +42,7 @@ class TargetResult:
             "error": self.error,
             "findings": [f.to_json() for f in self.findings],
             "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
+            "assumptions": list(self.assumptions),
         }
 
 
@@ -50,7 +51,7 @@ def lint_path(target: str) -> TargetResult:
     try:
         return lint_snapshot(load_local(target))
     except MailcfgError as exc:
-        return TargetResult(target, status="error", error=str(exc))
+        return TargetResult(target, status="error", error=str(exc).removeprefix(f"{target}: "))  # named once
 
 
 def lint_snapshot(snapshot: Snapshot) -> TargetResult:
