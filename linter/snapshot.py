@@ -8,39 +8,21 @@ seen as a snapshot whose /etc/postfix is that directory.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-import json
+import os
+import stat
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
+from mailcfg.configkind import config_kind
 from mailcfg.errors import MailcfgError
-from mailcfg.roles import ROLES
+from mailcfg.facts import Facts, read_facts
+from mailcfg.facts import Interface as Interface  # re-exported: where the analysis finds it
 
 FACTS = ".mailcfg-host/facts.json"
 POSTFIX_DIR = "/etc/postfix"
 EXIM_DIR = "/etc/exim4"
 EXIM_FILES = ("exim4.conf", "exim4.conf.template", "update-exim4.conf.conf", "exim.conf", "configure")
-
-
-@dataclass(frozen=True)
-class Interface:
-    address: str
-    prefix: int
-    name: str = ""
-
-    @property
-    def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-        return ipaddress.ip_interface(f"{self.address}/{self.prefix}").network
-
-
-@dataclass
-class Facts:
-    hostname: str | None = None
-    interfaces: list[Interface] | None = None  # None: not collected
-    versions: dict[str, str] = field(default_factory=dict)  # system -> version text
-    collected: str | None = None
-    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (host path, reason) the fetch could not read
-    roles: list[str] | None = None  # what the host is for (mailcfg.roles); None: not said
 
 
 @dataclass
@@ -58,28 +40,74 @@ class Snapshot:
     facts: Facts = field(default_factory=Facts)
     is_snapshot: bool = False  # a full snapshot, not a bare config directory
     overrides: dict[str, Path | None] = field(default_factory=dict)  # host path -> another file, or absent
+    # host path -> why it was not read; shared with the snapshots `with_files` derives
+    refused: dict[str, str] = field(default_factory=dict)
 
     def with_files(self, overrides: dict[str, Path | None]) -> Snapshot:
         """The same snapshot with some host files replaced (or gone): a configuration as it would be."""
         return dataclasses.replace(self, overrides={**self.overrides, **overrides})
 
     def resolve(self, host_path: str) -> Path | None:
-        """The snapshot file standing for `host_path` on the host, if the snapshot has it."""
+        """The snapshot file standing for `host_path` on the host, if the snapshot has it.
+
+        Only a regular file inside the snapshot root is ever returned: a path naming `..`, a symbolic
+        link leading out of the root and a FIFO, device or socket are recorded in `refused` instead
+        and count as absent, so nothing outside the snapshot is read and nothing can hang a read."""
         if host_path in self.overrides:
             return self.overrides[host_path]
+        local = self._local(host_path)
+        return self._checked(host_path, local, directory=False) if local is not None else None
+
+    def _local(self, host_path: str) -> Path | None:
+        """Where `host_path` would be in the snapshot, before any check."""
         if not host_path.startswith("/"):
             return None
         if self.is_snapshot:
-            real = self.root / host_path.lstrip("/")
-        elif self.postfix_dir is not None and host_path.startswith(POSTFIX_DIR + "/"):
-            real = self.postfix_dir / host_path[len(POSTFIX_DIR) + 1:]
-        elif self.exim_dir is not None and host_path.startswith(EXIM_DIR + "/"):
-            real = self.exim_dir / host_path[len(EXIM_DIR) + 1:]
-        elif self.exim_file is not None and host_path == self.exim_file_host:
-            real = self.exim_file
-        else:
+            return self.root / host_path.lstrip("/")
+        if self.postfix_dir is not None and host_path.startswith(POSTFIX_DIR + "/"):
+            return self.postfix_dir / host_path[len(POSTFIX_DIR) + 1:]
+        if self.exim_dir is not None and (host_path + "/").startswith(EXIM_DIR + "/"):
+            return self.exim_dir / host_path[len(EXIM_DIR) + 1:]
+        if self.exim_file is not None and host_path == self.exim_file_host:
+            return self.exim_file
+        return None
+
+    def host_path(self, local: Path) -> str | None:
+        """The host path a snapshot file stands for: the inverse of `_local`."""
+        if self.exim_file is not None and local == self.exim_file:
+            return self.exim_file_host
+        for base, host in ((self.postfix_dir, POSTFIX_DIR), (self.exim_dir, EXIM_DIR),
+                           (self.root if self.is_snapshot else None, "")):
+            if base is not None and local.is_relative_to(base):
+                return f"{host}/{local.relative_to(base).as_posix()}"
+        return None
+
+    @cached_property
+    def _real_root(self) -> str:
+        return os.path.realpath(self.root)
+
+    def _checked(self, host_path: str, local: Path, directory: bool) -> Path | None:
+        if ".." in host_path.split("/"):
+            self.refused[host_path] = "the path names '..', which could lead outside the snapshot"
             return None
-        return real if real.is_file() else None
+        real = os.path.realpath(local)
+        if os.path.commonpath([real, self._real_root]) != self._real_root:
+            self.refused[host_path] = "a symbolic link leads outside the snapshot"
+            return None
+        try:
+            mode = os.stat(real).st_mode
+        except OSError:
+            return None  # absent, or a dangling link: the snapshot does not have it
+        if directory or stat.S_ISDIR(mode):
+            return local if directory and stat.S_ISDIR(mode) else None
+        if not stat.S_ISREG(mode):
+            self.refused[host_path] = f"it is {file_kind(mode)}, not a regular file"
+            return None
+        return local
+
+    def meta(self, name: str) -> Path | None:
+        """A file of the snapshot's own (.mailcfg-host/...), checked like `resolve`; None outside a snapshot."""
+        return self._checked(name, self.root / name, directory=False) if self.is_snapshot else None
 
     def display(self, host_path: str) -> str:
         """How findings name the file that stands for `host_path`."""
@@ -99,66 +127,124 @@ class Snapshot:
         return sorted(p.name for p in real.iterdir()) if real is not None else None
 
     def resolve_dir(self, host_path: str) -> Path | None:
+        """The snapshot directory standing for `host_path`, checked like `resolve`."""
         host_path = host_path.rstrip("/")
-        if self.is_snapshot:
-            real = self.root / host_path.lstrip("/")
-        elif self.exim_dir is not None and (host_path + "/").startswith(EXIM_DIR + "/"):
-            real = self.exim_dir / host_path[len(EXIM_DIR) + 1:]
-        else:
-            return None
-        return real if real.is_dir() else None
+        local = self._local(host_path)
+        return self._checked(host_path, local, directory=True) if local is not None else None
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 def load_local(target: str, name: str | None = None) -> Snapshot:
     """The snapshot at local path `target`; reports and messages call it `name` when given."""
     path = Path(target)
     target = name or target
-    if not path.exists():
-        raise MailcfgError(f"{target}: no such file or directory")
-    if path.is_file():
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        missing = "a dangling symbolic link" if path.is_symlink() else "no such file or directory"
+        raise MailcfgError(f"{target}: {missing if isinstance(exc, FileNotFoundError) else exc.strerror}") from None
+    if stat.S_ISREG(mode):
         return _single_file(target, path)
-    if not path.is_dir():
-        raise MailcfgError(f"{target}: not a regular file or directory")
-    if (path / FACTS).exists() or (path / "etc/postfix").is_dir() or (path / "etc/exim4").is_dir() \
-            or (path / "etc/exim").is_dir():
+    if not stat.S_ISDIR(mode):
+        raise MailcfgError(f"{target}: {file_kind(mode)}, not a configuration file or directory")
+    kind = dir_kind(path)
+    if kind == "snapshot":
         return _snapshot_dir(target, path)
-    if (path / "main.cf").exists() or (path / "master.cf").exists():
+    if kind == "postfix":
         return _with_postfix(Snapshot(target, path, postfix_dir=path, systems=["postfix"]))
-    if any((path / name).exists() for name in EXIM_FILES) or (path / "conf.d").is_dir():
+    if kind == "exim":
         return Snapshot(target, path, systems=["exim"], exim_dir=path)
+    if kind == "etc":
+        return _etc_dir(target, path)
     raise MailcfgError(f"{target}: no mail configuration found (looked for main.cf, master.cf, "
                        f"an Exim configuration, or a snapshot with etc/postfix or {FACTS})")
 
 
+def dir_kind(path: Path) -> str | None:
+    """What a directory is as a target: a snapshot, a Postfix or an Exim config directory, a copy of a
+    host's /etc ("etc"), or None when it is none of them."""
+    if os.path.lexists(path / FACTS) or any((path / d).is_dir() for d in ("etc/postfix", "etc/exim4", "etc/exim")):
+        return "snapshot"
+    kind = _config_dir_kind(path)
+    if kind is None and (_config_dir_kind(path / "postfix") == "postfix" or _config_dir_kind(path / "exim4") == "exim"):
+        return "etc"
+    return kind
+
+
+def _config_dir_kind(path: Path) -> str | None:
+    if os.path.lexists(path / "main.cf") or os.path.lexists(path / "master.cf"):
+        return "postfix"
+    if any(os.path.lexists(path / name) for name in EXIM_FILES) or (path / "conf.d").is_dir():
+        return "exim"
+    return None
+
+
 def _with_postfix(snap: Snapshot) -> Snapshot:
-    assert snap.postfix_dir is not None
-    for attr, name in (("main_cf", "main.cf"), ("master_cf", "master.cf")):
-        path = snap.postfix_dir / name
-        if path.exists() and not path.is_file():
-            raise MailcfgError(f"{path}: is not a regular file")
-        if path.is_file():
-            setattr(snap, attr, path)
+    snap.main_cf = _config_file(snap, POSTFIX_DIR + "/main.cf")
+    snap.master_cf = _config_file(snap, POSTFIX_DIR + "/master.cf")
     return snap
 
 
+def _config_file(snap: Snapshot, host_path: str) -> Path | None:
+    """main.cf or master.cf in the snapshot; one that is there but cannot be read stops the lint, since
+    linting the configuration without it would show Postfix's defaults as the host's settings."""
+    local = snap._local(host_path)
+    if local is None or not os.path.lexists(local):
+        return None
+    real = snap.resolve(host_path)
+    if real is None:
+        why = snap.refused.pop(host_path, None) or ("a dangling symbolic link" if local.is_symlink() else
+                                                   "not a regular file")
+        raise MailcfgError(f"{snap.target}: {snap.display(host_path)}: not read: {why}")
+    return real
+
+
 def _single_file(target: str, path: Path) -> Snapshot:
-    """Only the named file is read: a main.cf (any name) or a master.cf."""
-    snap = Snapshot(target, path.parent, postfix_dir=path.parent, systems=["postfix"])
-    if path.name.startswith("master.cf"):
-        snap.master_cf = path
-    elif path.name.startswith("main.cf") or path.suffix == ".cf":
-        snap.main_cf = path
-    elif path.name == "update-exim4.conf.conf":
-        return Snapshot(target, path.parent, systems=["exim"], exim_file=path,
-                        exim_file_host=EXIM_DIR + "/update-exim4.conf.conf")
+    """A main.cf or master.cf with the files beside it; update-exim4.conf.conf with its directory (conf.d,
+    the template); another Exim configuration alone."""
+    kind = config_kind(path, target)
+    parent = path.parent
+    if kind == "debian-exim":
+        return Snapshot(target, parent, systems=["exim"], exim_dir=parent)
+    if kind == "exim":
+        return Snapshot(target, parent, systems=["exim"], exim_file=path)
+    snap = Snapshot(target, parent, postfix_dir=parent, systems=["postfix"])
+    if kind == "master.cf":
+        snap.master_cf, snap.main_cf = path, _config_file(snap, POSTFIX_DIR + "/main.cf")
     else:
-        return Snapshot(target, path.parent, systems=["exim"], exim_file=path)
+        snap.main_cf, snap.master_cf = path, _config_file(snap, POSTFIX_DIR + "/master.cf")
+    return snap
+
+
+def _etc_dir(target: str, path: Path) -> Snapshot:
+    """A copy of a host's /etc: its postfix/ and exim4/ directories stand for the host's."""
+    snap = Snapshot(target, path)
+    if _config_dir_kind(path / "postfix") == "postfix":
+        snap.postfix_dir, snap.display_prefix = path / "postfix", "postfix/"
+        snap.systems.append("postfix")
+        _with_postfix(snap)
+    if _config_dir_kind(path / "exim4") == "exim":
+        snap.exim_dir = path / "exim4"
+        snap.systems.append("exim")
     return snap
 
 
 def _snapshot_dir(target: str, path: Path) -> Snapshot:
-    snap = Snapshot(target, path, is_snapshot=True, facts=_read_facts(path / FACTS))
-    if (path / "etc/postfix/main.cf").exists() or (path / "etc/postfix/master.cf").exists():
+    snap = Snapshot(target, path, is_snapshot=True)
+    facts = snap.meta(FACTS)
+    if FACTS in snap.refused:
+        raise MailcfgError(f"{target}: {FACTS}: not read: {snap.refused[FACTS]}")
+    if facts is not None:
+        snap.facts = read_facts(facts, f"{target}: {FACTS}")
+    if any(os.path.lexists(path / "etc/postfix" / name) for name in ("main.cf", "master.cf")):
         snap.postfix_dir = path / "etc/postfix"
         snap.display_prefix = "etc/postfix/"
         snap.systems.append("postfix")
@@ -173,34 +259,3 @@ def _snapshot_dir(target: str, path: Path) -> Snapshot:
     if not snap.systems:
         raise MailcfgError(f"{target}: snapshot holds no Postfix or Exim configuration")
     return snap
-
-
-def _read_facts(path: Path) -> Facts:
-    if not path.exists():
-        return Facts()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise MailcfgError(f"{path}, line {exc.lineno}: invalid JSON: {exc.msg}") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MailcfgError(f"{path}: cannot read: {exc}") from exc
-    if not isinstance(data, dict):
-        raise MailcfgError(f"{path}: expected a JSON object")
-    interfaces = None
-    if isinstance(data.get("addresses"), list):
-        interfaces = []
-        for item in data["addresses"]:
-            try:
-                iface = Interface(str(item["address"]), int(item["prefix"]), str(item.get("interface", "")))
-                iface.network  # noqa: B018 - validates address and prefix
-            except (KeyError, TypeError, ValueError) as exc:
-                raise MailcfgError(f"{path}: bad entry in \"addresses\": {item!r}") from exc
-            interfaces.append(iface)
-    versions = {name: str(info.get("version")) for name, info in (data.get("systems") or {}).items()
-                if isinstance(info, dict) and info.get("version")}
-    unreadable = [(str(u.get("path")), str(u.get("reason"))) for u in data.get("unreadable") or []
-                  if isinstance(u, dict) and u.get("path")]
-    roles = data.get("roles")
-    if roles is not None and (not isinstance(roles, list) or any(r not in ROLES for r in roles)):
-        raise MailcfgError(f"{path}: \"roles\" must be a list of {', '.join(ROLES)}")
-    return Facts(data.get("hostname"), interfaces, versions, data.get("collected"), unreadable, roles)

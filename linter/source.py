@@ -7,6 +7,8 @@ with whitespace continues the previous logical line even across comment and blan
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,16 +52,27 @@ def _split_on_newlines(text: str) -> list[str]:
     return lines
 
 
-def read_text(real_path: Path) -> str:
-    """Read a config file as text, refusing binary files with a one-line reason."""
+def read_text(real_path: Path, shown: str | None = None) -> str:
+    """Read a config file as text, refusing binary files and anything but a regular file with a one-line
+    reason naming the file as `shown` (default: its path). A FIFO or device is never read: opening does
+    not wait for a writer, and the opened file is checked before a byte is read."""
+    name = shown or str(real_path)
     try:
-        data = real_path.read_bytes()
-    except IsADirectoryError as exc:
-        raise MailcfgError(f"{real_path}: is a directory, expected a file") from exc
+        fd = os.open(real_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise MailcfgError(f"{real_path}: cannot read: {exc.strerror or exc}") from exc
+        raise MailcfgError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise MailcfgError(f"{name}: is a directory, expected a file")
+        if not stat.S_ISREG(mode):
+            raise MailcfgError(f"{name}: not a regular file, not read")
+        try:
+            data = fh.read()
+        except OSError as exc:
+            raise MailcfgError(f"{name}: cannot read: {exc.strerror or exc}") from None
     if b"\0" in data:
-        raise MailcfgError(f"{real_path}: binary file (contains NUL bytes), not a configuration file")
+        raise MailcfgError(f"{name}: binary file (contains NUL bytes), not a configuration file")
     # surrogateescape keeps undecodable bytes so that printing the parse reproduces the file.
     return data.decode("utf-8", errors="surrogateescape")
 

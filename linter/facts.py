@@ -1,0 +1,115 @@
+"""Facts about a host (.mailcfg-host/facts.json), checked key by key: a snapshot may come from anyone.
+
+Every key is optional; a key of the wrong type is refused with one line naming the file and the key,
+never guessed around. Keys this version does not know are ignored (newer fetches may add some).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mailcfg.errors import MailcfgError
+from mailcfg.roles import ROLES
+from mailcfg.source import read_text
+
+
+@dataclass(frozen=True)
+class Interface:
+    address: str
+    prefix: int
+    name: str = ""
+
+    @property
+    def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        return ipaddress.ip_interface(f"{self.address}/{self.prefix}").network
+
+
+@dataclass
+class Facts:
+    hostname: str | None = None
+    interfaces: list[Interface] | None = None  # None: not collected
+    versions: dict[str, str] = field(default_factory=dict)  # system -> version text
+    collected: str | None = None
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (host path, reason) the fetch could not read
+    roles: list[str] | None = None  # what the host is for (mailcfg.roles); None: not said
+
+
+def read_facts(real: Path, shown: str) -> Facts:
+    """The facts in file `real`, which messages call `shown`."""
+    try:
+        data = json.loads(read_text(real))
+    except json.JSONDecodeError as exc:
+        raise MailcfgError(f"{shown}, line {exc.lineno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise MailcfgError(f"{shown}: JSON nested too deeply") from None
+    except MailcfgError as exc:
+        raise MailcfgError(f"{shown}: {str(exc).split(': ', 1)[-1]}") from None
+    if not isinstance(data, dict):
+        raise MailcfgError(f"{shown}: expected a JSON object")
+    return _Checker(shown, data).facts()
+
+
+@dataclass
+class _Checker:
+    shown: str
+    data: dict[str, Any]
+
+    def bad(self, key: str, what: str) -> MailcfgError:
+        return MailcfgError(f"{self.shown}: \"{key}\" must be {what}")
+
+    def text(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self.bad(key, "a string")
+        return value
+
+    def items(self, key: str, what: str) -> list[dict[str, Any]] | None:
+        value = self.data.get(key)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(v, dict) for v in value)):
+            raise self.bad(key, f"a list of objects ({what})")
+        return value
+
+    def facts(self) -> Facts:
+        return Facts(self.text("hostname"), self.interfaces(), self.versions(), self.text("collected"),
+                     self.unreadable(), self.roles())
+
+    def interfaces(self) -> list[Interface] | None:
+        items = self.items("addresses", '"address", "prefix", "interface"')
+        if items is None:
+            return None
+        interfaces = []
+        for item in items:
+            address, prefix, name = item.get("address"), item.get("prefix"), item.get("interface", "")
+            try:
+                if not isinstance(address, str) or type(prefix) is not int or not isinstance(name, str):
+                    raise TypeError
+                iface = Interface(address, prefix, name)
+                iface.network  # noqa: B018 - validates address and prefix
+            except (TypeError, ValueError):
+                raise self.bad("addresses", "a list of {\"address\": IP, \"prefix\": length, \"interface\": "
+                               "name}") from None
+            interfaces.append(iface)
+        return interfaces
+
+    def versions(self) -> dict[str, str]:
+        systems = self.data.get("systems") or {}
+        if not isinstance(systems, dict) or not all(
+                isinstance(info, dict) and isinstance(info.get("version", ""), str) for info in systems.values()):
+            raise self.bad("systems", "an object of {\"version\": text} objects")
+        return {name: info["version"] for name, info in systems.items() if info.get("version")}
+
+    def unreadable(self) -> list[tuple[str, str]]:
+        items = self.items("unreadable", '"path", "reason"') or []
+        if not all(isinstance(u.get("path"), str) and isinstance(u.get("reason", ""), str) for u in items):
+            raise self.bad("unreadable", "a list of {\"path\": text, \"reason\": text}")
+        return [(u["path"], u.get("reason", "")) for u in items if u["path"]]
+
+    def roles(self) -> list[str] | None:
+        roles = self.data.get("roles")
+        if roles is not None and (not isinstance(roles, list) or any(r not in ROLES for r in roles)):
+            raise self.bad("roles", f"a list of {', '.join(ROLES)}")
+        return roles
