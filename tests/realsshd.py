@@ -54,12 +54,16 @@ class Sshd:
     for no sudo rights); root can always log in with the client key."""
 
     def __init__(self, base: Path, postfix_conf: Path, users: dict[str, str | None] | None = None,
-                 sshd_options: str = "", mounts: dict[str, Path] | None = None):
+                 sshd_options: str = "", mounts: dict[str, Path] | None = None, host_ca: Path | None = None):
         self.base, self.port, self.conf = base, free_port(), postfix_conf
         # Users other than root read their authorized_keys themselves: it must be world-readable.
         self.public = Path(tempfile.mkdtemp(prefix="mailcfg-sshd-", dir="/tmp"))
         os.chmod(self.public, 0o755)
         self.host_key = keygen(base / "host_ed25519")
+        if host_ca is not None:  # the host key signed by this CA key, offered as a host certificate too
+            subprocess.run(["ssh-keygen", "-q", "-s", str(host_ca), "-I", "mailcfg-test", "-h", "-n", "127.0.0.1",
+                            str(base / "host_ed25519.pub")], check=True, capture_output=True)
+            sshd_options += f"HostCertificate {base / 'host_ed25519-cert.pub'}\n"
         self.client_key = base / "client_ed25519"
         keygen(self.client_key)
         keys = self.public / "authorized_keys"
