@@ -29,8 +29,8 @@ class Dependency:
 
     @property
     def name(self) -> str:
-        """The step and the piece in one phrase, without repeating what the piece already says."""
-        return self.piece if self.piece.startswith(self.what) else f"{self.what} {self.piece}"
+        """The step, and the piece it lacks."""
+        return f"{self.what} ({self.piece})"
 
     def outcomes(self) -> str:
         if not self.otherwise:
