@@ -64,6 +64,8 @@ def check_undecided(config: PostfixConfig) -> Iterator[Finding]:
             continue
         deps = dependencies(view, probe, decision)
         for dep in relevant(deps, decision.action) if question.legitimate else deps:
+            if dep.what == "permit_mx_backup":
+                continue  # postfix-permit-mx-backup reports it, with what the DNS could do (one cause, one finding)
             _, asked = found.setdefault((dep.what, dep.piece), (dep, {}))
             asked.setdefault(question.text, (question, f"{decision.action} offline; {dep.outcomes()}"))
     for dep, asked in found.values():
