@@ -68,3 +68,10 @@ def relevant(dependencies: list[Dependency], action: str) -> list[Dependency]:
     """What an answer given to a client someone describes depends on: a check that can only refuse
     (a DNS list, a DNS lookup) is taken to pass for a client that is accepted otherwise."""
     return [d for d in dependencies if not (d.refuses_only and action == "accept")]
+
+
+def deciding(dependencies: list[Dependency], action: str, legitimate: bool) -> list[Dependency]:
+    """What decides whether a rule's client gets through (accepted or not; a reject or a defer is the
+    same to the question); for a legitimate client, checks that can only refuse are taken to pass."""
+    kept = relevant(dependencies, action) if legitimate else dependencies
+    return [d for d in kept if not d.otherwise or any((a == "accept") != (action == "accept") for _, a in d.otherwise)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mailcfg.dependence import Dependency, relevant
+from mailcfg.dependence import Dependency, deciding
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.dependence import dependencies
 from mailcfg.exim.probes import Trial, logged_in, outsider_trials, user_trial
@@ -37,7 +37,7 @@ def check_undecided(config: EximConfig) -> Iterator[Finding]:
         if not decision.undecided:
             continue
         deps = dependencies(config, trial.probe, decision)
-        for dep in relevant(deps, decision.action) if legitimate else deps:
+        for dep in deciding(deps, decision.action, legitimate):
             _, asked = found.setdefault((dep.what, dep.piece), (dep, {}))
             asked.setdefault(question, (str(trial.probe.port), f"{decision.action} offline; {dep.outcomes()}"))
     for dep, asked in found.values():

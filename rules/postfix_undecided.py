@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from mailcfg.dependence import Dependency, relevant
+from mailcfg.dependence import Dependency, deciding
 from mailcfg.findings import Finding, Severity
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.dependence import dependencies
@@ -63,7 +63,7 @@ def check_undecided(config: PostfixConfig) -> Iterator[Finding]:
         if not decision.undecided:
             continue
         deps = dependencies(view, probe, decision)
-        for dep in relevant(deps, decision.action) if question.legitimate else deps:
+        for dep in deciding(deps, decision.action, question.legitimate):
             if dep.what == "permit_mx_backup":
                 continue  # postfix-permit-mx-backup reports it, with what the DNS could do (one cause, one finding)
             _, asked = found.setdefault((dep.what, dep.piece), (dep, {}))

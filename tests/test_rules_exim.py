@@ -105,6 +105,13 @@ CASES = [
     ("exim-syntax", GOOD.replace("  accept  hosts = :\n", "  acept  hosts = :\n"), None, [(CONF, 10)]),
     ("exim-syntax", "X = 1\nX = 2\n" + GOOD, None, [(CONF, 2)]),
     ("exim-syntax", ".ifdef NOTDEFINED\n" + GOOD, None, [(CONF, 46)]),  # where Exim meets the end
+    # a host list in a file the snapshot lacks decides whether outsiders relay: one finding, not one per port
+    ("exim-undecided", GOOD, None, []),
+    ("exim-undecided", GOOD.replace("  accept  hosts = :\n",
+                                    "  accept  hosts = net-lsearch;/etc/exim4/relay_clients\n"), None, [(CONF, 10)]),
+    # after the relay check it decides nothing about relaying
+    ("exim-undecided", GOOD.replace("  require verify = recipient\n", "  require verify = recipient\n"
+                                    "  deny    hosts = net-lsearch;/etc/exim4/blocked\n"), None, []),
 ]
 
 

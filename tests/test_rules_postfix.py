@@ -190,6 +190,19 @@ CASES = [
     ("postfix-inbound-rejected", MODERN + "mydestination = $myhostname, example.org\n"
      "smtpd_client_restrictions = permit_mynetworks, reject\n", SMTP, [("main.cf", 3)],
      FACTS_37 | {"roles": ["relay", "mx"]}),
+    # postfix-undecided: a table the snapshot lacks, or a policy service, that could open the relay
+    ("postfix-undecided", MODERN + "smtpd_relay_restrictions = permit_mynetworks,\n"
+     "  check_helo_access hash:/etc/postfix/helo_access, reject_unauth_destination\n", SMTP, [("main.cf", 3)],
+     FACTS_37),
+    ("postfix-undecided", MODERN + "smtpd_relay_restrictions = permit_mynetworks,\n"
+     "  check_policy_service unix:private/policy, reject_unauth_destination\n", SMTP, [("main.cf", 3)], FACTS_37),
+    ("postfix-undecided", MODERN + "smtpd_relay_restrictions = permit_mynetworks,\n"
+     "  check_client_access cidr:/etc/postfix/c.cidr, reject_unauth_destination\n", SMTP, [], FACTS_37),
+    # after the relay check the table decides nothing about relaying; a DNS list only refuses
+    ("postfix-undecided", MODERN + "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination,\n"
+     "  check_helo_access hash:/etc/postfix/helo_access\n", SMTP, [], FACTS_37 | {"roles": ["relay"]}),
+    ("postfix-undecided", MODERN + "mydestination = $myhostname, example.org\n"
+     "smtpd_client_restrictions = reject_rbl_client zen.spamhaus.org\n", SMTP, [], FACTS_37),
 ]
 
 
