@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import pkgutil
+from collections.abc import Iterable
 from functools import cache
 
 import mailcfg.rules
@@ -26,7 +28,15 @@ def rule_by_id(rule_id: str) -> Rule:
     for rule in all_rules():
         if rule_id == rule.id or rule_id in rule.aliases:
             return rule
-    raise MailcfgError(f"unknown rule {rule_id!r} (see `mailcfg rules` for the list)")
+    close = suggest(rule_id, [name for rule in all_rules() for name in (rule.id, *rule.aliases)])
+    hint = f"; did you mean {close!r}?" if close else ""
+    raise MailcfgError(f"unknown rule {rule_id!r}{hint} (see `mailcfg rules` for the list)")
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """The one choice `word` is most probably a misspelling of, or None."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 def canonical_ids(rule_id: str) -> set[str]:

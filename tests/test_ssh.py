@@ -62,10 +62,10 @@ def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
 
 
-def mailcfg(home: Path, *args: str) -> subprocess.CompletedProcess:
+def mailcfg(home: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"} | {"HOME": str(home), "NO_COLOR": "1"}
     return subprocess.run([sys.executable, "-m", "mailcfg", *args], capture_output=True, text=True, env=env,
-                          timeout=120, check=False)
+                          timeout=120, check=False, cwd=cwd)
 
 
 def findings(home: Path, *args: str) -> tuple[int, list[dict]]:
@@ -178,6 +178,9 @@ def test_unreachable_port_is_reported_and_other_targets_still_linted(home, tmp_p
 
     out = mailcfg(home, "fetch", url, "-o", str(tmp_path / "snap"))
     assert out.returncode == 3 and len(out.stderr.splitlines()) == 1 and "unreachable" in out.stderr
+
+    text = mailcfg(home, "lint", "--timeout", "3", url).stdout  # the status is said once
+    assert "unreachable: connection refused" in text and text.count("unreachable") == 1, text
 
 
 def test_fetch_refuses_a_directory_that_is_not_a_snapshot(home, tmp_path):
@@ -324,6 +327,7 @@ all:
     inv.write_text(inv.read_text().replace("postfix-open-relay]", "postfix-open-rely]"))
     out = mailcfg(home, "lint", "-i", str(inv), "all")
     assert out.returncode == 2 and "postfix-open-rely" in out.stderr and len(out.stderr.splitlines()) == 1
+    assert "did you mean 'postfix-open-relay'?" in out.stderr
 
 
 def test_a_clean_host_has_no_findings(clean_host, home, tmp_path):
@@ -449,3 +453,180 @@ def test_a_snapshot_whose_main_cf_was_not_readable_is_not_linted_as_if_empty(hom
     assert out.returncode == 2 and target["status"] == "error" and target["findings"] == []
     assert target["error"] == f"{snap}: /etc/postfix/main.cf could not be read on the host (permission-denied); " \
                               "fetch it with --become"
+
+
+# --- names that are shell syntax, bastions from the inventory, known_hosts as OpenSSH reads it ---
+
+RELAY = """\
+import pathlib, socket, sys, threading
+pathlib.Path(sys.argv[1]).write_text(repr(sys.argv[2:]))
+s = socket.create_connection(("127.0.0.1", int(sys.argv[3])))  # whatever host name it was given
+def up():
+    while data := sys.stdin.buffer.read1(65536):
+        s.sendall(data)
+threading.Thread(target=up, daemon=True).start()
+while data := s.recv(65536):
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+"""
+
+
+def test_target_names_with_shell_syntax_never_reach_the_proxy_command(server, home, tmp_path):
+    canary, marker, relay = tmp_path / "canary", tmp_path / "relay-args", tmp_path / "relay.py"
+    relay.write_text(RELAY)
+    ssh_config(home, f"""\
+        Host odd
+          HostName 127.0.0.1$(touch {canary})`touch {canary}`;touch {canary}
+          Port {server.port}
+          User root
+          HostKeyAlias relay-host
+          ProxyCommand {sys.executable} {relay} {marker} %h %p %n
+        Host *canary* *quoted* mx1
+          Port {server.port}
+          ProxyCommand {sys.executable} {relay} {marker} %h %p %n
+        """)
+    kh = tmp_path / "known_hosts"
+    kh.write_text(f"relay-host ssh-ed25519 {server.host_key}\n")  # under its HostKeyAlias only
+    # Names a wildcard Host block matches. A word with a slash is a local path: these create ./canary
+    for name in ("$(touch canary)", "x$(touch${IFS}canary)", "`touch canary`", "a;touch canary", "a|touch canary",
+                 "root$(touch${IFS}canary)@mx1", "'quoted'", "-oProxyCommand=touch${IFS}canary", "a\ntouch canary"):
+        out = mailcfg(home, "lint", "-f", "json", "--known-hosts", str(kh), "--identity", str(server.client_key),
+                      "--", name, cwd=tmp_path)
+        assert out.returncode == 2 and len(out.stderr.splitlines()) == 1 and "not a host name" in out.stderr, out
+        assert not marker.exists() and not canary.exists()
+    out = mailcfg(home, "fetch", "x$(touch${IFS}canary)", "-o", "snap", cwd=tmp_path)
+    assert out.returncode == 2 and "not a host name" in out.stderr and not canary.exists() and not marker.exists()
+
+    # A HostName the user's own config gives reaches the command as one quoted word, not as shell syntax.
+    rc, found = findings(home, "odd", "--known-hosts", str(kh), "--identity", str(server.client_key))
+    assert rc == 1 and "postfix-open-relay" in {f["rule"] for f in found}
+    assert marker.read_text() == repr([f"127.0.0.1$(touch {canary})`touch {canary}`;touch {canary}",
+                                       str(server.port), "odd"])
+    assert not canary.exists()
+
+
+def test_proxyjump_from_inventory_ssh_args_goes_through_the_jump_host(server, clean_host, home, tmp_path):
+    kh = tmp_path / "known_hosts"
+    kh.write_text(server.known_hosts_line() + clean_host.known_hosts_line())
+    ssh_config(home, f"""\
+        Host jumpbox
+          HostName 127.0.0.1
+          Port {clean_host.port}
+          User root
+          IdentityFile {clean_host.client_key}
+        """)
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(f"""\
+all:
+  vars: {{ansible_host: 127.0.0.1, ansible_port: {server.port}, ansible_user: root,
+          ansible_ssh_private_key_file: {server.client_key}}}
+  hosts:
+    dash-j: {{ansible_ssh_common_args: '-J jumpbox -o ControlMaster=auto -o ControlPersist=60s'}}
+    option: {{ansible_ssh_extra_args: '-o ProxyJump=root@127.0.0.1:{free_port()}'}}
+    cipher: {{ansible_ssh_common_args: '-o ProxyJump=jumpbox -o Ciphers=aes256-ctr'}}
+""")
+    log = clean_host.base / "sshd.log"
+    before = len(log.read_bytes())
+    out, [jumped, dead, refused] = lint_json(home, "-i", str(inv), "all", "--known-hosts", str(kh), "--timeout", "3")
+    assert jumped["status"] == "ok" and "postfix-open-relay" in {f["rule"] for f in jumped["findings"]}
+    assert f"target 127.0.0.1 port {server.port}" in log.read_bytes()[before:].decode()  # the tunnel
+    assert dead["status"] == "unreachable" and dead["error"].startswith("via jump host ssh://root@127.0.0.1:")
+    assert refused["status"] == "error" and refused["findings"] == []
+    assert refused["error"] == f"{inv}:7: ansible_ssh_common_args: mailcfg cannot honour -o Ciphers=aes256-ctr; " \
+                               "refused rather than connecting differently from Ansible"
+    assert out.returncode == 3 and f"mailcfg: cipher: {refused['error']}" in out.stderr.splitlines()
+
+
+def test_revoked_host_key_is_refused_even_when_also_listed(server, home, tmp_path):
+    kh = tmp_path / "known_hosts"
+    revoked = f"@revoked * ssh-ed25519 {server.host_key}\n"
+    for text in (server.known_hosts_line() + revoked, revoked):
+        kh.write_text(text)
+        out, [target] = lint_json(home, server.url(), "--known-hosts", str(kh), "--identity", str(server.client_key),
+                                  "--accept-new-host-keys")
+        assert out.returncode == 3 and target["status"] == "unreachable"
+        assert "is REVOKED" in target["error"] and f"{kh}:" in target["error"] and "refused" in target["error"]
+        assert kh.read_text() == text  # never accepted as new
+
+
+@pytest.fixture(scope="module")
+def ca_host(tmp_path_factory):
+    """The open-relay host offering a host certificate signed by a test CA."""
+    base = tmp_path_factory.mktemp("ca")
+    keygen(base / "host_ca")
+    srv = Sshd(base, served_conf(base), host_ca=base / "host_ca")
+    yield srv
+    srv.stop()
+
+
+def test_cert_authority_lines_are_understood_and_only_their_hosts_refused(ca_host, server, home, tmp_path):
+    ca = (ca_host.base / "host_ca.pub").read_text().split()[1]
+    kh = tmp_path / "known_hosts"
+    kh.write_text(f"@cert-authority [127.0.0.1]:{ca_host.port} ssh-ed25519 {ca}\n" + server.known_hosts_line())
+    # OpenSSH itself trusts the host through the CA with this file
+    ssh = subprocess.run(["ssh", "-F", "none", "-o", f"UserKnownHostsFile={kh}", "-o", "GlobalKnownHostsFile=none",
+                          "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-i", str(ca_host.client_key),
+                          "-p", str(ca_host.port), "root@127.0.0.1", "true"], capture_output=True, text=True,
+                         timeout=30, env={"HOME": str(home), "PATH": os.environ["PATH"]})
+    assert ssh.returncode == 0, ssh.stderr
+    keys = ca_host.public / "authorized_keys"  # one --identity for both hosts
+    keys.write_text(keys.read_text() + server.client_key.with_suffix(".pub").read_text())
+    _, [by_ca, plain] = lint_json(home, ca_host.url(), server.url(), "--known-hosts", str(kh),
+                                  "--identity", str(server.client_key), "--accept-new-host-keys")
+    assert by_ca["status"] == "unreachable" and plain["status"] == "ok"
+    assert f"trusted only through @cert-authority ({kh}:1)" in by_ca["error"]
+    assert "cannot verify OpenSSH host certificates" in by_ca["error"]
+    assert kh.read_text().count("\n") == 2  # nothing accepted as new for it
+
+
+def test_system_known_hosts_hashed_is_read(server, home, tmp_path):
+    etc_ssh = tmp_path / "etc-ssh"
+    shutil.copytree("/etc/ssh", etc_ssh, ignore=shutil.ignore_patterns("ssh_host_*"))
+    (etc_ssh / "ssh_known_hosts").write_text(server.known_hosts_line())
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(etc_ssh / "ssh_known_hosts")], check=True,
+                   capture_output=True)
+    assert "127.0.0.1" not in (etc_ssh / "ssh_known_hosts").read_text()
+    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"} | {"HOME": str(home), "NO_COLOR": "1"}
+    # mailcfg in its own mount namespace where the test's directory is /etc/ssh: the machine's is untouched
+    out = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                          'mount --bind "$1" /etc/ssh && shift && exec "$@"', "sh", str(etc_ssh),
+                          sys.executable, "-m", "mailcfg", "lint", "-f", "json", server.url(),
+                          "--identity", str(server.client_key)], capture_output=True, text=True, env=env,
+                         timeout=120, check=False)
+    [target] = json.loads(out.stdout)["targets"]
+    assert target["status"] == "ok" and out.returncode == 1, out.stderr
+    # without that file the same host is unknown
+    out, [target] = lint_json(home, server.url(), "--identity", str(server.client_key))
+    assert target["status"] == "unreachable" and "unknown host key" in target["error"]
+
+
+def test_known_hosts_files_and_alias_from_ssh_config(server, home, tmp_path):
+    (tmp_path / "global").write_text(f"mx-alias ssh-ed25519 {server.host_key}\n")
+    (tmp_path / "user").write_text(f"other-alias ssh-ed25519 {server.host_key}\n")
+    ssh_config(home, f"""\
+        Host mx
+          HostName 127.0.0.1
+          Port {server.port}
+          User root
+          IdentityFile {server.client_key}
+          HostKeyAlias mx-alias
+          GlobalKnownHostsFile {tmp_path / "global"}
+        Host mx-user
+          HostName 127.0.0.1
+          Port {server.port}
+          User root
+          IdentityFile {server.client_key}
+          HostKeyAlias other-alias
+          UserKnownHostsFile {tmp_path / "user"}
+          GlobalKnownHostsFile none
+        Host mx-wrong
+          HostName 127.0.0.1
+          Port {server.port}
+          User root
+          IdentityFile {server.client_key}
+          HostKeyAlias mx-alias
+          GlobalKnownHostsFile none
+        """)
+    out, results = lint_json(home, "mx", "mx-user", "mx-wrong")
+    assert [r["status"] for r in results] == ["ok", "ok", "unreachable"], out.stderr
+    assert "unknown host key" in results[2]["error"] and "for mx-alias" in results[2]["error"]

@@ -34,8 +34,9 @@ def render(results: list[TargetResult], color: bool = False) -> str:
 def _target(console: Console, result: TargetResult) -> None:
     systems = ", ".join(result.systems) or "nothing recognised"
     console.print(f"[bold]{escape(result.target)}[/bold] ({systems})")
-    if result.status != "ok":
-        console.print(f"  [bold red]{result.status}:[/bold red] {escape(result.error or '')}")
+    if result.status != "ok":  # an SSH reason may already start with the status: say it once
+        error = (result.error or "").removeprefix(f"{result.status}: ")
+        console.print(f"  [bold red]{result.status}:[/bold red] {escape(error)}")
     by_file: dict[str, list[Finding]] = {}
     for f in result.findings:
         by_file.setdefault(f.location.file or "(configuration as a whole)", []).append(f)
