@@ -9,8 +9,12 @@ own vars. Connection variables become the `HostSpec` fields (`ansible_host`, `an
 `ansible_become` and mailcfg's own variables are checked and kept: `mailcfg_become` (wins over
 `ansible_become`), `mailcfg_role` (what the host is for, see `mailcfg.roles`) and
 `mailcfg_skip_rules` (rule ids not reported for this host); any other `mailcfg_*` name is an
-error, so a typo never passes silently. Host names may carry ranges
-(`mx[01:03].example.org`, `db-[a:c]`, `[1:9:2]`) and a port (`mx1:2222`).
+error, so a typo never passes silently. `ansible_ssh_args`, `ansible_ssh_common_args` and
+`ansible_ssh_extra_args` are read as ssh reads them (`mailcfg.remote.sshargs`): bastions
+(ProxyJump, `-J`, ProxyCommand) and the other settings mailcfg can follow are honoured; a host
+with an option it cannot follow, an `ansible_connection` other than SSH, or a host or user name
+that is no valid name is kept with `refused` set: it is reported as an error, never contacted.
+Host names may carry ranges (`mx[01:03].example.org`, `db-[a:c]`, `[1:9:2]`) and a port (`mx1:2222`).
 
 `select(inventory, pattern)` implements Ansible's host patterns: `all`, `*`, group and host
 names, globs (`mx*`), `~regex`, subscripts (`mx[0]`, `mx[1:2]`), `a:b` / `a,b` union, `a:&b`
