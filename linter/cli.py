@@ -207,7 +207,7 @@ def fix(
                                                "directory or file; or a host (ssh://user@host:port, a name from "
                                                "~/.ssh/config, an inventory host).")],
     diff: Annotated[bool, typer.Option("--diff", help="Print the changes as a unified diff (the default when "
-                                       "nothing else is asked); exit 1 when there is something to change.")] = False,
+                                       "nothing else is asked).")] = False,
     patch: Annotated[Path | None, typer.Option("--patch", help="Write the diff to this file (`patch -p1` applies "
                                                "it at the snapshot root, or at / on the host).")] = None,
     write: Annotated[bool, typer.Option("--write", help="Edit the local files (atomically).")] = False,
@@ -219,6 +219,8 @@ def fix(
                                                "clients or drop a function (see each rule's doc page).")] = False,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Only fix findings of this rule (repeatable).")]
         = None,
+    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding at least this severe is left after the "
+                                                 "fixes, whatever the mode.")] = FailOn.warning,
     known_hosts: KnownHosts = None,
     accept_new_host_keys: AcceptNew = False,
     identity: Identity = None,
@@ -249,9 +251,12 @@ def fix(
         typer.echo(f"mailcfg: {target}: fix {f.rule} ({f.safety}): {f.summary}", err=True)
     for f in run.unsafe_skipped:
         typer.echo(f"mailcfg: {target}: not applied, unsafe (--unsafe-fixes): {f.rule}: {f.summary}", err=True)
-    if run.introduced:
-        bad = "; ".join(f"{f.rule}: {f.message}" for f in run.introduced)
-        raise MailcfgError(f"{target}: the fixes would cause new findings, so nothing was changed: {bad}")
+    for f, caused in dict((f.summary, (f, c)) for f, c in run.dropped).values():
+        typer.echo(f"mailcfg: {target}: not applied, it would cause new findings: {f.rule}: {f.summary}: "
+                   + "; ".join(f"{c.rule}: {c.message}" for c in caused), err=True)
+    for f, caused in run.revealed:
+        typer.echo(f"mailcfg: {target}: {f.rule} closed the open relay, which revealed: "
+                   + "; ".join(f"{c.rule}: {c.message}" for c in caused), err=True)
     left = sorted({f.rule for f in run.after.findings})
     if left:
         typer.echo(f"mailcfg: {target}: left for you: {', '.join(left)}", err=True)
@@ -269,8 +274,6 @@ def fix(
         typer.echo(f"mailcfg: {target}: once the changes are in place, run: {'; '.join(steps)}", err=True)
     if diff or not (write or apply or patch is not None):
         sys.stdout.write(text)
-        if text and not apply:
-            raise typer.Exit(1)
     if apply and spec is not None:
         def recheck():
             with fetched(spec, ssh, known, found[0].label) as snapshot:
@@ -286,6 +289,10 @@ def fix(
         typer.echo(f"mailcfg: {target}: {done.status}: {done.detail}", err=True)
         if done.status not in ("applied", "unchanged"):
             raise typer.Exit(1)
+    # as `ruff check --fix`: 1 while findings are left, in every mode
+    if fail_on is not FailOn.never and any(f.severity.rank >= Severity(fail_on.value).rank
+                                           for f in run.after.findings):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -3,9 +3,12 @@
 The work happens on a private copy of the target's files, so nothing the user has is touched
 until they ask (`--write`, `--apply`). One fix per round, then a fresh lint: a fix is always
 computed on the configuration as the previous fixes left it, which keeps fixes that touch the
-same list from fighting, and a fix that does not make its finding go away is not tried twice. A
-finding that an earlier fix caused (a narrower mynetworks that leaves users unable to send) is
-fixed as well, whatever --rule says; if it cannot be, nothing is written.
+same list from fighting, and a fix that does not make its finding go away is not tried twice.
+Each fix is judged on its own: one whose result has a finding the configuration did not have is
+undone alone, with that finding as the reason, and the others are kept. Closing an open relay
+comes first, though: a fix that closes one is kept even when that reveals another problem
+(inbound mail that only came in through the hole), which is then reported, and fixed as well
+where a fix exists, whatever --rule says.
 The result holds each changed file before and after, relative to the target's root (the
 snapshot root, the config directory, or a single file's directory): what `patch -p1` there takes.
 """
@@ -29,10 +32,12 @@ from mailcfg.source import read_text
 MAX_ROUNDS = 50
 # When several findings have a fix, the one that unblocks the others goes first: a server that
 # cannot run, then relaying, then authentication, then the rest.
-ORDER = ("exim-no-rcpt-acl", "exim-open-relay", "exim-users-cannot-relay", "exim-auth-without-tls",
-         "exim-relay-from-any", "postfix-no-relay-check", "postfix-open-relay", "postfix-submission-no-auth",
-         "postfix-users-cannot-relay", "postfix-sasl-anonymous", "postfix-auth-without-tls",
-         "postfix-mynetworks-too-wide", "postfix-permit-mx-backup", "postfix-soft-bounce")
+ORDER = ("exim-no-rcpt-acl", "exim-open-relay", "exim-relay-from-any", "exim-users-cannot-relay",
+         "exim-auth-without-tls", "postfix-no-relay-check", "postfix-open-relay", "postfix-mynetworks-too-wide",
+         "postfix-permit-mx-backup", "postfix-submission-no-auth", "postfix-users-cannot-relay",
+         "postfix-inbound-rejected", "postfix-sasl-anonymous", "postfix-auth-without-tls", "postfix-soft-bounce")
+# A fix that makes fewer of these findings closes an open relay: it is kept whatever it reveals.
+OPEN_RELAY = ("postfix-open-relay", "exim-open-relay", "exim-relay-from-any")
 
 
 @dataclass
@@ -54,10 +59,13 @@ class FixRun:
     applied: list[Fix] = field(default_factory=list)
     changes: list[FileChange] = field(default_factory=list)
     unsafe_skipped: list[Fix] = field(default_factory=list)  # offered, but --unsafe-fixes was not given
+    dropped: list[tuple[Fix, list[Finding]]] = field(default_factory=list)  # undone: the findings it would cause
+    revealed: list[tuple[Fix, list[Finding]]] = field(default_factory=list)  # relay closed: what that uncovered
 
     @property
     def introduced(self) -> list[Finding]:
-        """Findings after the fixes that were not there before (a fix must never cause one)."""
+        """Findings after the fixes that were not there before: only what closing a relay revealed and
+        no fix could repair (any other fix that causes a finding is undone)."""
         old = self.before.keys()
         return [f for f in self.after.findings if (f.rule, f.service) not in old]
 
@@ -88,13 +96,13 @@ def fix_target(target: str, rules: list[str] | None = None, unsafe: bool = False
             if fix is None:
                 break
             tried.add(fix.edits)
+            saved = _saved(fix, run.after, load_local(entry))
             touched |= _write(fix, run.after, work)
             for host_path in fix.stale:  # rebuilt after the fix from the edited files: the copy here is out of date
                 stale = load_local(entry).resolve(host_path)
                 if stale is not None:
                     stale.unlink()
-            run.applied.append(fix)
-            run.after = lint_snapshot(_reload(entry, snap, target))
+            _judge(run, fix, lint_snapshot(_reload(entry, snap, target)), saved)
         run.changes = _changes(snap.root, work, touched)
     return run
 
@@ -103,6 +111,31 @@ def _reload(entry: str, original: Snapshot, target: str) -> Snapshot:
     snap = load_local(entry, name=target)
     snap.facts = original.facts  # a fetched host's facts (roles, unreadable files) stay what they were
     return snap
+
+
+def _judge(run: FixRun, fix: Fix, result: TargetResult, saved: dict[Path, bytes]) -> None:
+    """Keep `fix` (its result is `result`) unless it causes a finding and closes no open relay; an
+    undone fix gets the files it changed or removed back from `saved`."""
+    now = run.after.keys()
+    caused = [f for f in result.findings if (f.rule, f.service) not in now]
+    later = result.keys()
+    closes = {k for k in later if k[0] in OPEN_RELAY} < {k for k in now if k[0] in OPEN_RELAY}
+    if caused and not closes:
+        for path, data in saved.items():
+            path.write_bytes(data)
+        run.dropped.append((fix, caused))
+        return
+    if caused:
+        run.revealed.append((fix, caused))
+    run.applied.append(fix)
+    run.after = result
+
+
+def _saved(fix: Fix, result: TargetResult, snap: Snapshot) -> dict[Path, bytes]:
+    """The bytes of every file `fix` edits or makes stale, to undo it."""
+    paths = [s.real_path for e in fix.edits if (s := result.sources.get(e.file)) is not None and s.real_path]
+    paths += [p for host_path in fix.stale if (p := snap.resolve(host_path)) is not None]
+    return {p: p.read_bytes() for p in paths}
 
 
 def _next_fix(run: FixRun, selected: set[str] | None, had: set[tuple[str, str | None]], unsafe: bool,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mailcfg.findings import Finding, Location, Severity
-from mailcfg.fix import RELOAD_POSTFIX, SAFE, Fix
+from mailcfg.fix import RELOAD_POSTFIX, SAFE, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide_on, missing_relay_check, relay_gate_list, startup_error
@@ -32,7 +32,7 @@ from mailcfg.postfix.probes import (
 from mailcfg.postfix.restrictions import LISTS, lists_and_classes, parse_value
 from mailcfg.postfix.services import describe, port, public, view_of, views, where
 from mailcfg.postfix.tls import offers_tls
-from mailcfg.postfix.whatif import answers, differences, trusted_clients
+from mailcfg.postfix.whatif import answers, differences, losers, trusted_clients
 from mailcfg.roles import expects
 from mailcfg.rule import Rule
 
@@ -58,7 +58,7 @@ def _granted_by(decision: Decision) -> Step | None:
     return permits[-1] if permits else None
 
 
-def _first_refusal(decision: Decision) -> Step | None:
+def first_refusal(decision: Decision) -> Step | None:
     return next((s for s in reversed(decision.trace) if s.result in ("reject", "defer", "error")
                  and s.what not in LISTS), None)
 
@@ -108,9 +108,11 @@ def check_open_relay(config: PostfixConfig) -> Iterator[Finding]:
         else:
             cause = "no restriction rejects it (the relay and recipient lists end without a reject)"
             location = where(view, "smtpd_relay_restrictions", "smtpd_recipient_restrictions")
+        fix = relay_fix(config, o.service.name)
+        loss = f"; {fix.summary.split('; ', 1)[1]}" if fix is not None and fix.safety == UNSAFE else ""
         yield OPEN_RELAY.finding(
             f"{describe(o.service, config)}: an outside client ({p.client}), not authenticated, can relay to "
-            f"<{p.rcpt}> using {o.attempt.form} (HELO {p.helo}, MAIL FROM:<{p.sender}>); {cause}",
+            f"<{p.rcpt}> using {o.attempt.form} (HELO {p.helo}, MAIL FROM:<{p.sender}>); {cause}{loss}",
             location, service=o.service.name)
 
 
@@ -127,7 +129,7 @@ def check_no_relay_check(config: PostfixConfig) -> Iterator[Finding]:
                   Probe("127.0.0.1", VICTIM, OUTSIDE_SENDER, "localhost", service=service.name)]
         decisions = [decide_on(view, p) for p in probes]
         if all(d.action == "error" for d in decisions):
-            step = _first_refusal(decisions[0])
+            step = first_refusal(decisions[0])
             why = step.note if step else "server configuration error"
             yield NO_RELAY_CHECK.finding(
                 f"{describe(service, view.config)}: every recipient gets \"{decisions[0].reply}\" ({why})",
@@ -166,7 +168,7 @@ def check_users_cannot_relay(config: PostfixConfig) -> Iterator[Finding]:
     trial = sorted(trials, key=lambda t: _submission_rank(t.view))[0]
     decision, service = trial.decision, trial.view.service
     assert service is not None
-    step = _first_refusal(decision)
+    step = first_refusal(decision)
     reason = f"; {step.what}: {step.note}" if step and step.note else ""
     yield USERS_CANNOT_RELAY.finding(
         f"an authenticated user cannot send to other domains on any service; on {describe(service, config)} a "
@@ -202,7 +204,7 @@ def check_inbound_rejected(config: PostfixConfig) -> Iterator[Finding]:
     for trial in inbound_refusals(config):
         service, decision = trial.view.service, trial.decision
         assert service is not None
-        step = _first_refusal(decision)
+        step = first_refusal(decision)
         location: Location = (step.location if step and step.location else None) or service.location
         reason = f" by {step.what} ({step.note})" if step else ""
         domain = trial.probe.rcpt.rsplit("@", 1)[-1]
@@ -221,12 +223,23 @@ def _receiving_domains(view: ParameterView) -> list[str]:
 
 @OPEN_RELAY.fixer
 def fix_open_relay(config: PostfixConfig, finding: Finding) -> Fix | None:
-    """Put the relay check before the first item that can permit an outsider."""
-    view = view_of(config, finding.service)
+    return relay_fix(config, finding.service)
+
+
+def relay_fix(config: PostfixConfig, service: str | None) -> Fix | None:
+    """The open-relay fix of `service` (computed once per configuration)."""
+    return config.remember(("relay_fix", service), lambda: _relay_fix(config, service))
+
+
+def _relay_fix(config: PostfixConfig, service: str | None) -> Fix | None:
+    """Put the relay check before the first item that can permit an outsider. Unsafe when that takes
+    relaying away from an identity the configuration names (a HELO name, sender, client or recipient
+    in an access table): the summary says who, and what to do for them instead."""
+    view = view_of(config, service)
     if view is None:
         return None
     lv = list_value(view, relay_gate_list(view))
-    grants = [o.grant for o in open_relays(config) if o.service.name == finding.service and o.grant is not None]
+    grants = [o.grant for o in open_relays(config) if o.service.name == service and o.grant is not None]
     if grants and all(g.what in TRUSTED_CLIENTS for g in grants):
         return None  # mynetworks or SASL lets the outsider in: their own rules' fixes, not the list order
     at = next((k for g in grants for k, item in enumerate(lv.items) if item.text == g.what), None)
@@ -246,8 +259,14 @@ def fix_open_relay(config: PostfixConfig, finding: Finding) -> Fix | None:
             gate += 1
     if differences(view, {lv.holder: ", ".join(words)}, now):
         return None
-    return Fix(OPEN_RELAY.id, SAFE, f"{lv.holder}: reject mail to other domains before anything can permit it "
-               f"({', '.join(words)})", (lv.set(words),), RELOAD_POSTFIX)
+    summary = f"{lv.holder}: reject mail to other domains before anything can permit it ({', '.join(words)})"
+    lose = losers(view, {lv.holder: ", ".join(words)})
+    if lose:
+        instead = "list their addresses in mynetworks, or have them authenticate"
+        if any(who.startswith("recipient") for who in lose):
+            instead += "; list a recipient domain to relay to in relay_domains"
+        summary += f"; the fix takes relaying away from {', '.join(lose)} ({instead})"
+    return Fix(OPEN_RELAY.id, UNSAFE if lose else SAFE, summary, (lv.set(words),), RELOAD_POSTFIX)
 
 
 @NO_RELAY_CHECK.fixer
@@ -291,7 +310,7 @@ def fix_no_relay_check(config: PostfixConfig, finding: Finding) -> Fix | None:
 def fix_users_cannot_relay(config: PostfixConfig, finding: Finding) -> Fix | None:
     """permit_sasl_authenticated before the item that refused the logged-in user, in that list."""
     trial = next((t for t in user_trials(config) if t.view.service and t.view.service.name == finding.service), None)
-    step = _first_refusal(trial.decision) if trial else None
+    step = first_refusal(trial.decision) if trial else None
     if trial is None or step is None or "login_mismatch" in step.what:
         return None
     view = trial.view

@@ -10,11 +10,17 @@ from mailcfg.fix import RELOAD_POSTFIX, SAFE, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.edit import holder, override_lines, set_for
 from mailcfg.postfix.effective import ParameterView
+from mailcfg.postfix.engine import decide_on
+from mailcfg.postfix.listedit import list_value, with_item_before
 from mailcfg.postfix.mastercf import Override
+from mailcfg.postfix.probes import user_probe
+from mailcfg.postfix.restrictions import lists_and_classes
 from mailcfg.postfix.services import describe, is_submission, main_view, view_of, views, where
 from mailcfg.postfix.tls import auth_needs_tls, has_certificate, offers_tls, tls_mode
 from mailcfg.postfix.tokens import split_list
+from mailcfg.postfix.whatif import WhatIf
 from mailcfg.rule import Rule
+from mailcfg.rules.postfix_relay import first_refusal
 
 SUBMISSION_NO_AUTH = Rule(
     "postfix-submission-no-auth", "Submission service where clients cannot authenticate",
@@ -40,10 +46,13 @@ def check_submission(config: PostfixConfig) -> Iterator[Finding]:
         if not is_submission(service):
             continue
         if not view.yes("smtpd_sasl_auth_enable"):
+            why = "" if has_certificate(view) or not _clear_text(view) else (
+                "; no automatic fix: no TLS certificate is configured, and AUTH without TLS would send "
+                "passwords in clear text (configure smtpd_tls_chain_files first)")
             yield SUBMISSION_NO_AUTH.finding(
                 f"{describe(service)} is a submission service but smtpd_sasl_auth_enable is "
                 f"{view.get('smtpd_sasl_auth_enable') or 'empty'}: mail clients cannot log in, so their "
-                f"mail to other domains gets \"Relay access denied\" (add -o smtpd_sasl_auth_enable=yes)",
+                f"mail to other domains gets \"Relay access denied\" (add -o smtpd_sasl_auth_enable=yes){why}",
                 where(view, "smtpd_sasl_auth_enable"), service=service.name)
         elif auth_needs_tls(view) and tls_mode(view) != "none" and not has_certificate(view):
             yield SUBMISSION_NO_AUTH.finding(
@@ -60,16 +69,19 @@ def check_submission(config: PostfixConfig) -> Iterator[Finding]:
 @AUTH_WITHOUT_TLS.checker
 def check_auth_without_tls(config: PostfixConfig) -> Iterator[Finding]:
     for service, view in views(config):
-        if service.loopback_only or not view.yes("smtpd_sasl_auth_enable") or auth_needs_tls(view):
-            continue
-        options = {o.lower() for o in view.items("smtpd_sasl_security_options")}
-        if "noplaintext" in options:
+        if service.loopback_only or not view.yes("smtpd_sasl_auth_enable") or not _clear_text(view):
             continue
         yield AUTH_WITHOUT_TLS.finding(
             f"{describe(service)} offers SMTP AUTH before STARTTLS (TLS is "
             f"{'optional' if tls_mode(view) == 'may' else 'off'}): passwords can cross the network in clear "
             f"text; set smtpd_tls_auth_only = yes",
             _auth_only_or_enable(view), service=service.name)
+
+
+def _clear_text(view: ParameterView) -> bool:
+    """AUTH, where enabled, would be offered before TLS with mechanisms that send the password."""
+    options = {o.lower() for o in view.items("smtpd_sasl_security_options")}
+    return not auth_needs_tls(view) and "noplaintext" not in options
 
 
 def _auth_only_or_enable(view):
@@ -112,9 +124,10 @@ def fix_submission(config: PostfixConfig, finding: Finding) -> Fix | None:
     if view is None or service is None:
         return None
     if is_submission(service) and not view.yes("smtpd_sasl_auth_enable"):
-        settings = [("smtpd_sasl_auth_enable", "yes"), *_sasl_backend(config)]
-        return Fix(SUBMISSION_NO_AUTH.id, SAFE, f"{describe(service)}: {', '.join(f'-o {n}={v}' for n, v in settings)}",
-                   tuple(override_lines(config.master, service, settings)), RELOAD_POSTFIX)
+        settings = _submission_settings(config, view)
+        return None if settings is None else Fix(
+            SUBMISSION_NO_AUTH.id, SAFE, f"{describe(service)}: {', '.join(f'-o {n}={v}' for n, v in settings)}",
+            tuple(override_lines(config.master, service, settings)), RELOAD_POSTFIX)
     if is_submission(service) or _auth_anywhere(config):
         return None  # AUTH only inside a TLS that never starts: a certificate is needed, which no fix can invent
     main = main_view(config)
@@ -126,6 +139,41 @@ def fix_submission(config: PostfixConfig, finding: Finding) -> Fix | None:
     after = max(s.line.last_line for s in config.master.services)
     return Fix(SUBMISSION_NO_AUTH.id, SAFE, "master.cf: add the submission (587) and submissions (465) services with "
                "SMTP AUTH", (Edit(config.master.source.path, after + 1, after, text),), RELOAD_POSTFIX)
+
+
+def _submission_settings(config: PostfixConfig, view: ParameterView) -> list[tuple[str, str]] | None:
+    """The `-o` settings that make a submission service one users can log in to and send through,
+    in one fix: AUTH, only inside TLS and never anonymous (a fix must not cause postfix-auth-without-tls
+    or postfix-sasl-anonymous), and, where the
+    service's list would refuse a logged-in user, permit_sasl_authenticated before what refuses
+    them. None when it cannot be done: no certificate for TLS, or the user still refused."""
+    settings = [("smtpd_sasl_auth_enable", "yes"), *_sasl_backend(config)]
+    if _clear_text(view):
+        if not has_certificate(view):
+            return None
+        settings.append(("smtpd_tls_security_level", "encrypt") if tls_mode(view) == "none"
+                        else ("smtpd_tls_auth_only", "yes"))
+    changed = WhatIf(view, dict(settings))
+    anonymous = _allows_anonymous(changed)
+    if anonymous is not None:  # nor postfix-sasl-anonymous
+        settings.append((anonymous, ",".join([*changed.items(anonymous), "noanonymous"])))
+        changed = WhatIf(view, dict(settings))
+    if auth_needs_tls(changed) and not offers_tls(changed):
+        return settings  # no user logs in before the certificate postfix-tls-missing-cert asks for is there
+    decision = decide_on(changed, user_probe(changed, changed.service.name if changed.service else None))
+    step = first_refusal(decision)
+    if decision.action == "accept" or decision.undecided:
+        return settings
+    for name in lists_and_classes(changed) if step is not None else []:
+        lv = list_value(changed, name)
+        at = next((k for k, item in enumerate(lv.items) if item.text == step.what), None)
+        words = with_item_before(lv.items, "permit_sasl_authenticated", at) if at is not None else None
+        if words is not None:
+            settings.append((lv.name, ",".join(words)))
+            changed = WhatIf(view, dict(settings))
+            decision = decide_on(changed, user_probe(changed, changed.service.name if changed.service else None))
+            return settings if decision.action == "accept" and not decision.undecided else None
+    return None
 
 
 def _auth_anywhere(config: PostfixConfig) -> bool:

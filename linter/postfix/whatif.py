@@ -6,15 +6,17 @@ from __future__ import annotations
 import dataclasses
 
 from mailcfg.findings import Location
+from mailcfg.outsiders import FOREIGN
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide_on
 from mailcfg.postfix.maincf import Parameter
 from mailcfg.postfix.mastercf import Override
 from mailcfg.postfix.mynetworks import network
 from mailcfg.postfix.probe import Probe, literal_helo
-from mailcfg.postfix.probes import VICTIM, user_probe
-from mailcfg.postfix.restrictions import lists_and_classes, parse
+from mailcfg.postfix.probes import OUTSIDE_SENDER, OUTSIDE_V4, VICTIM, access_keys, final_domains, user_probe
+from mailcfg.postfix.restrictions import IMPLICIT_ACCESS, lists_and_classes, parse
 from mailcfg.postfix.tables import parse_ref
+from mailcfg.postfix.tls import offers_tls
 
 
 class WhatIf(ParameterView):
@@ -55,6 +57,57 @@ def trusted_clients(view: ParameterView) -> list[Probe]:
         clients.append(user_probe(view, service))
     local = f"postmaster@{view.get('myhostname')}"
     return clients + [dataclasses.replace(p, rcpt=local) for p in clients]
+
+
+def named_identities(view: ParameterView) -> list[tuple[str, Probe]]:
+    """(who, probe) for each identity the access tables of the service's lists name - a HELO name,
+    a sender, a client address or name, a recipient - as a client on the internet that sends with
+    it to a foreign domain (or to the recipient the table names)."""
+    service = view.service.name if view.service else None
+    base = Probe(OUTSIDE_V4[0], VICTIM, OUTSIDE_SENDER, literal_helo(OUTSIDE_V4[0]), tls=offers_tls(view),
+                 service=service)
+    domain = next(iter(final_domains(view)), "example.com")
+    named = [(f"HELO {k}", dataclasses.replace(base, helo=k.lstrip(".")))
+             for k in access_keys(view, "check_helo_access")]
+    for key in access_keys(view, "check_sender_access"):
+        sender = key + domain if key.endswith("@") else key if "@" in key else "" if key == "<>" else \
+            f"someone@{key.lstrip('.')}"
+        named.append((f"sender <{sender}>", dataclasses.replace(base, sender=sender)))
+    for key in _client_keys(view):
+        net = network(key)
+        if net is not None:
+            address = str(next(iter(net.hosts()), net.network_address))
+            named.append((f"client {key}", dataclasses.replace(base, client=address, helo=literal_helo(address))))
+        elif "." in key:
+            name = key.lstrip(".")
+            named.append((f"client {key}", dataclasses.replace(base, client_name=name, helo=name)))
+    for key in access_keys(view, "check_recipient_access"):
+        rcpt = key + FOREIGN if key.endswith("@") else key if "@" in key else f"someone@{key.lstrip('.')}"
+        named.append((f"recipient <{rcpt}>", dataclasses.replace(base, rcpt=rcpt)))
+    first: dict[Probe, str] = {}
+    for who, probe in named:
+        first.setdefault(probe, who)
+    return [(who, probe) for probe, who in first.items()]
+
+
+def _client_keys(view: ParameterView) -> list[str]:
+    """Keys of the client access tables (cidr ones too) in the service's lists."""
+    keys = []
+    for name in lists_and_classes(view):
+        for item in parse(view, name):
+            table = item.table
+            client = item.name == "check_client_access" or (
+                item.kind == "table" and IMPLICIT_ACCESS.get(name) == "check_client_access")
+            if table is not None and client:
+                keys += [e.key for e in view.config.table(table).entries if e.key not in ("if", "endif")]
+    return keys
+
+
+def losers(view: ParameterView, values: dict[str, str]) -> list[str]:
+    """The named identities (`named_identities`) that relay now and would not with `values`."""
+    named = dict((p, who) for who, p in named_identities(view))
+    now = {p: a for p, a in answers(view, list(named)).items() if a == "accept"}
+    return [named[p] for p, _was in differences(view, values, now)]
 
 
 def answers(view: ParameterView, probes: list[Probe]) -> dict[Probe, str]:
