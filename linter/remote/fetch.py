@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,24 +11,48 @@ import paramiko
 from mailcfg.errors import MailcfgError
 from mailcfg.lint import TargetResult, lint_snapshot
 from mailcfg.registry import canonical_ids
-from mailcfg.remote.collect import HEADER, SCRIPT, Collected, StreamError, parse_stream, write_snapshot
+from mailcfg.remote.collect import (
+    HEADER,
+    MAX_ROUNDS,
+    SCRIPT,
+    Collected,
+    StreamError,
+    parse_stream,
+    send_script,
+    write_snapshot,
+)
 from mailcfg.remote.hosts import HostSpec
+from mailcfg.remote.plan import plan, withhold_secrets
 from mailcfg.remote.route import connect
 from mailcfg.remote.ssh import SshError, SshOptions
 from mailcfg.snapshot import FACTS, Snapshot, load_local
 
-# The whole collection is one remote command reading the script from its stdin: a constant, so no
-# local value ever reaches the remote command line. `sudo -n` never prompts: without a NOPASSWD
-# rule it fails at once and says so.
+# Each step is one remote command reading its script from stdin: a constant, so no local value ever
+# reaches the remote command line. `sudo -n` never prompts: without a NOPASSWD rule it fails at once
+# and says so.
 REMOTE_COMMAND = "sh -s"
 BECOME_COMMAND = "sudo -n sh -s"
 
 
 def collect(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None = None) -> Collected:
-    """One connection, one remote command: the host's files and command outputs."""
+    """One connection: the fixed first step, then the files the analysis reads, planned from it."""
     target, become = spec.target, spec.ssh_options(options).become
     with connect(spec, options, known) as conn:
-        rc, out, err = conn.run(BECOME_COMMAND if become else REMOTE_COMMAND, SCRIPT.encode())
+        collected = _run(conn, target, become, SCRIPT)
+        for _ in range(MAX_ROUNDS):
+            step = plan(collected)
+            if step.empty:
+                break
+            collected.merge(_run(conn, target, become, send_script(step.wanted, step.optional)))
+            collected.asked |= {*step.wanted, *step.optional}
+        else:
+            step = plan(collected)
+    withhold_secrets(collected, step.secrets)
+    return collected
+
+
+def _run(conn, target: str, become: bool, script: str) -> Collected:
+    rc, out, err = conn.run(BECOME_COMMAND if become else REMOTE_COMMAND, script.encode())
     if HEADER not in out:
         said = " ".join(err.decode("utf-8", "replace").split())[:200] or "no output"
         if become:
@@ -42,26 +65,14 @@ def collect(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None
 
 
 def fetch(spec: HostSpec, options: SshOptions, dest: Path) -> dict:
-    """Write the snapshot of host `spec` to `dest` (new, empty, or an earlier snapshot replaced); return its facts."""
+    """Write the snapshot of host `spec` to `dest` (new, empty, or an earlier snapshot, whose fetched
+    files are replaced and whose other files stay); return its facts."""
     if dest.exists() and not dest.is_dir():
         raise MailcfgError(f"{dest}: exists and is not a directory")
-    replace = dest.is_dir() and any(dest.iterdir())
-    if replace and not (dest / FACTS).is_file():
+    if dest.is_dir() and any(dest.iterdir()) and not (dest / FACTS).is_file():
         raise MailcfgError(f"{dest}: directory is not empty and not an earlier snapshot (no {FACTS})")
     collected = collect(spec, options)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".mailcfg-fetch-", dir=dest.parent))
-    try:
-        data = write_snapshot(collected, work / "snapshot", roles=spec.vars.get("mailcfg_role"))
-        if replace:
-            old = work / "old"
-            dest.rename(old)
-        elif dest.is_dir():
-            dest.rmdir()
-        (work / "snapshot").rename(dest)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return data
+    return write_snapshot(collected, dest, roles=spec.vars.get("mailcfg_role"))
 
 
 @contextmanager

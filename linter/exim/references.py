@@ -1,0 +1,98 @@
+"""The host files an Exim configuration makes the analysis read, and those that hold credentials.
+
+Read: the configuration files the loader opens (includes, Debian's sources) and the list and
+lsearch files that named lists, ACLs, list-valued main options and routers name. Never read: any
+file an authenticator names (server_condition, client_send...), a TLS or DKIM key or certificate,
+a database server option, or Debian's passwd files. Both come from the parsed configuration, after
+macro substitution, so a macro or an include cannot hide a name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+
+from mailcfg.errors import MailcfgError
+from mailcfg.exim.config import load_exim
+from mailcfg.exim.lists import split_list
+from mailcfg.exim.parse import Parsed
+from mailcfg.snapshot import Snapshot
+
+# ACL conditions and options whose value is an Exim list (items may be `/file` or `lookup;file`).
+LIST_CONDITIONS = frozenset({"hosts", "domains", "local_parts", "senders", "recipients", "sender_domains"})
+LIST_OPTION = re.compile(r"(_hosts|_domains|_nets|_networks|_senders|_local_parts|^host_lookup|^local_interfaces"
+                         r"|^domains|^local_parts|^senders)$")
+# Options (main or transport) that name keys, certificates, passwords or database servers.
+CREDENTIAL_OPTION = re.compile(r"key|cert|passw|secret|dkim|_servers|^tls_(?!\w*_hosts$)", re.I)
+# `lsearch;/file` list items and `${lookup{...}lsearch{/file}}` expansions of the lsearch family.
+LOOKUP_FILE = re.compile(r"[a-z0-9-]*lsearch[*@]*(?:,[^;{}]*)?\s*(?:;\s*|\{\s*)(/[^\s:;{}$\"'\\]+)")
+# `${if exists{/file}...}`, and in list values any braced file name (`{/file}`: the list's items).
+EXISTS_FILE = re.compile(r"exists\s*\{\s*(/[^{}$\s]+)\s*\}")
+BRACED_FILE = re.compile(r"\{\s*(/[^{}$\s:;]+)\s*\}")
+ANY_PATH = re.compile(r"/[^\s:;{}$\"'\\,()]+")
+
+
+@dataclass
+class References:
+    reads: set[str] = field(default_factory=set)  # host paths the analysis reads
+    optional: set[str] = field(default_factory=set)  # configuration files the loader looks for
+    secrets: set[str] = field(default_factory=set)  # host paths a credential setting names
+
+
+@dataclass
+class _Recording(Snapshot):
+    """A snapshot that remembers which host files were asked for."""
+
+    asked: set[str] = field(default_factory=set)
+
+    def resolve(self, host_path: str):
+        self.asked.add(host_path)
+        return super().resolve(host_path)
+
+
+def references(snapshot: Snapshot) -> References:
+    recording = _Recording(**{f.name: getattr(snapshot, f.name) for f in dataclasses.fields(snapshot)})
+    refs = References()
+    try:
+        config = load_exim(recording)
+    except MailcfgError:  # no configuration file yet
+        refs.optional = set(recording.asked)
+        return refs
+    refs.optional = set(recording.asked)
+    parsed = config.parsed
+    for named in parsed.lists.values():
+        _scan(named.value, True, refs.reads)
+    for acl in parsed.acls.values():
+        for statement in acl.statements:
+            for item in statement.items:
+                _scan(item.value, item.name in LIST_CONDITIONS, refs.reads)
+    for name, setting in parsed.main.items():
+        if name.startswith("acl_") or LIST_OPTION.search(name):
+            _scan(setting.value, not name.startswith("acl_"), refs.reads)
+    for router in parsed.of_kind("router"):
+        for name, setting in router.settings.items():
+            if not CREDENTIAL_OPTION.search(name):
+                _scan(setting.value, bool(LIST_OPTION.search(name)), refs.reads)
+    refs.secrets = _secrets(parsed)
+    return refs
+
+
+def _scan(value: str, is_list: bool, into: set[str]) -> None:
+    found = LOOKUP_FILE.findall(value) + EXISTS_FILE.findall(value)
+    if is_list:
+        found += [item.lstrip("!").strip() for item in split_list(value)] + BRACED_FILE.findall(value)
+    into.update(p for p in found if p.startswith("/") and not p.endswith("/") and "$" not in p)
+
+
+def _secrets(parsed: Parsed) -> set[str]:
+    """Every path in an authenticator, and in main or transport options about keys and credentials.
+
+    Taken from the logical lines, so a configuration that stops parsing early hides nothing."""
+    secrets: set[str] = set()
+    for line in parsed.read.lines:
+        name = re.sub(r"^hide\s+", "", line.text).split("=", 1)[0].strip()
+        if line.section == "authenticators" or (line.section in ("main", "transports")
+                                                and CREDENTIAL_OPTION.search(name)):
+            secrets.update(ANY_PATH.findall(line.text))
+    return secrets
