@@ -88,3 +88,33 @@ def test_expect_code_and_expect_reply(tmp_path):
         {"right code": True, "wrong code": False, "right text": True, "wrong text": False}
     assert results["wrong code"]["problems"] == ["expected reply code 450, got 554"]
     assert results["wrong text"]["problems"] == ["the reply does not match expect_reply /Access denied: go away/"]
+
+
+def test_bare_local_parts_as_the_real_smtpd_answers_them(harness, tmp_path):
+    """A recipient without `@` is no input error: the real smtpd decides it like any address, and so
+    does the engine (a listed local user, an unknown one, and reject_non_fqdn_recipient)."""
+    import realpostfix as rp
+    from mailcfg.decisions import explain
+    from mailcfg.postfix.probe import Probe
+
+    roots = []
+    for name, extra in (("plain", ""), ("fqdn", "smtpd_recipient_restrictions = reject_non_fqdn_recipient\n")):
+        root = tmp_path / name
+        (root / "etc/postfix").mkdir(parents=True)
+        (root / "etc/postfix/main.cf").write_text(
+            "compatibility_level = 3.6\nmyhostname = mx1.example.org\nmydestination = $myhostname, localhost\n"
+            "alias_maps =\nlocal_recipient_maps = inline:{ alice=x }\n" + extra)
+        (root / "etc/postfix/master.cf").write_text(rp.master_cf(["smtp      inet  n       -       n       -"
+                                                                  "       -       smtpd"]))
+        rp.finish_snapshot(root)
+        roots.append(root)
+    probes = [Probe("198.51.100.7", rcpt, "someone@example.net", "client.example.net", service="smtp")
+              for rcpt in ("alice", "bob", "Alice")]
+    real = harness.run([(root, probes) for root in roots])
+    for root, observed in zip(roots, real, strict=True):
+        for probe, answer in zip(probes, observed, strict=True):
+            decided = explain(str(root), probe).decision
+            assert (decided.action, decided.reply) == (answer.action, answer.reply), (root.name, probe.rcpt,
+                                                                                       answer.transcript)
+    assert [a.action for a in real[0]] == ["accept", "reject", "accept"]  # the real smtpd takes them as local
+    assert [a.code for a in real[1]] == [504, 504, 504]  # and reject_non_fqdn_recipient refuses them
