@@ -39,7 +39,7 @@ from mailcfg.remote.ssh import (
 from mailcfg.reporters import FORMATS
 from mailcfg.reporters.decision import render_explained, render_test
 from mailcfg.targets import Target, expand
-from mailcfg.writes import write_atomic
+from mailcfg.writes import write_atomic, write_inside
 from rich.console import Console
 from rich.markdown import Markdown
 
@@ -266,7 +266,7 @@ def fix(
     steps = list(dict.fromkeys(step for f in run.applied for step in f.after))  # in the order they must run
     if write:
         for change in run.changes:
-            write_atomic(run.root / change.path, change.after)
+            write_inside(run.root, change.path, change.after)
         if run.changes:
             typer.echo(f"mailcfg: {target}: {len(run.changes)} file(s) written; then run: {'; '.join(steps)}",
                        err=True)

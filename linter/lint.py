@@ -11,6 +11,7 @@ from mailcfg.findings import Finding
 from mailcfg.fix import Fix
 from mailcfg.postfix.config import PostfixConfig, load_postfix
 from mailcfg.registry import all_rules, rule_by_id
+from mailcfg.rules.snapshot_reads import SnapshotReads
 from mailcfg.snapshot import Snapshot, load_local
 from mailcfg.source import SourceFile
 from mailcfg.suppression import suppressed_lines
@@ -70,6 +71,7 @@ def lint_snapshot(snapshot: Snapshot) -> TargetResult:
         result.assumptions += config.assumptions
         result.sources.update({s.path: s for s in (config.main.source, config.master.source)})
         result.sources.update({t.source.path: t.source for t in config.tables() if t.source})
+    result.findings += _run("snapshot", SnapshotReads(snapshot, result.sources))  # after every read
     for system in snapshot.systems:
         if system not in ANALYSED:
             result.assumptions.append(f"{system} configuration found but not analysed by this version")
@@ -91,7 +93,7 @@ def _with_fix(finding: Finding, contexts: dict[str, PostfixConfig | EximConfig],
     return finding
 
 
-def _run(system: str, context: PostfixConfig | EximConfig) -> list[Finding]:
+def _run(system: str, context: PostfixConfig | EximConfig | SnapshotReads) -> list[Finding]:
     findings: list[Finding] = []
     for rule in all_rules():
         if rule.system == system:

@@ -25,6 +25,14 @@ EXIM_DIR = "/etc/exim4"
 EXIM_FILES = ("exim4.conf", "exim4.conf.template", "update-exim4.conf.conf", "exim.conf", "configure")
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why a file the analysis asked for was not read."""
+
+    outside: bool  # it is (or may be) outside the snapshot; else it is no regular file
+    reason: str
+
+
 @dataclass
 class Snapshot:
     target: str  # as the user named it
@@ -41,7 +49,8 @@ class Snapshot:
     is_snapshot: bool = False  # a full snapshot, not a bare config directory
     overrides: dict[str, Path | None] = field(default_factory=dict)  # host path -> another file, or absent
     # host path -> why it was not read; shared with the snapshots `with_files` derives
-    refused: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, Refusal] = field(default_factory=dict)
+    postfix_names: dict[str, str] = field(default_factory=dict)  # "main.cf" -> a single file's own name
 
     def with_files(self, overrides: dict[str, Path | None]) -> Snapshot:
         """The same snapshot with some host files replaced (or gone): a configuration as it would be."""
@@ -55,11 +64,11 @@ class Snapshot:
         and count as absent, so nothing outside the snapshot is read and nothing can hang a read."""
         if host_path in self.overrides:
             return self.overrides[host_path]
-        local = self._local(host_path)
+        local = self.local_path(host_path)
         return self._checked(host_path, local, directory=False) if local is not None else None
 
-    def _local(self, host_path: str) -> Path | None:
-        """Where `host_path` would be in the snapshot, before any check."""
+    def local_path(self, host_path: str) -> Path | None:
+        """Where `host_path` is or would be in the snapshot, before any check: not to be read as such."""
         if not host_path.startswith("/"):
             return None
         if self.is_snapshot:
@@ -73,7 +82,7 @@ class Snapshot:
         return None
 
     def host_path(self, local: Path) -> str | None:
-        """The host path a snapshot file stands for: the inverse of `_local`."""
+        """The host path a snapshot file stands for: the inverse of `local_path`."""
         if self.exim_file is not None and local == self.exim_file:
             return self.exim_file_host
         for base, host in ((self.postfix_dir, POSTFIX_DIR), (self.exim_dir, EXIM_DIR),
@@ -88,11 +97,11 @@ class Snapshot:
 
     def _checked(self, host_path: str, local: Path, directory: bool) -> Path | None:
         if ".." in host_path.split("/"):
-            self.refused[host_path] = "the path names '..', which could lead outside the snapshot"
+            self.refused[host_path] = Refusal(True, "the path names '..', which could lead outside the snapshot")
             return None
         real = os.path.realpath(local)
         if os.path.commonpath([real, self._real_root]) != self._real_root:
-            self.refused[host_path] = "a symbolic link leads outside the snapshot"
+            self.refused[host_path] = Refusal(True, "a symbolic link leads outside the snapshot")
             return None
         try:
             mode = os.stat(real).st_mode
@@ -101,13 +110,17 @@ class Snapshot:
         if directory or stat.S_ISDIR(mode):
             return local if directory and stat.S_ISDIR(mode) else None
         if not stat.S_ISREG(mode):
-            self.refused[host_path] = f"it is {file_kind(mode)}, not a regular file"
+            self.refused[host_path] = Refusal(False, f"it is {file_kind(mode)}, not a regular file")
             return None
         return local
 
     def meta(self, name: str) -> Path | None:
         """A file of the snapshot's own (.mailcfg-host/...), checked like `resolve`; None outside a snapshot."""
         return self._checked(name, self.root / name, directory=False) if self.is_snapshot else None
+
+    def config_display(self, name: str) -> str:
+        """How findings name main.cf or master.cf (a single file given as the target keeps its own name)."""
+        return self.display_prefix + self.postfix_names.get(name, name)
 
     def display(self, host_path: str) -> str:
         """How findings name the file that stands for `host_path`."""
@@ -129,7 +142,7 @@ class Snapshot:
     def resolve_dir(self, host_path: str) -> Path | None:
         """The snapshot directory standing for `host_path`, checked like `resolve`."""
         host_path = host_path.rstrip("/")
-        local = self._local(host_path)
+        local = self.local_path(host_path)
         return self._checked(host_path, local, directory=True) if local is not None else None
 
 
@@ -196,13 +209,13 @@ def _with_postfix(snap: Snapshot) -> Snapshot:
 def _config_file(snap: Snapshot, host_path: str) -> Path | None:
     """main.cf or master.cf in the snapshot; one that is there but cannot be read stops the lint, since
     linting the configuration without it would show Postfix's defaults as the host's settings."""
-    local = snap._local(host_path)
+    local = snap.local_path(host_path)
     if local is None or not os.path.lexists(local):
         return None
     real = snap.resolve(host_path)
     if real is None:
-        why = snap.refused.pop(host_path, None) or ("a dangling symbolic link" if local.is_symlink() else
-                                                   "not a regular file")
+        refusal = snap.refused.pop(host_path, None)
+        why = refusal.reason if refusal else "a dangling symbolic link" if local.is_symlink() else "not a regular file"
         raise MailcfgError(f"{snap.target}: {snap.display(host_path)}: not read: {why}")
     return real
 
@@ -221,6 +234,7 @@ def _single_file(target: str, path: Path) -> Snapshot:
         snap.master_cf, snap.main_cf = path, _config_file(snap, POSTFIX_DIR + "/main.cf")
     else:
         snap.main_cf, snap.master_cf = path, _config_file(snap, POSTFIX_DIR + "/master.cf")
+    snap.postfix_names[kind] = path.name
     return snap
 
 
@@ -241,7 +255,7 @@ def _snapshot_dir(target: str, path: Path) -> Snapshot:
     snap = Snapshot(target, path, is_snapshot=True)
     facts = snap.meta(FACTS)
     if FACTS in snap.refused:
-        raise MailcfgError(f"{target}: {FACTS}: not read: {snap.refused[FACTS]}")
+        raise MailcfgError(f"{target}: {FACTS}: not read: {snap.refused[FACTS].reason}")
     if facts is not None:
         snap.facts = read_facts(facts, f"{target}: {FACTS}")
     if any(os.path.lexists(path / "etc/postfix" / name) for name in ("main.cf", "master.cf")):

@@ -1,4 +1,5 @@
-"""Writing files: always atomic (temporary file in the same directory, then rename)."""
+"""Writing files: always atomic (temporary file in the same directory, then rename), and a target's
+files only inside the target."""
 
 from __future__ import annotations
 
@@ -24,3 +25,19 @@ def write_atomic(path: Path, text: str) -> None:
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise MailcfgError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def write_inside(root: Path, relative: str, text: str) -> None:
+    """Atomically replace file `relative` of directory `root` only if it lies inside `root`: a path with
+    `..`, or one that a symbolic link leads out of `root`, is refused; a link that stays inside is
+    written through (the file it names is replaced, the link kept)."""
+    shown = root / relative
+    if relative.startswith("/") or ".." in relative.split("/"):
+        raise MailcfgError(f"{shown}: not written: the path leads outside {root}")
+    base = os.path.realpath(root)
+    real = os.path.realpath(shown)
+    if os.path.commonpath([real, base]) != base:
+        raise MailcfgError(f"{shown}: not written: a symbolic link leads outside {root}")
+    if os.path.lexists(real) and not os.path.isfile(real):
+        raise MailcfgError(f"{shown}: not written: not a regular file")
+    write_atomic(Path(real), text)

@@ -70,9 +70,7 @@ def load_postfix(snapshot: Snapshot) -> PostfixConfig:
 
 
 def _read(snapshot: Snapshot, real, name: str) -> SourceFile:
-    if real is None:
-        return SourceFile(name, [])
-    shown = snapshot.display_prefix + real.name if not snapshot.is_snapshot else \
-        str(real.relative_to(snapshot.root))
-    return SourceFile.read(shown, real)
+    if real is None:  # named where it would be: a fix may create it
+        return SourceFile(snapshot.config_display(name), [])
+    return SourceFile.read(snapshot.config_display(name), real)
 

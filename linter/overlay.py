@@ -1,0 +1,105 @@
+"""Edited files laid over a snapshot: how `fix` changes a configuration without writing the user's files.
+
+Each edited version of a file is a new file in a private directory, and the snapshot sees it through
+`Snapshot.with_files`; nothing is copied, so a fix costs the files it edits whatever the target is
+(a snapshot, a config directory, `/`). A state is the map of overlaid files: going back to an
+earlier state undoes the fixes made since.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailcfg.edits import Edit, apply
+from mailcfg.errors import MailcfgError
+from mailcfg.snapshot import POSTFIX_DIR, Snapshot
+from mailcfg.source import SourceFile, read_text
+
+MAIN_CF, MASTER_CF = POSTFIX_DIR + "/main.cf", POSTFIX_DIR + "/master.cf"
+
+State = dict[str, Path | None]  # host path -> its edited text, or None: removed
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str  # relative to the target's root
+    before: str
+    after: str
+
+
+@dataclass
+class Overlay:
+    base: Snapshot
+    directory: Path  # private, temporary: the edited texts
+    files: State = field(default_factory=dict)
+    made: int = 0  # edited texts written so far: each gets a new file, so earlier states stay intact
+
+    def snapshot(self) -> Snapshot:
+        """The configuration as the fixes so far leave it."""
+        snap = self.base.with_files(self.files)
+        for attr, host in (("main_cf", MAIN_CF), ("master_cf", MASTER_CF)):  # not looked up by host path
+            if host in self.files:
+                setattr(snap, attr, self.files[host])
+        return snap
+
+    def state(self) -> State:
+        return dict(self.files)
+
+    def restore(self, state: State) -> None:
+        self.files = dict(state)
+
+    def edit(self, edits: tuple[Edit, ...], sources: dict[str, SourceFile], rule: str) -> None:
+        """Apply `edits` to the files `sources` names them by."""
+        by_file: dict[str, list[Edit]] = {}
+        for e in edits:
+            by_file.setdefault(e.file, []).append(e)
+        for name, file_edits in by_file.items():
+            source = sources.get(name)
+            host = self._host_path(source) if source is not None else None
+            if source is None or host is None:
+                raise MailcfgError(f"fix for {rule}: {name} is not a file of this target")
+            edited = self.directory / str(self.made)
+            self.made += 1
+            edited.write_text("".join(apply(source.lines, file_edits)), encoding="utf-8",
+                              errors="surrogateescape", newline="")
+            self.files[host] = edited
+
+    def remove(self, host_paths: tuple[str, ...] | list[str]) -> None:
+        """Files the edited ones make stale (rebuilt from them on the host): gone from the configuration."""
+        for host in host_paths:
+            self.files[host] = None
+
+    def _host_path(self, source: SourceFile) -> str | None:
+        real = source.real_path
+        if real is None:  # main.cf is the one file a fix may create
+            return MAIN_CF if source.path == self.base.config_display("main.cf") else None
+        for host, path in self.files.items():
+            if path == real:
+                return host
+        if real == self.base.main_cf:
+            return MAIN_CF
+        if real == self.base.master_cf:
+            return MASTER_CF
+        return self.base.host_path(real)
+
+    def changes(self) -> list[FileChange]:
+        """Each file the fixes changed, before and after, relative to the target's root."""
+        changes = []
+        for host, edited in sorted(self.files.items()):
+            original = self._original(host)
+            if edited is None or original is None:
+                continue  # removed (stale) files are rebuilt on the host, not patched
+            before = read_text(original) if original.exists() else ""
+            after = read_text(edited)
+            if before != after:
+                changes.append(FileChange(original.relative_to(self.base.root).as_posix(), before, after))
+        return changes
+
+    def _original(self, host: str) -> Path | None:
+        """Where the file stands in the target (maybe not there yet)."""
+        if host == MAIN_CF and self.base.main_cf is not None:
+            return self.base.main_cf
+        if host == MASTER_CF and self.base.master_cf is not None:
+            return self.base.master_cf
+        return self.base.local_path(host)
