@@ -141,3 +141,34 @@ def test_exim_lint_test_and_explain(exim_without_file, tmp_path):
     policy.write_text("probes:\n  - client: 198.51.100.7\n    rcpt: victim@example.com\n    expect: reject\n")
     proc = run("test", str(exim_without_file), "--policy", str(policy), "--format", "json")
     assert proc.returncode == 1 and json.loads(proc.stdout)["results"][0]["actual"] == "undecided"
+
+
+def test_both_branches_of_a_conditional_answer_are_what_the_real_postfix_answers(harness, tmp_path):
+    """Without the table the answer is conditional; the real Postfix, given the table either way (an
+    entry that says OK for the HELO, or none), answers each branch exactly."""
+    import realpostfix as rp
+    from mailcfg.decisions import explain
+    from mailcfg.postfix.probe import Probe
+
+    main = ("compatibility_level = 3.6\nmyhostname = mx1.example.org\nmydestination = $myhostname, localhost\n"
+            "alias_maps =\nlocal_recipient_maps =\nsmtpd_relay_restrictions = permit_mynetworks,\n"
+            "    check_helo_access texthash:/etc/postfix/helo_access, reject_unauth_destination\n")
+    roots = {}
+    for name, table in (("missing", None), ("permits", "client.example.net OK\n"), ("silent", "web1.example OK\n")):
+        root = roots[name] = tmp_path / name
+        (root / "etc/postfix").mkdir(parents=True)
+        (root / "etc/postfix/main.cf").write_text(main)
+        (root / "etc/postfix/master.cf").write_text(rp.master_cf(["smtp      inet  n       -       n       -"
+                                                                  "       -       smtpd"]))
+        if table is not None:
+            (root / "etc/postfix/helo_access").write_text(table)
+        rp.finish_snapshot(root)
+    probe = Probe("198.51.100.7", "victim@foreign.example", "someone@example.net", "client.example.net",
+                  service="smtp")
+    offline = explain(str(roots["missing"]), probe)
+    assert offline.decision.action == "reject"
+    [dep] = offline.depends_on
+    assert dep.otherwise == (("it permits", "accept"),)
+    permits, silent = harness.run([(roots["permits"], [probe]), (roots["silent"], [probe])])
+    assert permits[0].action == "accept"  # the branch "if it permits: ACCEPT"
+    assert (silent[0].action, silent[0].reply) == ("reject", offline.decision.reply)  # the answer offline
