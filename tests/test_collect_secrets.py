@@ -44,6 +44,7 @@ lmtp_sasl_password_maps =
     proxy:hash:/etc/postfix/lmtp_passwd
 smtpd_relay_restrictions = permit_mynetworks,
     check_client_access hash:/etc/postfix/client_access,
+    check_helo_access hash:/etc/postfix/helo_access,
     permit_sasl_authenticated,
     reject_unauth_destination
 smtpd_recipient_restrictions = check_recipient_access pcre:/etc/postfix/recipient_access.pcre
@@ -60,6 +61,7 @@ TABLES = {  # what the decisions read: each must be collected
     "networks.cidr": "192.0.2.0/24 OK\n",
     "relay_domains_list": "relayed.example\n",
     "client_access": "198.51.100.9 OK\n",
+    "helo_access": "# the web servers\nweb1.example.org OK\n",  # an open relay only this table shows
     "recipient_access.pcre": "/^abuse@/ check_sender_access hash:/etc/postfix/sender_access\n",
     "sender_access": "spam.example REJECT\n",  # named only inside an access table's result: a second round
     "local_users": "alice@example.org x\n",
@@ -188,7 +190,9 @@ def test_lint_of_the_host_equals_lint_of_a_local_copy_with_the_secrets(host, hom
     local = host.local_copy(tmp_path / "local", snap / ".mailcfg-host/facts.json")
     out = mailcfg(home, "lint", "-f", "json", str(local))
     [copy] = json.loads(out.stdout)["targets"]
-    assert remote["findings"] == copy["findings"] and remote["findings"]
+    assert remote["findings"] == copy["findings"]
+    assert ("postfix-open-relay", "etc/postfix/helo_access", 2) in \
+        {(f["rule"], f["file"], f["line"]) for f in remote["findings"]}
     for fmt in ("text", "sarif"):
         out = mailcfg(home, "lint", "-f", fmt, host.sshd.url(), *host.ssh)
         assert out.returncode == 1 and CANARY not in out.stdout + out.stderr

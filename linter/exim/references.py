@@ -57,32 +57,40 @@ def references(snapshot: Snapshot) -> References:
     try:
         config = load_exim(recording)
     except MailcfgError:  # no configuration file yet
-        refs.optional = set(recording.asked)
-        return refs
-    refs.optional = set(recording.asked)
+        return References(optional=set(recording.asked))
     parsed = config.parsed
     for named in parsed.lists.values():
-        _scan(named.value, True, refs.reads)
+        _scan(named.value, True, refs)
     for acl in parsed.acls.values():
         for statement in acl.statements:
             for item in statement.items:
-                _scan(item.value, item.name in LIST_CONDITIONS, refs.reads)
+                _scan(item.value, item.name in LIST_CONDITIONS, refs)
     for name, setting in parsed.main.items():
         if name.startswith("acl_") or LIST_OPTION.search(name):
-            _scan(setting.value, not name.startswith("acl_"), refs.reads)
+            _scan(setting.value, not name.startswith("acl_"), refs)
     for router in parsed.of_kind("router"):
         for name, setting in router.settings.items():
             if not CREDENTIAL_OPTION.search(name):
-                _scan(setting.value, bool(LIST_OPTION.search(name)), refs.reads)
+                _scan(setting.value, bool(LIST_OPTION.search(name)) or name == "require_files", refs,
+                      existence=name == "require_files")
+    # a file some expansion tests for (`${if exists{F}{lsearch;F}}`) may be absent: not worth a report
+    refs.reads -= refs.optional
+    refs.optional |= recording.asked
     refs.secrets = _secrets(parsed)
     return refs
 
 
-def _scan(value: str, is_list: bool, into: set[str]) -> None:
-    found = LOOKUP_FILE.findall(value) + EXISTS_FILE.findall(value)
+def _scan(value: str, is_list: bool, refs: References, existence: bool = False) -> None:
+    """Files `value` names: read ones, and those only tested for existence (`exists{}`, require_files),
+    whose absence on the host is normal and not worth a report."""
+    tested = set(EXISTS_FILE.findall(value))
+    found = LOOKUP_FILE.findall(value)
     if is_list:
         found += [item.lstrip("!").strip() for item in split_list(value)] + BRACED_FILE.findall(value)
-    into.update(p for p in found if p.startswith("/") and not p.endswith("/") and "$" not in p)
+    usable = {p for p in [*found, *tested] if p.startswith("/") and not p.endswith("/") and "$" not in p}
+    optional = usable & tested if not existence else usable
+    refs.optional |= optional
+    refs.reads |= usable - optional
 
 
 def _secrets(parsed: Parsed) -> set[str]:
