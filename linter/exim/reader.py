@@ -26,6 +26,11 @@ _CONDITIONALS = (("ifdef", 0, 1, 1), ("ifndef", 1, 0, 1), ("elifdef", 2, 3, 0), 
 # State 0 reads lines, 1 skips to the next .else/.elif, 2 skips to .endif; columns as in _CONDITIONALS' actions.
 _NEXT_STATE = ((0, 1, 2, 2), (2, 2, 0, 1), (2, 2, 2, 2))
 
+# Real configurations nest includes a few levels; a cycle (a file that includes itself) is cut here,
+# where Exim goes on until open() fails for want of file descriptors.
+MAX_INCLUDE_DEPTH = 64
+MAX_INCLUDES = 10_000
+
 Opener = Callable[[str], "list[PhysicalLine] | None"]  # host path -> its lines, None when the file is absent
 
 
@@ -91,6 +96,8 @@ class _Reader:
         self.section = "main"
         self.state = 0
         self.stack: list[int] = []
+        self.depth = 0  # includes open
+        self.opened = 0  # includes read in all
 
     def run(self, top: list[PhysicalLine], top_path: str) -> None:
         for text, origins in self._logical(top, top_path):
@@ -194,6 +201,14 @@ class _Reader:
             if if_exists:
                 raise ConfigError(f'.include specifies a non-absolute path "{path}"', origin)
             path = posixpath.join(posixpath.dirname(host_path), path)
+        self.opened += 1
+        if self.opened > MAX_INCLUDES:  # files including each other many times over: exponential work
+            raise ConfigError(f"more than {MAX_INCLUDES} files included: mailcfg reads no further (Exim would, "
+                              "for as long as the repetition takes)", origin)
+        if self.depth >= MAX_INCLUDE_DEPTH:
+            # Exim opens includes until it runs out of file descriptors, then says it cannot open the next
+            raise ConfigError(f"failed to open included configuration file {path} (includes nested "
+                              f"{MAX_INCLUDE_DEPTH} deep: a file that includes itself?)", origin)
         lines = self.opener(path)
         if lines is None:
             if if_exists:
@@ -201,7 +216,11 @@ class _Reader:
             raise ConfigError(f"failed to open included configuration file {path}", origin)
         if lines:
             self.result.files.append(lines[0].origin.file)
-        yield from self._physical(lines, path)
+        self.depth += 1
+        try:
+            yield from self._physical(lines, path)
+        finally:
+            self.depth -= 1
 
 
 def _include(text: str) -> tuple[str, bool] | None:
