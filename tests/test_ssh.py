@@ -514,6 +514,8 @@ def test_proxyjump_from_inventory_ssh_args_goes_through_the_jump_host(server, cl
           Port {clean_host.port}
           User root
           IdentityFile {clean_host.client_key}
+        Host 127.0.0.1
+          ProxyJump jumpbox
         """)
     inv = tmp_path / "inventory.yml"
     inv.write_text(f"""\
@@ -524,12 +526,16 @@ all:
     dash-j: {{ansible_ssh_common_args: '-J jumpbox -o ControlMaster=auto -o ControlPersist=60s'}}
     option: {{ansible_ssh_extra_args: '-o ProxyJump=root@127.0.0.1:{free_port()}'}}
     cipher: {{ansible_ssh_common_args: '-o ProxyJump=jumpbox -o Ciphers=aes256-ctr'}}
+    by-config:
 """)
     log = clean_host.base / "sshd.log"
     before = len(log.read_bytes())
-    out, [jumped, dead, refused] = lint_json(home, "-i", str(inv), "all", "--known-hosts", str(kh), "--timeout", "3")
+    out, [jumped, dead, refused, configured] = lint_json(home, "-i", str(inv), "all", "--known-hosts", str(kh),
+                                                         "--timeout", "3")
     assert jumped["status"] == "ok" and "postfix-open-relay" in {f["rule"] for f in jumped["findings"]}
-    assert f"target 127.0.0.1 port {server.port}" in log.read_bytes()[before:].decode()  # the tunnel
+    assert configured["findings"] == jumped["findings"]  # through the jump host ssh_config names for 127.0.0.1
+    tunnels = log.read_bytes()[before:].decode().count(f"target 127.0.0.1 port {server.port}")
+    assert tunnels == 2  # dash-j's and by-config's; none for the refused host
     assert dead["status"] == "unreachable" and dead["error"].startswith("via jump host ssh://root@127.0.0.1:")
     assert refused["status"] == "error" and refused["findings"] == []
     assert refused["error"] == f"{inv}:7: ansible_ssh_common_args: mailcfg cannot honour -o Ciphers=aes256-ctr; " \

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from mailcfg.errors import MailcfgError
+from mailcfg.remote import inventory as inv
 from mailcfg.remote import route, sshconfig
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.ssh import SshOptions, SshTarget
@@ -198,3 +199,33 @@ def test_host_specs_are_hashable_and_compare_vars():
     a, b = HostSpec("h", "h", vars={"mailcfg_role": "mx"}), HostSpec("h", "h", vars={"mailcfg_role": "mx"})
     assert a == b and hash(a) == hash(b) and len({a, b}) == 1
     assert a != HostSpec("h", "h")
+
+
+def test_urls_and_inventory_hosts_take_what_ssh_config_adds_as_ssh_would(tmp_path):
+    path = tmp_path / "cfg"
+    path.write_text("Host 192.0.2.*\n  User cfguser\n  Port 2200\n  ProxyJump bastion\n  HostKeyAlias lab-key\n"
+                    "Host short\n  HostName 192.0.2.99\n")
+    bare = sshconfig.complete(HostSpec.from_url("ssh://192.0.2.5"), path)
+    assert (bare.hostname, bare.user, bare.port, bare.proxy_jump, bare.host_key_alias) == \
+        ("192.0.2.5", "cfguser", 2200, "bastion", "lab-key")
+    given = sshconfig.complete(HostSpec.from_url("ssh://root@192.0.2.5:22"), path)  # the URL's own values win
+    assert (given.user, given.port, given.proxy_jump) == ("root", 22, "bastion")
+    renamed = sshconfig.complete(HostSpec.from_url("ssh://short:2222"), path)
+    assert (renamed.hostname, renamed.port, renamed.alias) == ("192.0.2.99", 2222, "short")
+    assert sshconfig.complete(renamed, path) == renamed  # completed once
+    assert sshconfig.complete(HostSpec.from_url("ssh://elsewhere"), tmp_path / "cfg") == HostSpec.from_url(
+        "ssh://elsewhere")
+
+
+def test_inventory_settings_win_over_ssh_config(tmp_path):
+    cfg = tmp_path / "cfg"
+    cfg.write_text("Host 192.0.2.*\n  User cfguser\n  Port 2200\n  ProxyJump bastion\n")
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("all:\n  vars: {ansible_host: 192.0.2.5}\n  hosts:\n    plain:\n"
+                         "    own: {ansible_port: 22, ansible_user: root,\n"
+                         "          ansible_ssh_common_args: '-o ProxyJump=none'}\n"
+                         "    cmd: {ansible_ssh_common_args: '-o ProxyCommand=\"nc %h %p\"'}\n")
+    hosts = {name: sshconfig.complete(spec, cfg) for name, spec in inv.load(inventory).hosts.items()}
+    assert (hosts["plain"].user, hosts["plain"].port, hosts["plain"].proxy_jump) == ("cfguser", 2200, "bastion")
+    assert (hosts["own"].user, hosts["own"].port, hosts["own"].proxy_jump) == ("root", 22, None)
+    assert (hosts["cmd"].proxy_jump, hosts["cmd"].proxy_command) == (None, "nc %h %p")

@@ -15,9 +15,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mailcfg.errors import MailcfgError
 from mailcfg.remote.ssh import SshOptions, SshTarget, parse_target
+
+# The fields ssh_config may set (HostName aside).
+CONFIGURABLE = frozenset({"port", "user", "identity", "proxy_jump", "proxy_command", "host_key_alias",
+                          "user_known_hosts", "global_known_hosts"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,9 @@ class HostSpec:
     global_known_hosts: tuple[Path, ...] | None = None
     refused: str | None = None
     alias: str | None = field(default=None, compare=False)  # the host as ssh was given it (%n); None: hostname
+    # Settings its source left open, which ssh_config fills at connection time as ssh would
+    # (`mailcfg.remote.sshconfig.complete`); its HostName applies whenever this is not empty.
+    unset: frozenset[str] = field(default=frozenset(), compare=False)
     vars: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @classmethod
@@ -55,7 +63,8 @@ class HostSpec:
         problem = name_problem(target.host, target.user)
         if problem is not None:
             raise MailcfgError(f"{text!r}: {problem}")
-        return cls.from_target(target)
+        given = {name for name, value in (("port", urlsplit(text).port), ("user", target.user)) if value}
+        return dataclasses.replace(cls.from_target(target), unset=CONFIGURABLE - given)
 
     @classmethod
     def from_target(cls, target: SshTarget) -> HostSpec:

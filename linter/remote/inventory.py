@@ -41,7 +41,7 @@ from typing import Any
 
 from mailcfg.errors import MailcfgError
 from mailcfg.remote import knownhosts, sshargs
-from mailcfg.remote.hosts import HostSpec, name_problem
+from mailcfg.remote.hosts import CONFIGURABLE, HostSpec, name_problem
 from mailcfg.roles import ROLES
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -251,11 +251,10 @@ def _with_ssh_args(spec: HostSpec, args: dict[str, str | None], own: list[tuple[
                    connection: Any) -> HostSpec:
     """`spec` with what the host's ssh arguments set, in the order Ansible puts them on ssh's
     command line (ansible_ssh_args, then the inventory's own port, key and user as `own`, then the
-    common and extra args; the first value wins); raises `SshArgsError` for what mailcfg cannot honour."""
+    common and extra args; the first value wins); raises `SshArgsError` for what mailcfg cannot honour.
+    What none of them sets is left to ssh_config, as ssh leaves it (`HostSpec.unset`)."""
     if connection is not None and str(connection) not in CONNECTIONS:
         raise sshargs.SshArgsError(f"ansible_connection={connection}: mailcfg connects over SSH only")
-    if not any(args.values()):
-        return spec
     layers = [sshargs.options(text, name) if text else [] for name, text in args.items()]
     layers.insert(1, own)
     found = sshargs.settings(layers)
@@ -269,7 +268,15 @@ def _with_ssh_args(spec: HostSpec, args: dict[str, str | None], own: list[tuple[
         identity=Path(os.path.expanduser(found["identityfile"])) if "identityfile" in found else spec.identity,
         proxy_jump=_unless_none(found.get("proxyjump")), proxy_command=_unless_none(found.get("proxycommand")),
         host_key_alias=found.get("hostkeyalias"), user_known_hosts=files.get("userknownhostsfile"),
-        global_known_hosts=files.get("globalknownhostsfile"))
+        global_known_hosts=files.get("globalknownhostsfile"),
+        unset=CONFIGURABLE - {field for key in found for field in _FIELDS[key]})
+
+
+# The HostSpec fields each ssh setting decides (ProxyJump and ProxyCommand are one setting).
+_FIELDS = {"port": ("port",), "user": ("user",), "identityfile": ("identity",),
+           "proxyjump": ("proxy_jump", "proxy_command"), "proxycommand": ("proxy_jump", "proxy_command"),
+           "hostkeyalias": ("host_key_alias",), "userknownhostsfile": ("user_known_hosts",),
+           "globalknownhostsfile": ("global_known_hosts",)}
 
 
 def _unless_none(value: str | None) -> str | None:

@@ -29,6 +29,7 @@ def connect(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None
     """An open connection to `spec`; an `SshError` naming `spec` when it, or a hop on the way, fails."""
     if spec.refused:
         raise MailcfgError(f"{spec.name}: {spec.refused}")
+    spec = sshconfig.complete(spec)
     known = known if known is not None else load_known_hosts(options)  # read once for every hop
     opened: list[Connection] = []
     try:
@@ -45,15 +46,15 @@ def connect(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None
                 raise SshError(spec.target, f"ProxyJump goes deeper than {MAX_DEPTH} hops (a loop in ssh_config?)")
             hops = jump_hosts(spec.proxy_jump)
             opened.append(connect(hops[0], options, known, depth + 1))
-            for nxt in hops[1:]:
+            for nxt in map(sshconfig.complete, hops[1:]):
                 opened.append(Connection(nxt.target, nxt.ssh_options(options), known,
                                          sock=opened[-1].tunnel(nxt.target)))
             sock = opened[-1].tunnel(spec.target)
         conn = Connection(spec.target, spec.ssh_options(options), known, sock=sock)
-    except SshError as exc:
+    except Exception as exc:
         for c in reversed(opened):
             c.close()
-        if exc.target == str(spec.target):
+        if not isinstance(exc, SshError) or exc.target == str(spec.target):
             raise
         raise SshError(spec.target, f"via jump host {exc.target}: {exc.reason}") from None
     conn.via = opened

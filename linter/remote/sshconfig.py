@@ -11,6 +11,7 @@ connects neither through ProxyJump nor through ProxyCommand on its own: both are
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import ClassVar
 
 import paramiko
 from mailcfg.errors import MailcfgError
-from mailcfg.remote.hosts import HostSpec, name_problem
+from mailcfg.remote.hosts import CONFIGURABLE, HostSpec, name_problem
 from mailcfg.remote.knownhosts import expand
 from mailcfg.remote.ssh import one_line
 
@@ -90,6 +91,18 @@ def resolve(name: str, config: str | os.PathLike | None = None) -> HostSpec:
         user_known_hosts=_files(entry.get("userknownhostsfile")),
         global_known_hosts=_files(entry.get("globalknownhostsfile")),
     )
+
+
+def complete(spec: HostSpec, config: str | os.PathLike | None = None) -> HostSpec:
+    """`spec` (an ssh:// URL or an inventory host) with what ssh_config says for its host name in the
+    settings its source left open, and the config's HostName: what ssh does with a host and
+    options given on its command line."""
+    if not spec.unset:
+        return spec
+    found = resolve(spec.hostname, config)
+    changes = {name: getattr(found, name) for name in spec.unset & CONFIGURABLE if getattr(found, name) is not None}
+    return dataclasses.replace(spec, hostname=found.hostname, alias=spec.alias or spec.hostname, unset=frozenset(),
+                               **changes)
 
 
 def _files(value: str | None) -> tuple[Path, ...] | None:
