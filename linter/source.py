@@ -33,7 +33,7 @@ class SourceFile:
 
     @classmethod
     def read(cls, path: str, real_path: Path) -> SourceFile:
-        return cls.from_text(path, read_text(real_path), real_path)
+        return cls.from_text(path, read_text(real_path, path), real_path)
 
     def text(self) -> str:
         return "".join(self.lines)

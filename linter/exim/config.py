@@ -185,8 +185,8 @@ def _settings(lines: list[PhysicalLine]) -> list[str]:
 
 def _config_file(snapshot: Snapshot) -> str | None:
     """The configuration file the host's Exim says it reads (`exim -bP config_file`), if collected."""
-    real = snapshot.root / CONFIG_FILE if snapshot.is_snapshot else None
-    if real is None or not real.is_file():
+    real = snapshot.meta(CONFIG_FILE)  # inside the snapshot, a regular file
+    if real is None:
         return None
     path = real.read_text(encoding="utf-8", errors="replace").strip()
     return path if path.startswith("/") and "\n" not in path else None

@@ -115,7 +115,7 @@ def load_table(ref: TableRef, resolve: Resolver, display: Callable[[str], str]) 
     if real is None:
         table.note = f"{ref.name} is not in the snapshot"
         return table
-    table.source = SourceFile.from_text(display(ref.name), read_text(real), real)
+    table.source = SourceFile.from_text(display(ref.name), read_text(real, display(ref.name)), real)
     table.readable = True
     parse = _parse_cidr if kind == "cidr" else _parse_regexp if kind in ("regexp", "pcre") else _parse_keyed
     for item in logical_lines(table.source):
