@@ -9,8 +9,10 @@ namespace changes. Used by tests/test_ssh.py and bench/fleet_vs_ansible.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -145,7 +147,42 @@ class Sshd:
         path.write_text(self.known_hosts_line(key, key_type))
         return path
 
+    def _sessions(self) -> list[int]:
+        """The sshd processes serving connections now (the listener's sshd children and theirs), not what they run."""
+        found, todo = [], [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            try:
+                children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+            except OSError:
+                continue
+            for child in children:
+                try:
+                    if Path(f"/proc/{child}/comm").read_text().strip() == "sshd":
+                        found.append(child)
+                        todo.append(child)
+                except OSError:
+                    pass
+        return found
+
+    def drop_sessions(self) -> int:
+        """Kill every open connection's sshd (SIGKILL): each client sees its connection drop. Returns how many."""
+        sessions = self._sessions()
+        for pid in sessions:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return len(sessions)
+
+    def pause(self) -> None:
+        """Stop the listener (SIGSTOP): new connections get no banner, as from a host that went away."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
     def stop(self) -> None:
+        self.resume()
         self.proc.terminate()
         self.proc.wait(10)
         shutil.rmtree(self.public, ignore_errors=True)

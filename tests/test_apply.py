@@ -1,10 +1,13 @@
 """`mailcfg fix --apply` on a real sshd-served host running a real Postfix master.
 
 The host (tests/realsshd.py) serves a broken configuration as /etc/postfix, with private queue and
-data directories, so `postfix check`, `postfix start` and `postfix reload` run for real inside
-its mount namespace (master_service_disable = inet: nothing listens). A `postfix` wrapper in
-/usr/local/sbin, which the remote PATH finds first, fails `postfix check` while the served
-configuration holds a FAIL-CHECK file: the forced validation failure that must be rolled back.
+data directories and a private /var/lib/mailcfg (where apply keeps its lock and outcomes), so
+`postfix check`, `postfix start` and `postfix reload` run for real inside its mount namespace
+(master_service_disable = inet: nothing listens). A `postfix` wrapper in /usr/local/sbin, which
+the remote PATH finds first, injects the faults that marker files in /usr/local/sbin/ctl ask for:
+FAIL-CHECK fails `postfix check`; FILL-DISK fills /etc/postfix's file system, then fails it;
+READ-ONLY remounts /etc/postfix read-only, then fails it; HOLD-CHECK makes the check wait for GO
+(it says IN-CHECK); DIE-ON-RELOAD kills the master right after a reload.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
 from mailcfg.fixer import FileChange, FixRun
 from mailcfg.lint import TargetResult
-from mailcfg.remote.apply import apply_fixes, apply_script
+from mailcfg.remote.apply import apply_fixes, plan
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.ssh import Connection, SshOptions, load_known_hosts
 from realsshd import Sshd, available
@@ -29,10 +33,35 @@ pytestmark = pytest.mark.skipif(not available(), reason="needs Debian's sshd, un
 
 META = ("dynamicmaps.cf", "dynamicmaps.cf.d", "postfix-files", "postfix-files.d", "postfix-script", "post-install")
 WRAPPER = """#!/bin/sh
-if [ "$1" = check ] && [ -e /etc/postfix/FAIL-CHECK ]; then
-  echo "postfix/postfix-script: fatal: forced failure for the test" >&2
-  exit 1
-fi
+ctl=/usr/local/sbin/ctl
+case "$1" in
+check)
+  if [ -e $ctl/HOLD-CHECK ]; then
+    : > $ctl/IN-CHECK
+    i=0
+    while [ ! -e $ctl/GO ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+  fi
+  if [ -e $ctl/FILL-DISK ]; then
+    cat /dev/zero > /etc/postfix/FILLER 2>/dev/null
+    echo "postfix/postfix-script: fatal: forced failure with the disk full" >&2
+    exit 1
+  fi
+  if [ -e $ctl/READ-ONLY ]; then
+    mount -o remount,bind,ro /etc/postfix
+    echo "postfix/postfix-script: fatal: forced failure on a read-only /etc/postfix" >&2
+    exit 1
+  fi
+  if [ -e $ctl/FAIL-CHECK ]; then
+    echo "postfix/postfix-script: fatal: forced failure for the test" >&2
+    exit 1
+  fi ;;
+reload)
+  if [ -e $ctl/DIE-ON-RELOAD ]; then
+    /usr/sbin/postfix reload
+    kill -9 "$(tr -d ' ' < /var/spool/postfix/pid/master.pid)"
+    exit 0
+  fi ;;
+esac
 exec /usr/sbin/postfix "$@"
 """
 
@@ -51,14 +80,16 @@ class Host:
         with (self.conf / "main.cf").open("a") as fh:
             fh.write("master_service_disable = inet\n")
         self.original = {name: (self.conf / name).read_bytes() for name in ("main.cf", "master.cf")}
-        spool, lib, sbin = base / "spool", base / "lib", base / "sbin"
-        for d in (spool, lib, sbin):
+        spool, lib, sbin, self.state = base / "spool", base / "lib", base / "sbin", base / "state"
+        for d in (spool, lib, sbin, self.state):
             d.mkdir()
         shutil.chown(lib, "postfix")
+        self.ctl = sbin / "ctl"
+        self.ctl.mkdir()
         (sbin / "postfix").write_text(WRAPPER)
         os.chmod(sbin / "postfix", 0o755)
         self.sshd = Sshd(base, self.conf, mounts={"/var/spool/postfix": spool, "/var/lib/postfix": lib,
-                                                  "/usr/local/sbin": sbin})
+                                                  "/usr/local/sbin": sbin, "/var/lib/mailcfg": self.state})
         self.kh = self.sshd.known_hosts(base / "known_hosts")
         self.ssh = ("--known-hosts", str(self.kh), "--identity", str(self.sshd.client_key))
         self.run_remote("postfix start")
@@ -71,17 +102,28 @@ class Host:
         return SshOptions(known_hosts=self.kh, identity=self.sshd.client_key)
 
     def run_remote(self, command: str) -> tuple[int, str]:
+        rc, out = self.remote(command)
+        return rc, out.decode()
+
+    def remote(self, command: str) -> tuple[int, bytes]:
+        """Run `command` on the host (in its namespace): exit code, stdout and stderr."""
         spec = HostSpec.from_url(self.url)
         with Connection(spec.target, self.options(), load_known_hosts(self.options())) as conn:
             rc, out, err = conn.run(command)
-        return rc, (out + err).decode()
+        return rc, out + err
+
+    def running(self) -> bool:
+        return self.run_remote("postfix status")[0] == 0
 
     def reset(self) -> None:
         for name, data in self.original.items():
             (self.conf / name).write_bytes(data)
-        for p in self.conf.glob("*.mailcfg-*"):
+        for p in [*self.conf.glob("*.mailcfg-*"), *self.ctl.iterdir()]:
             p.unlink()
-        (self.conf / "FAIL-CHECK").unlink(missing_ok=True)
+        for p in self.state.iterdir():  # the directory itself is mounted on the host: emptied, not replaced
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        if not self.running():
+            self.run_remote("postfix start")
 
     def stop(self) -> None:
         self.run_remote("postfix stop")
@@ -124,10 +166,10 @@ def test_apply_fixes_the_host_keeps_a_backup_reloads_and_a_second_run_changes_no
 
 def test_a_failed_check_is_rolled_back_byte_for_byte(host, tmp_path):
     host.reset()
-    (host.conf / "FAIL-CHECK").write_text("")
+    (host.ctl / "FAIL-CHECK").write_text("")
     out = mailcfg("fix", host.url, "--apply", *host.ssh, home=tmp_path)
     assert out.returncode == 1
-    assert "rolled-back: rollback postfix check failed: postfix/postfix-script: fatal: forced failure" in out.stderr
+    assert "rolled-back: postfix check failed: postfix/postfix-script: fatal: forced failure" in out.stderr
     assert "host: restored /etc/postfix/main.cf" in out.stderr
     assert {name: (host.conf / name).read_bytes() for name in host.original} == host.original
     assert host.run_remote("postfix status")[0] == 0
@@ -150,7 +192,7 @@ def test_files_changed_since_the_snapshot_are_refused_and_a_bad_relint_is_rolled
     surprise = TargetResult("t", findings=[])
     surprise.status, surprise.error = "error", "the host now answers differently"
     done = apply_fixes(spec, host.options(), current, recheck=lambda: surprise)
-    assert done.status == "rolled-back" and done.detail == "the host now answers differently"
+    assert done.status == "rolled-back" and done.detail == "the re-check failed: the host now answers differently"
     assert "restored /etc/postfix/main.cf" in done.log
     assert (host.conf / "main.cf").read_bytes() == host.original["main.cf"]
 
@@ -158,10 +200,12 @@ def test_files_changed_since_the_snapshot_are_refused_and_a_bad_relint_is_rolled
 def test_a_script_cut_short_in_transit_runs_nothing(tmp_path):
     target = tmp_path / "main.cf"
     target.write_text("soft_bounce = yes\n")
-    script = apply_script([FileChange(str(target).lstrip("/"), "soft_bounce = yes\n", "soft_bounce = no\n")],
-                          "20260101T000000Z")
-    for cut in (len(script) // 3, len(script) // 2, len(script) - 20):
-        out = subprocess.run(["sh", "-s"], input=script[:cut], capture_output=True, text=True, check=False)
+    change = FileChange(str(target).lstrip("/"), "soft_bounce = yes\n", "soft_bounce = no\n")
+    nothing = TargetResult("t")
+    start = plan(FixRun("t", tmp_path, nothing, nothing, changes=[change]), datetime.now(UTC),
+                 state=str(tmp_path / "state")).start_script()
+    for cut in (len(start) // 3, len(start) // 2, len(start) - 20):
+        out = subprocess.run(["sh", "-s"], input=start[:cut], capture_output=True, text=True, check=False)
         assert "=== " not in out.stdout and out.returncode != 0
         assert target.read_text() == "soft_bounce = yes\n" and sorted(p.name for p in tmp_path.iterdir()) == \
             ["main.cf"]

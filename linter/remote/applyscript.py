@@ -1,0 +1,346 @@
+"""The POSIX sh that changes a host for `fix --apply`, built with every value quoted (shlex.quote).
+
+Three short scripts go on the standard input of `sh -s` (or `sudo -n sh -s`), each a `{ ... }` block
+that sh parses whole before running any of it (a script cut short in transit runs nothing), and
+each ignoring SIGHUP and SIGPIPE (a dropped connection does not stop it halfway):
+
+- start: reports earlier runs' outcomes not yet acknowledged, takes the host's lock, writes this
+  run's files into STATE/runs/RUN/ (old.N: what each file holds now, new.N: what it must hold),
+  and starts run.sh there detached from the session (setsid, or nohup), its output going to the
+  run's `log`; then it relays that log until the run waits for confirmation or has an outcome;
+- decide: confirms (writes confirm-TOKEN, the random token only this run's controller knows) or
+  asks for the rollback (writes `abort` with the reason), then relays the log to the outcome;
+- ack: marks outcomes the controller has received as seen, and drops their file copies.
+
+run.sh verifies every step: the files are still what the snapshot held, each backup
+(FILE.mailcfg-STAMP beside it) equals old.N, each written file equals new.N, each restored file
+equals old.N again. It leaves the host either changed, checked, reloaded and confirmed
+(`applied`), or restored byte for byte with the MTA running if it ran before (`rolled-back`), or
+says exactly which files it could not restore and why (`rollback-FAILED`); `refused` and `failed`
+mean nothing was changed. The outcome goes to the run's `outcome` file and the log, so the next
+run reports an outcome no controller received. Restoring copies the backup and renames it over
+the file; when there is no room for a copy, the verified backup itself is renamed back.
+
+The lock is STATE/lock, a symlink whose text is "RUN PID" (made with `ln -s`, which fails when it
+exists: atomic); it is stale when that process is gone.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+STATE = "/var/lib/mailcfg"  # where runs, their outcomes and the lock live on the host
+SUFFIX = ".mailcfg-"  # backups: FILE.mailcfg-YYYYmmddTHHMMSSZ
+
+PRELUDE = r"""trap '' HUP PIPE
+PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin:/usr/bin:/bin"
+export PATH
+LC_ALL=C
+export LC_ALL
+say() { printf '=== %s\n' "$*"; }
+nap() { sleep 0.2 2>/dev/null || sleep 1; }
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  case "$(ps -o stat= -p "$1" 2>/dev/null)" in Z*) return 1 ;; esac
+  return 0
+}
+"""
+
+
+@dataclass(frozen=True)
+class Mta:
+    """How one MTA is noted, checked, reloaded and started on the host, as sh functions.
+
+    note() runs before anything changes (sets was_running and what check/start need);
+    check() validates the new files, setting `why` when they fail; reload(), start(), running().
+    """
+
+    name: str
+    functions: str
+
+
+POSTFIX = Mta("Postfix", r"""running() { command -v postfix >/dev/null 2>&1 && postfix status >/dev/null 2>&1; }
+note() {
+  was_running=no
+  if running; then was_running=yes; fi
+  warned=$(postconf -n 2>&1 >/dev/null | sort)
+}
+check() {
+  if ! out=$(postfix check 2>&1); then why="postfix check failed: $out"; return 1; fi
+  now=$(postconf -n 2>&1 >/dev/null | sort)
+  new=$(printf '%s\n' "$now" | while IFS= read -r line; do
+    case "$NL$warned$NL" in *"$NL$line$NL"*) ;; *) printf '%s ' "$line" ;; esac
+  done)
+  if [ -n "$new" ]; then why="postconf warns: $new"; return 1; fi
+  return 0
+}
+reload() { postfix reload 2>&1; }
+start() { postfix start 2>&1; }
+""")
+
+# Exim is started again the way the host ran it: by its systemd unit (read from the daemon's
+# cgroup), else by the init script, else by the command line the daemon was started with.
+_EXIM = r"""exim_bin() { command -v exim4 2>/dev/null || command -v exim; }
+pidfile() {
+  for f in /run/exim4/exim.pid /var/run/exim4/exim.pid /run/exim.pid /var/run/exim.pid; do
+    if [ -f "$f" ]; then echo "$f"; return 0; fi
+  done
+  return 1
+}
+daemon_pid() { f=$(pidfile) && p=$(cat "$f") && alive "$p" && echo "$p"; }
+running() { daemon_pid >/dev/null; }
+note() {
+  was_running=no unit="" args=""
+  if p=$(daemon_pid); then
+    was_running=yes
+    args=$(ps -o args= -p "$p" 2>/dev/null)
+    unit=$(sed -n 's|^.*/\([^/]*\.service\)$|\1|p' "/proc/$p/cgroup" 2>/dev/null | head -n 1)
+  fi
+}
+reload() { kill -HUP "$(daemon_pid)" 2>&1; }
+start() {
+  if [ -n "$unit" ] && command -v systemctl >/dev/null 2>&1; then systemctl start "$unit" 2>&1
+  elif [ -x /etc/init.d/exim4 ]; then /etc/init.d/exim4 start 2>&1
+  elif [ -x /etc/init.d/exim ]; then /etc/init.d/exim start 2>&1
+  else set -f; $args 2>&1; rc=$?; set +f; return $rc
+  fi
+}
+"""
+EXIM = Mta("Exim", _EXIM + r"""check() {
+  if ! out=$("$(exim_bin)" -bV 2>&1 >/dev/null); then why="exim -bV failed: $out"; return 1; fi
+}
+""")
+# Debian: the edited files are update-exim4.conf's input; it writes what Exim reads, after checking it.
+EXIM_DEBIAN = Mta("Exim", _EXIM + r"""check() {
+  if ! out=$(update-exim4.conf 2>&1); then why="update-exim4.conf failed: $out"; return 1; fi
+  say generated
+}
+""")
+
+
+@dataclass(frozen=True)
+class HostFile:
+    """One host file the run touches: edited (its old and new text known) or derived (rebuilt by the MTA's tool)."""
+
+    n: int
+    path: str  # absolute
+    stamp: str
+    before: str | None = None  # None: a derived file, copied as it is on the host
+    after: str | None = None
+
+    def q(self, suffix: str = "") -> str:
+        return shlex.quote(self.path + suffix)
+
+    @property
+    def backup(self) -> str:
+        return self.q(SUFFIX + self.stamp)
+
+    @property
+    def tmp(self) -> str:
+        return self.q(".mailcfg-tmp")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One apply run: its id, its confirmation token, the files, the MTA, how long to wait for the confirmation."""
+
+    run: str  # [0-9A-Za-z-] only
+    token: str  # hex
+    files: tuple[HostFile, ...]
+    mta: Mta
+    confirm_seconds: int
+    state: str = STATE
+
+    @property
+    def dir(self) -> str:
+        return f"{self.state}/runs/{self.run}"
+
+    def _vars(self) -> str:
+        return (f"state={shlex.quote(self.state)}\nrun={shlex.quote(self.run)}\n"
+                f'dir="$state/runs/$run"\nNL=\'\n\'\n')
+
+    def start_script(self) -> str:
+        payload = [f"printf '%s' {shlex.quote(text)} > \"$dir/{kind}.{f.n}\""
+                   for f in self.files for kind, text in (("old", f.before), ("new", f.after)) if text is not None]
+        payload += [f"printf '%s\\n' {shlex.quote(f.path)} >> \"$dir/files\"" for f in self.files]
+        payload.append(f"printf '%s' {shlex.quote(self.run_script())} > \"$dir/run.sh\"")
+        return _block(self._vars() + EARLIER + r"""
+if ! { mkdir -p "$state/runs" && chmod 700 "$state"; } 2>/dev/null; then
+  say outcome failed cannot create "$state/runs": nothing was changed; exit 0
+fi
+report_earlier
+if held=$(readlink "$state/lock" 2>/dev/null); then
+  if alive "${held#* }"; then
+    say outcome refused another apply "(run ${held% *}, process ${held#* })" holds the lock "$state/lock": \
+      nothing was changed
+    exit 0
+  fi
+  say stale-lock of run "${held% *}" removed
+  rm -f "$state/lock"
+fi
+if ! ln -s "$run $$" "$state/lock" 2>/dev/null; then
+  say outcome refused another apply took the lock "$state/lock" just now: nothing was changed; exit 0
+fi
+if ! err=$({ mkdir "$dir" && """ + " && ".join(payload) + r"""; } 2>&1); then
+  rm -rf "$dir"; rm -f "$state/lock"
+  say outcome failed cannot write "$dir": $err: nothing was changed; exit 0
+fi
+cd / || exit 1
+if command -v setsid >/dev/null 2>&1; then
+  setsid sh "$dir/run.sh" </dev/null >>"$dir/log" 2>&1 &
+else
+  nohup sh "$dir/run.sh" </dev/null >>"$dir/log" 2>&1 &
+fi
+""" + _RELAY.replace("UNTIL", "waiting|outcome"))
+
+    def run_script(self) -> str:
+        """run.sh: the detached run, from the first comparison to its outcome."""
+        edited = [f for f in self.files if f.before is not None]
+        derived = [f for f in self.files if f.before is None]
+        body = [f"token={shlex.quote(self.token)}\nwait_s={self.confirm_seconds}\nmta={shlex.quote(self.mta.name)}",
+                'cd "$dir" || exit 1', "printf '%s\\n' \"$$\" > pid",
+                # the lock passes from the start script to this process (a rename: atomic)
+                'ln -s "$run $$" "$state/lock.$$" && mv -f "$state/lock.$$" "$state/lock"',
+                'say run "$run"']
+        body += [f'cmp -s old.{f.n} {f.q()} || finish refused {f.q()} changed since the snapshot: nothing was changed'
+                 for f in edited]
+        body += [f'if [ -e {f.q()} ]; then cp -p {f.q()} old.{f.n} || finish failed cannot copy {f.q()}: '
+                 f'nothing was changed; else : > absent.{f.n}; fi' for f in derived]
+        body.append("note")
+        for f in self.files:
+            body.append(f'[ -e absent.{f.n} ] || err=$({{ cp -p {f.q()} {f.backup} && cmp old.{f.n} {f.backup}; }} '
+                        f'2>&1) || {{ rm -f {" ".join(g.backup for g in self.files[:f.n + 1])}; finish failed '
+                        f'backup {f.backup} not written: "$err": nothing was changed; }}')
+            body.append(f"[ -e absent.{f.n} ] || say backup {f.backup}")
+        for f in edited:
+            body.append(f"err=$({{ cp -p {f.q()} {f.tmp} && cat new.{f.n} > {f.tmp} && cmp new.{f.n} {f.tmp} "
+                        f"&& mv -f {f.tmp} {f.q()} && cmp new.{f.n} {f.q()}; }} 2>&1) || "
+                        f'{{ rm -f {f.tmp}; rollback "writing "{f.q()}" failed: $err"; }}')
+            body.append(f"say wrote {f.q()}")
+        body.append(r"""check || rollback "$why"
+if [ "$was_running" = yes ]; then
+  out=$(reload) || rollback "$mta reload failed: $out"
+  # the daemon exits when the new configuration cannot run (a port it cannot bind)
+  sleep 1
+  running || rollback "$mta stopped after the reload"
+  say reloaded
+  done_how=reloaded
+else
+  say not-running
+  done_how="$mta is not running: nothing to reload"
+fi
+say waiting "$wait_s"
+end=$(( $(date +%s) + wait_s ))
+while :; do
+  if [ -e "confirm-$token" ]; then say confirmed; finish applied "$done_how"; fi
+  if [ -e abort ]; then rollback "$(cat abort)"; fi
+  [ "$(date +%s)" -lt "$end" ] || rollback "no confirmation within $wait_s s (the re-check did not finish)"
+  nap
+done""")
+        restore = "\n".join(f"  restore_file {f.n} {f.q()} {f.backup} {f.tmp}" for f in self.files)
+        functions = r"""finish() {
+  status=$1
+  shift
+  printf '%s %s\n' "$status" "$*" > outcome.tmp && mv -f outcome.tmp outcome
+  say outcome "$status" "$*"
+  if [ "$(readlink "$state/lock" 2>/dev/null)" = "$run $$" ]; then rm -f "$state/lock"; fi
+  exit 0
+}
+restore_file() {
+  if [ -e "absent.$1" ]; then
+    rm -f "$2"
+    if [ -e "$2" ]; then bad="$bad $2 (cannot remove it)"; else say removed "$2"; fi
+    return
+  fi
+  cmp -s "old.$1" "$2" && return
+  err=$({ cp -p "$3" "$4" && cmp "old.$1" "$4" && mv -f "$4" "$2"; } 2>&1) || {
+    rm -f "$4"
+    # no room for a copy: the verified backup itself goes back (a rename needs no space)
+    if cmp -s "old.$1" "$3"; then mv -f "$3" "$2" 2>/dev/null; fi
+  }
+  if cmp -s "old.$1" "$2"; then say restored "$2"; else bad="$bad $2 ($err)"; say restore-failed "$2": "$err"; fi
+}
+rollback() {
+  reason=$1
+  bad=""
+  say rollback "$reason"
+""" + restore + r"""
+  if [ "$was_running" = yes ]; then
+    if running; then
+      out=$(reload) || bad="$bad; $mta reload failed: $out"
+      sleep 1
+    fi
+    if ! running; then
+      out=$(start) && say started "$mta"
+      sleep 1
+      running || bad="$bad; $mta is not running after the restore: $out"
+    fi
+  fi
+  if [ -z "$bad" ]; then finish rolled-back "$reason"; fi
+  finish rollback-FAILED "$reason; NOT restored:$bad"
+}
+"""
+        return PRELUDE + self._vars() + self.mta.functions + functions + "\n".join(body) + "\n"
+
+    def decide_script(self, confirm: bool, reason: str = "") -> str:
+        """Confirm the change, or ask for its rollback; then relay the log to the outcome."""
+        ask = f': > "$dir/confirm-"{shlex.quote(self.token)}' if confirm else \
+            f"printf '%s\\n' {shlex.quote(reason)} > \"$dir/abort.tmp\" && mv -f \"$dir/abort.tmp\" \"$dir/abort\""
+        return _block(self._vars() + rf"""
+if [ ! -f "$dir/run.sh" ]; then say outcome failed the run never started: nothing was changed; exit 0; fi
+if ! grep -q '^=== outcome ' "$dir/log" 2>/dev/null; then {ask}; fi
+""" + _RELAY.replace("UNTIL", "outcome"))
+
+    def ack_script(self, runs: list[str]) -> str:
+        """Mark these runs' outcomes as received, and drop the copies of the files they held."""
+        ids = " ".join(shlex.quote(r) for r in runs)
+        return _block(self._vars() + f"""for r in {ids}; do
+  d="$state/runs/$r"
+  if [ -f "$d/outcome" ]; then : > "$d/seen"; rm -f "$d"/old.* "$d"/new.* "$d/run.sh"; fi
+done
+say acked
+""")
+
+
+# Outcomes of earlier runs that no controller acknowledged; a run with no outcome and no process ended abnormally.
+EARLIER = r"""report_earlier() {
+  for d in "$state"/runs/*/; do
+    [ -d "$d" ] || continue
+    r=$(basename "$d")
+    [ "$r" != "$run" ] && [ ! -e "$d/seen" ] || continue
+    if [ -f "$d/outcome" ]; then
+      say earlier "$r" "$(head -n 1 "$d/outcome")"
+    elif ! { p=$(cat "$d/pid" 2>/dev/null) && alive "$p"; }; then
+      last=$(grep '^=== ' "$d/log" 2>/dev/null | tail -n 1 | cut -c5-)
+      if [ -z "$last" ]; then
+        printf 'failed never started: nothing was changed\n' > "$d/outcome"
+      else
+        printf 'rollback-FAILED stopped without an outcome after "%s": look at %s\n' "$last" \
+          "$(tr '\n' ' ' < "$d/files")" > "$d/outcome"
+      fi
+      say earlier "$r" "$(head -n 1 "$d/outcome")"
+    fi
+  done
+}
+"""
+
+# Print the run's log once it holds a line matching UNTIL, or its process is gone.
+_RELAY = r"""n=0
+while :; do
+  if grep -qE '^=== (UNTIL) ' "$dir/log" 2>/dev/null; then break; fi
+  p=$(cat "$dir/pid" 2>/dev/null)
+  if [ -n "$p" ]; then
+    alive "$p" || break
+  else
+    n=$((n + 1))
+    [ "$n" -lt 100 ] || break
+  fi
+  nap
+done
+cat "$dir/log" 2>/dev/null
+"""
+
+
+def _block(body: str) -> str:
+    return "{\n" + PRELUDE + body + "} </dev/null\n"
