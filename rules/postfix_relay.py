@@ -6,7 +6,6 @@ outside the snapshot) is never the basis of a finding.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,7 +14,6 @@ from mailcfg.fix import RELOAD_POSTFIX, SAFE, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide_on, missing_relay_check, relay_gate_list, startup_error
-from mailcfg.postfix.known import restrictions
 from mailcfg.postfix.listedit import GATES, TRUSTED_CLIENTS, list_value, with_item_before, with_relay_gate
 from mailcfg.postfix.mastercf import Service
 from mailcfg.postfix.probe import Decision, Probe, Step
@@ -35,6 +33,7 @@ from mailcfg.postfix.tls import offers_tls
 from mailcfg.postfix.whatif import answers, differences, losers, trusted_clients
 from mailcfg.roles import expects
 from mailcfg.rule import Rule
+from mailcfg.rules.postfix_syntax import restriction_errors
 
 OPEN_RELAY = Rule(
     "postfix-open-relay", "An unauthenticated client on the internet can relay mail to other domains",
@@ -130,6 +129,8 @@ def check_no_relay_check(config: PostfixConfig) -> Iterator[Finding]:
         decisions = [decide_on(view, p) for p in probes]
         if all(d.action == "error" for d in decisions):
             step = first_refusal(decisions[0])
+            if step is not None and step.location is not None and _syntax_error(config, step):
+                continue  # postfix-syntax reports the cause once, with this among its consequences
             why = step.note if step else "server configuration error"
             yield NO_RELAY_CHECK.finding(
                 f"{describe(service, view.config)}: every recipient gets \"{decisions[0].reply}\" ({why})",
@@ -169,11 +170,37 @@ def check_users_cannot_relay(config: PostfixConfig) -> Iterator[Finding]:
     decision, service = trial.decision, trial.view.service
     assert service is not None
     step = first_refusal(decision)
+    if step is not None and decision.action == "error" and _syntax_error(config, step):
+        return  # a restriction smtpd cannot run: postfix-syntax reports it, with this consequence
     reason = f"; {step.what}: {step.note}" if step and step.note else ""
     yield USERS_CANNOT_RELAY.finding(
         f"an authenticated user cannot send to other domains on any service; on {describe(service, config)} a "
         f"logged-in client gets \"{decision.reply}\"{reason}",
         (step.location if step and step.location else None) or service.location, service=service.name)
+
+
+def _syntax_error(config: PostfixConfig, step: Step) -> bool:
+    """The refusal is a server configuration error that postfix-syntax reports at the same place."""
+    return step.location in restriction_errors(config)
+
+
+def consequences(config: PostfixConfig, location: Location) -> list[str]:
+    """What a restriction smtpd cannot run, at `location`, does: the services where every recipient
+    gets a configuration error through it, and logged-in users who can send nowhere because of it."""
+    effects = []
+    for service, view in views(config):
+        if startup_error(view) is not None:
+            continue
+        decision = decide_on(view, _inbound(view, service.name, f"postmaster@{view.get('myhostname')}"))
+        step = first_refusal(decision)
+        if decision.action == "error" and step is not None and step.location == location:
+            effects.append(f"{describe(service, config)} answers every recipient \"{decision.reply}\"")
+    trials = user_trials(config)
+    steps = [first_refusal(t.decision) for t in trials]
+    if trials and all(t.decision.action != "accept" and not t.decision.undecided for t in trials) \
+            and any(s is not None and s.location == location for s in steps):
+        effects.append("no service lets a logged-in user send to other domains")
+    return effects
 
 
 def _submission_rank(view: ParameterView) -> int:
@@ -271,7 +298,7 @@ def _relay_fix(config: PostfixConfig, service: str | None) -> Fix | None:
 
 @NO_RELAY_CHECK.fixer
 def fix_no_relay_check(config: PostfixConfig, finding: Finding) -> Fix | None:
-    """The missing relay check added; a misspelt restriction name corrected when only one name is close."""
+    """The missing relay check added (a misspelt restriction is postfix-syntax's fix)."""
     view = view_of(config, finding.service)
     if view is None:
         return None
@@ -290,19 +317,6 @@ def fix_no_relay_check(config: PostfixConfig, finding: Finding) -> Fix | None:
         return None if words is None else Fix(
             NO_RELAY_CHECK.id, SAFE, f"{lv.holder}: add the relay check smtpd requires ({', '.join(words)})",
             (lv.set(words),), RELOAD_POSTFIX)
-    known = list(restrictions())
-    for name in lists_and_classes(view):
-        lv = list_value(view, name)
-        for k, item in enumerate(lv.items):
-            if item.kind != "unknown" or item.text.startswith("$"):
-                continue
-            close = difflib.get_close_matches(item.name, known, n=2, cutoff=0.8)
-            if len(close) != 1 or difflib.SequenceMatcher(None, item.name, close[0]).ratio() < 0.85:
-                continue  # no single obvious spelling: the admin must choose
-            words = lv.words
-            words[k] = close[0]
-            return Fix(NO_RELAY_CHECK.id, SAFE, f"{lv.holder}: {item.text} is no restriction Postfix knows; "
-                       f"corrected to {close[0]}", (lv.set(words),), RELOAD_POSTFIX)
     return None
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 from collections.abc import Iterator
 
 from mailcfg.findings import Finding, Location, Severity
+from mailcfg.fix import RELOAD_POSTFIX, SAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
+from mailcfg.postfix.known import restrictions
+from mailcfg.postfix.listedit import list_value
 from mailcfg.postfix.maincf import Problem
-from mailcfg.postfix.restrictions import lists_and_classes, parse
-from mailcfg.postfix.services import main_view, views
+from mailcfg.postfix.restrictions import Item, lists_and_classes, parse
+from mailcfg.postfix.services import main_view, view_of, views
 from mailcfg.postfix.tables import parse_ref
 from mailcfg.postfix.tokens import split
 from mailcfg.postfix.version import show
@@ -78,18 +82,34 @@ def _unbracketed_ipv6(setting) -> Iterator[Finding]:
 
 
 def _restriction_problems(config: PostfixConfig) -> Iterator[Finding]:
-    seen: set[tuple[Location | None, str]] = set()
+    # imported here: the relay rules build on this module (they leave these causes to it)
+    from mailcfg.rules.postfix_relay import consequences
+
+    for location, (message, service) in restriction_errors(config).items():
+        effects = consequences(config, location)
+        if effects:
+            message += "; so " + "; ".join(effects)
+        yield SYNTAX.finding(message, location, service=service)
+
+
+def restriction_errors(config: PostfixConfig) -> dict[Location, tuple[str, str | None]]:
+    """location -> (message, first service) for every restriction that makes smtpd answer
+    with a server configuration error (computed once per configuration)."""
+    return config.remember("restriction_errors", lambda: _restriction_errors(config))
+
+
+def _restriction_errors(config: PostfixConfig) -> dict[Location, tuple[str, str | None]]:
+    found: dict[Location, tuple[str, str | None]] = {}
     service_views = [(None, main_view(config))] + [(s, v) for s, v in views(config)]
     for service, view in service_views:
         for name in lists_and_classes(view):
             for item in parse(view, name):
-                key = (item.location, item.text)
-                if key in seen or item.location is None:
+                if item.location is None or item.location in found:
                     continue
                 message = _item_problem(item, name, config)
                 if message:
-                    seen.add(key)
-                    yield SYNTAX.finding(message, item.location, service=service.name if service else None)
+                    found[item.location] = (message, service.name if service else None)
+    return found
 
 
 def _item_problem(item, list_name: str, config: PostfixConfig) -> str | None:
@@ -103,3 +123,33 @@ def _item_problem(item, list_name: str, config: PostfixConfig) -> str | None:
     if info is not None and info.since is not None and config.version < info.since:
         return f"{item.text} needs Postfix {show(info.since)} or later: {CONFIG_ERROR}"
     return None
+
+
+@SYNTAX.fixer
+def fix_misspelt_restriction(config: PostfixConfig, finding: Finding) -> Fix | None:
+    """A misspelt restriction name corrected, when only one known name is close."""
+    view = view_of(config, finding.service) if finding.service else main_view(config)
+    if view is None:
+        return None
+    for name in lists_and_classes(view):
+        lv = list_value(view, name)  # the value as written where it is set, which the fix edits
+        for k, item in enumerate(parse(view, name)):
+            if item.location != finding.location:
+                continue
+            correct = _spelling(item)
+            if correct is None or k >= len(lv.items) or lv.items[k].text != item.text:
+                return None
+            words = lv.words
+            words[k] = correct
+            return Fix(SYNTAX.id, SAFE, f"{lv.holder}: {item.text} is no restriction Postfix knows; corrected to "
+                       f"{correct}", (lv.set(words),), RELOAD_POSTFIX)
+    return None
+
+
+def _spelling(item: Item) -> str | None:
+    if item.kind != "unknown" or item.text.startswith("$"):
+        return None
+    close = difflib.get_close_matches(item.name, list(restrictions()), n=2, cutoff=0.8)
+    if len(close) != 1 or difflib.SequenceMatcher(None, item.name, close[0]).ratio() < 0.85:
+        return None  # no single obvious spelling: the admin must choose
+    return close[0]
