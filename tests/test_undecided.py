@@ -4,7 +4,10 @@ UNDECIDED in test, a conditional headline in explain (Postfix and Exim)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
@@ -172,3 +175,36 @@ def test_both_branches_of_a_conditional_answer_are_what_the_real_postfix_answers
     permits, silent = harness.run([(roots["permits"], [probe]), (roots["silent"], [probe])])
     assert permits[0].action == "accept"  # the branch "if it permits: ACCEPT"
     assert (silent[0].action, silent[0].reply) == ("reject", offline.decision.reply)  # the answer offline
+
+
+def test_both_branches_of_an_exim_conditional_answer_are_what_the_real_exim_answers(tmp_path):
+    """The Exim configuration trusts clients listed in a file the snapshot lacks: offline the outsider
+    is refused, conditionally; the real Exim (exim -bh) relays for a listed client and refuses an
+    unlisted one with exactly the offline reply."""
+    import realexim as rx
+    from mailcfg.decisions import explain
+    from mailcfg.postfix.probe import Probe
+
+    why = rx.available()
+    if why:  # not a skip: setup.sh unpacks Exim, and the suite runs as root
+        pytest.fail(f"the real-Exim harness cannot run: {why}")
+    root = tmp_path / "snapshot"
+    (root / "etc/exim4").mkdir(parents=True)
+    (root / "etc/exim4/exim4.conf").write_text(EXIM_ACL)
+    probe = Probe("198.51.100.7", "victim@foreign.example", "someone@example.org", "client.example.org", port=25)
+    offline = explain(str(root), probe)
+    assert offline.decision.action == "reject"
+    [dep] = offline.depends_on
+    assert dep.otherwise == (("it is met", "accept"),)
+    answers = {}
+    with tempfile.TemporaryDirectory() as shared:  # Exim reads lookup files as its own user: not below tmp_path (0700)
+        os.chmod(shared, 0o755)
+        for name, listed in (("listed", "198.51.100.7\n"), ("unlisted", "203.0.113.9\n")):
+            table = Path(shared, name)
+            table.write_text(listed)
+            table.chmod(0o644)
+            config = rx.write_config(tmp_path / name / "exim4.conf",
+                                     EXIM_ACL.replace("/etc/exim4/relay_clients", str(table)))
+            answers[name] = rx.real_answer(config, probe)
+    assert answers["listed"].action == "accept"  # the branch "if it is met: ACCEPT"
+    assert (answers["unlisted"].action, answers["unlisted"].reply) == ("reject", offline.decision.reply)

@@ -13,6 +13,8 @@ from mailcfg.postfix.restrictions import Item, lists_and_classes, parse
 from mailcfg.postfix.whatif import WhatIf
 
 CASES = {"permit": "it permits", "reject": "it rejects"}
+# Recipient checks whose table is missing take the recipient to exist; the other answer is a refusal
+UNLISTED = ("reject_unlisted_recipient", "check_recipient_maps", "smtpd_reject_unlisted_recipient")
 # What stands in for the item: a bare `permit` before the relay check would make smtpd refuse to start
 STAND_IN = {"permit": "check_client_access static:OK", "reject": "reject"}
 
@@ -32,6 +34,11 @@ def dependencies(view: ParameterView, probe: Probe, decision: Decision) -> list[
     restriction lists (a hostname in mynetworks, a recipient table) counts, its outcome unknown."""
     found = []
     for step in undecided_steps(decision):
+        if step.what.lower() in UNLISTED:
+            if decision.action != "reject":
+                found.append(Dependency(step.what, piece_of(step), step.location,
+                                        (("the table does not list the recipient", "reject"),)))
+            continue
         place = _item_at(view, step)
         if place is None:
             found.append(Dependency(step.what, piece_of(step), step.location))
