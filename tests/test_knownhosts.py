@@ -33,10 +33,10 @@ bad-base64 ssh-ed25519 !!!notbase64
 """)
     known = KnownHosts()
     mx1 = known.trust("mx1.example.org", [kh], [])
-    assert mx1.keys == {"ssh-ed25519": key_a}
+    assert mx1.keys == {"ssh-ed25519": [key_a]}
     assert [e.where for e in mx1.authorities] == [f"{kh}:4"] and [e.where for e in mx1.revoked] == [f"{kh}:5"]
     assert mx1.revocation(key_b).where == f"{kh}:5" and mx1.revocation(key_a) is None
-    assert known.trust("[MX1.example.org]:2222", [kh], []).keys == {"ssh-ed25519": key_a}  # names are case-blind
+    assert known.trust("[MX1.example.org]:2222", [kh], []).keys == {"ssh-ed25519": [key_a]}  # names are case-blind
     assert known.trust("mx2.example.org", [kh], []).keys == {}  # its only key is revoked
     assert known.trust("mx9.example.org", [kh], []).authorities  # the CA line has no negation
     assert known.trust("mx1.example.org:2222", [kh], []).keys == {}
@@ -50,8 +50,8 @@ def test_hashed_names_as_ssh_keygen_writes_them(tmp_path):
     subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(kh)], check=True, capture_output=True)
     assert "mx1.example.org" not in kh.read_text() and kh.read_text().startswith("|1|")
     known = KnownHosts()
-    assert known.trust("mx1.example.org", [], [kh]).keys == {"ssh-ed25519": key_a}
-    assert known.trust("[192.0.2.7]:2200", [], [kh]).keys == {"ssh-ed25519": key_a}
+    assert known.trust("mx1.example.org", [], [kh]).keys == {"ssh-ed25519": [key_a]}
+    assert known.trust("[192.0.2.7]:2200", [], [kh]).keys == {"ssh-ed25519": [key_a]}
     assert known.trust("mx2.example.org", [], [kh]).keys == {}
 
 
@@ -60,12 +60,12 @@ def test_files_extra_first_then_user_then_global_and_remembered_keys(tmp_path):
     extra, user, system = tmp_path / "extra", tmp_path / "user", tmp_path / "system"
     system.write_text(f"h ssh-ed25519 {b}\n")
     known = KnownHosts(extra)
-    assert known.trust("h", [user], [system]).keys == {"ssh-ed25519": key_b}  # missing files are empty
+    assert known.trust("h", [user], [system]).keys == {"ssh-ed25519": [key_b]}  # missing files are empty
     user.write_text(f"h ssh-ed25519 {a}\n")
-    assert KnownHosts(extra).trust("h", [user], [system]).keys == {"ssh-ed25519": key_a}
+    assert KnownHosts(extra).trust("h", [user], [system]).keys == {"ssh-ed25519": [key_a, key_b]}  # user first
     known.remember(extra, "[new]:2200", key_a)
     assert extra.read_text() == f"[new]:2200 ssh-ed25519 {a}\n" and extra.stat().st_mode & 0o777 == 0o600
-    assert known.trust("[new]:2200", [], []).keys == {"ssh-ed25519": key_a}
+    assert known.trust("[new]:2200", [], []).keys == {"ssh-ed25519": [key_a]}
 
 
 def test_unreadable_file_is_one_line(tmp_path):
@@ -75,3 +75,14 @@ def test_unreadable_file_is_one_line(tmp_path):
 
 def test_parse_keeps_the_line_number():
     assert [e.where for e in parse("\n# x\nh ssh-ed25519 AAAA\n", "f")] == ["f:3"]
+
+
+def test_several_keys_of_one_type_are_all_trusted_in_file_order(tmp_path):
+    (a, key_a), (b, key_b), (c, key_c) = (_key(tmp_path, n) for n in "abc")
+    kh = tmp_path / "known_hosts"
+    kh.write_text(f"*.example.org ssh-ed25519 {b}\nmx1.example.org ssh-ed25519 {a}\nmx1.example.org ssh-ed25519 {b}\n"
+                  f"|1|bm90aGluZw==|bm90aGluZw== ssh-ed25519 {c}\n")
+    trust = KnownHosts().trust("mx1.example.org", [kh], [])
+    assert trust.keys == {"ssh-ed25519": [key_b, key_a]}
+    assert trust.trusts(key_a) and trust.trusts(key_b) and not trust.trusts(key_c)
+    assert [e.where for e in KnownHosts().entries(kh)] == [f"{kh}:{n}" for n in (1, 2, 3, 4)]

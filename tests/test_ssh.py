@@ -636,3 +636,14 @@ def test_known_hosts_files_and_alias_from_ssh_config(server, home, tmp_path):
     out, results = lint_json(home, "mx", "mx-user", "mx-wrong")
     assert [r["status"] for r in results] == ["ok", "ok", "unreachable"], out.stderr
     assert "unknown host key" in results[2]["error"] and "for mx-alias" in results[2]["error"]
+
+
+def test_a_host_listed_with_two_keys_of_one_type_is_trusted(server, home, tmp_path):
+    old = keygen(tmp_path / "rotated")  # e.g. the key before a rotation, still listed first
+    kh = tmp_path / "known_hosts"
+    kh.write_text(server.known_hosts_line(old) + server.known_hosts_line())
+    rc, found = findings(home, server.url(), "--known-hosts", str(kh), "--identity", str(server.client_key))
+    assert rc == 1 and found
+    kh.write_text(server.known_hosts_line(old) + server.known_hosts_line(keygen(tmp_path / "other")))
+    _, [target] = lint_json(home, server.url(), "--known-hosts", str(kh), "--identity", str(server.client_key))
+    assert target["status"] == "unreachable" and "host key CHANGED" in target["error"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -66,8 +67,38 @@ def _pattern_matches(pattern: str, name: str) -> bool:
             return hmac.compare_digest(mac, base64.b64decode(digest, validate=True))
         except (binascii.Error, ValueError):
             return False
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower())
-    return re.fullmatch(regex, name, re.S) is not None
+    return _wildcard(pattern.lower()).fullmatch(name) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _wildcard(pattern: str) -> re.Pattern:
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.S)
+
+
+@dataclass
+class _File:
+    """One file's entries, in file order: those naming hosts plainly by name indexed by name, the
+    others (wildcards, negations, hashed names) tried one by one."""
+
+    named: dict[str, list[tuple[int, Entry]]] = field(default_factory=dict)
+    others: list[tuple[int, Entry]] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, entry: Entry) -> None:
+        self.count += 1
+        if any(p.startswith(("!", "|")) or "*" in p or "?" in p for p in entry.patterns):
+            self.others.append((self.count, entry))
+        else:
+            for pattern in dict.fromkeys(p.lower() for p in entry.patterns):
+                self.named.setdefault(pattern, []).append((self.count, entry))
+
+    def matching(self, name: str) -> list[Entry]:
+        found = self.named.get(name.lower(), []) + [(n, e) for n, e in self.others if e.matches(name)]
+        return [e for _, e in sorted(found, key=lambda pair: pair[0])]
+
+    def entries(self) -> list[Entry]:
+        every = {n: e for pairs in (*self.named.values(), self.others) for n, e in pairs}
+        return [every[n] for n in sorted(every)]
 
 
 def parse(text: str, where: str) -> list[Entry]:
@@ -97,9 +128,12 @@ class Trust:
     """What the known_hosts files say about one host name."""
 
     name: str
-    keys: dict[str, paramiko.PKey] = field(default_factory=dict)  # trusted plain keys by type, none revoked
+    keys: dict[str, list[paramiko.PKey]] = field(default_factory=dict)  # trusted plain keys by type, none revoked
     revoked: list[Entry] = field(default_factory=list)
     authorities: list[Entry] = field(default_factory=list)  # @cert-authority lines for this host
+
+    def trusts(self, key: paramiko.PKey) -> bool:
+        return key in self.keys.get(key.get_name(), [])
 
     def revocation(self, key: paramiko.PKey) -> Entry | None:
         """The @revoked line that names `key`, if any."""
@@ -113,28 +147,36 @@ class KnownHosts:
 
     def __init__(self, extra: Path | None = None):
         self.extra = extra
-        self._files: dict[Path, list[Entry]] = {}
+        self._files: dict[Path, _File] = {}
         self._lock = threading.Lock()
 
-    def entries(self, path: Path) -> list[Entry]:
+    def _file(self, path: Path) -> _File:
         with self._lock:
             if path not in self._files:
-                self._files[path] = _read(path)
+                self._files[path] = _File()
+                for entry in _read(path):
+                    self._files[path].add(entry)
             return self._files[path]
+
+    def entries(self, path: Path) -> list[Entry]:
+        """Every entry of one file (read on first use)."""
+        return self._file(path).entries()
 
     def trust(self, name: str, user_files: Iterable[Path], global_files: Iterable[Path]) -> Trust:
         """What the files say about `name` (`host`, `[host]:port`, or a HostKeyAlias)."""
         result = Trust(name)
         paths = [p for p in (self.extra, *user_files, *global_files) if p is not None]
-        matching = [e for path in dict.fromkeys(paths) for e in self.entries(path) if e.matches(name)]
+        matching = [e for path in dict.fromkeys(paths) for e in self._file(path).matching(name)]
         result.revoked = [e for e in matching if e.marker == "@revoked"]
         result.authorities = [e for e in matching if e.marker == "@cert-authority"]
         revoked = {e.blob for e in result.revoked}
         for entry in matching:
-            if entry.marker is None and entry.blob not in revoked and entry.key_type not in result.keys:
+            if entry.marker is None and entry.blob not in revoked:
                 key = entry.pkey()
-                if key is not None:
-                    result.keys[entry.key_type] = key
+                known = result.keys.setdefault(entry.key_type, [])
+                if key is not None and key not in known:
+                    known.append(key)
+        result.keys = {t: keys for t, keys in result.keys.items() if keys}
         return result
 
     def remember(self, path: Path, name: str, key: paramiko.PKey) -> None:
@@ -143,9 +185,7 @@ class KnownHosts:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as fh:
             fh.write(f"{name} {key.get_name()} {key.get_base64()}\n")
-        entry = Entry(f"{path}:new", None, (name,), key.get_name(), key.asbytes())
-        with self._lock:
-            self._files.setdefault(path, []).append(entry)
+        self._file(path).add(Entry(f"{path}:new", None, (name,), key.get_name(), key.asbytes()))
 
 
 def expand(paths: Iterable[str]) -> tuple[Path, ...]:

@@ -7,9 +7,10 @@ refused unless `accept_new` is set (the key is then appended to the extra file, 
 user file, as OpenSSH's `StrictHostKeyChecking accept-new` does); a host whose key differs from a
 known one - same type or another type - or is `@revoked` is always refused. paramiko cannot
 verify OpenSSH host certificates (it takes a certificate's key without checking the CA's
-signature), so a host that only an `@cert-authority` line vouches for is refused, saying so. Authentication uses
-the given key file, the ssh-agent and the default ~/.ssh/id_* keys; an encrypted key's
-passphrase comes from MAILCFG_SSH_PASSPHRASE or, on a terminal, one prompt before the run.
+signature), so a host that only an `@cert-authority` line vouches for is refused, saying so.
+Authentication uses the given key file, the ssh-agent and the default ~/.ssh/id_* keys; an
+encrypted key's passphrase comes from MAILCFG_SSH_PASSPHRASE or, on a terminal, one prompt before
+the run.
 Nothing secret is ever put in a message.
 
 Every failure to reach, verify, log in or run is an `SshError` (exit code 3, "could not be
@@ -117,8 +118,10 @@ class _Policy(paramiko.MissingHostKeyPolicy):
         trust, name = self.trust, self.trust.name
         if (revoked := _revoked(self.target, trust, key)) is not None:
             raise revoked
-        if trust.keys:  # known under another key type: a changed key as far as we can tell
-            old = ", ".join(f"{t} {fingerprint(k)}" for t, k in trust.keys.items())
+        if trust.trusts(key):  # one of several keys of its type (which paramiko cannot hold)
+            return
+        if trust.keys:  # known under other keys only: a changed key as far as we can tell
+            old = ", ".join(f"{t} {fingerprint(k)}" for t, keys in trust.keys.items() for k in keys)
             raise HostKeyError(self.target, _changed(key, old, name))
         if trust.authorities:
             raise HostKeyError(self.target, f"{name} is trusted only through @cert-authority "
@@ -127,6 +130,9 @@ class _Policy(paramiko.MissingHostKeyPolicy):
         if not self.options.accept_new:
             raise HostKeyError(self.target, f"unknown host key {key.get_name()} {fingerprint(key)} for {name}; "
                                f"refused (add it to known_hosts, or pass --accept-new-host-keys)")
+        if self.options.known_hosts is None and not self.options.user_known_hosts:
+            raise HostKeyError(self.target, f"unknown host key {key.get_name()} {fingerprint(key)} for {name}; "
+                               f"refused (UserKnownHostsFile is none: nowhere to record it)")
         save_to = self.options.known_hosts or self.options.user_known_hosts[0]
         self.known.remember(save_to, name, key)
         print(f"mailcfg: {self.target}: new host key {key.get_name()} {fingerprint(key)} accepted and added to "
@@ -193,8 +199,9 @@ class Connection:
         # The client checks the plain keys trusted for this host, under the name it looks up (which
         # also makes it ask the server for that key type first); our policy sees only a key type it
         # does not know. Copying just these keeps a connection's cost independent of known_hosts' size.
-        for key_type, key in self.trust.keys.items():
-            self.client.get_host_keys().add(target.known_hosts_name, key_type, key)
+        if all(len(keys) == 1 for keys in self.trust.keys.values()):
+            for key_type, [key] in self.trust.keys.items():
+                self.client.get_host_keys().add(target.known_hosts_name, key_type, key)
         self.client.set_missing_host_key_policy(_Policy(target, self.trust, options, known))
         self._connect()
 
