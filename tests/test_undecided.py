@@ -96,7 +96,7 @@ def test_test_reports_undecided_and_fails_unless_allowed(without_table):
     dep = first["depends_on"][0]
     assert dep["missing"] == "hash:/etc/postfix/helo_access: /etc/postfix/helo_access is not in the snapshot"
     assert (dep["file"], dep["line"]) == ("etc/postfix/main.cf", 12)
-    assert dep["otherwise"] == [{"if": "it permits", "decision": "accept"}]
+    assert dep["otherwise"] == [{"if": "it says OK for this HELO", "decision": "accept"}]
     text = run("test", str(without_table), "--policy", policy).stdout
     assert "UNDECIDED strangers cannot relay:" in text
     allowed = run("test", str(without_table), "--policy", policy, "--allow-undecided")
@@ -118,10 +118,10 @@ def test_explain_headline_is_conditional(without_table):
     text = run("explain", str(without_table), *OUTSIDER).stdout.splitlines()[1]
     assert text.startswith("  REJECT at rcpt: 554 5.7.1")
     assert "(conditional: check_helo_access (hash:/etc/postfix/helo_access: /etc/postfix/helo_access is not in " \
-           "the snapshot) (etc/postfix/main.cf:12); if it permits: ACCEPT)" in text
+           "the snapshot) (etc/postfix/main.cf:12); if it says OK for this HELO: ACCEPT)" in text
     doc = json.loads(run("explain", str(without_table), *OUTSIDER, "--format", "json").stdout)
     assert doc["decision"] == "reject" and doc["conditional"] is True
-    assert doc["depends_on"][0]["otherwise"] == [{"if": "it permits", "decision": "accept"}]
+    assert doc["depends_on"][0]["otherwise"] == [{"if": "it says OK for this HELO", "decision": "accept"}]
 
 
 def test_explain_is_not_conditional_when_the_table_is_there():
@@ -171,9 +171,9 @@ def test_both_branches_of_a_conditional_answer_are_what_the_real_postfix_answers
     offline = explain(str(roots["missing"]), probe)
     assert offline.decision.action == "reject"
     [dep] = offline.depends_on
-    assert dep.otherwise == (("it permits", "accept"),)
+    assert dep.otherwise == (("it says OK for this HELO", "accept"),)
     permits, silent = harness.run([(roots["permits"], [probe]), (roots["silent"], [probe])])
-    assert permits[0].action == "accept"  # the branch "if it permits: ACCEPT"
+    assert permits[0].action == "accept"  # the branch "if it says OK for this HELO: ACCEPT"
     assert (silent[0].action, silent[0].reply) == ("reject", offline.decision.reply)  # the answer offline
 
 

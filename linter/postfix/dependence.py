@@ -9,7 +9,7 @@ from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide_on
 from mailcfg.postfix.listedit import word
 from mailcfg.postfix.probe import Decision, Probe, Step
-from mailcfg.postfix.restrictions import Item, lists_and_classes, parse
+from mailcfg.postfix.restrictions import IMPLICIT_ACCESS, Item, lists_and_classes, parse
 from mailcfg.postfix.whatif import WhatIf
 
 CASES = {"permit": "it permits", "reject": "it rejects"}
@@ -17,6 +17,21 @@ CASES = {"permit": "it permits", "reject": "it rejects"}
 UNLISTED = ("reject_unlisted_recipient", "check_recipient_maps", "smtpd_reject_unlisted_recipient")
 # What stands in for the item: a bare `permit` before the relay check would make smtpd refuse to start
 STAND_IN = {"permit": "check_client_access static:OK", "reject": "reject"}
+
+
+# What an access table is asked about, by the restriction that asks (check_<subject>_access)
+SUBJECTS = (("helo", "HELO"), ("sender", "sender"), ("recipient", "recipient"), ("sasl", "login"),
+            ("client", "client"))
+
+
+def case(item: Item, answer: str, holder: str) -> str:
+    """`if ...`: "it says OK for this HELO" for an access table, "it permits" for anything else."""
+    if item.table is None:
+        return CASES[answer]
+    # a bare `type:table` item is the implicit access check of the list `holder`
+    asks = IMPLICIT_ACCESS.get(holder, "") if item.kind == "table" else item.name
+    subject = next((words for key, words in SUBJECTS if key in asks), "lookup")
+    return f"it says {'OK' if answer == 'permit' else 'REJECT'} for this {subject}"
 
 
 def answers(item: Item) -> tuple[str, ...]:
@@ -50,7 +65,7 @@ def dependencies(view: ParameterView, probe: Probe, decision: Decision) -> list[
             words[k] = STAND_IN[answer]
             action = decide_on(WhatIf(view, {name: ", ".join(words)}), probe).action
             if action != decision.action:
-                otherwise.append((CASES[answer], action))
+                otherwise.append((case(items[k], answer, name), action))
         if otherwise:
             found.append(Dependency(step.what, piece_of(step), step.location, tuple(otherwise),
                                     answers(items[k]) == ("reject",)))
