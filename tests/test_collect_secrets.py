@@ -48,6 +48,8 @@ smtpd_relay_restrictions = permit_mynetworks,
     permit_sasl_authenticated,
     reject_unauth_destination
 smtpd_recipient_restrictions = check_recipient_access pcre:/etc/postfix/recipient_access.pcre
+smtpd_etrn_restrictions = check_client_access hash:/etc/postfix/linked_access,
+    check_client_access hash:/etc/postfix/linked_credentials
 local_recipient_maps = hash:/etc/postfix/local_users
 smtpd_tls_cert_file = /etc/postfix/tls/mx1.crt
 smtpd_tls_key_file = /etc/postfix/tls/mx1.key
@@ -68,6 +70,9 @@ TABLES = {  # what the decisions read: each must be collected
 }
 SECRETS = ("sasl_passwd", "sasl_passwd.db", "relay_credentials", "lmtp_passwd", "relay_passwd",
            "tls/mx1.key")
+# tables a restriction list names that are symbolic links to secrets: one by its name, one named by a
+# setting (in the ETRN list, which no relay decision consults, so that linting is unchanged)
+LINKS = {"linked_access": "sasl_passwd", "linked_credentials": "relay_credentials"}
 EXIM_SETTINGS = """dc_eximconfig_configtype='internet'
 dc_other_hostnames='example.org'
 dc_local_interfaces=''
@@ -101,6 +106,8 @@ class Host:
         (self.postfix / "tls/mx1.crt").write_text("-----BEGIN CERTIFICATE-----\nnot a secret\n")
         for name in SECRETS:
             (self.postfix / name).write_text(f"[smtp.example.net]:587 user:{CANARY}\n")
+        for name, target in LINKS.items():
+            (self.postfix / name).symlink_to(target)  # relative: inside a local copy too
         self.exim4 = rx.stock_confdir(base / "etc-exim4")
         (self.exim4 / "update-exim4.conf.conf").write_text(EXIM_SETTINGS)
         (self.exim4 / "exim4.conf.localmacros").write_text(EXIM_MACROS)
@@ -124,7 +131,7 @@ class Host:
 
     def local_copy(self, at: Path, facts: Path) -> Path:
         """The same files laid out as a snapshot by the test, secrets included (as on the host)."""
-        shutil.copytree(self.postfix, at / "etc/postfix")
+        shutil.copytree(self.postfix, at / "etc/postfix", symlinks=True)
         shutil.copytree(self.exim4, at / "etc/exim4")
         shutil.copytree(self.lib, at / "var/lib/exim4")
         for name in ("passwd", "hosts", "mailname", "aliases"):
@@ -162,8 +169,10 @@ def test_fetch_collects_the_tables_the_analysis_reads_and_no_secret(host, home, 
     no_canary_under(snap)
     for name, text in TABLES.items():
         assert (snap / "etc/postfix" / name).read_text() == text, name
-    for name in SECRETS:
+    for name in (*SECRETS, *LINKS):
         assert not (snap / "etc/postfix" / name).exists(), name
+    for name in LINKS:
+        assert f"/etc/postfix/{name} not read (credentials-not-collected)" in out.stderr
     for name in EXIM_SECRETS:
         assert not (snap / "etc/exim4" / name).exists(), name
     assert (snap / "etc/exim4/local_host_blacklist").read_text() == "198.51.100.66\n"
@@ -258,3 +267,19 @@ def test_phase_two_paths_are_data_never_shell(tmp_path):
     assert parse_stream(out.stdout).errors == [(p, "missing") for p in hostile]
     with pytest.raises(ValueError):
         send_script(["/etc/x\n/etc/shadow"])
+
+
+def test_a_link_to_a_credential_is_refused_on_the_host_side(tmp_path):
+    (tmp_path / "tls.key").write_text(CANARY)
+    (tmp_path / "creds").write_text(CANARY)
+    (tmp_path / "plain").write_text("ok\n")
+    for name, target in (("by-name", "tls.key"), ("by-setting", "creds"), ("fine", "plain")):
+        (tmp_path / name).symlink_to(target)
+    asked = [str(tmp_path / n) for n in ("by-name", "by-setting", "fine", "tls.key")]
+    out = subprocess.run(["sh", "-s"], input=send_script(asked, denied={str(tmp_path / "creds")}).encode(),
+                         capture_output=True, check=False).stdout
+    assert CANARY.encode() not in out
+    got = parse_stream(out)
+    assert got.files == {str(tmp_path / "fine"): b"ok\n"}
+    assert got.links == {str(tmp_path / "fine"): str(tmp_path / "plain")}
+    assert sorted(got.errors) == sorted((p, "credentials-not-collected") for p in asked if not p.endswith("fine"))

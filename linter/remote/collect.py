@@ -20,7 +20,10 @@ The output is a framed archive on stdout:
     === MAILCFG 1
     === FILE <size> <abs path>      followed by exactly <size> bytes and one newline
     === CMD <rc> <size> <name>      followed by exactly <size> bytes (stdout and stderr) and one newline
-    === ERR <reason> <abs path>     a file that could not be sent (missing, permission-denied, too-large, ...)
+    === LINK <size> <abs path>      before the FILE of a path that symbolic links lead elsewhere: exactly
+                                    <size> bytes naming where, and one newline
+    === ERR <reason> <abs path>     a file that could not be sent (missing, permission-denied, too-large,
+                                    credentials-not-collected, ...)
     === END
 
 `exim -bP config` is not run: as root it prints `hide` option values and macros (checked with Exim
@@ -44,6 +47,13 @@ from mailcfg.errors import MailcfgError
 MAX_FILE = 16 * 1024 * 1024  # bigger files are reported (=== ERR too-large), not sent
 MAX_ROUNDS = 3  # phase-2 rounds: includes and access tables that name more files
 
+# Names that hold passwords or keys whatever refers to them (shell `case` patterns, also matched on the
+# controller): shadow files, Exim's passwd files, Postfix's usual sasl_passwd, Plesk's password
+# database and its key, private keys, SSH material.
+NEVER_GLOBS = ("*/shadow", "*/gshadow", "*/passwd.client", "*/sasl_passwd", "*/sasl_passwd.*", "*/passwd.db",
+               "*/passwd_db_key", "*/.psa.shadow", "*.key", "*.p12", "*.pfx", "/etc/exim/passwd",
+               "/etc/exim4/passwd", "*/private/*", "*/.ssh/*", "/root/*")
+
 PRELUDE = r"""PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin:/usr/bin:/bin"
 export PATH
 LC_ALL=C
@@ -53,11 +63,28 @@ NL='
 '
 sent="$NL"
 
+deny="$NL"
+
+# a credential by name (NEVER_GLOBS), or named by a credential setting (phase 2's `s` lines)
+denied() {
+  case "$deny" in *"$NL$1$NL"*) return 0 ;; esac
+  case "$1" in __NEVER__) return 0 ;; esac
+  return 1
+}
+
 file() {
   f=$1
   case "$sent" in *"$NL$f$NL"*) return 0 ;; esac
   sent="$sent$f$NL"
+  if denied "$f"; then printf '=== ERR credentials-not-collected %s\n' "$f"; return 0; fi
   if [ ! -e "$f" ]; then printf '=== ERR missing %s\n' "$f"; return 0; fi
+  # a symbolic link is judged by where it leads, and the controller is told where that is
+  t=$(readlink -f "$f" 2>/dev/null)
+  if [ -z "$t" ] && [ -h "$f" ]; then printf '=== ERR unresolved-link %s\n' "$f"; return 0; fi
+  if [ -n "$t" ] && [ "$t" != "$f" ]; then
+    if denied "$t"; then printf '=== ERR credentials-not-collected %s\n' "$f"; return 0; fi
+    printf '=== LINK %s %s\n%s\n' "$(printf '%s' "$t" | wc -c | tr -d ' ')" "$f" "$t"
+  fi
   if [ ! -f "$f" ]; then printf '=== ERR not-a-regular-file %s\n' "$f"; return 0; fi
   if [ ! -r "$f" ]; then printf '=== ERR permission-denied %s\n' "$f"; return 0; fi
   size=$(wc -c <"$f" 2>/dev/null | tr -d ' ')
@@ -70,7 +97,7 @@ file() {
 }
 
 optional() { if [ -e "$1" ]; then file "$1"; fi; }
-""".replace("__MAX__", str(MAX_FILE))
+""".replace("__MAX__", str(MAX_FILE)).replace("__NEVER__", "|".join(NEVER_GLOBS))
 
 POSTFIX_FILES = ("/etc/postfix/main.cf", "/etc/postfix/master.cf")
 EXIM_FILES = ("/etc/exim4/exim4.conf", "/etc/exim4/exim4.conf.template", "/etc/exim4/update-exim4.conf.conf",
@@ -155,11 +182,14 @@ class Collected:
     commands: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # name -> (exit code, output)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (host path, reason)
     asked: set[str] = field(default_factory=set)  # host paths a phase-2 script was asked to send
+    links: dict[str, str] = field(default_factory=dict)  # host path -> where its symbolic links lead
 
     def merge(self, more: Collected) -> None:
         """Add what a later round sent (commands and files of the first round stay as they were)."""
         for path, body in more.files.items():
             self.files.setdefault(path, body)
+        for path, target in more.links.items():
+            self.links.setdefault(path, target)
         self.errors += [e for e in more.errors if e[0] not in self.files]
 
 
@@ -168,20 +198,23 @@ def sendable(path: str) -> bool:
     return _safe_relative(path) is not None and "\n" not in path and "\r" not in path
 
 
-def send_script(wanted: list[str], optional: list[str] | None = None) -> str:
-    """Phase 2: send these files (`wanted` ones said missing when absent, `optional` ones silently).
+def send_script(wanted: list[str], optional: list[str] | None = None, denied: set[str] | None = None) -> str:
+    """Phase 2: send these files (`wanted` ones said missing when absent, `optional` ones silently),
+    none that is or leads to one of `denied`.
 
     The paths are data in a here-document whose delimiter is random and quoted, so the shell never
     expands, splits or runs anything in them."""
     optional = optional or []
-    lines = [f"f {p}" for p in wanted] + [f"o {p}" for p in optional]
+    denied_lines = [f"s {p}" for p in sorted(denied or ()) if "\n" not in p]
+    lines = denied_lines + [f"f {p}" for p in wanted] + [f"o {p}" for p in optional]
     for path in [*wanted, *optional]:
         if not sendable(path):
             raise ValueError(f"not a host path a script may name: {path!r}")
     delimiter = f"MAILCFG_{secrets.token_hex(16)}"
     return ("{\n" + PRELUDE + "printf '=== MAILCFG 1\\n'\n"
             + 'while IFS= read -r line <&3; do\n'
-            + '  case "$line" in "f "*) file "${line#f }" ;; "o "*) optional "${line#o }" ;; esac\n'
+            + '  case "$line" in "s "*) deny="$deny${line#s }$NL" ;; "f "*) file "${line#f }" ;;\n'
+            + '    "o "*) optional "${line#o }" ;; esac\n'
             + f"done 3<<'{delimiter}'\n" + "".join(f"{line}\n" for line in lines) + f"{delimiter}\n"
             + "printf '=== END\\n'\n} </dev/null\n")
 
@@ -212,7 +245,7 @@ def parse_stream(data: bytes) -> Collected:
         if kind == "ERR" and len(parts) >= 4:
             out.errors.append((" ".join(parts[3:]), parts[2]))
             continue
-        if kind == "FILE" and len(parts) >= 4 and parts[2].isdigit():
+        if kind in ("FILE", "LINK") and len(parts) >= 4 and parts[2].isdigit():
             size, name = int(parts[2]), " ".join(parts[3:])
         elif kind == "CMD" and len(parts) == 5 and parts[2].isdigit() and parts[3].isdigit():
             size, name = int(parts[3]), parts[4]
@@ -224,6 +257,8 @@ def parse_stream(data: bytes) -> Collected:
         pos += size + 1
         if kind == "FILE":
             out.files[name] = body
+        elif kind == "LINK":
+            out.links[name] = body.decode("utf-8", "surrogateescape")
         else:
             out.commands[name] = (int(parts[2]), body)
 

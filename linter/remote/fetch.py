@@ -43,7 +43,7 @@ def collect(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None
             step = plan(collected)
             if step.empty:
                 break
-            collected.merge(_run(conn, target, become, send_script(step.wanted, step.optional)))
+            collected.merge(_run(conn, target, become, send_script(step.wanted, step.optional, step.secrets)))
             collected.asked |= {*step.wanted, *step.optional}
         else:
             step = plan(collected)

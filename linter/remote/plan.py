@@ -8,9 +8,9 @@ parsers read a private temporary copy of what was collected).
 
 from __future__ import annotations
 
-import re
 import tempfile
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from mailcfg.errors import MailcfgError
@@ -18,13 +18,8 @@ from mailcfg.exim.references import references as exim_references
 from mailcfg.postfix.config import load_postfix
 from mailcfg.postfix.references import SYSTEM_FILES
 from mailcfg.postfix.references import references as postfix_references
-from mailcfg.remote.collect import EXIM_CONF_D, PHASE1_FILES, Collected, sendable, write_snapshot
+from mailcfg.remote.collect import EXIM_CONF_D, NEVER_GLOBS, PHASE1_FILES, Collected, sendable, write_snapshot
 from mailcfg.snapshot import load_local
-
-# Names that hold passwords or keys whatever refers to them: shadow files, Exim's passwd files,
-# Postfix's usual sasl_passwd, Plesk's password database and its key, private keys, SSH material.
-NEVER = re.compile(r"(^|/)(shadow|gshadow|passwd\.client|sasl_passwd(\.\w+)?|passwd\.db|passwd_db_key|"
-                   r"\.psa\.shadow|[^/]*\.(key|p12|pfx))$|^/etc/exim4?/passwd$|/private/|/\.ssh/|^/root/")
 
 
 @dataclass
@@ -39,7 +34,8 @@ class Plan:
 
 
 def never(path: str) -> bool:
-    return path not in SYSTEM_FILES and NEVER.search(path) is not None
+    """A name that says it holds credentials (the same patterns the remote scripts refuse)."""
+    return path not in SYSTEM_FILES and any(fnmatchcase(path, glob) for glob in NEVER_GLOBS)
 
 
 def plan(collected: Collected) -> Plan:
@@ -81,9 +77,11 @@ def _exim_config_file(collected: Collected) -> set[str]:
 
 
 def withhold_secrets(collected: Collected, secrets: set[str]) -> None:
-    """Drop collected files that a credential setting names (a configuration file by name could be one)."""
-    for path in [p for p in collected.files if p in secrets or never(p)]:
-        if path in SYSTEM_FILES:
-            continue
+    """Drop collected files that are, or symbolic links lead to, what a credential setting names (the
+    first step reads files by name before the configuration says which those are)."""
+    def secret(path: str) -> bool:
+        return path not in SYSTEM_FILES and (path in secrets or never(path))
+
+    for path in [p for p in collected.files if secret(p) or secret(collected.links.get(p, p))]:
         del collected.files[path]
         collected.errors.append((path, "credentials-not-collected"))
