@@ -23,13 +23,12 @@ from mailcfg.lint import lint_path, lint_snapshot
 from mailcfg.policy import load_policy, probe_problem
 from mailcfg.postfix.probe import Probe, literal_helo
 from mailcfg.registry import all_rules, rule_by_id
-from mailcfg.remote.apply import apply_fixes
+from mailcfg.remote.apply import CONFIRM_SECONDS, apply_fixes
 from mailcfg.remote.fetch import fetch as fetch_host
 from mailcfg.remote.fetch import fetched, lint_host
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.ssh import (
     PASSPHRASE_ENV,
-    SshError,
     SshOptions,
     default_keys,
     encrypted,
@@ -215,6 +214,9 @@ def fix(
                                         "them up, write, check them with the MTA's own tool (postfix check, "
                                         "exim -bV or update-exim4.conf), reload, lint again; restore on any "
                                         "failure.")] = False,
+    confirm_timeout: Annotated[int, typer.Option("--confirm-timeout", min=5, help="With --apply: seconds the host "
+                                                 "waits for the re-lint's confirmation before it restores the "
+                                                 "files by itself.")] = CONFIRM_SECONDS,
     unsafe_fixes: Annotated[bool, typer.Option("--unsafe-fixes", help="Also apply fixes that can lock out "
                                                "clients or drop a function (see each rule's doc page).")] = False,
     rule: Annotated[list[str] | None, typer.Option("--rule", help="Only fix findings of this rule (repeatable).")]
@@ -279,11 +281,9 @@ def fix(
             with fetched(spec, ssh, known, found[0].label) as snapshot:
                 return lint_snapshot(snapshot)
 
-        try:
-            done = apply_fixes(spec, ssh, run, recheck, known)
-        except SshError as exc:
-            raise SshError(exc.target, f"{exc.reason} (files on the host may need a look: backups end in "
-                           f".mailcfg-<time>)") from None
+        done = apply_fixes(spec, ssh, run, recheck, known, confirm_seconds=confirm_timeout)
+        for earlier in done.earlier:
+            typer.echo(f"mailcfg: {target}: an earlier --apply no mailcfg heard the end of: run {earlier}", err=True)
         for step in done.log:
             typer.echo(f"mailcfg: {target}: host: {step}", err=True)
         typer.echo(f"mailcfg: {target}: {done.status}: {done.detail}", err=True)
