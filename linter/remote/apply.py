@@ -33,7 +33,7 @@ from mailcfg.fixer import FixRun
 from mailcfg.remote.applyscript import EXIM, EXIM_DEBIAN, POSTFIX, STATE, HostFile, Mta, Plan
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.route import connect
-from mailcfg.remote.ssh import SshError, SshOptions
+from mailcfg.remote.ssh import Connection, SshError, SshOptions
 
 CONFIRM_SECONDS = 120  # how long a changed host waits for mailcfg's re-check before it rolls back
 
@@ -67,10 +67,7 @@ def plan(run: FixRun, now: datetime, confirm_seconds: int = CONFIRM_SECONDS, sta
                 confirm_seconds, state)
 
 
-def _exec(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None, script: str) -> list[str]:
-    command = "sudo -n sh -s" if spec.ssh_options(options).become else "sh -s"
-    with connect(spec, options, known) as conn:
-        rc, out, err = conn.run(command, script.encode("utf-8", "surrogateescape"))
+def _lines(spec: HostSpec, rc: int, out: bytes, err: bytes) -> list[str]:
     if rc == -1:  # no exit status: the connection went away before the script ended
         raise SshError(spec.target, "unreachable: the connection was lost during the apply")
     lines = [line[4:] for line in out.decode("utf-8", "replace").splitlines() if line.startswith("=== ")]
@@ -89,16 +86,32 @@ def _outcome(lines: list[str]) -> tuple[str, str] | None:
 
 
 class _Session:
-    """One apply run as mailcfg drives it: what the host has said so far."""
+    """One apply run as mailcfg drives it: one connection while it lasts, and what the host has said so far."""
 
     def __init__(self, spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None, p: Plan):
         self.spec, self.options, self.known, self.plan = spec, options, known, p
+        self.conn: Connection | None = None
         self.log: list[str] = []
         self.earlier: list[str] = []
 
+    def _exec(self, script: str) -> list[str]:
+        command = "sudo -n sh -s" if self.spec.ssh_options(self.options).become else "sh -s"
+        try:
+            if self.conn is None:
+                self.conn = connect(self.spec, self.options, self.known)
+            return _lines(self.spec, *self.conn.run(command, script.encode("utf-8", "surrogateescape")))
+        except SshError:
+            self.close()  # the next command connects again
+            raise
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
     def start(self) -> tuple[str, str] | None:
         """Start the run; its outcome if it ended without waiting for a confirmation."""
-        lines = _exec(self.spec, self.options, self.known, self.plan.start_script())
+        lines = self._exec(self.plan.start_script())
         self.earlier = [line.removeprefix("earlier ") for line in lines if line.startswith("earlier ")]
         self.log = [line for line in lines if not line.startswith("earlier ")]
         if any(line.startswith("waiting ") for line in self.log):
@@ -108,7 +121,7 @@ class _Session:
     def decide(self, reason: str | None) -> Applied:
         """Confirm (reason None) or ask for the rollback; the outcome the host reports."""
         try:
-            lines = _exec(self.spec, self.options, self.known, self.plan.decide_script(reason is None, reason or ""))
+            lines = self._exec(self.plan.decide_script(reason is None, reason or ""))
         except SshError as exc:
             how = "it applies the change only if the confirmation reached it" if reason is None else \
                 "it rolls back"
@@ -128,7 +141,7 @@ class _Session:
         """The result, once the host's outcome and the earlier ones reported with it are acknowledged."""
         runs = [self.plan.run, *(e.split(" ", 1)[0] for e in self.earlier)]
         with contextlib.suppress(SshError):  # not acknowledged: the next run reports it again, which is harmless
-            _exec(self.spec, self.options, self.known, self.plan.ack_script(runs))
+            self._exec(self.plan.ack_script(runs))
         status, detail = outcome
         return Applied(status, detail, [line for line in self.log if not line.startswith("outcome ")],
                        self.earlier)
@@ -143,6 +156,13 @@ def apply_fixes(spec: HostSpec, options: SshOptions, run: FixRun, recheck, known
     if not run.changes:
         return Applied("unchanged", "nothing to change")
     session = _Session(spec, options, known, plan(run, now or datetime.now(UTC), confirm_seconds, state))
+    try:
+        return _drive(session, run, recheck)
+    finally:
+        session.close()
+
+
+def _drive(session: _Session, run: FixRun, recheck) -> Applied:
     try:
         ended = session.start()
     except SshError as exc:  # it may have started: ask for the rollback, and learn how it ended
