@@ -257,7 +257,7 @@ def fix(
         typer.echo(f"mailcfg: {target}: not applied, it would cause new findings: {f.rule}: {f.summary}: "
                    + "; ".join(f"{c.rule}: {c.message}" for c in caused), err=True)
     for f, caused in run.revealed:
-        typer.echo(f"mailcfg: {target}: {f.rule} closed the open relay, which revealed: "
+        typer.echo(f"mailcfg: {target}: fixing {f.rule} first revealed: "
                    + "; ".join(f"{c.rule}: {c.message}" for c in caused), err=True)
     left = sorted({f.rule for f in run.after.findings})
     if left:

@@ -6,10 +6,10 @@ round, then a fresh lint: a fix is always computed on the configuration as the p
 left it, which keeps fixes that touch the same list from fighting, and a fix that does not make
 its finding go away is not tried twice.
 Each fix is judged on its own: one whose result has a finding the configuration did not have is
-undone alone, with that finding as the reason, and the others are kept. Closing an open relay
-comes first, though: a fix that closes one is kept even when that reveals another problem
-(inbound mail that only came in through the hole), which is then reported, and fixed as well
-where a fix exists, whatever --rule says.
+undone alone, with that finding as the reason, and the others are kept. Closing an open relay,
+and letting a server run that could not, come first, though: such a fix is kept even when that
+reveals another problem (inbound mail that only came in through the hole, users the now working
+list refuses), which is then reported, and fixed as well where a fix exists, whatever --rule says.
 The result holds each changed file before and after, relative to the target's root (the
 snapshot root, the config directory, or a single file's directory): what `patch -p1` there takes.
 """
@@ -38,8 +38,10 @@ ORDER = ("exim-no-rcpt-acl", "exim-open-relay", "exim-relay-from-any", "exim-use
          "postfix-mynetworks-too-wide",
          "postfix-permit-mx-backup", "postfix-submission-no-auth", "postfix-users-cannot-relay",
          "postfix-inbound-rejected", "postfix-sasl-anonymous", "postfix-auth-without-tls", "postfix-soft-bounce")
-# A fix that makes fewer of these findings closes an open relay: it is kept whatever it reveals.
-OPEN_RELAY = ("postfix-open-relay", "exim-open-relay", "exim-relay-from-any")
+# A fix that makes fewer of these findings closes an open relay, or lets a server run that could
+# not (smtpd exited, or every recipient got an error): it is kept whatever that reveals.
+FIRST = ("postfix-open-relay", "exim-open-relay", "exim-relay-from-any", "postfix-no-relay-check",
+         "exim-no-rcpt-acl")
 
 
 RANK = {rule: i for i, rule in enumerate(ORDER)}
@@ -90,12 +92,12 @@ def fix_target(target: str, rules: list[str] | None = None, unsafe: bool = False
 
 
 def _judge(run: FixRun, fix: Fix, result: TargetResult, undo: Callable[[], None]) -> None:
-    """Keep `fix` (its result is `result`) unless it causes a finding and closes no open relay; an
+    """Keep `fix` (its result is `result`) unless it causes a finding and fixes none of FIRST; an
     undone fix gets the files it changed or removed back through `undo`."""
     now = run.after.keys()
     caused = [f for f in result.findings if (f.rule, f.service) not in now]
     later = result.keys()
-    closes = {k for k in later if k[0] in OPEN_RELAY} < {k for k in now if k[0] in OPEN_RELAY}
+    closes = {k for k in later if k[0] in FIRST} < {k for k in now if k[0] in FIRST}
     if caused and not closes:
         undo()
         run.dropped.append((fix, caused))

@@ -27,10 +27,10 @@ from mailcfg.postfix.probes import (
     known_recipient,
     user_probe,
 )
-from mailcfg.postfix.restrictions import LISTS, lists_and_classes, parse_value
+from mailcfg.postfix.restrictions import LISTS, lists_and_classes, parse, parse_value
 from mailcfg.postfix.services import describe, port, public, view_of, views, where
 from mailcfg.postfix.tls import offers_tls
-from mailcfg.postfix.whatif import answers, differences, losers, trusted_clients
+from mailcfg.postfix.whatif import WhatIf, answers, differences, losers, trusted_clients
 from mailcfg.roles import expects
 from mailcfg.rule import Rule
 from mailcfg.rules.postfix_syntax import restriction_errors
@@ -337,5 +337,29 @@ def fix_users_cannot_relay(config: PostfixConfig, finding: Finding) -> Fix | Non
             if words is None:
                 return None  # already trusted there: something else refuses
             return Fix(USERS_CANNOT_RELAY.id, SAFE, f"{lv.holder}: let logged-in users through before "
+                       f"{item.text} ({', '.join(words)})", (lv.set(words),), RELOAD_POSTFIX)
+    return None
+
+
+@INBOUND_REJECTED.fixer
+def fix_inbound_rejected(config: PostfixConfig, finding: Finding) -> Fix | None:
+    """permit_auth_destination just before the unconditional reject or defer that refuses mail to the
+    host's own domains (as when that mail only came in through a mynetworks that trusted everyone).
+    Unsafe: the list's author may have meant the host to receive no mail from the internet."""
+    trial = next((t for t in inbound_refusals(config) if t.view.service and t.view.service.name == finding.service),
+                 None)
+    step = first_refusal(trial.decision) if trial is not None else None
+    if trial is None or step is None or step.what.lower() not in ("reject", "defer"):
+        return None  # a table entry or a check refuses it: what the admin chose, not a list that ends too early
+    view = trial.view
+    for name in lists_and_classes(view):
+        lv = list_value(view, name)  # the value as written where it is set, which the fix edits
+        for k, item in enumerate(parse(view, name)):
+            if item.location != step.location or k >= len(lv.items) or lv.items[k].text != item.text:
+                continue
+            words = with_item_before(lv.items, "permit_auth_destination", k)
+            if words is None or decide_on(WhatIf(view, {lv.holder: ", ".join(words)}), trial.probe).action != "accept":
+                return None
+            return Fix(INBOUND_REJECTED.id, UNSAFE, f"{lv.holder}: accept mail to this host's own domains before "
                        f"{item.text} ({', '.join(words)})", (lv.set(words),), RELOAD_POSTFIX)
     return None

@@ -62,9 +62,6 @@ SUBMISSION = ("submission inet n       -       n       -       -       smtpd\n"
               "  -o smtpd_sasl_auth_enable=yes\n  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject")
 
 SCENARIOS = {
-    "open-relay": (BASE + "smtpd_relay_restrictions = permit_mynetworks,\n"
-                   "    check_helo_access inline:{ web1.example.org=OK },\n"
-                   "    permit_sasl_authenticated,\n    reject_unauth_destination\n", [SMTP, SUBMISSION]),
     "submission-without-sasl": (BASE + "smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, "
                                 "reject_unauth_destination\n",
                                 [SMTP, SUBMISSION.replace("smtpd_sasl_auth_enable=yes",
@@ -75,6 +72,25 @@ SCENARIOS = {
     "misspelt-restriction": (BASE + "smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, "
                              "reject_unauth_destination\n"
                              "smtpd_recipient_restrictions = reject_non_fqdn_recipent\n", [SMTP, SUBMISSION]),
+}
+
+
+# Fixes that need --unsafe-fixes, and fixes that only work combined with another.
+UNSAFE_SCENARIOS = {
+    # a HELO table opens the relay: closing it takes relaying from web1 (unsafe, and said so)
+    "helo-table-relay": (BASE + "smtpd_relay_restrictions = permit_mynetworks,\n"
+                         "    check_helo_access inline:{ web1.example.org=OK },\n"
+                         "    permit_sasl_authenticated,\n    reject_unauth_destination\n", [SMTP, SUBMISSION]),
+    # the whole internet in mynetworks, and a client list that only let inbound mail in through it:
+    # closing the relay reveals that, and its fix lets mail to the host's own domains in again
+    "mynetworks-everyone": (BASE.replace("mynetworks = 127.0.0.0/8", "mynetworks = 0.0.0.0/0").replace(
+        "mydestination = $myhostname, localhost", "mydestination = $myhostname, localhost, example.org")
+        + "smtpd_client_restrictions = permit_mynetworks, reject\n", [SMTP, SUBMISSION]),
+    # submission with neither SASL nor TLS: AUTH is turned on only together with TLS
+    "submission-without-sasl-or-tls": (BASE + "smtpd_relay_restrictions = permit_mynetworks, "
+                                       "permit_sasl_authenticated, reject_unauth_destination\n",
+                                       [SMTP, SUBMISSION.replace("auth_enable=yes", "auth_enable=no")
+                                        .replace("security_level=encrypt", "security_level=none")]),
 }
 
 
@@ -101,12 +117,11 @@ def test_fixed_scenarios_refuse_outsiders_and_let_users_send(harness, tmp_path):
         before.append(snapshot(tmp_path / name / "before", main, services, cert))
         after.append(snapshot(tmp_path / name / "after", main, services, cert))
         out = mailcfg("fix", str(after[-1]), "--write")
-        assert out.returncode == 0 and "file(s) written" in out.stderr, out.stderr
+        assert out.returncode in (0, 1) and "file(s) written" in out.stderr, out.stderr
         assert mailcfg("fix", str(after[-1])).stdout == ""  # a second run changes nothing
     old = harness.run([(root, [OUTSIDER, USER, LOCAL]) for root in before])
     new = harness.run([(root, [OUTSIDER, USER, LOCAL]) for root in after])
     broken = dict(zip(SCENARIOS, old, strict=True))
-    assert broken["open-relay"][0].action == "accept"
     assert broken["submission-without-sasl"][1].action != "accept"
     assert broken["no-relay-check"][0].action == "error" and broken["no-relay-check"][0].stage == "startup"
     assert broken["misspelt-restriction"][2].reply.startswith("451 4.3.5")
@@ -115,6 +130,32 @@ def test_fixed_scenarios_refuse_outsiders_and_let_users_send(harness, tmp_path):
             and outsider.reply.endswith("Relay access denied"), (name, outsider.transcript)
         assert user.action == "accept" and user.code == 250, (name, user.transcript)
         assert local.action == "accept", (name, local.transcript)  # and the host still receives its own mail
+
+
+def test_unsafe_and_combined_fixes_close_the_relay_and_keep_users_and_inbound_mail(harness, tmp_path):
+    cert = rp.make_certificate(tmp_path / "tls")
+    before, after = [], []
+    for name, (main, services) in UNSAFE_SCENARIOS.items():
+        before.append(snapshot(tmp_path / name / "before", main, services, cert))
+        after.append(snapshot(tmp_path / name / "after", main, services, cert))
+        out = mailcfg("fix", str(after[-1]), "--write", "--unsafe-fixes")
+        assert out.returncode in (0, 1) and "file(s) written" in out.stderr, out.stderr
+        assert "would cause new findings" not in out.stderr, out.stderr
+        assert mailcfg("fix", str(after[-1]), "--unsafe-fixes").stdout == ""  # a second run changes nothing
+    # before, a user could not even start TLS on the submission service: only lint can say so
+    assert "postfix-submission-no-auth" in {f.rule for f in lint_path(str(before[-1])).findings}
+    old = harness.run([(root, [OUTSIDER, LOCAL]) for root in before])
+    new = harness.run([(root, [OUTSIDER, USER, LOCAL]) for root in after])
+    broken = dict(zip(UNSAFE_SCENARIOS, old, strict=True))
+    assert broken["helo-table-relay"][0].action == "accept"
+    assert broken["mynetworks-everyone"][0].action == "accept"
+    for name, (outsider, user, local) in zip(UNSAFE_SCENARIOS, new, strict=True):
+        assert outsider.action == "reject" and outsider.code == 554, (name, outsider.transcript)  # relay closed
+        assert user.action == "accept" and user.code == 250, (name, user.transcript)
+        assert local.action == "accept", (name, local.transcript)
+    fixed = {name: (root / "etc/postfix/master.cf").read_text() for name, root in zip(UNSAFE_SCENARIOS, after,
+                                                                                      strict=True)}
+    assert "-o smtpd_tls_security_level=encrypt" in fixed["submission-without-sasl-or-tls"]
 
 
 def _foreign(probe: Probe) -> bool:
