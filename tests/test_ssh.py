@@ -647,3 +647,15 @@ def test_a_host_listed_with_two_keys_of_one_type_is_trusted(server, home, tmp_pa
     kh.write_text(server.known_hosts_line(old) + server.known_hosts_line(keygen(tmp_path / "other")))
     _, [target] = lint_json(home, server.url(), "--known-hosts", str(kh), "--identity", str(server.client_key))
     assert target["status"] == "unreachable" and "host key CHANGED" in target["error"]
+
+
+def test_proxycommand_from_inventory_ssh_args(server, home, tmp_path):
+    marker, relay = tmp_path / "relay-args", tmp_path / "relay.py"
+    relay.write_text(RELAY)
+    inv = tmp_path / "inventory.ini"
+    inv.write_text(f"[mx]\nmx1 ansible_host=127.0.0.1 ansible_port={server.port} ansible_user=root "
+                   f"ansible_ssh_private_key_file={server.client_key}\n[mx:vars]\n"
+                   f"ansible_ssh_common_args='-o ProxyCommand=\"{sys.executable} {relay} {marker} %h %p %r\"'\n")
+    out, [target] = lint_json(home, "-i", str(inv), "mx", "--known-hosts", str(server.known_hosts(tmp_path / "kh")))
+    assert target["status"] == "ok" and out.returncode == 1, out.stderr
+    assert marker.read_text() == repr(["127.0.0.1", str(server.port), "root"])
