@@ -48,7 +48,7 @@ def test_json_shape_matches_design():
     assert data["version"] == 1
     assert [t["target"] for t in data["targets"]] == [BROKEN, CLEAN]
     first = data["targets"][0]
-    assert set(first) == {"target", "systems", "status", "error", "findings", "unreadable"}  # extended
+    assert set(first) == {"target", "systems", "status", "error", "findings", "unreadable", "assumptions"}  # extended
     assert first["unreadable"] == []
     assert first["systems"] == ["postfix"] and first["status"] == "ok" and first["error"] is None
     keys = {"rule", "severity", "message", "file", "line", "column", "service", "fix"}
