@@ -96,7 +96,8 @@ class _Checker:
         return interfaces
 
     def versions(self) -> dict[str, str]:
-        systems = self.data.get("systems") or {}
+        systems = self.data.get("systems")
+        systems = {} if systems is None else systems
         if not isinstance(systems, dict) or not all(
                 isinstance(info, dict) and isinstance(info.get("version", ""), str) for info in systems.values()):
             raise self.bad("systems", "an object of {\"version\": text} objects")
