@@ -212,3 +212,20 @@ def test_both_branches_of_an_exim_conditional_answer_are_what_the_real_exim_answ
             answers[name] = rx.real_answer(config, probe)
     assert answers["listed"].action == "accept"  # the branch "if it is met: ACCEPT"
     assert (answers["unlisted"].action, answers["unlisted"].reply) == ("reject", offline.decision.reply)
+
+
+def test_a_dns_list_is_taken_to_pass_for_an_accepted_client_but_a_policy_service_is_not(tmp_path):
+    root = tmp_path / "rbl"
+    (root / "etc/postfix").mkdir(parents=True)
+    (root / "etc/postfix/main.cf").write_text(
+        "compatibility_level = 3.6\nmyhostname = mx1.example.org\nmydestination = $myhostname, example.org\n"
+        "local_recipient_maps =\nsmtpd_recipient_restrictions = reject_rbl_client zen.spamhaus.org,\n"
+        "    check_policy_service unix:private/policy\n")
+    probe = ("--client", "198.51.100.7", "--rcpt", "alice@example.org", "--format", "json")
+    doc = json.loads(run("explain", str(root), *probe).stdout)
+    assert doc["decision"] == "accept" and doc["conditional"] is True
+    assert [d["what"] for d in doc["depends_on"]] == ["check_policy_service"]
+    assert doc["depends_on"][0]["otherwise"] == [{"if": "it rejects", "decision": "reject"}]
+    outsider = json.loads(run("explain", str(root), "--client", "198.51.100.7", "--rcpt", "v@foreign.example",
+                              "--format", "json").stdout)
+    assert outsider["decision"] == "defer" and outsider["conditional"] is False  # the relay check came first
