@@ -481,6 +481,7 @@ def test_ssh_args_follow_ansibles_order_first_value_wins(tmp_path):
     ("-o", "-o needs an argument"),
     ("bastion", "'bastion' is not an ssh option"),
     ("-o 'ProxyJump", "cannot split"),
+    ("-o Tunnel=\\x1b[2J\\x07", "cannot honour -o Tunnel=\\x1b[2J\\x07;"),  # YAML's escapes: ESC and BEL, shown
 ])
 def test_other_ssh_args_refuse_the_host_not_the_inventory(tmp_path, args, words):
     hosts = _hosts(tmp_path, f"""\

@@ -65,7 +65,7 @@ def options(text: str, variable: str) -> list[tuple[str, str]]:
                 found += _option(letter, value, variable)
                 break
             if letter not in _FLAG_IGNORED:
-                raise SshArgsError(f"{variable}: mailcfg cannot honour ssh's -{letter}; refused rather than "
+                raise SshArgsError(f"{variable}: mailcfg cannot honour ssh's -{_shown(letter)}; refused rather than "
                                    f"connecting differently from Ansible")
             j += 1
         i += 1
@@ -82,13 +82,13 @@ def _option(letter: str, value: str, variable: str) -> list[tuple[str, str]]:
             return [(key, rest)]
         if key in IGNORED:
             return []
-        raise SshArgsError(f"{variable}: mailcfg cannot honour -o {value}; refused rather than connecting "
+        raise SshArgsError(f"{variable}: mailcfg cannot honour -o {_shown(value)}; refused rather than connecting "
                            f"differently from Ansible")
     if letter in _ARGUMENT_HONOURED:
         return [(_ARGUMENT_HONOURED[letter], value)]
     if letter in _ARGUMENT_IGNORED:
         return []
-    raise SshArgsError(f"{variable}: mailcfg cannot honour ssh's -{letter} {value}; refused rather than "
+    raise SshArgsError(f"{variable}: mailcfg cannot honour ssh's -{letter} {_shown(value)}; refused rather than "
                        f"connecting differently from Ansible")
 
 
@@ -101,3 +101,8 @@ def settings(layers: list[list[tuple[str, str]]]) -> dict[str, str]:
         if not taken:
             result[key] = value
     return result
+
+
+def _shown(text: str) -> str:
+    """`text` for a message: control characters (terminal escapes, newlines) written as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
