@@ -86,3 +86,19 @@ def test_several_keys_of_one_type_are_all_trusted_in_file_order(tmp_path):
     assert trust.keys == {"ssh-ed25519": [key_b, key_a]}
     assert trust.trusts(key_a) and trust.trusts(key_b) and not trust.trusts(key_c)
     assert [e.where for e in KnownHosts().entries(kh)] == [f"{kh}:{n}" for n in (1, 2, 3, 4)]
+
+
+def test_revoked_host_keys_file_text_and_krl(tmp_path):
+    (a, key_a), (b, key_b) = _key(tmp_path, "a"), _key(tmp_path, "b")
+    revoked = tmp_path / "revoked"
+    revoked.write_text(f"# retired\n\nssh-ed25519 {b} old key\n")
+    kh = tmp_path / "known_hosts"
+    kh.write_text(f"h ssh-ed25519 {a}\nh ssh-ed25519 {b}\n")
+    trust = KnownHosts().trust("h", [kh], [], revoked)
+    assert trust.keys == {"ssh-ed25519": [key_a]} and trust.revocation(key_b).where == f"{revoked}:3"
+    krl = tmp_path / "krl"
+    subprocess.run(["ssh-keygen", "-q", "-k", "-f", str(krl), str(tmp_path / "b.pub")], check=True, capture_output=True)
+    with pytest.raises(MailcfgError, match="binary KRL, which mailcfg cannot check"):
+        KnownHosts().trust("h", [kh], [], krl)
+    with pytest.raises(MailcfgError, match="cannot read RevokedHostKeys"):
+        KnownHosts().trust("h", [kh], [], tmp_path / "missing")

@@ -659,3 +659,28 @@ def test_proxycommand_from_inventory_ssh_args(server, home, tmp_path):
     out, [target] = lint_json(home, "-i", str(inv), "mx", "--known-hosts", str(server.known_hosts(tmp_path / "kh")))
     assert target["status"] == "ok" and out.returncode == 1, out.stderr
     assert marker.read_text() == repr(["127.0.0.1", str(server.port), "root"])
+
+
+def test_revoked_host_keys_from_ssh_config_as_openssh_reads_it(server, home, tmp_path):
+    kh = server.known_hosts(tmp_path / "known_hosts")
+    revoked = tmp_path / "revoked"
+    revoked.write_text(f"# retired keys\nssh-ed25519 {server.host_key}\n")
+    openssh = subprocess.run(["ssh", "-F", "none", "-o", f"UserKnownHostsFile={kh}", "-o", f"RevokedHostKeys={revoked}",
+                              "-o", "BatchMode=yes", "-i", str(server.client_key), "-p", str(server.port),
+                              "root@127.0.0.1", "true"], capture_output=True, text=True, timeout=30,
+                             env={"HOME": str(home), "PATH": os.environ["PATH"]})
+    assert openssh.returncode != 0 and "revoked" in openssh.stderr.lower()  # ssh itself refuses it
+    ssh_config(home, f"""\
+        Host mx
+          HostName 127.0.0.1
+          Port {server.port}
+          User root
+          IdentityFile {server.client_key}
+          RevokedHostKeys {revoked}
+        """)
+    out, [target] = lint_json(home, "mx", "--known-hosts", str(kh))
+    assert target["status"] == "unreachable" and f"is REVOKED ({revoked}:2)" in target["error"], out.stderr
+    subprocess.run(["ssh-keygen", "-q", "-k", "-f", str(revoked), str(server.base / "host_ed25519.pub")], check=True,
+                   capture_output=True)
+    out, [target] = lint_json(home, "mx", "--known-hosts", str(kh))
+    assert target["status"] == "error" and "binary KRL" in target["error"] and out.returncode == 2

@@ -22,7 +22,7 @@ from mailcfg.remote.ssh import SshOptions, SshTarget, parse_target
 
 # The fields ssh_config may set (HostName aside).
 CONFIGURABLE = frozenset({"port", "user", "identity", "proxy_jump", "proxy_command", "host_key_alias",
-                          "user_known_hosts", "global_known_hosts"})
+                          "user_known_hosts", "global_known_hosts", "revoked_host_keys"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class HostSpec:
     host_key_alias: str | None = None
     user_known_hosts: tuple[Path, ...] | None = None  # None: OpenSSH's default files
     global_known_hosts: tuple[Path, ...] | None = None
+    revoked_host_keys: Path | None = None
     refused: str | None = None
     alias: str | None = field(default=None, compare=False)  # the host as ssh was given it (%n); None: hostname
     # Settings its source left open, which ssh_config fills at connection time as ssh would
@@ -78,7 +79,8 @@ class HostSpec:
         """`base` with this host's key file, become setting and known_hosts settings, where it has
         them (as in Ansible, the host's own settings win over the command line's)."""
         own = {"identity": self.identity, "become": self.become, "host_key_alias": self.host_key_alias,
-               "user_known_hosts": self.user_known_hosts, "global_known_hosts": self.global_known_hosts}
+               "user_known_hosts": self.user_known_hosts, "global_known_hosts": self.global_known_hosts,
+               "revoked_host_keys": self.revoked_host_keys}
         changes = {k: v for k, v in own.items() if v is not None}
         return dataclasses.replace(base, **changes) if changes else base
 

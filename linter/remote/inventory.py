@@ -269,6 +269,8 @@ def _with_ssh_args(spec: HostSpec, args: dict[str, str | None], own: list[tuple[
         proxy_jump=_unless_none(found.get("proxyjump")), proxy_command=_unless_none(found.get("proxycommand")),
         host_key_alias=found.get("hostkeyalias"), user_known_hosts=files.get("userknownhostsfile"),
         global_known_hosts=files.get("globalknownhostsfile"),
+        revoked_host_keys=Path(os.path.expanduser(found["revokedhostkeys"]))
+        if found.get("revokedhostkeys", "none").lower() != "none" else None,
         unset=CONFIGURABLE - {field for key in found for field in _FIELDS[key]})
 
 
@@ -276,7 +278,7 @@ def _with_ssh_args(spec: HostSpec, args: dict[str, str | None], own: list[tuple[
 _FIELDS = {"port": ("port",), "user": ("user",), "identityfile": ("identity",),
            "proxyjump": ("proxy_jump", "proxy_command"), "proxycommand": ("proxy_jump", "proxy_command"),
            "hostkeyalias": ("host_key_alias",), "userknownhostsfile": ("user_known_hosts",),
-           "globalknownhostsfile": ("global_known_hosts",)}
+           "globalknownhostsfile": ("global_known_hosts",), "revokedhostkeys": ("revoked_host_keys",)}
 
 
 def _unless_none(value: str | None) -> str | None:

@@ -148,6 +148,7 @@ class KnownHosts:
     def __init__(self, extra: Path | None = None):
         self.extra = extra
         self._files: dict[Path, _File] = {}
+        self._revoked: dict[Path, list[Entry]] = {}
         self._lock = threading.Lock()
 
     def _file(self, path: Path) -> _File:
@@ -158,15 +159,25 @@ class KnownHosts:
                     self._files[path].add(entry)
             return self._files[path]
 
+    def _revoked_file(self, path: Path) -> list[Entry]:
+        with self._lock:
+            if path not in self._revoked:
+                self._revoked[path] = _read_revoked(path)
+            return self._revoked[path]
+
     def entries(self, path: Path) -> list[Entry]:
         """Every entry of one file (read on first use)."""
         return self._file(path).entries()
 
-    def trust(self, name: str, user_files: Iterable[Path], global_files: Iterable[Path]) -> Trust:
-        """What the files say about `name` (`host`, `[host]:port`, or a HostKeyAlias)."""
+    def trust(self, name: str, user_files: Iterable[Path], global_files: Iterable[Path],
+              revoked_file: Path | None = None) -> Trust:
+        """What the files say about `name` (`host`, `[host]:port`, or a HostKeyAlias); every key in
+        `revoked_file` (ssh_config's RevokedHostKeys) is revoked for every host."""
         result = Trust(name)
         paths = [p for p in (self.extra, *user_files, *global_files) if p is not None]
         matching = [e for path in dict.fromkeys(paths) for e in self._file(path).matching(name)]
+        if revoked_file is not None:
+            matching += self._revoked_file(revoked_file)
         result.revoked = [e for e in matching if e.marker == "@revoked"]
         result.authorities = [e for e in matching if e.marker == "@cert-authority"]
         revoked = {e.blob for e in result.revoked}
@@ -200,3 +211,21 @@ def _read(path: Path) -> list[Entry]:
     except OSError as exc:
         raise MailcfgError(f"{path}: cannot read known_hosts: {exc.strerror or exc}") from None
     return parse(text, str(path))
+
+
+KRL_MAGIC = b"SSHKRL\n\0"
+
+
+def _read_revoked(path: Path) -> list[Entry]:
+    """A RevokedHostKeys file: public keys, one a line. ssh refuses every host when it cannot
+    check this file, and so does mailcfg; a binary KRL is a file it cannot check."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MailcfgError(f"{path}: cannot read RevokedHostKeys: {exc.strerror or exc}") from None
+    if data.startswith(KRL_MAGIC):
+        raise MailcfgError(f"{path}: RevokedHostKeys is a binary KRL, which mailcfg cannot check (list the revoked "
+                           f"public keys one a line instead)")
+    lines = data.decode("utf-8", "replace").splitlines()  # one line each, so that line numbers hold
+    text = "\n".join(f"* {line}" if line.strip() and not line.lstrip().startswith("#") else "" for line in lines)
+    return [Entry(e.where, "@revoked", e.patterns, e.key_type, e.blob) for e in parse(text, str(path))]

@@ -2,16 +2,17 @@
 
 Host keys come from the user's and the system's known_hosts files (OpenSSH's defaults, or the
 host's UserKnownHostsFile / GlobalKnownHostsFile) plus an optional extra file, looked up under
-the host's HostKeyAlias when it has one (`mailcfg.remote.knownhosts`). A host with no known key is
-refused unless `accept_new` is set (the key is then appended to the extra file, or to the first
-user file, as OpenSSH's `StrictHostKeyChecking accept-new` does); a host whose key differs from a
-known one - same type or another type - or is `@revoked` is always refused. paramiko cannot
-verify OpenSSH host certificates (it takes a certificate's key without checking the CA's
-signature), so a host that only an `@cert-authority` line vouches for is refused, saying so.
+the host's HostKeyAlias when it has one, and its RevokedHostKeys (`mailcfg.remote.knownhosts`). A
+host with no known key is refused unless `accept_new` is set (the key is then appended to the
+extra file, or to the first user file, as OpenSSH's `StrictHostKeyChecking accept-new` does); a
+host whose key differs from a known one - same type or another type - or is `@revoked` is always
+refused. paramiko cannot verify OpenSSH host certificates (it takes a certificate's key without
+checking the CA's signature), so a host that only an `@cert-authority` line vouches for is
+refused, saying so.
+
 Authentication uses the given key file, the ssh-agent and the default ~/.ssh/id_* keys; an
 encrypted key's passphrase comes from MAILCFG_SSH_PASSPHRASE or, on a terminal, one prompt before
-the run.
-Nothing secret is ever put in a message.
+the run. Nothing secret is ever put in a message.
 
 Every failure to reach, verify, log in or run is an `SshError` (exit code 3, "could not be
 reached or fetched"), whose message is one line naming the host.
@@ -84,6 +85,7 @@ class SshOptions:
     host_key_alias: str | None = None  # the name known_hosts knows the host by (ssh_config HostKeyAlias)
     user_known_hosts: tuple[Path, ...] = expand(USER_FILES)  # UserKnownHostsFile
     global_known_hosts: tuple[Path, ...] = expand(GLOBAL_FILES)  # GlobalKnownHostsFile
+    revoked_host_keys: Path | None = None  # RevokedHostKeys
 
 
 def is_ssh_target(text: str) -> bool:
@@ -192,7 +194,7 @@ class Connection:
         self.client = paramiko.SSHClient()
         try:
             self.trust = known.trust(options.host_key_alias or target.known_hosts_name, options.user_known_hosts,
-                                     options.global_known_hosts)
+                                     options.global_known_hosts, options.revoked_host_keys)
         except MailcfgError:
             self.close()
             raise

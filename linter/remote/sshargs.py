@@ -2,10 +2,10 @@
 `ansible_ssh_common_args`, `ansible_ssh_extra_args`), read as ssh's own argument parser reads them.
 
 Ansible builds `ssh [ssh_args] [-o Port/IdentityFile/User from the inventory] [common_args]
-[extra_args] HOST`, and ssh keeps the first value it obtains for each setting; `settings()`
-gives the settings in that order of precedence. Honoured: ProxyJump (`-J`), ProxyCommand, Port
-(`-p`), User (`-l`), IdentityFile (`-i`), HostKeyAlias, UserKnownHostsFile and
-GlobalKnownHostsFile. Options that do not change where the connection goes or what is trusted
+[extra_args] HOST`, and ssh keeps the first value it obtains for each setting; `settings()` gives
+the settings in that order of precedence. Honoured: ProxyJump (`-J`), ProxyCommand, Port (`-p`),
+User (`-l`), IdentityFile (`-i`), HostKeyAlias, UserKnownHostsFile, GlobalKnownHostsFile and
+RevokedHostKeys. Options that do not change where the connection goes or what is trusted
 (connection sharing, keep-alives, logging, forwardings mailcfg never opens, host key checking,
 which mailcfg always does) are ignored. Any other option would make mailcfg connect differently
 from Ansible, so it is an `SshArgsError` and the host is refused, never connected to directly.
@@ -23,7 +23,7 @@ _ARGUMENT_IGNORED = set("DeELPRS")  # forwardings, escape char, log file, tag, c
 _ARGUMENT_HONOURED = {"J": "proxyjump", "p": "port", "l": "user", "i": "identityfile"}
 
 HONOURED = ("proxyjump", "proxycommand", "port", "user", "identityfile", "hostkeyalias", "userknownhostsfile",
-            "globalknownhostsfile")
+            "globalknownhostsfile", "revokedhostkeys")
 IGNORED = frozenset({
     "addkeystoagent", "batchmode", "checkhostip", "clearallforwardings", "compression", "connectionattempts",
     "connecttimeout", "controlmaster", "controlpath", "controlpersist", "dynamicforward", "escapechar",

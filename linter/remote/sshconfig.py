@@ -1,7 +1,7 @@
 """A bare host name resolved through an OpenSSH client config (~/.ssh/config), with paramiko.
 
 `resolve("mx1")` reads HostName, User, Port, IdentityFile, ProxyJump, ProxyCommand,
-HostKeyAlias, UserKnownHostsFile and GlobalKnownHostsFile as `ssh mx1` would (first obtained value
+HostKeyAlias, UserKnownHostsFile, GlobalKnownHostsFile and RevokedHostKeys as `ssh mx1` would (first obtained value
 wins, `Host` patterns and negations as OpenSSH). `user@name` is accepted too, the user overriding
 the config's User. A name or user that is not a valid host or login name is refused before any
 lookup (OpenSSH 9.6 does the same: such names end up in ProxyCommand's shell command). paramiko
@@ -90,6 +90,7 @@ def resolve(name: str, config: str | os.PathLike | None = None) -> HostSpec:
         alias=host,
         user_known_hosts=_files(entry.get("userknownhostsfile")),
         global_known_hosts=_files(entry.get("globalknownhostsfile")),
+        revoked_host_keys=_revoked(entry.get("revokedhostkeys")),
     )
 
 
@@ -103,6 +104,10 @@ def complete(spec: HostSpec, config: str | os.PathLike | None = None) -> HostSpe
     changes = {name: getattr(found, name) for name in spec.unset & CONFIGURABLE if getattr(found, name) is not None}
     return dataclasses.replace(spec, hostname=found.hostname, alias=spec.alias or spec.hostname, unset=frozenset(),
                                **changes)
+
+
+def _revoked(value: str | None) -> Path | None:
+    return None if value is None or value.strip().lower() == "none" else Path(os.path.expanduser(value.strip()))
 
 
 def _files(value: str | None) -> tuple[Path, ...] | None:
