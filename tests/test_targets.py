@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 import realexim
 from conftest import EXAMPLES, make_snapshot
+from mailcfg.lint import lint_snapshot
+from mailcfg.reporters import FORMATS
+from mailcfg.snapshot import load_local
 
 UE4CC = ("dc_eximconfig_configtype='internet'\ndc_other_hostnames='example.org'\ndc_local_interfaces=''\n"
          "dc_readhost=''\ndc_relay_domains=''\ndc_minimaldns='false'\ndc_relay_nets='192.0.2.0/24'\n"
@@ -129,3 +132,16 @@ def test_update_exim4_conf_conf_reads_conf_d_and_the_template(tmp_path: Path, sp
     assert alone["status"] == "ok" and findings(alone) == findings(together)
     assert not [f for f in alone["findings"] if f["rule"] == "exim-syntax" and f["severity"] == "error"]
     assert "None" not in json.dumps(alone)
+
+
+def test_a_temporary_snapshot_is_never_named_in_reports(tmp_path: Path):
+    """A fetched host is linted from a snapshot in a temporary directory that is gone when the report
+    is written: reports name its files as the snapshot does, never by the temporary path."""
+    temporary = tmp_path / "mailcfg-fetch-tmp"
+    shutil.copytree(EXAMPLES / "open-relay", temporary)
+    result = lint_snapshot(load_local(str(temporary), name="mx1.example.org"))
+    shutil.rmtree(temporary)
+    for fmt, render in FORMATS.items():
+        report = render([result], False)
+        assert "mailcfg-fetch-tmp" not in report, fmt
+        assert "etc/postfix/helo_access" in report, fmt

@@ -9,9 +9,11 @@ from mailcfg.lint import TargetResult
 
 
 def local_path(target: TargetResult, file: str) -> Path | None:
-    """The real file behind a snapshot-relative `file`, when the target was read from local files."""
+    """The real file behind a snapshot-relative `file`, when the target was read from local files (a
+    fetched host's snapshot was temporary and is gone: its files are named as the snapshot names them)."""
     source = target.sources.get(file)
-    return source.real_path.resolve() if source and source.real_path else None
+    real = source.real_path.resolve() if source and source.real_path else None
+    return real if real is not None and real.exists() else None
 
 
 def working_path(target: TargetResult, file: str) -> str:
