@@ -248,7 +248,9 @@ def test_plan_never_asks_for_a_file_a_credential_setting_names_whatever_the_indi
                "smtp_sasl_password_maps = ${creds}\n"
                "smtpd_client_restrictions = check_client_access $key_table\n"
                "key_table = cidr:/etc/postfix/tls/key.cidr\n"
-               "smtpd_tls_eckey_file = /etc/postfix/tls/key.cidr\n")
+               "smtpd_tls_eckey_file = /etc/postfix/tls/key.cidr\n"
+               # hostile list entries: a host key, a process environment, a way out of /etc/postfix
+               "mynetworks = /etc/ssh/ssh_host_ed25519_key, /proc/self/environ, cidr:/etc/postfix/../shadow\n")
     exim = ("domainlist local_domains = @ : lsearch;/etc/exim4/passwd.client : /etc/exim4/domains\n"
             "begin acl\nacl_check_rcpt:\n  accept hosts = lsearch;/etc/exim4/auth_users\n"
             "begin authenticators\nplain:\n  driver = plaintext\n  public_name = PLAIN\n"

@@ -1,14 +1,15 @@
-"""The remote side of a fetch: POSIX sh scripts, the planner that decides what they send, and the
-parser of what they print.
+"""The remote side of a fetch: the POSIX sh scripts, the parser of what they print, and the
+writer of the snapshot.
 
-A fetch is two steps on one SSH connection. Phase 1 (`SCRIPT`) is fixed: the read-only commands that
+A fetch is steps on one SSH connection. Phase 1 (`SCRIPT`) is fixed: the read-only commands that
 give facts and effective values, and the configuration files read by name (main.cf, master.cf,
 Exim's files, Debian's conf.d parts, /etc/passwd, /etc/hosts, /etc/mailname, /etc/aliases). Then
-`plan` runs mailcfg's own parsers on what came back and lists the files the analysis reads (lookup
-tables and list files the configuration names, Exim includes), minus every file a credential setting
-names, whatever the indirection; `send_script` sends exactly those. A second round is planned from
-the result (an included file or an access table may name more), up to MAX_ROUNDS. The planner is
-pure (data in, data out), so other transports (Ansible) can drive the same steps.
+mailcfg.remote.plan runs mailcfg's own parsers on what came back and lists the files the analysis
+reads (lookup tables and list files the configuration names, Exim includes), minus every file a
+credential setting names, whatever the indirection; `send_script` sends exactly those (phase 2). A
+further round is planned from the result (an included file or an access table may name more), up to
+MAX_ROUNDS. Scripts, planner and parser are pure (data in, data out), so other transports
+(Ansible) can drive the same steps.
 
 Each script is sent on the standard input of `sh -s` (so it works whatever the login shell is, and
 no local value is ever placed in the remote command line); phase 2's paths are data in a quoted
@@ -49,10 +50,12 @@ MAX_ROUNDS = 3  # phase-2 rounds: includes and access tables that name more file
 
 # Names that hold passwords or keys whatever refers to them (shell `case` patterns, also matched on the
 # controller): shadow files, Exim's passwd files, Postfix's usual sasl_passwd, Plesk's password
-# database and its key, private keys, SSH material.
-NEVER_GLOBS = ("*/shadow", "*/gshadow", "*/passwd.client", "*/sasl_passwd", "*/sasl_passwd.*", "*/passwd.db",
-               "*/passwd_db_key", "*/.psa.shadow", "*.key", "*.p12", "*.pfx", "/etc/exim/passwd",
-               "/etc/exim4/passwd", "*/private/*", "*/.ssh/*", "/root/*")
+# database and its key, private keys, SSH and sudo material, and the kernel's views of processes
+# (environments, memory), none of which is mail configuration.
+NEVER_GLOBS = ("*/shadow", "*/gshadow", "*/shadow-", "*/passwd.client", "*/sasl_passwd", "*/sasl_passwd.*",
+               "*/passwd.db", "*/passwd_db_key", "*/.psa.shadow", "*.key", "*_key", "*.p12", "*.pfx",
+               "/etc/exim/passwd", "/etc/exim4/passwd", "*/private/*", "*/.ssh/*", "/root/*", "/etc/ssh/*",
+               "/etc/sudoers*", "/proc/*", "/sys/*", "/dev/*")
 
 PRELUDE = r"""PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin:/usr/bin:/bin"
 export PATH
