@@ -37,6 +37,7 @@ from mailcfg.remote.ssh import (
 )
 from mailcfg.reporters import FORMATS
 from mailcfg.reporters.decision import render_explained, render_test
+from mailcfg.reporters.visible import visible
 from mailcfg.targets import Target, expand
 from mailcfg.writes import write_atomic, write_inside
 from rich.console import Console
@@ -65,6 +66,11 @@ class FailOn(str, Enum):
     warning = "warning"
     info = "info"
     never = "never"
+
+
+def _say(message: str) -> None:
+    """One line on stderr, input text in it (file names, hosts, values) with terminal controls made visible."""
+    typer.echo(visible(message), err=True)
 
 
 def _version(value: bool) -> None:
@@ -154,7 +160,7 @@ def lint(
         sys.stdout.write(report)
     for r in results:
         if r.status != "ok":
-            typer.echo(f"mailcfg: {r.target}: {r.error}", err=True)
+            _say(f"mailcfg: {r.target}: {r.error}")
         _say_unreadable(r.target, r.unreadable)
     if any(r.status == "unreachable" for r in results):
         raise typer.Exit(3)
@@ -189,15 +195,15 @@ def fetch(
     ssh = _ssh_options(known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become, [spec])
     data = fetch_host(spec, ssh, output)
     systems = ", ".join(f"{name} {info.get('version', '')}".strip() for name, info in data["systems"].items())
-    typer.echo(f"mailcfg: {target}: snapshot written to {output} ({systems or 'no mail system found'})", err=True)
+    _say(f"mailcfg: {target}: snapshot written to {output} ({systems or 'no mail system found'})")
     _say_unreadable(target, [(u["path"], u["reason"]) for u in data["unreadable"]])
 
 
 def _say_unreadable(target: str, files: list[tuple[str, str]]) -> None:
     """One line per host file the collection could not read, with the reason."""
     for path, reason in files:
-        typer.echo(f"mailcfg: {target}: {path} not read ({reason})"
-                   + ("; try --become" if reason == "permission-denied" else ""), err=True)
+        _say(f"mailcfg: {target}: {path} not read ({reason})"
+             + ("; try --become" if reason == "permission-denied" else ""))
 
 
 @app.command()
@@ -250,18 +256,18 @@ def fix(
             raise MailcfgError(f"{target}: --apply changes a host; local files are changed with --write")
         run = fix_target(target, rule, unsafe_fixes)
     for f in run.applied:
-        typer.echo(f"mailcfg: {target}: fix {f.rule} ({f.safety}): {f.summary}", err=True)
+        _say(f"mailcfg: {target}: fix {f.rule} ({f.safety}): {f.summary}")
     for f in run.unsafe_skipped:
-        typer.echo(f"mailcfg: {target}: not applied, unsafe (--unsafe-fixes): {f.rule}: {f.summary}", err=True)
+        _say(f"mailcfg: {target}: not applied, unsafe (--unsafe-fixes): {f.rule}: {f.summary}")
     for f, caused in dict((f.summary, (f, c)) for f, c in run.dropped).values():
-        typer.echo(f"mailcfg: {target}: not applied, it would cause new findings: {f.rule}: {f.summary}: "
-                   + "; ".join(f"{c.rule}: {c.message}" for c in caused), err=True)
+        _say(f"mailcfg: {target}: not applied, it would cause new findings: {f.rule}: {f.summary}: "
+             + "; ".join(f"{c.rule}: {c.message}" for c in caused))
     for f, caused in run.revealed:
-        typer.echo(f"mailcfg: {target}: fixing {f.rule} first revealed: "
-                   + "; ".join(f"{c.rule}: {c.message}" for c in caused), err=True)
+        _say(f"mailcfg: {target}: fixing {f.rule} first revealed: "
+             + "; ".join(f"{c.rule}: {c.message}" for c in caused))
     left = sorted({f.rule for f in run.after.findings})
     if left:
-        typer.echo(f"mailcfg: {target}: left for you: {', '.join(left)}", err=True)
+        _say(f"mailcfg: {target}: left for you: {', '.join(left)}")
     text = unified(run.changes)
     if patch is not None:
         write_atomic(patch, text)
@@ -270,12 +276,11 @@ def fix(
         for change in run.changes:
             write_inside(run.root, change.path, change.after)
         if run.changes:
-            typer.echo(f"mailcfg: {target}: {len(run.changes)} file(s) written; then run: {'; '.join(steps)}",
-                       err=True)
+            _say(f"mailcfg: {target}: {len(run.changes)} file(s) written; then run: {'; '.join(steps)}")
     elif run.changes and not apply:
-        typer.echo(f"mailcfg: {target}: once the changes are in place, run: {'; '.join(steps)}", err=True)
+        _say(f"mailcfg: {target}: once the changes are in place, run: {'; '.join(steps)}")
     if diff or not (write or apply or patch is not None):
-        sys.stdout.write(text)
+        sys.stdout.write(visible(text, keep_lines=True) if sys.stdout.isatty() else text)  # a pipe gets the exact patch
     if apply and spec is not None:
         def recheck():
             with fetched(spec, ssh, known, found[0].label) as snapshot:
@@ -283,10 +288,10 @@ def fix(
 
         done = apply_fixes(spec, ssh, run, recheck, known, confirm_seconds=confirm_timeout)
         for earlier in done.earlier:
-            typer.echo(f"mailcfg: {target}: an earlier --apply no mailcfg heard the end of: run {earlier}", err=True)
+            _say(f"mailcfg: {target}: an earlier --apply no mailcfg heard the end of: run {earlier}")
         for step in done.log:
-            typer.echo(f"mailcfg: {target}: host: {step}", err=True)
-        typer.echo(f"mailcfg: {target}: {done.status}: {done.detail}", err=True)
+            _say(f"mailcfg: {target}: host: {step}")
+        _say(f"mailcfg: {target}: {done.status}: {done.detail}")
         if done.status not in ("applied", "unchanged"):
             raise typer.Exit(1)
     # as `ruff check --fix`: 1 while findings are left, in every mode
@@ -363,7 +368,7 @@ def test_policy(
         sys.stdout.write(render_test(run, _color(fmt)))
     for r in run.results:
         if r.decision is None:
-            typer.echo(f"mailcfg: {r.error}", err=True)
+            _say(f"mailcfg: {r.error}")
     if run.invalid:
         raise typer.Exit(2)
     if run.failed:
@@ -375,12 +380,12 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)  # returns the exit code of typer.Exit in this mode
     except MailcfgError as exc:
-        typer.echo(f"mailcfg: {exc}", err=True)
+        _say(f"mailcfg: {exc}")
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        typer.echo("mailcfg: aborted", err=True)
+        _say("mailcfg: aborted")
         sys.exit(130)
     except Exception as exc:
         # Usage errors (click's, or the copy newer typer vendors) know how to show themselves.
@@ -389,7 +394,6 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if os.environ.get("MAILCFG_DEBUG"):  # a bug: one line, or the traceback on request
             raise
-        typer.echo(f"mailcfg: internal error: {type(exc).__name__}: {exc} (set MAILCFG_DEBUG=1 for details)",
-                   err=True)
+        _say(f"mailcfg: internal error: {type(exc).__name__}: {exc} (set MAILCFG_DEBUG=1 for details)")
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

@@ -12,7 +12,9 @@ from contextlib import nullcontext
 from typing import TypeVar
 
 from mailcfg.lint import TargetResult
+from mailcfg.reporters.visible import visible
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 T = TypeVar("T")
@@ -32,5 +34,5 @@ def run_all(items: list[T], check: Callable[[T], TargetResult], forks: int, name
             i = futures[future]
             done[i] = future.result()  # a check never raises: failures are results
             if bar is not None and task is not None:
-                bar.update(task, advance=1, description=names[i])
+                bar.update(task, advance=1, description=escape(visible(names[i])))  # shown as written
     return [done[i] for i in range(len(items))]

@@ -8,11 +8,15 @@ not hold raises Undecided: its answer is not knowable offline.
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from mailcfg.findings import Location
+from mailcfg.postfix.netindex import NetIndex, Network
 from mailcfg.postfix.tables import PATTERN_FILE_TYPES, Entry, Table
 
 
@@ -40,16 +44,13 @@ def find(table: Table, key: str, partial: bool = False, aliases: bool = False) -
     if kind in PATTERN_FILE_TYPES:
         if partial:
             return None
-        entry, value = (_cidr if kind == "cidr" else _regexp)(table.entries, key)
+        entry, value = (_cidr if kind == "cidr" else _regexp)(table, key)
         return Hit(value, table.ref.text, key, entry.location, entry.key) if entry is not None else None
     if kind == "static":
         entry = table.entries[0]
         return Hit(entry.value, table.ref.text, key, entry.location, "*")
-    folded = key.lower()
-    for entry in table.entries:  # the first of duplicate keys wins (postmap ignores later ones)
-        if (entry.key[:-1] if aliases and entry.key.endswith(":") else entry.key).lower() == folded:
-            return Hit(entry.value, table.ref.text, key, entry.location, entry.key)
-    return None
+    found = _keys(table, aliases).get(key.lower())
+    return Hit(found.value, table.ref.text, key, found.location, found.key) if found is not None else None
 
 
 def find_first(table: Table, keys: list[tuple[str, bool]], aliases: bool = False) -> Hit | None:
@@ -61,42 +62,90 @@ def find_first(table: Table, keys: list[tuple[str, bool]], aliases: bool = False
     return None
 
 
-def _blocks(entries: list[Entry], matches) -> list[Entry]:
-    """Entries outside if/endif blocks whose condition fails are skipped."""
-    live: list[Entry] = []
-    skipping = 0
-    depth = 0
-    for entry in entries:
+def _keys(table: Table, aliases: bool) -> dict[str, Entry]:
+    """A fixed-key table's entries by folded key, built once per table; the first of duplicate keys
+    wins (postmap ignores later ones)."""
+    index = table.index.get(("keys", aliases))
+    if index is None:
+        index = table.index[("keys", aliases)] = {}
+        for entry in table.entries:
+            index.setdefault((entry.key[:-1] if aliases and entry.key.endswith(":") else entry.key).lower(), entry)
+    return index
+
+
+@dataclass
+class _Body:
+    """A cidr/regexp table without its if/endif lines: each entry with the `if` lines around it
+    (an entry counts only while every one of them matches)."""
+
+    entries: list[Entry] = field(default_factory=list)
+    guards: list[tuple[Entry, ...]] = field(default_factory=list)
+    conditions: dict[int, Any] = field(default_factory=dict)  # id of an `if` line -> its parsed pattern
+    patterns: list[Any] = field(default_factory=list)  # each entry's parsed pattern
+    networks: NetIndex = field(default_factory=NetIndex)  # cidr: the positions of plain entries
+    negated: list[int] = field(default_factory=list)  # cidr: the positions of `!network` entries
+
+    def live(self, position: int, holds: Callable[[Any], bool], seen: dict[int, bool]) -> bool:
+        """Every `if` around the entry at `position` matches (`!` inverted); each `if` judged once."""
+        for cond in self.guards[position]:
+            if id(cond) not in seen:
+                seen[id(cond)] = holds(self.conditions[id(cond)]) != cond.negated
+            if not seen[id(cond)]:
+                return False
+        return True
+
+
+def _body(table: Table, parse_entry: Callable[[Entry], Any], parse_if: Callable[[Entry], Any]) -> _Body:
+    body = _Body()
+    around: list[Entry] = []
+    for entry in table.entries:
         if entry.key == "if":
-            depth += 1
-            if not skipping and matches(entry) == entry.negated:
-                skipping = depth
-            continue
-        if entry.key == "endif":
-            if skipping == depth:
-                skipping = 0
-            depth = max(depth - 1, 0)
-            continue
-        if not skipping:
-            live.append(entry)
-    return live
+            around.append(entry)
+            body.conditions[id(entry)] = parse_if(entry)
+        elif entry.key == "endif":
+            if around:  # an endif with no if is ignored
+                around.pop()
+        else:
+            body.entries.append(entry)
+            body.guards.append(tuple(around))
+            body.patterns.append(parse_entry(entry))
+    return body
 
 
-def _cidr(entries: list[Entry], key: str) -> tuple[Entry | None, str]:
+def _network(text: str) -> Network | None:
+    try:
+        return ipaddress.ip_network(text.strip("[]"))
+    except ValueError:
+        return None
+
+
+def _cidr_body(table: Table) -> _Body:
+    """Built once per table, its networks indexed."""
+    body = table.index["cidr"] = _body(table, lambda e: e.network or _network(e.key), lambda e: _network(e.value))
+    for position, (entry, net) in enumerate(zip(body.entries, body.patterns, strict=True)):
+        if entry.negated:
+            body.negated.append(position)
+        elif net is not None:
+            body.networks.add(position, net)
+    return body
+
+
+def _cidr(table: Table, key: str) -> tuple[Entry | None, str]:
     try:
         addr = ipaddress.ip_address(key.strip("[]"))
     except ValueError:
         return None, ""
+    body = table.index.get("cidr") or _cidr_body(table)
 
-    def matches(entry: Entry) -> bool:
-        try:
-            net = ipaddress.ip_network(entry.value.strip("[]") if entry.key == "if" else entry.key.strip("[]"))
-        except ValueError:
-            return False
-        return net.version == addr.version and addr in net
+    def holds(net: Network | None) -> bool:
+        return net is not None and net.version == addr.version and addr in net
 
-    for entry in _blocks(entries, matches):
-        if matches(entry) != entry.negated:
+    # first match in file order: the entries holding the address, and the `!` ones that do not
+    outside = (p for p in body.negated if not holds(body.patterns[p]))
+    seen: dict[int, bool] = {}
+    for position in heapq.merge(body.networks.holding(addr), outside):
+        if body.live(position, holds, seen):
+            entry = body.entries[position]
             return entry, entry.value
     return None, ""
 
@@ -108,20 +157,22 @@ def _compile(pattern: str, flags: str) -> re.Pattern | None:
             caseless = not caseless
     try:
         return re.compile(pattern, re.I if caseless else 0)
-    except re.error:
+    except (re.error, RecursionError, OverflowError):
         return None
 
 
-def _regexp(entries: list[Entry], key: str) -> tuple[Entry | None, str]:
-    def search(entry: Entry) -> re.Match | None:
-        compiled = _compile(entry.value if entry.key == "if" else entry.key, entry.flags)
-        return compiled.search(key) if compiled else None
+def _regexp(table: Table, key: str) -> tuple[Entry | None, str]:
+    body = table.index.get("regexp") or table.index.setdefault(
+        "regexp", _body(table, lambda e: _compile(e.key, e.flags), lambda e: _compile(e.value, e.flags)))
 
-    def matches(entry: Entry) -> bool:
-        return search(entry) is not None
+    def holds(compiled: re.Pattern | None) -> bool:
+        return compiled is not None and compiled.search(key) is not None
 
-    for entry in _blocks(entries, matches):
-        m = search(entry)
+    seen: dict[int, bool] = {}
+    for position, (entry, compiled) in enumerate(zip(body.entries, body.patterns, strict=True)):
+        if not body.live(position, holds, seen):
+            continue
+        m = compiled.search(key) if compiled else None
         if (m is not None) != entry.negated:
             return entry, _substitute(entry.value, m) if m else entry.value
     return None, ""

@@ -8,12 +8,13 @@ Lists named in parent_domain_matches_subdomains let `example.com` match its subd
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailcfg.findings import Location
 from mailcfg.postfix.effective import ParameterView
-from mailcfg.postfix.lookup import Undecided, find_first
-from mailcfg.postfix.tables import parse_ref
+from mailcfg.postfix.lookup import Hit, Undecided, find_first
+from mailcfg.postfix.netindex import NetIndex
+from mailcfg.postfix.tables import TableRef, parse_ref
 from mailcfg.postfix.tokens import split_list
 
 
@@ -52,13 +53,6 @@ def _file_words(view: ParameterView, path) -> list[str]:
     return memo[path]
 
 
-def _table_hit(view: ParameterView, pattern: str, keys: list[tuple[str, bool]]):
-    ref = parse_ref(pattern)
-    if ref is None:
-        return None
-    return find_first(view.config.table(ref), keys)
-
-
 def parent_keys(name: str, parent: bool) -> list[tuple[str, bool]]:
     """The full name, then each parent domain as a partial key (with or without leading dot)."""
     keys = [(name, False)]
@@ -69,70 +63,112 @@ def parent_keys(name: str, parent: bool) -> list[tuple[str, bool]]:
     return keys
 
 
-def _host_matches(pattern: str, name: str, parent: bool) -> bool:
-    p, n = pattern.lower(), name.lower()
-    if p.startswith("."):
-        return n.endswith(p)
-    return n == p or (parent and n.endswith("." + p))
+@dataclass
+class Compiled:
+    """A list's patterns indexed once per configuration: names and addresses by dict lookup,
+    tables (which need a query each) in list order. Positions keep first-match order."""
+
+    patterns: list[str]
+    names: dict[str, int] = field(default_factory=dict)  # `example.com` (lowercased) -> first position
+    dotted: dict[str, int] = field(default_factory=dict)  # `.example.com` patterns
+    addresses: dict[object, int] = field(default_factory=dict)  # plain addresses
+    networks: NetIndex = field(default_factory=NetIndex)  # `net/len` patterns
+    tables: list[tuple[int, TableRef]] = field(default_factory=list)
 
 
-def _addr_matches(pattern: str, addr: str) -> bool:
+def _compile(view: ParameterView, param: str) -> Compiled:
+    compiled = Compiled(_patterns(view, param))
+    for position, pattern in enumerate(compiled.patterns):
+        bare = pattern.lstrip("!")
+        ref = parse_ref(bare)
+        if ref is not None:
+            compiled.tables.append((position, ref))
+            continue
+        lower = bare.lower()
+        (compiled.dotted if lower.startswith(".") else compiled.names).setdefault(lower, position)
+        text = bare.replace("[", "").replace("]", "")
+        try:
+            if "/" in text:
+                compiled.networks.add(position, ipaddress.ip_network(text, strict=False))
+            else:
+                compiled.addresses.setdefault(ipaddress.ip_address(text), position)
+        except ValueError:
+            pass  # no address: it can only match as a name
+    return compiled
+
+
+def compiled(view: ParameterView, param: str) -> Compiled:
+    """`param`'s list, compiled once per configuration for each value it has."""
+    return view.config.remember(("match-list", param, view.get(param)), lambda: _compile(view, param))
+
+
+def _first_name(c: Compiled, name: str, parent: bool) -> int | None:
+    """The first name pattern that matches `name`: itself, a `.parent` pattern, or with parent-style
+    matching a parent domain written without the dot."""
+    n = name.lower()
+    found = [c.names.get(n)]
+    for i, ch in enumerate(n):
+        if ch == ".":
+            found.append(c.dotted.get(n[i:]))
+            if parent:
+                found.append(c.names.get(n[i + 1:]))
+    return min((p for p in found if p is not None), default=None)
+
+
+def _first_address(c: Compiled, addr: str) -> int | None:
     try:
         client = ipaddress.ip_address(addr)
     except ValueError:
-        return False
-    text = pattern.replace("[", "").replace("]", "")
-    try:
-        net = ipaddress.ip_network(text, strict=False) if "/" in text else None
-        if net is None:
-            return ipaddress.ip_address(text) == client
-    except ValueError:
-        return False
-    return net.version == client.version and client in net
+        return None
+    found = [c.addresses.get(client), c.networks.first(client)]
+    return min((p for p in found if p is not None), default=None)
+
+
+def _first(view: ParameterView, c: Compiled, before: int | None,
+           keys: list[tuple[str, bool]]) -> tuple[int, Hit | None] | None:
+    """The first match: a table before position `before` that answers one of `keys`, else `before`."""
+    for position, ref in c.tables:
+        if before is not None and position > before:
+            break
+        hit = find_first(view.config.table(ref), keys)
+        if hit is not None:
+            return position, hit
+    return (before, None) if before is not None else None
+
+
+def _decided(view: ParameterView, param: str, c: Compiled, found: tuple[int, Hit | None] | None,
+             entry_only: bool = False) -> Match:
+    """The match; it points at the table entry that answered, or the parameter (`entry_only`: a
+    table's answer points at its entry even when that has no place, as an inline table's)."""
+    if found is None:
+        return Match(False, "", view.location(param))
+    position, hit = found
+    pattern = c.patterns[position]
+    if hit is not None and (hit.location is not None or entry_only):
+        return Match(not pattern.startswith("!"), pattern, hit.location)
+    return Match(not pattern.startswith("!"), pattern, view.location(param))
 
 
 def match_hosts(view: ParameterView, param: str, name: str | None, addr: str) -> Match:
     """namadr_list: a client by name (when known) or address, e.g. mynetworks."""
     parent = parent_style(view, param)
-    for pattern in _patterns(view, param):
-        negated = pattern.startswith("!")
-        bare = pattern.lstrip("!")
-        hit = None
-        if parse_ref(bare) is not None:
-            keys = (parent_keys(name.lower(), parent) if name else []) + [(addr, False)]
-            hit = _table_hit(view, bare, keys)
-            found = hit is not None
-        else:
-            found = (name is not None and _host_matches(bare, name, parent)) or _addr_matches(bare, addr)
-        if found:
-            return Match(not negated, pattern, hit.location if hit else view.location(param))
-    return Match(False, "", view.location(param))
+    c = compiled(view, param)
+    found = [_first_address(c, addr), _first_name(c, name, parent) if name is not None else None]
+    before = min((p for p in found if p is not None), default=None)
+    keys = (parent_keys(name.lower(), parent) if name else []) + [(addr, False)]
+    return _decided(view, param, c, _first(view, c, before, keys), entry_only=True)
 
 
 def match_domains(view: ParameterView, param: str, domain: str) -> Match:
     """domain_list (relay_domains): names, with subdomains where parent matching applies."""
     parent = parent_style(view, param)
-    for pattern in _patterns(view, param):
-        negated = pattern.startswith("!")
-        bare = pattern.lstrip("!")
-        if parse_ref(bare) is not None:
-            hit = _table_hit(view, bare, parent_keys(domain.lower(), parent))
-            if hit is not None:
-                return Match(not negated, pattern, hit.location or view.location(param))
-        elif _host_matches(bare, domain, parent):
-            return Match(not negated, pattern, view.location(param))
-    return Match(False, "", view.location(param))
+    c = compiled(view, param)
+    return _decided(view, param, c, _first(view, c, _first_name(c, domain, parent),
+                                           parent_keys(domain.lower(), parent)))
 
 
 def match_strings(view: ParameterView, param: str, text: str) -> Match:
     """string_list (mydestination, virtual_*_domains): exact, case-insensitive."""
-    for pattern in _patterns(view, param):
-        negated = pattern.startswith("!")
-        bare = pattern.lstrip("!")
-        if parse_ref(bare) is not None:
-            hit = _table_hit(view, bare, [(text, False)])
-            if hit is not None:
-                return Match(not negated, pattern, hit.location or view.location(param))
-        elif bare.lower() == text.lower():
-            return Match(not negated, pattern, view.location(param))
-    return Match(False, "", view.location(param))
+    c = compiled(view, param)
+    return _decided(view, param, c, _first(view, c, c.names.get(text.lower(), c.dotted.get(text.lower())),
+                                           [(text, False)]))

@@ -60,6 +60,7 @@ class Entry:
     location: Location | None
     negated: bool = False  # `!pattern` / `!/re/`
     flags: str = ""  # regexp flags
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None  # a cidr entry's, parsed once
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Table:
     readable: bool = False  # its content is known to the analysis
     note: str = ""  # why it is not, in words for a trace
     problems: list[Problem] = field(default_factory=list)
+    index: dict = field(default_factory=dict, repr=False, compare=False)  # lookup's indexes, built once
 
 
 Resolver = Callable[[str], "Path | None"]
@@ -149,7 +151,7 @@ def _parse_cidr(line: LogicalLine, table: Table) -> None:
         table.entries.append(Entry(key, value, _where(table, line)))
         return
     try:
-        ipaddress.ip_network(pattern.strip("[]"), strict=True)
+        net = ipaddress.ip_network(pattern.strip("[]"), strict=True)
     except ValueError as exc:
         reason = "non-null host address bits" if "host bits" in str(exc) else "bad address pattern"
         table.problems.append(Problem(f"{reason} in {pattern!r}: Postfix skips this entry",
@@ -158,7 +160,7 @@ def _parse_cidr(line: LogicalLine, table: Table) -> None:
     if not value:
         table.problems.append(Problem(f"no lookup result for {pattern!r}", _where(table, line)))
         return
-    table.entries.append(Entry(pattern, value, _where(table, line), negated))
+    table.entries.append(Entry(pattern, value, _where(table, line), negated, network=net))
 
 
 def _parse_regexp(line: LogicalLine, table: Table) -> None:

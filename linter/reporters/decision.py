@@ -8,14 +8,22 @@ from mailcfg.decisions import Explained, TestRun
 from mailcfg.dependence import Dependency
 from mailcfg.postfix.known import is_known
 from mailcfg.postfix.probe import Decision
+from mailcfg.reporters.visible import visible
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as markup_escape
+
+
+def escape(text: str) -> str:
+    """Input text as rich shows it literally, with terminal controls made visible."""
+    return markup_escape(visible(text))
+
 
 STYLE = {"accept": "green", "reject": "bold red", "defer": "yellow", "error": "bold magenta"}
 
 
 def _console(out: StringIO, color: bool) -> Console:
-    return Console(file=out, force_terminal=color, no_color=not color, highlight=False, width=200, soft_wrap=True)
+    return Console(file=out, force_terminal=color, no_color=not color, highlight=False, emoji=False, width=200,
+                   soft_wrap=True)
 
 
 def _trace(console: Console, decision: Decision, indent: str) -> None:

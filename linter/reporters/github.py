@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from mailcfg.lint import TargetResult
 from mailcfg.reporters.paths import working_path
+from mailcfg.reporters.visible import visible
 
 LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 
 
 def _escape(text: str, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """The runner's escapes for `%` and line breaks; other controls made visible (the job log shows
+    annotations on a terminal-like view)."""
+    text = visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
     return text.replace(":", "%3A").replace(",", "%2C") if prop else text
 
 
