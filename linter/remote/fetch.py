@@ -24,7 +24,7 @@ from mailcfg.remote.collect import (
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.plan import plan, withhold_secrets
 from mailcfg.remote.route import connect
-from mailcfg.remote.ssh import SshError, SshOptions
+from mailcfg.remote.ssh import Connection, SshError, SshOptions
 from mailcfg.snapshot import FACTS, Snapshot, load_local
 
 # Each step is one remote command reading its script from stdin: a constant, so no local value ever
@@ -51,7 +51,8 @@ def collect(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None
     return collected
 
 
-def _run(conn, target: str, become: bool, script: str) -> Collected:
+def _run(conn: Connection, target: str, become: bool, script: str) -> Collected:
+    """One step: `script` on the standard input of `sh -s`, its framed output parsed."""
     rc, out, err = conn.run(BECOME_COMMAND if become else REMOTE_COMMAND, script.encode())
     if HEADER not in out:
         said = " ".join(err.decode("utf-8", "replace").split())[:200] or "no output"
