@@ -46,8 +46,9 @@ def render(results: list[TargetResult], color: bool = False) -> str:
 def _target(out: _Out, result: TargetResult) -> None:
     systems = ", ".join(result.systems) or "nothing recognised"
     out.add(f"{out.paint(visible(result.target), BOLD)} ({systems})")
-    if result.status != "ok":
-        out.add(f"  {out.paint(result.status + ':', BOLD_RED)} {visible(result.error or '')}")
+    if result.status != "ok":  # an SSH reason may already start with the status: say it once
+        error = (result.error or "").removeprefix(f"{result.status}: ")
+        out.add(f"  {out.paint(result.status + ':', BOLD_RED)} {visible(error)}")
     by_file: dict[str, list[Finding]] = {}
     for f in result.findings:
         by_file.setdefault(f.location.file or "(configuration as a whole)", []).append(f)
