@@ -89,16 +89,17 @@ pidfile() {
   return 1
 }
 daemon_pid() { f=$(pidfile) && p=$(cat "$f") && alive "$p" && echo "$p"; }
-running() { daemon_pid >/dev/null; }
+# after a SIGHUP the daemon re-executes itself under the same pid, and writes its pid file again
+running() { daemon_pid >/dev/null || { [ -n "$noted" ] && alive "$noted"; }; }
 note() {
-  was_running=no unit="" args=""
+  was_running=no unit="" args="" noted=""
   if p=$(daemon_pid); then
-    was_running=yes
+    was_running=yes noted=$p
     args=$(ps -o args= -p "$p" 2>/dev/null)
     unit=$(sed -n 's|^.*/\([^/]*\.service\)$|\1|p' "/proc/$p/cgroup" 2>/dev/null | head -n 1)
   fi
 }
-reload() { kill -HUP "$(daemon_pid)" 2>&1; }
+reload() { kill -HUP "$(daemon_pid || echo "$noted")" 2>&1; }
 start() {
   if [ -n "$unit" ] && command -v systemctl >/dev/null 2>&1; then systemctl start "$unit" 2>&1
   elif [ -x /etc/init.d/exim4 ]; then /etc/init.d/exim4 start 2>&1
@@ -272,8 +273,11 @@ rollback() {
       sleep 1
     fi
     if ! running; then
+      noted=""
       out=$(start) && say started "$mta"
-      sleep 1
+      # a daemon writes its pid file once it has forked into the background
+      i=0
+      until running || [ "$i" -ge 50 ]; do nap; i=$((i + 1)); done
       running || bad="$bad; $mta is not running after the restore: $out"
     fi
   fi
