@@ -285,3 +285,13 @@ def test_a_link_to_a_credential_is_refused_on_the_host_side(tmp_path):
     assert got.files == {str(tmp_path / "fine"): b"ok\n"}
     assert got.links == {str(tmp_path / "fine"): str(tmp_path / "plain")}
     assert sorted(got.errors) == sorted((p, "credentials-not-collected") for p in asked if not p.endswith("fine"))
+
+
+def test_plan_follows_an_exim_include_to_the_list_files_it_names():
+    files = {"/etc/exim/configure": "MAIN_DIR = /etc/exim\nacl_smtp_rcpt = check\n.include MAIN_DIR/acl.conf\n"}
+    first = plan(collected(files))
+    assert first.wanted == [] and first.optional == ["/etc/exim/acl.conf"]
+    files["/etc/exim/acl.conf"] = ("begin acl\ncheck:\n  accept hosts = MAIN_DIR/relay_hosts\n"
+                                   "  deny domains = ${if exists{/etc/exim/blocked}{/etc/exim/blocked}{}}\n")
+    second = plan(collected(files))
+    assert second.wanted == ["/etc/exim/relay_hosts"] and second.optional == ["/etc/exim/blocked"]
