@@ -21,7 +21,7 @@ import pytest
 import realexim as rx
 from mailcfg.remote.collect import Collected, parse_stream, send_script
 from mailcfg.remote.plan import plan
-from realsshd import Sshd, available
+from realsshd import Sshd, available, served_conf
 from test_ssh import mailcfg
 
 pytestmark = pytest.mark.skipif(not available() or rx.available() is not None,
@@ -295,3 +295,18 @@ def test_plan_follows_an_exim_include_to_the_list_files_it_names():
                                    "  deny domains = ${if exists{/etc/exim/blocked}{/etc/exim/blocked}{}}\n")
     second = plan(collected(files))
     assert second.wanted == ["/etc/exim/relay_hosts"] and second.optional == ["/etc/exim/blocked"]
+
+
+def test_every_table_of_the_hardened_example_is_fetched_and_nothing_else(tmp_path, home):
+    sshd = Sshd(tmp_path, served_conf(tmp_path, "hardened-submission"))
+    try:
+        snap = tmp_path / "snap"
+        out = mailcfg(home, "fetch", sshd.url(), "-o", str(snap), "--known-hosts",
+                      str(sshd.known_hosts(tmp_path / "known_hosts")), "--identity", str(sshd.client_key))
+        assert out.returncode == 0, out.stderr
+    finally:
+        sshd.stop()
+    served = sorted(p.name for p in (tmp_path / "etc-postfix").iterdir())
+    assert sorted(p.name for p in (snap / "etc/postfix").iterdir()) == served  # main.cf, master.cf, 3 tables
+    for name in served:
+        assert (snap / "etc/postfix" / name).read_bytes() == (tmp_path / "etc-postfix" / name).read_bytes()
