@@ -177,7 +177,8 @@ def fetch(
     target: Annotated[str, typer.Argument(help="The host: ssh://user@host:port (user, port optional), a name "
                                                "from ~/.ssh/config, or with -i one inventory host.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Snapshot directory to write (new, empty, or "
-                                                                 "an earlier snapshot, which is replaced).")],
+                                                                 "an earlier snapshot: the files fetched are replaced, "
+                                                                 "others are kept).")],
     known_hosts: KnownHosts = None,
     accept_new_host_keys: AcceptNew = False,
     identity: Identity = None,
@@ -186,7 +187,8 @@ def fetch(
     become: Become = False,
     inventory: Inventory = None,
 ) -> None:
-    """Copy a host's mail configuration and facts into a snapshot directory (one SSH command, read-only)."""
+    """Copy the files a host's mail analysis reads, and its facts, into a snapshot directory (one SSH
+    connection, read-only; never credentials)."""
     found = expand([target], inventory) if is_ssh_target(target) or "/" not in target else []
     if len(found) != 1 or found[0].host is None:
         raise MailcfgError(f"{target}: not one host (expected ssh://[user@]host[:port], a host name, or with -i "
