@@ -147,9 +147,9 @@ def test_apply_fixes_the_host_keeps_a_backup_reloads_and_a_second_run_changes_no
     host.reset()
     local = tmp_path / "local"  # the same files fixed locally: what the host must end up with
     shutil.copytree(host.conf, local / "etc" / "postfix")
-    assert mailcfg("fix", str(local), "--write", home=tmp_path).returncode == 0
+    assert mailcfg("fix", str(local), "--write", "--unsafe-fixes", home=tmp_path).returncode == 0
 
-    out = mailcfg("fix", host.url, "--apply", *host.ssh, home=tmp_path)
+    out = mailcfg("fix", host.url, "--apply", "--unsafe-fixes", *host.ssh, home=tmp_path)
     assert out.returncode == 0, out.stderr
     assert f"mailcfg: {host.url}: applied: reloaded" in out.stderr.splitlines()
     assert (host.conf / "main.cf").read_bytes() == (local / "etc/postfix/main.cf").read_bytes()
@@ -160,14 +160,14 @@ def test_apply_fixes_the_host_keeps_a_backup_reloads_and_a_second_run_changes_no
     lint = json.loads(mailcfg("lint", "-f", "json", host.url, *host.ssh, home=tmp_path).stdout)
     assert "postfix-open-relay" not in {f["rule"] for f in lint["targets"][0]["findings"]}
 
-    again = mailcfg("fix", host.url, "--apply", *host.ssh, home=tmp_path)
+    again = mailcfg("fix", host.url, "--apply", "--unsafe-fixes", *host.ssh, home=tmp_path)
     assert again.returncode == 0 and "unchanged: nothing to change" in again.stderr
 
 
 def test_a_failed_check_is_rolled_back_byte_for_byte(host, tmp_path):
     host.reset()
     (host.ctl / "FAIL-CHECK").write_text("")
-    out = mailcfg("fix", host.url, "--apply", *host.ssh, home=tmp_path)
+    out = mailcfg("fix", host.url, "--apply", "--unsafe-fixes", *host.ssh, home=tmp_path)
     assert out.returncode == 1
     assert "rolled-back: postfix check failed: postfix/postfix-script: fatal: forced failure" in out.stderr
     assert "host: restored /etc/postfix/main.cf" in out.stderr

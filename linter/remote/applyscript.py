@@ -170,9 +170,12 @@ class Plan:
 if ! { mkdir -p "$state/runs" && chmod 700 "$state"; } 2>/dev/null; then
   say outcome failed cannot create "$state/runs": nothing was changed; exit 0
 fi
-report_earlier
-if held=$(readlink "$state/lock" 2>/dev/null); then
-  if alive "${held#* }"; then
+held=$(readlink "$state/lock" 2>/dev/null)
+live=""
+if [ -n "$held" ] && alive "${held#* }"; then live=${held% *}; fi
+report_earlier "$live"
+if [ -n "$held" ]; then
+  if [ -n "$live" ]; then
     say outcome refused another apply "(run ${held% *}, process ${held#* })" holds the lock "$state/lock": \
       nothing was changed
     exit 0
@@ -308,11 +311,11 @@ say acked
 
 
 # Outcomes of earlier runs that no controller acknowledged; a run with no outcome and no process ended abnormally.
-EARLIER = r"""report_earlier() {
+EARLIER = r"""report_earlier() {  # $1: the run holding the lock, which may not have written its pid yet
   for d in "$state"/runs/*/; do
     [ -d "$d" ] || continue
     r=$(basename "$d")
-    [ "$r" != "$run" ] && [ ! -e "$d/seen" ] || continue
+    [ "$r" != "$run" ] && [ "$r" != "$1" ] && [ ! -e "$d/seen" ] || continue
     if [ -f "$d/outcome" ]; then
       say earlier "$r" "$(head -n 1 "$d/outcome")"
     elif ! { p=$(cat "$d/pid" 2>/dev/null) && alive "$p"; }; then
