@@ -131,7 +131,8 @@ class Snapshot:
         if self.exim_file is not None and host_path == self.exim_file_host:
             return self.target
         if host_path.startswith(EXIM_DIR + "/") and self.exim_dir is not None:
-            return host_path[len(EXIM_DIR) + 1:]
+            # relative to the target's root, like every other file (a copied /etc: exim4/...)
+            return (self.exim_dir / host_path[len(EXIM_DIR) + 1:]).relative_to(self.root).as_posix()
         return host_path
 
     def directory(self, host_path: str) -> list[str] | None:

@@ -145,3 +145,23 @@ def test_a_temporary_snapshot_is_never_named_in_reports(tmp_path: Path):
         report = render([result], False)
         assert "mailcfg-fetch-tmp" not in report, fmt
         assert "etc/postfix/helo_access" in report, fmt
+
+
+def test_a_copied_etc_names_files_from_its_root_and_its_patch_applies_there(tmp_path: Path):
+    etc = tmp_path / "etc-copy"
+    shutil.copytree(EXAMPLES / "exim-hosting" / "etc", etc)
+    shutil.copytree(EXAMPLES / "open-relay" / "etc" / "postfix", etc / "postfix")
+    [target] = lint_json(str(etc))["targets"]
+    assert target["systems"] == ["postfix", "exim"]
+    assert {f["file"] for f in target["findings"]} == {"exim4/exim4.conf", "postfix/helo_access"}
+    patch = tmp_path / "fix.patch"
+    run("fix", str(etc), "--unsafe-fixes", "--patch", str(patch))
+    written = tmp_path / "written"
+    shutil.copytree(etc, written)
+    run("fix", str(written), "--unsafe-fixes", "--write")
+    subprocess.run(["patch", "-p1", "-s", "-i", str(patch)], cwd=etc, check=True)
+    def texts(root: Path) -> dict[str, str]:
+        return {str(p.relative_to(root)): p.read_text() for p in root.rglob("*") if p.is_file()}
+
+    assert texts(etc) == texts(written)
+    assert (etc / "exim4/exim4.conf").read_text() != (EXAMPLES / "exim-hosting/etc/exim4/exim4.conf").read_text()

@@ -175,7 +175,7 @@ def host_path(snapshot: Snapshot, display: str) -> str:
         return snapshot.exim_file_host
     if snapshot.is_snapshot:
         return "/" + display
-    return f"/etc/exim4/{display}"
+    return snapshot.host_path(snapshot.root / display) or f"/etc/exim4/{display}"
 
 
 def _settings(lines: list[PhysicalLine]) -> list[str]:
