@@ -36,6 +36,7 @@ class Facts:
     collected: str | None = None
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (host path, reason) the fetch could not read
     roles: list[str] | None = None  # what the host is for (mailcfg.roles); None: not said
+    asked: frozenset[str] | None = None  # host paths a fetch asked for, there or not; None: not recorded
 
 
 def read_facts(real: Path, shown: str) -> Facts:
@@ -75,7 +76,7 @@ class _Checker:
 
     def facts(self) -> Facts:
         return Facts(self.text("hostname"), self.interfaces(), self.versions(), self.text("collected"),
-                     self.unreadable(), self.roles())
+                     self.unreadable(), self.roles(), self.asked())
 
     def interfaces(self) -> list[Interface] | None:
         items = self.items("addresses", '"address", "prefix", "interface"')
@@ -108,6 +109,12 @@ class _Checker:
         if not all(isinstance(u.get("path"), str) and isinstance(u.get("reason", ""), str) for u in items):
             raise self.bad("unreadable", "a list of {\"path\": text, \"reason\": text}")
         return [(u["path"], u.get("reason", "")) for u in items if u["path"]]
+
+    def asked(self) -> frozenset[str] | None:
+        paths = self.data.get("asked")
+        if paths is not None and (not isinstance(paths, list) or not all(isinstance(p, str) for p in paths)):
+            raise self.bad("asked", "a list of host paths")
+        return frozenset(paths) if paths is not None else None
 
     def roles(self) -> list[str] | None:
         roles = self.data.get("roles")

@@ -310,3 +310,28 @@ def test_every_table_of_the_hardened_example_is_fetched_and_nothing_else(tmp_pat
     assert sorted(p.name for p in (snap / "etc/postfix").iterdir()) == served  # main.cf, master.cf, 3 tables
     for name in served:
         assert (snap / "etc/postfix" / name).read_bytes() == (tmp_path / "etc-postfix" / name).read_bytes()
+
+
+ENABLED_ACL = """primary_hostname = mx.example.org
+domainlist local_domains = example.org
+acl_smtp_rcpt = check
+begin acl
+check:
+  accept domains = +local_domains
+         condition = ${if exists{/etc/exim4/domains/$domain/enabled}}
+  deny message = not enabled
+"""
+
+
+@pytest.mark.parametrize(("asked", "said"), [
+    (["/etc/exim4/exim4.conf"], "whether /etc/exim4/domains/example.org/enabled exists on the host is not known"),
+    (["/etc/exim4/exim4.conf", "/etc/exim4/domains/example.org/enabled"], "false — expands to ''"),
+])
+def test_a_file_the_fetch_never_asked_for_is_not_taken_as_absent(tmp_path, home, asked, said):
+    """A path only known once a probe runs (`$domain`) was not fetched: whether it exists stays open."""
+    (tmp_path / "etc/exim4").mkdir(parents=True)
+    (tmp_path / "etc/exim4/exim4.conf").write_text(ENABLED_ACL)
+    (tmp_path / ".mailcfg-host").mkdir()
+    (tmp_path / ".mailcfg-host/facts.json").write_text(json.dumps({"hostname": "mx.example.org", "asked": asked}))
+    out = mailcfg(home, "explain", str(tmp_path), "--client", "198.51.100.7", "--rcpt", "bob@example.org")
+    assert said in out.stdout, out.stdout + out.stderr

@@ -66,7 +66,13 @@ class Session:
         snapshot = self.config.snapshot
         if snapshot.resolve(path) is not None or snapshot.resolve_dir(path) is not None:
             return True
-        # a fetched snapshot holds /etc/exim4 whole; a bare config directory is /etc/exim4 too
+        facts = snapshot.facts
+        if any(p == path and reason != "missing" for p, reason in facts.unreadable):
+            return True  # there, but not read (permission, credentials, size)
+        if facts.asked is not None:  # a fetch asked only for the files the analysis names
+            return False if path in facts.asked else None
+        # a snapshot without that record (made by hand) is taken to hold /etc/exim4 whole; a bare config
+        # directory is /etc/exim4 too
         whole = snapshot.is_snapshot or (snapshot.exim_dir is not None and path.startswith("/etc/exim4/"))
         return False if whole else None
 

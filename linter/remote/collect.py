@@ -338,6 +338,8 @@ def facts(collected: Collected, collected_at: datetime | None = None, roles: lis
     data["systems"] = systems
     data["collected"] = (collected_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     data["unreadable"] = [{"path": p, "reason": r} for p, r in collected.errors]
+    # what the host was asked for: a file not there is absent on the host; any other is not known
+    data["asked"] = sorted(PHASE1_FILES | collected.asked | set(collected.files) | {p for p, _ in collected.errors})
     if roles is not None:  # what the inventory says the host is for
         data["roles"] = list(roles)
     return data
