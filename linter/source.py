@@ -32,8 +32,9 @@ class SourceFile:
         return cls(path, _split_on_newlines(text), real_path)
 
     @classmethod
-    def read(cls, path: str, real_path: Path) -> SourceFile:
-        return cls.from_text(path, read_text(real_path, path), real_path)
+    def read(cls, path: str, real_path: Path, shown: str | None = None) -> SourceFile:
+        """The file at `real_path`, reported as `path`; a read error names it `shown` (default `path`)."""
+        return cls.from_text(path, read_text(real_path, shown or path), real_path)
 
     def text(self) -> str:
         return "".join(self.lines)

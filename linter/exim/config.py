@@ -116,7 +116,7 @@ def load_exim(snapshot: Snapshot) -> EximConfig:
             return None
         display = snapshot.display(host_path)
         if display not in sources:
-            sources[display] = SourceFile.read(display, real)
+            sources[display] = SourceFile.read(display, real, f"{snapshot.target}: {display}")
         return [PhysicalLine(text.rstrip("\r\n"), Origin(display, n))
                 for n, text in enumerate(sources[display].lines, 1)]
 

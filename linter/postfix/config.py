@@ -72,5 +72,6 @@ def load_postfix(snapshot: Snapshot) -> PostfixConfig:
 def _read(snapshot: Snapshot, real, name: str) -> SourceFile:
     if real is None:  # named where it would be: a fix may create it
         return SourceFile(snapshot.config_display(name), [])
-    return SourceFile.read(snapshot.config_display(name), real)
+    shown = snapshot.config_display(name)
+    return SourceFile.read(shown, real, f"{snapshot.target}: {shown}")
 
