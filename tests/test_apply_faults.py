@@ -249,3 +249,30 @@ def served(host: Host, name: str) -> bytes:
     rc, out = host.remote(f"cat /etc/postfix/{name}")
     assert rc == 0
     return out
+
+
+def test_a_run_killed_on_the_host_is_never_reported_as_rolled_back(host):
+    """kill -9 of the detached run itself: nothing can restore, and nothing pretends it did."""
+    host.reset()
+    (host.ctl / "HOLD-CHECK").write_text("")
+    spec = HostSpec.from_url(host.url)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(apply_fixes, spec, host.options(), change(host), confirmed, confirm_seconds=60)
+        wait_for(lambda: (host.ctl / "IN-CHECK").exists(), "the check to start")
+        [pid] = [int(p.read_text()) for p in host.state.glob("runs/*/pid")]
+        os.kill(pid, signal.SIGKILL)
+        (host.ctl / "GO").write_text("")
+        done = running.result()
+    assert done.status == "rollback-FAILED"
+    assert done.detail == "the run on the host ended without an outcome after 'wrote /etc/postfix/main.cf': " \
+                          "look at /etc/postfix/main.cf"
+    assert (host.conf / "main.cf").read_bytes() == host.original["main.cf"] + ADDED.encode()  # the truth
+
+    # the next apply takes over the dead run's lock, and says again how that run ended
+    (host.ctl / "HOLD-CHECK").unlink()
+    [run] = [p.parent.name for p in host.state.glob("runs/*/pid")]
+    again = apply_fixes(spec, host.options(), change(host), confirmed, confirm_seconds=60)
+    assert again.status == "refused" and "changed since the snapshot" in again.detail
+    assert f"stale-lock of run {run} removed" in again.log
+    assert again.earlier == [f"{run} rollback-FAILED stopped without an outcome after \"wrote /etc/postfix/main.cf\": "
+                             "look at /etc/postfix/main.cf"]

@@ -323,8 +323,9 @@ EARLIER = r"""report_earlier() {  # $1: the run holding the lock, which may not 
       if [ -z "$last" ]; then
         printf 'failed never started: nothing was changed\n' > "$d/outcome"
       else
-        printf 'rollback-FAILED stopped without an outcome after "%s": look at %s\n' "$last" \
-          "$(tr '\n' ' ' < "$d/files")" > "$d/outcome"
+        files=$(tr '\n' ' ' < "$d/files")
+        printf 'rollback-FAILED stopped without an outcome after "%s": look at %s\n' "$last" "${files% }" \
+          > "$d/outcome"
       fi
       say earlier "$r" "$(head -n 1 "$d/outcome")"
     fi
