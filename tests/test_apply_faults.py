@@ -24,7 +24,7 @@ from mailcfg.remote.fetch import lint_host
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.ssh import SshError, SshOptions
 from realsshd import available
-from test_apply import Host
+from test_apply import Host, mailcfg
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs Debian's sshd, unshare and root (scripts/setup.sh)")
 
@@ -154,8 +154,16 @@ apply_fixes(HostSpec.from_url({host.url!r}), options, change(Served), lambda: ti
     finally:
         os.kill(controller.pid, signal.SIGKILL)
         controller.wait()
-    assert outcome(host).startswith(f"rolled-back no confirmation within {SHORT} s")
+    ended = outcome(host)
+    assert ended.startswith(f"rolled-back no confirmation within {SHORT} s")
     assert restored(host) and host.running()
+
+    # the next fix --apply says how that run ended (it was never heard of), then applies its own fixes
+    [run] = [p.parent.name for p in host.state.glob("runs/*/outcome")]
+    out = mailcfg("fix", host.url, "--apply", "--unsafe-fixes", *host.ssh, home=tmp_path)
+    assert f"mailcfg: {host.url}: an earlier --apply no mailcfg heard the end of: run {run} {ended}" \
+        in out.stderr.splitlines(), out.stderr
+    assert f"mailcfg: {host.url}: applied: reloaded" in out.stderr.splitlines()
 
 
 def test_a_full_disk_before_the_backup_changes_nothing(host):
