@@ -21,8 +21,8 @@ from mailcfg.snapshot import Snapshot
 
 # ACL conditions and options whose value is an Exim list (items may be `/file` or `lookup;file`).
 LIST_CONDITIONS = frozenset({"hosts", "domains", "local_parts", "senders", "recipients", "sender_domains"})
-LIST_OPTION = re.compile(r"(_hosts|_domains|_nets|_networks|_senders|_local_parts|^hosts_\w+|^host_lookup|^local_interfaces"
-                         r"|^domains|^local_parts|^senders)$")
+LIST_OPTION = re.compile(r"(_hosts|_domains|_nets|_networks|_senders|_local_parts|^hosts_\w+|^host_lookup"
+                         r"|^local_interfaces|^domains|^local_parts|^senders)$")
 # Options (main or transport) that name keys, certificates, passwords or database servers.
 CREDENTIAL_OPTION = re.compile(r"key|cert|passw|secret|dkim|_servers|^tls_(?!\w*_hosts$)", re.I)
 # `lsearch;/file` list items and `${lookup{...}lsearch{/file}}` expansions of the lsearch family.
