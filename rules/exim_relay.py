@@ -16,7 +16,7 @@ from mailcfg.exim.match import in_list
 from mailcfg.exim.parse import NamedList, Statement
 from mailcfg.exim.probes import Trial, logged_in, outsider_trials, user_trial
 from mailcfg.exim.session import Session, World
-from mailcfg.exim.whatif import keeps_answers, legitimate
+from mailcfg.exim.whatif import keeps_answers, legitimate, losers, named_identities
 from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fix import SAFE, UNSAFE, Fix
 from mailcfg.outsiders import VICTIM
@@ -76,8 +76,10 @@ def check_open_relay(config: EximConfig) -> Iterator[Finding]:
     for trial in open_relays(config):
         where = _granted_by(trial.decision)
         what = f" by the statement at {where.file}:{where.line}" if where else ""
+        fix = relay_fix(config, str(trial.probe.port))
+        loss = f"; {fix.summary.split('; ', 1)[1]}" if fix is not None and "; " in fix.summary else ""
         yield OPEN_RELAY.finding(f"open relay: an outside client ({describe(trial)}) gets "
-                                 f"\"{trial.decision.reply}\"{what}", where, service=str(trial.probe.port))
+                                 f"\"{trial.decision.reply}\"{what}{loss}", where, service=str(trial.probe.port))
 
 
 @NO_RCPT_ACL.checker
@@ -205,9 +207,19 @@ def _relay_gate(config: EximConfig) -> str | None:
 
 @OPEN_RELAY.fixer
 def fix_open_relay(config: EximConfig, finding: Finding) -> Fix | None:
+    return relay_fix(config, finding.service)
+
+
+def relay_fix(config: EximConfig, port: str | None) -> Fix | None:
+    """The open-relay fix for the outsider on `port` (computed once per configuration)."""
+    return config.remember(("relay_fix", port), lambda: _relay_fix(config, port))
+
+
+def _relay_fix(config: EximConfig, port: str | None) -> Fix | None:
     """The relay check (`require domains = +local_domains : +relay_to_domains`) right before the
-    statement that let the outsider in, when every trusted client was accepted earlier."""
-    trial = next((t for t in open_relays(config) if str(t.probe.port) == finding.service), None)
+    statement that let the outsider in, when every trusted client was accepted earlier. Unsafe when
+    a client address or sender the ACL's `hosts`/`senders` conditions name loses relaying by it."""
+    trial = next((t for t in open_relays(config) if str(t.probe.port) == port), None)
     gate = _relay_gate(config)
     if trial is None or gate is None:
         return None
@@ -229,8 +241,12 @@ def fix_open_relay(config: EximConfig, finding: Finding) -> Fix | None:
         if edit is not None and keeps_answers(config, (edit,), keep, refused=trial.probe):
             with_copies = (" (with the statements trusted clients relay through before it)"
                            if len(statements) > 1 else "")
-            return exim_fix(config, OPEN_RELAY.id, SAFE,
-                            f"add the relay check before the statement at {statement.origin}{with_copies}", (edit,))
+            summary = f"add the relay check before the statement at {statement.origin}{with_copies}"
+            lose = losers(config, (edit,), named_identities(config, place[0]))
+            if lose:
+                summary += (f"; the fix takes relaying away from {', '.join(lose)} (list their addresses in "
+                            f"relay_from_hosts, or have them authenticate)")
+            return exim_fix(config, OPEN_RELAY.id, UNSAFE if lose else SAFE, summary, (edit,))
     return None  # the check would stop mail that works today
 
 

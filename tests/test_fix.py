@@ -250,3 +250,19 @@ def test_corpus_fixes_are_idempotent_and_postconf_accepts_them(host, tmp_path):
         assert after[0].returncode == before[0].returncode
         new_warnings = warnings(after) - warnings(before)
         assert not new_warnings, new_warnings
+
+
+def test_exim_relay_fix_that_takes_relaying_from_a_named_sender_is_unsafe_and_says_so(lint):
+    from test_rules_exim import GOOD
+
+    def relay_findings(config: str) -> list:
+        return [f for f in lint(files={"/etc/exim4/exim4.conf": config}) if f.rule == "exim-open-relay"]
+
+    # `accept senders = *@example.org` before the relay check: the reason it exists is that sender
+    forged = relay_findings(GOOD.replace("  accept  hosts = :\n", "  accept  senders = *@example.org\n"))
+    assert forged and {f.fix for f in forged} == {"unsafe"}
+    assert all("the fix takes relaying away from sender <someone@example.org> (list their addresses in "
+               "relay_from_hosts, or have them authenticate)" in f.message for f in forged)
+    # anyone can start TLS, and the statement names nobody: the same fix is safe
+    tls = relay_findings(GOOD.replace("  accept  hosts = :\n", "  accept  encrypted = *\n"))
+    assert tls and {f.fix for f in tls} == {"safe"} and not any("takes relaying" in f.message for f in tls)

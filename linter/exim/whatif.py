@@ -80,3 +80,55 @@ def keeps_answers(config: EximConfig, edits: tuple[Edit, ...], probes: list[Prob
             if bool(old.undecided) != bool(new.undecided) or (old.action, old.reply) != (new.action, new.reply):
                 return False
     return True
+
+
+def named_identities(config: EximConfig, acl: str) -> list[tuple[str, Probe]]:
+    """(who, probe) for each client address and sender a `hosts` or `senders` condition of ACL `acl`
+    names (a named list followed one level), as mail to a foreign domain - a sender from a client
+    on the internet."""
+    named: list[tuple[str, Probe]] = []
+    for statement in config.parsed.acls[acl].statements:
+        for item in statement.items:
+            kind = {"hosts": "host", "senders": "address"}.get(item.name)
+            if kind is None or item.negated:
+                continue
+            for word in _followed(config, kind, item.value):
+                if kind == "host" and (host := _first_host(word)) is not None:
+                    named.append((f"client {word}", Probe(host, VICTIM, OUTSIDE_SENDER, OUTSIDE_HELO)))
+                elif kind == "address" and (sender := _sender(word)) is not None:
+                    named.append((f"sender <{sender}>", Probe(OUTSIDE_V4[0], VICTIM, sender, OUTSIDE_HELO)))
+    first: dict[Probe, str] = {}
+    for who, probe in named:
+        first.setdefault(probe, who)
+    return [(who, probe) for probe, who in first.items()]
+
+
+def _followed(config: EximConfig, kind: str, value: str) -> list[str]:
+    words = []
+    for word in split_list(value):
+        target = config.parsed.lists.get((kind, word[1:])) if word.startswith("+") else None
+        words += split_list(target.value) if target is not None else [word]
+    return words
+
+
+def _sender(pattern: str) -> str | None:
+    """An address the address-list item matches: `*@domain`, `user@domain`, or a bare domain."""
+    if pattern.startswith(("^", "!")) or ";" in pattern or pattern == "*":
+        return None
+    if pattern.startswith("*@"):
+        pattern = "someone" + pattern[1:]
+    elif "@" not in pattern:
+        pattern = f"someone@{pattern.lstrip('*.')}"
+    return pattern if "*" not in pattern and pattern.rpartition("@")[2] else None
+
+
+def losers(config: EximConfig, edits: tuple[Edit, ...], named: list[tuple[str, Probe]]) -> list[str]:
+    """Those of `named` whose mail is accepted now and would not be after `edits`."""
+    lost = []
+    with tempfile.TemporaryDirectory(prefix="mailcfg-whatif-") as tmp:
+        after = edited(config, edits, Path(tmp))
+        for who, probe in named:
+            old = decide(config, probe)
+            if old.action == "accept" and not old.undecided and decide(after, probe).action != "accept":
+                lost.append(who)
+    return lost
