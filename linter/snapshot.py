@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from mailcfg.configkind import config_kind
+from mailcfg.configkind import EXIM_FILES, config_kind
 from mailcfg.errors import MailcfgError
 from mailcfg.facts import Facts, read_facts
 from mailcfg.facts import Interface as Interface  # re-exported: where the analysis finds it
@@ -22,7 +22,6 @@ from mailcfg.facts import Interface as Interface  # re-exported: where the analy
 FACTS = ".mailcfg-host/facts.json"
 POSTFIX_DIR = "/etc/postfix"
 EXIM_DIR = "/etc/exim4"
-EXIM_FILES = ("exim4.conf", "exim4.conf.template", "update-exim4.conf.conf", "exim.conf", "configure")
 
 
 @dataclass(frozen=True)
