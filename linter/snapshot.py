@@ -1,8 +1,11 @@
 """Snapshots: the one input of every analysis, read here from local paths.
 
 A snapshot mirrors the host's filesystem for the files that matter plus facts about the host
-(.mailcfg-host/facts.json). A Postfix config directory or a single main.cf is accepted too and
-seen as a snapshot whose /etc/postfix is that directory.
+(.mailcfg-host/facts.json). A Postfix or Exim config directory, a copy of /etc or a single file is
+accepted too and seen as a snapshot whose /etc/postfix (/etc/exim4) is that directory.
+
+A snapshot may come from anyone (a pull request, a fetched host), so every file is looked up only
+inside its root: no `..`, no symbolic link out of it, nothing but regular files.
 """
 
 from __future__ import annotations
@@ -95,6 +98,8 @@ class Snapshot:
         return os.path.realpath(self.root)
 
     def _checked(self, host_path: str, local: Path, directory: bool) -> Path | None:
+        if "\0" in host_path:  # no file has such a name
+            return None
         if ".." in host_path.split("/"):
             self.refused[host_path] = Refusal(True, "the path names '..', which could lead outside the snapshot")
             return None
