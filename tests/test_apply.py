@@ -52,7 +52,7 @@ check)
     exit 1
   fi
   if [ -e $ctl/FAIL-CHECK ]; then
-    echo "postfix/postfix-script: fatal: forced failure for the test" >&2
+    printf 'postfix/postfix-script: fatal: forced failure for the test\\033[2J\\nsecond line\\n' >&2
     exit 1
   fi ;;
 reload)
@@ -169,7 +169,10 @@ def test_a_failed_check_is_rolled_back_byte_for_byte(host, tmp_path):
     (host.ctl / "FAIL-CHECK").write_text("")
     out = mailcfg("fix", host.url, "--apply", "--unsafe-fixes", *host.ssh, home=tmp_path)
     assert out.returncode == 1
-    assert "rolled-back: postfix check failed: postfix/postfix-script: fatal: forced failure" in out.stderr
+    # the host's two lines in one, its terminal control written as an escape
+    assert f"mailcfg: {host.url}: rolled-back: postfix check failed: postfix/postfix-script: fatal: forced failure " \
+        "for the test\\x1b[2J second line" in out.stderr.splitlines()
+    assert "\x1b" not in out.stderr
     assert "host: restored /etc/postfix/main.cf" in out.stderr
     assert {name: (host.conf / name).read_bytes() for name in host.original} == host.original
     assert host.run_remote("postfix status")[0] == 0

@@ -34,6 +34,7 @@ from mailcfg.remote.applyscript import EXIM, EXIM_DEBIAN, POSTFIX, STATE, HostFi
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.route import connect
 from mailcfg.remote.ssh import Connection, SshError, SshOptions
+from mailcfg.reporters.visible import visible
 
 CONFIRM_SECONDS = 120  # how long a changed host waits for mailcfg's re-check before it rolls back
 
@@ -70,7 +71,8 @@ def plan(run: FixRun, now: datetime, confirm_seconds: int = CONFIRM_SECONDS, sta
 def _lines(spec: HostSpec, rc: int, out: bytes, err: bytes) -> list[str]:
     if rc == -1:  # no exit status: the connection went away before the script ended
         raise SshError(spec.target, "unreachable: the connection was lost during the apply")
-    lines = [line[4:] for line in out.decode("utf-8", "replace").splitlines() if line.startswith("=== ")]
+    # what the host says is shown on a terminal: its control characters are written as escapes
+    lines = [visible(line[4:]) for line in out.decode("utf-8", "replace").split("\n") if line.startswith("=== ")]
     if not lines:
         said = " ".join(err.decode("utf-8", "replace").split())[:200] or "no output"
         raise SshError(spec.target, f"the apply script did not run: {said}")

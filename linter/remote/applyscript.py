@@ -38,7 +38,7 @@ PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin:/usr/bin:/bin"
 export PATH
 LC_ALL=C
 export LC_ALL
-say() { printf '=== %s\n' "$*"; }
+say() { printf '=== %s\n' "$*" | tr '\n' ' ' | sed 's/ *$//'; echo; }  # one line, whatever the output held
 nap() { sleep 0.2 2>/dev/null || sleep 1; }
 alive() {
   kill -0 "$1" 2>/dev/null || return 1
@@ -246,7 +246,7 @@ done""")
         functions = r"""finish() {
   status=$1
   shift
-  printf '%s %s\n' "$status" "$*" > outcome.tmp && mv -f outcome.tmp outcome
+  say "$status" "$*" | cut -c5- > outcome.tmp && mv -f outcome.tmp outcome
   say outcome "$status" "$*"
   if [ "$(readlink "$state/lock" 2>/dev/null)" = "$run $$" ]; then rm -f "$state/lock"; fi
   exit 0
