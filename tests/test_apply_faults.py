@@ -74,6 +74,11 @@ def restored(host: Host) -> bool:
 
 def test_the_change_is_confirmed_and_stays(host):
     host.reset()
+    old = [f"20200101T0000{i:02d}Z-old" for i in range(25)]  # runs of earlier applies, their outcomes received
+    for run in old:
+        (host.state / "runs" / run).mkdir(parents=True)
+        (host.state / "runs" / run / "outcome").write_text("applied reloaded\n")
+        (host.state / "runs" / run / "seen").write_text("")
     done = apply_fixes(HostSpec.from_url(host.url), host.options(), change(host), confirmed, confirm_seconds=60)
     assert (done.status, done.detail) == ("applied", "reloaded"), done
     assert "confirmed" in done.log and done.earlier == []
@@ -81,8 +86,10 @@ def test_the_change_is_confirmed_and_stays(host):
     [backup] = host.conf.glob("main.cf.mailcfg-*")
     assert backup.read_bytes() == host.original["main.cf"]
     assert host.running() and not (host.state / "lock").exists()
-    [seen] = host.state.glob("runs/*/seen")  # the outcome was received: no later run reports it
-    assert not list(seen.parent.glob("new.*")) and not list(seen.parent.glob("old.*"))
+    [this] = [p.parent for p in host.state.glob("runs/*/log")]
+    assert (this / "seen").exists()  # the outcome was received: no later run reports it
+    assert not list(this.glob("new.*")) and not list(this.glob("old.*"))
+    assert sorted(p.name for p in (host.state / "runs").iterdir()) == [*old[-19:], this.name]  # the newest 20
 
 
 def test_a_connection_dropped_during_the_check_is_rolled_back(host):

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 STATE = "/var/lib/mailcfg"  # where runs, their outcomes and the lock live on the host
 SUFFIX = ".mailcfg-"  # backups: FILE.mailcfg-YYYYmmddTHHMMSSZ
+KEEP = 20  # runs kept in STATE/runs (their logs and outcomes)
 
 PRELUDE = r"""trap '' HUP PIPE
 PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin:/usr/bin:/bin"
@@ -305,6 +306,10 @@ if ! grep -q '^=== outcome ' "$dir/log" 2>/dev/null; then {ask}; fi
         return _block(self._vars() + f"""for r in {ids}; do
   d="$state/runs/$r"
   if [ -f "$d/outcome" ]; then : > "$d/seen"; rm -f "$d"/old.* "$d"/new.* "$d/run.sh"; fi
+done
+# the newest {KEEP} runs stay for a human to read; older ones go once their outcome was received
+ls "$state/runs" | sort -r | tail -n +{KEEP + 1} | while IFS= read -r r; do
+  if [ -e "$state/runs/$r/seen" ]; then rm -rf "$state/runs/$r"; fi
 done
 say acked
 """)
