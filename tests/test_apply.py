@@ -67,7 +67,7 @@ exec /usr/sbin/postfix "$@"
 
 
 class Host:
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, users: dict[str, str | None] | None = None):
         self.conf = base / "etc-postfix"
         shutil.copytree(EXAMPLES / "open-relay" / "etc" / "postfix", self.conf)
         for name in META:
@@ -89,7 +89,8 @@ class Host:
         (sbin / "postfix").write_text(WRAPPER)
         os.chmod(sbin / "postfix", 0o755)
         self.sshd = Sshd(base, self.conf, mounts={"/var/spool/postfix": spool, "/var/lib/postfix": lib,
-                                                  "/usr/local/sbin": sbin, "/var/lib/mailcfg": self.state})
+                                                  "/usr/local/sbin": sbin, "/var/lib/mailcfg": self.state},
+                          users=users)
         self.kh = self.sshd.known_hosts(base / "known_hosts")
         self.ssh = ("--known-hosts", str(self.kh), "--identity", str(self.sshd.client_key))
         self.run_remote("postfix start")

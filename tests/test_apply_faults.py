@@ -34,7 +34,7 @@ SHORT = 2  # seconds a changed host waits for a confirmation in the tests that l
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
-    h = Host(tmp_path_factory.mktemp("apply-faults"))
+    h = Host(tmp_path_factory.mktemp("apply-faults"), users={"deploy": "ALL=(root) NOPASSWD: ALL"})
     yield h
     h.stop()
 
@@ -291,3 +291,17 @@ def test_a_run_killed_on_the_host_is_never_reported_as_rolled_back(host):
     assert f"stale-lock of run {run} removed" in again.log
     assert again.earlier == [f"{run} rollback-FAILED stopped without an outcome after \"wrote /etc/postfix/main.cf\": "
                              "look at /etc/postfix/main.cf"]
+
+
+def test_a_user_without_become_changes_nothing_and_with_become_applies_through_sudo(host):
+    host.reset()
+    spec = HostSpec.from_url(host.sshd.url("deploy"))
+    done = apply_fixes(spec, host.options(), change(host), confirmed, confirm_seconds=60)
+    assert (done.status, done.detail) == ("failed", "cannot create /var/lib/mailcfg/runs: nothing was changed")
+    assert restored(host) and not list(host.conf.glob("*.mailcfg-*"))
+
+    become = SshOptions(known_hosts=host.kh, identity=host.sshd.client_key, become=True)
+    done = apply_fixes(spec, become, change(host), confirmed, confirm_seconds=60)
+    assert (done.status, done.detail) == ("applied", "reloaded"), done
+    assert (host.conf / "main.cf").read_bytes() == host.original["main.cf"] + ADDED.encode()
+    assert host.running()
