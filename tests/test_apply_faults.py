@@ -305,3 +305,19 @@ def test_a_user_without_become_changes_nothing_and_with_become_applies_through_s
     assert (done.status, done.detail) == ("applied", "reloaded"), done
     assert (host.conf / "main.cf").read_bytes() == host.original["main.cf"] + ADDED.encode()
     assert host.running()
+
+
+def test_a_check_that_outlasts_the_command_timeout_is_rolled_back_by_the_host(host):
+    host.reset()
+    (host.ctl / "HOLD-CHECK").write_text("")
+    spec = HostSpec.from_url(host.url)
+    hasty = SshOptions(known_hosts=host.kh, identity=host.sshd.client_key, command_timeout=3)
+    try:
+        # the start times out, and so does waiting for the rollback it then asks for
+        with pytest.raises(SshError, match=r"timed out after 3s; the host decides by itself \(it rolls back"):
+            apply_fixes(spec, hasty, change(host), confirmed, confirm_seconds=60)
+    finally:
+        (host.ctl / "GO").write_text("")
+    assert outcome(host) == "rolled-back the connection was lost while the change was made: unreachable: the " \
+                            "remote command timed out after 3s"
+    assert restored(host) and host.running()
