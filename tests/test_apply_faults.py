@@ -34,7 +34,8 @@ SHORT = 2  # seconds a changed host waits for a confirmation in the tests that l
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
-    h = Host(tmp_path_factory.mktemp("apply-faults"), users={"deploy": "ALL=(root) NOPASSWD: ALL"})
+    h = Host(tmp_path_factory.mktemp("apply-faults"), users={"deploy": "ALL=(root) NOPASSWD: ALL",
+                                                                        "guest": None})
     yield h
     h.stop()
 
@@ -293,7 +294,7 @@ def test_a_run_killed_on_the_host_is_never_reported_as_rolled_back(host):
                              "look at /etc/postfix/main.cf"]
 
 
-def test_a_user_without_become_changes_nothing_and_with_become_applies_through_sudo(host):
+def test_without_root_rights_nothing_changes_and_with_become_it_applies_through_sudo(host):
     host.reset()
     spec = HostSpec.from_url(host.sshd.url("deploy"))
     done = apply_fixes(spec, host.options(), change(host), confirmed, confirm_seconds=60)
@@ -301,6 +302,10 @@ def test_a_user_without_become_changes_nothing_and_with_become_applies_through_s
     assert restored(host) and not list(host.conf.glob("*.mailcfg-*"))
 
     become = SshOptions(known_hosts=host.kh, identity=host.sshd.client_key, become=True)
+    with pytest.raises(SshError, match="the apply script did not run, nothing was changed: sudo"):
+        apply_fixes(HostSpec.from_url(host.sshd.url("guest")), become, change(host), confirmed)
+    assert restored(host) and not list(host.state.iterdir())
+
     done = apply_fixes(spec, become, change(host), confirmed, confirm_seconds=60)
     assert (done.status, done.detail) == ("applied", "reloaded"), done
     assert (host.conf / "main.cf").read_bytes() == host.original["main.cf"] + ADDED.encode()

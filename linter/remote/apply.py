@@ -68,6 +68,10 @@ def plan(run: FixRun, now: datetime, confirm_seconds: int = CONFIRM_SECONDS, sta
                 confirm_seconds, state)
 
 
+class NotRun(SshError):
+    """The remote shell did not run the script (sudo -n refused, no sh): nothing was started."""
+
+
 def _lines(spec: HostSpec, rc: int, out: bytes, err: bytes) -> list[str]:
     if rc == -1:  # no exit status: the connection went away before the script ended
         raise SshError(spec.target, "unreachable: the connection was lost during the apply")
@@ -75,7 +79,7 @@ def _lines(spec: HostSpec, rc: int, out: bytes, err: bytes) -> list[str]:
     lines = [visible(line[4:]) for line in out.decode("utf-8", "replace").split("\n") if line.startswith("=== ")]
     if not lines:
         said = " ".join(err.decode("utf-8", "replace").split())[:200] or "no output"
-        raise SshError(spec.target, f"the apply script did not run: {said}")
+        raise NotRun(spec.target, f"the apply script did not run, nothing was changed: {said}")
     return lines
 
 
@@ -167,6 +171,8 @@ def apply_fixes(spec: HostSpec, options: SshOptions, run: FixRun, recheck, known
 def _drive(session: _Session, run: FixRun, recheck) -> Applied:
     try:
         ended = session.start()
+    except NotRun:
+        raise
     except SshError as exc:  # it may have started: ask for the rollback, and learn how it ended
         return session.decide(f"the connection was lost while the change was made: {exc.reason}")
     if ended is not None:
