@@ -9,6 +9,7 @@ windows are a few seconds where the test waits for the host to roll back by itse
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -326,3 +327,21 @@ def test_a_check_that_outlasts_the_command_timeout_is_rolled_back_by_the_host(ho
     assert outcome(host) == "rolled-back the connection was lost while the change was made: unreachable: the " \
                             "remote command timed out after 3s"
     assert restored(host) and host.running()
+
+
+def test_a_second_file_that_cannot_be_written_puts_the_first_back(host):
+    host.reset()
+    obstacle = host.conf / "master.cf.mailcfg-tmp"  # where the new master.cf would be written: a directory
+    obstacle.mkdir()
+    try:
+        run = change(host)
+        master = host.original["master.cf"].decode()
+        run.changes.append(FileChange("etc/postfix/master.cf", master, master + ADDED))
+        done = apply_fixes(HostSpec.from_url(host.url), host.options(), run, confirmed, confirm_seconds=60)
+    finally:
+        shutil.rmtree(obstacle)
+    assert done.status == "rolled-back"
+    assert done.detail.startswith("writing /etc/postfix/master.cf failed: ") and "Is a directory" in done.detail
+    assert "wrote /etc/postfix/main.cf" in done.log and "restored /etc/postfix/main.cf" in done.log
+    assert {name: (host.conf / name).read_bytes() for name in host.original} == host.original
+    assert host.running()
