@@ -72,13 +72,29 @@ def truth(value: str) -> bool | None:
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 
 
+MAX_NESTING = 50  # expansions and conditions nested deeper are left undecided, never followed to a crash
+
+
 class _Parser:
     def __init__(self, text: str, ctx: Context) -> None:
         self.s = text
         self.ctx = ctx
+        self.depth = 0
+
+    def _deeper(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise Undecidable(f"expansions nested more than {MAX_NESTING} deep are not evaluated offline")
 
     def run(self, i: int, stop: str) -> tuple[str, int]:
         """Expand from `i` up to an unescaped character in `stop` (or the end); returns (value, index)."""
+        self._deeper()
+        try:
+            return self._run(i, stop)
+        finally:
+            self.depth -= 1
+
+    def _run(self, i: int, stop: str) -> tuple[str, int]:
         out: list[str] = []
         s = self.s
         while i < len(s) and s[i] not in stop:
@@ -234,6 +250,13 @@ class _Parser:
         raise Undecidable("malformed ${if}: } missing")
 
     def _condition(self, i: int) -> tuple[bool, int]:
+        self._deeper()
+        try:
+            return self._one_condition(i)
+        finally:
+            self.depth -= 1
+
+    def _one_condition(self, i: int) -> tuple[bool, int]:
         i = self._skip_blanks(i)
         s = self.s
         if s.startswith("!", i):

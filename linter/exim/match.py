@@ -39,6 +39,10 @@ class Environment:
     dns: bool = True  # names resolve through DNS (a lookup the snapshot cannot answer is undecided)
 
 
+MAX_NESTING = 50  # named lists inside named lists followed this deep (the analysis's own stack is finite)
+TOO_DEEP = f"named lists nested more than {MAX_NESTING} deep are not followed"
+
+
 class ListError(Exception):
     """A list Exim cannot use at all (an unknown named list): the ACL defers."""
 
@@ -81,8 +85,13 @@ def _match_items(env: Environment, kind: str, items: list[str], subject: Subject
                 raise ListError(f'unknown named {kind} list "{item}"')
             if item in seen:
                 raise ListError(f"named list {item} refers to itself")
-            result = match_list(env, kind, named.value, subject, (*seen, item)).result
-            why = "" if result is not None else f"{item} is undecided"
+            if len(seen) >= MAX_NESTING:
+                return Outcome(None, raw, TOO_DEEP)
+            inner = match_list(env, kind, named.value, subject, (*seen, item))
+            result = inner.result
+            # the nesting limit is named as it is, however many lists up
+            why = "" if result is not None else inner.undecided if inner.undecided == TOO_DEEP else \
+                f"{item} is undecided"
         elif kind == "host":
             assert isinstance(subject, Host)
             result, why = _host_item(env, item, subject)

@@ -31,6 +31,7 @@ from mailcfg.postfix.session import (
     RECIPIENT,
     REJECT,
     SENDER,
+    Crash,
     ServerError,
     Session,
     action_of,
@@ -73,7 +74,11 @@ def decide(config: PostfixConfig, probe: Probe) -> Decision:
 
 def decide_on(view: ParameterView, probe: Probe) -> Decision:
     """The decision of the service `view` stands for (rules reuse one view for many probes)."""
-    decision = _decide(view, probe)
+    try:
+        decision = _decide(view, probe)
+    except Crash as crash:
+        s = crash.session
+        decision = Decision("error", s.stage, "connection closed by the server", trace=s.trace, undecided=s.undecided)
     decision.service = view.service.name if view.service else None
     return decision
 
@@ -90,40 +95,72 @@ def _startup_error(view: ParameterView) -> tuple[str, Location | None] | None:
     for name in view.items("smtpd_restriction_classes"):
         if not view.get(name).strip():
             return f"fatal: restriction class `{name}' needs a definition", view.location("smtpd_restriction_classes")
+    try:
+        _relay_check_found(view)
+    except ClassLoop as exc:
+        return (f"restriction class loop ({' -> '.join(exc.loop)}): smtpd follows it while checking for a relay "
+                "check at start, until its stack overflows and it dies (signal 11)", view.location(exc.loop[0]))
     return missing_relay_check(view)
 
 
-def missing_relay_check(view: ParameterView) -> tuple[str, Location | None] | None:
-    """The fatal error of an smtpd whose relay and recipient lists lack a working relay check."""
-    classes = set(view.items("smtpd_restriction_classes"))
+def _relay_lists(view: ParameterView) -> tuple[tuple[str, ...], str]:
+    """The lists smtpd_check_init searches for a relay check, and how its fatal error names them."""
     if view.config.version >= (2, 10):
-        lists = ("smtpd_recipient_restrictions", "smtpd_relay_restrictions")
-        where = "smtpd_relay_restrictions or smtpd_recipient_restrictions"
-    else:
-        lists = ("smtpd_recipient_restrictions",)
-        where = "smtpd_recipient_restrictions"
-    if not any(_has_required(view, view.get(name), set(), classes) for name in lists):
-        names = ", ".join(REQUIRED[:-1]) + " or " + REQUIRED[-1]
-        location = next((loc for name in lists if (loc := view.location(name)) is not None), None)
-        return f"fatal: in parameter {where}, specify at least one working instance of: {names}", location
-    return None
+        return ("smtpd_recipient_restrictions", "smtpd_relay_restrictions"), \
+            "smtpd_relay_restrictions or smtpd_recipient_restrictions"
+    return ("smtpd_recipient_restrictions",), "smtpd_recipient_restrictions"
 
 
-def _has_required(view: ParameterView, value: str, seen: set[str], classes: set[str]) -> bool:
-    words = split_list(value)
-    i = 0
-    while i < len(words):
-        word = words[i]
-        if word.lower() == "warn_if_reject" and i + 1 < len(words):
-            i += 2
+def _relay_check_found(view: ParameterView) -> bool:
+    classes = set(view.items("smtpd_restriction_classes"))
+    return any(_has_required(view, view.get(name), classes) for name in _relay_lists(view)[0])
+
+
+def missing_relay_check(view: ParameterView) -> tuple[str, Location | None] | None:
+    """The fatal error of an smtpd whose relay and recipient lists lack a working relay check
+    (None also where a class loop kills smtpd before it can tell: startup_error says so)."""
+    try:
+        if _relay_check_found(view):
+            return None
+    except ClassLoop:
+        return None
+    lists, where = _relay_lists(view)
+    names = ", ".join(REQUIRED[:-1]) + " or " + REQUIRED[-1]
+    location = next((loc for name in lists if (loc := view.location(name)) is not None), None)
+    return f"fatal: in parameter {where}, specify at least one working instance of: {names}", location
+
+
+class ClassLoop(Exception):
+    """has_required() entered a restriction class it is already inside."""
+
+    def __init__(self, loop: list[str]) -> None:
+        self.loop = loop
+
+
+def _has_required(view: ParameterView, value: str, classes: set[str]) -> bool:
+    """has_required(): depth first through restriction classes, `permit` ending the list it is in.
+    smtpd follows a class inside itself without end (ClassLoop: it dies of a stack overflow).
+    Walked with a stack of its own, however deep the classes are nested."""
+    frames: list[tuple[list[str], int]] = [(split_list(value), 0)]
+    path: list[str] = []  # the class each frame after the first walks
+    while frames:
+        words, i = frames.pop()
+        if i >= len(words) or words[i].lower() == "permit":
+            if path:
+                path.pop()
             continue
-        if word.lower() == "permit":
-            return False
-        if word.lower() in REQUIRED:
+        word = words[i].lower()
+        if word == "warn_if_reject" and i + 1 < len(words):
+            frames.append((words, i + 2))
+            continue
+        if word in REQUIRED:
             return True
-        if word in classes and word not in seen and _has_required(view, view.get(word), seen | {word}, classes):
-            return True
-        i += 1
+        frames.append((words, i + 1))
+        if words[i] in classes:
+            if words[i] in path:
+                raise ClassLoop([*path[path.index(words[i]):], words[i]])
+            path.append(words[i])
+            frames.append((split_list(view.get(words[i])), 0))
     return False
 
 

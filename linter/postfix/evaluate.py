@@ -20,6 +20,7 @@ from mailcfg.postfix.session import (
     REVERSE_CLIENT,
     SASL_LOGIN,
     SENDER,
+    Crash,
     Defer,
     Session,
     permit,
@@ -31,6 +32,7 @@ from mailcfg.postfix.tables import parse_ref
 from mailcfg.postfix.tls import tls_mode
 from mailcfg.postfix.tokens import split_list
 
+MAX_CLASS_DEPTH = 200  # classes inside classes followed this deep (the analysis's own stack is finite)
 DNS_CHECKS = (
     "reject_unknown_helo_hostname",
     "reject_unknown_hostname",
@@ -77,9 +79,7 @@ def _one(
         name = def_acl
     info = item.restriction
     if item.kind == "class" and item.text in classes:
-        s.step(item.text, "class", "restriction class: its list runs here", item.location)
-        items = parse(view, item.text)
-        return generic(s, items, reply_name, reply_class, def_acl)
+        return _class(s, item, reply_name, reply_class, def_acl)
     if info is None or (info.since is not None and version < info.since):
         server_error(s, f"unknown smtpd restriction {item.text!r}", item.location)
     if info.removed is not None and version >= info.removed:
@@ -103,6 +103,26 @@ def _one(
         return DUNNO
     s.step(item.text, "no decision", "has no effect on this transaction", item.location)
     return DUNNO
+
+
+def _class(s: Session, item: Item, reply_name: str, reply_class: str, def_acl: str) -> str:
+    """A restriction class: its list runs here. smtpd has no loop check (generic_checks calls itself),
+    so a class reached again inside its own list recurses until smtpd's stack overflows."""
+    if item.text in s.classes:
+        loop = " -> ".join([*s.classes[s.classes.index(item.text):], item.text])
+        s.step(item.text, "crash", f"restriction class loop ({loop}): smtpd recurses until its stack overflows and "
+               "dies (signal 11); the client sees the connection close", item.location)
+        raise Crash(s)
+    if len(s.classes) >= MAX_CLASS_DEPTH:
+        s.cannot_decide(item.text, f"restriction classes nested more than {MAX_CLASS_DEPTH} deep are not followed",
+                        item.location)
+        return DUNNO
+    s.step(item.text, "class", "restriction class: its list runs here", item.location)
+    s.classes.append(item.text)
+    try:
+        return generic(s, parse(s.view, item.text), reply_name, reply_class, def_acl)
+    finally:
+        s.classes.pop()
 
 
 def _r_permit(s, item, rest, reply_name, reply_class, def_acl):

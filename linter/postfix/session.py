@@ -29,6 +29,14 @@ class ServerError(Exception):
         self.status = status
 
 
+class Crash(Exception):
+    """smtpd dies in the middle of the transaction (a restriction class loop overflows its stack):
+    the client sees the connection close without a reply."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+
 @dataclass
 class Defer:
     code: int
@@ -49,6 +57,7 @@ class Session:
     undecided: list[str] = field(default_factory=list)
     warn_if_reject: int = 0
     recursion: int = 0
+    classes: list[str] = field(default_factory=list)  # restriction classes being run, since the last table result
     defer_if_permit: Defer | None = None
     defer_if_reject: Defer | None = None
     carried_defer: Defer | None = None  # defer_if_permit raised by an earlier stage
