@@ -23,6 +23,10 @@ the file; when there is no room for a copy, the verified backup itself is rename
 
 The lock is STATE/lock, a symlink whose text is "RUN PID" (made with `ln -s`, which fails when it
 exists: atomic); it is stale when that process is gone.
+
+Assumed of the host beyond POSIX sh: readlink, `date +%s`, cmp, and setsid or nohup. A daemon
+counts as having survived a reload when it still runs a second later; Exim re-executes itself on
+SIGHUP, so it counts as running while the pid it had, or the one in its pid file, is alive.
 """
 
 from __future__ import annotations
