@@ -18,8 +18,15 @@ NON_PUBLIC = [ipaddress.ip_network(n) for n in (
     "::1/128", "fc00::/7", "fe80::/10", "::ffff:127.0.0.0/104")]
 
 
+# each as (version, prefix length, network bits): subnet_of in integer arithmetic, as lists can be long
+_NON_PUBLIC_BITS = [(n.version, n.prefixlen, int(n.network_address) >> (n.max_prefixlen - n.prefixlen))
+                    for n in NON_PUBLIC]
+
+
 def _non_public(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
-    return any(net.version == n.version and net.subnet_of(n) for n in NON_PUBLIC)  # type: ignore[arg-type]
+    value = int(net.network_address)
+    return any(net.version == version and net.prefixlen >= prefix and value >> (net.max_prefixlen - prefix) == bits
+               for version, prefix, bits in _NON_PUBLIC_BITS)
 
 
 def judge(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[Severity, str] | None:

@@ -51,7 +51,8 @@ def check(config: PostfixConfig) -> Iterator[Finding]:
             severity, why = verdict
             if origin is not None:
                 raw = origin.value
-                at = raw.find(value[offset:].split()[0].rstrip(","))
+                # the word's place in the value as written (one search per word only when $names changed it)
+                at = offset if raw == value else raw.find(value[offset:offset + 100].split()[0].rstrip(","))
                 location = origin.at(at) if at >= 0 else origin.location
                 how = f"mynetworks lists {net}"
             else:
@@ -85,7 +86,12 @@ def fix(config: PostfixConfig, finding: Finding) -> Fix | None:
     """The ranges judged too wide removed from mynetworks, the rest kept (loopback when nothing is
     left); a computed mynetworks narrowed with mynetworks_style = host. Unsafe: clients in the
     removed ranges must authenticate from now on."""
-    view = view_of(config, finding.service)
+    # the same for every finding of the service: worked out once (a long mynetworks has many findings)
+    return config.remember(("mynetworks-too-wide-fix", finding.service), lambda: _fix(config, finding.service))
+
+
+def _fix(config: PostfixConfig, service: str | None) -> Fix | None:
+    view = view_of(config, service)
     if view is None:
         return None
     name, origin, value = holder(view, "mynetworks")

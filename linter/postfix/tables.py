@@ -148,7 +148,9 @@ def _parse_cidr(line: LogicalLine, table: Table) -> None:
     negated = key.startswith("!")
     pattern = key[1:] if negated else key
     if key in ("if", "endif"):
-        table.entries.append(Entry(key, value, _where(table, line)))
+        # `if !network` holds for addresses outside it (checked against the real Postfix)
+        inverted = key == "if" and value.startswith("!")
+        table.entries.append(Entry(key, value[1:].lstrip() if inverted else value, _where(table, line), inverted))
         return
     try:
         net = ipaddress.ip_network(pattern.strip("[]"), strict=True)

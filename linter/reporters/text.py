@@ -50,6 +50,7 @@ def _target(out: _Out, result: TargetResult) -> None:
         error = (result.error or "").removeprefix(f"{result.status}: ")
         out.add(f"  {out.paint(result.status + ':', BOLD_RED)} {visible(error)}")
     by_file: dict[str, list[Finding]] = {}
+    lines: dict[tuple[str, int], str | None] = {}
     for f in result.findings:
         by_file.setdefault(f.location.file or "(configuration as a whole)", []).append(f)
     for file, findings in by_file.items():
@@ -60,19 +61,38 @@ def _target(out: _Out, result: TargetResult) -> None:
             mark = " [*]" if f.fix == "safe" else " [unsafe fix]" if f.fix == "unsafe" else ""
             out.add(f"    {where:>7}  {out.paint(f'{f.severity.value:<7}', STYLE[f.severity])}  "
                     f"{f.rule}{service}{mark}  {visible(f.message)}")
-            shown = _line(result, f)
+            shown = _line(result, f, lines)
             if shown is not None:
-                out.add(f"             | {visible(shown)}")
+                before, text = _window(shown, f.location.column or 1)
+                out.add(f"             | {visible(text)}")
                 if f.location.column:
                     # the caret sits under the same character however wide the escapes before it are
-                    out.add("             | " + " " * len(visible(shown[: f.location.column - 1])) + "^")
+                    out.add("             | " + " " * len(visible(text[:before])) + "^")
     for note in result.assumptions:
         out.add("  " + out.paint(f"assumed: {visible(note)}", DIM))
     out.add()
 
 
-def _line(result: TargetResult, f: Finding) -> str | None:
-    source = result.sources.get(f.location.file or "")
-    if source is None or not f.location.line or f.location.line > len(source.lines):
-        return None
-    return source.line_text(f.location.line).expandtabs(1)
+WIDTH = 160  # of a quoted line: a long value is shown around the column (output stays linear in the input)
+
+
+def _window(line: str, column: int) -> tuple[int, str]:
+    """(characters before the column, the text shown): the whole line, or WIDTH characters of it
+    around the column with "..." where it was cut."""
+    if len(line) <= WIDTH:
+        return column - 1, line
+    start = max(0, min(column - 1 - WIDTH // 2, len(line) - WIDTH))
+    head = "..." if start else ""
+    tail = "..." if start + WIDTH < len(line) else ""
+    return len(head) + column - 1 - start, head + line[start:start + WIDTH] + tail
+
+
+def _line(result: TargetResult, f: Finding, seen: dict[tuple[str, int], str | None]) -> str | None:
+    """The line a finding is on, tabs as single blanks; each line worked out once (many findings can
+    be about one long line)."""
+    key = (f.location.file or "", f.location.line or 0)
+    if key not in seen:
+        source = result.sources.get(key[0])
+        seen[key] = None if source is None or not key[1] or key[1] > len(source.lines) else \
+            source.line_text(key[1]).expandtabs(1)
+    return seen[key]
