@@ -63,8 +63,10 @@ def with_relay_gate(items: list[Item], before: int | None = None) -> list[str] |
     """The list with its relay check placed before item `before` (the one that let an outsider
     through), or else before the first item that may permit an outsider: the existing
     reject/defer_unauth_destination moved there (a `warn_if_reject` that disarmed it dropped), or
-    reject_unauth_destination added. None when the check already comes first, or when items that
-    change later verdicts (defer_if_reject, defer_if_permit) lie where things would move.
+    reject_unauth_destination added. None when the check already comes first. When items that
+    change later verdicts (defer_if_reject, defer_if_permit) lie where things would move, nothing
+    moves: a second reject_unauth_destination goes right before that item, and the list after it
+    is left as it was.
 
     The items between that cannot permit an outsider - trusted permits (permit_sasl_authenticated,
     ...) and built-in refusals, each with its `warn_if_reject` - move ahead of the check with it,
@@ -82,7 +84,7 @@ def with_relay_gate(items: list[Item], before: int | None = None) -> list[str] |
     else:
         end = gate - warned
     if any(items[k].name in STATEFUL for k in range(first, end)):
-        return None
+        return [*words[:first], "reject_unauth_destination", *words[first:]]
     moved: set[int] = set()
     for k in range(first, end):
         if items[k].name == "warn_if_reject":
