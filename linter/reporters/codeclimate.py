@@ -6,16 +6,17 @@ import hashlib
 import json
 
 from mailcfg.lint import TargetResult
-from mailcfg.reporters.paths import working_path
+from mailcfg.reporters.paths import Places
 
 SEVERITY = {"error": "critical", "warning": "major", "info": "info"}
 
 
 def render(results: list[TargetResult], color: bool = False) -> str:
     issues = []
+    places = Places()
     for target in results:
         for f in target.findings:
-            path = working_path(target, f.location.file) if f.location.file else target.target
+            path = places.working(target, f.location.file) if f.location.file else target.target
             # stable across runs and line moves of unrelated settings: rule, file, service and message
             key = "\0".join((f.rule, path, f.service or "", f.message))
             issues.append({

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mailcfg.lint import TargetResult
-from mailcfg.reporters.paths import working_path
+from mailcfg.reporters.paths import Places
 from mailcfg.reporters.visible import visible
 
 LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
@@ -18,13 +18,14 @@ def _escape(text: str, prop: bool = False) -> str:
 
 def render(results: list[TargetResult], color: bool = False) -> str:
     lines = []
+    places = Places()
     for target in results:
         if target.error:
             lines.append(f"::error title=mailcfg ({target.status})::{_escape(f'{target.target}: {target.error}')}")
         for f in target.findings:
             props = [f"title={_escape(f.rule, True)}"]
             if f.location.file:
-                props.insert(0, f"file={_escape(working_path(target, f.location.file), True)}")
+                props.insert(0, f"file={_escape(places.working(target, f.location.file), True)}")
                 if f.location.line:
                     props.insert(1, f"line={f.location.line}")
                     if f.location.column:

@@ -8,19 +8,32 @@ from pathlib import Path
 from mailcfg.lint import TargetResult
 
 
-def local_path(target: TargetResult, file: str) -> Path | None:
-    """The real file behind a snapshot-relative `file`, when the target was read from local files (a
-    fetched host's snapshot was temporary and is gone: its files are named as the snapshot names them)."""
-    source = target.sources.get(file)
-    real = source.real_path.resolve() if source and source.real_path else None
-    return real if real is not None and real.exists() else None
+class Places:
+    """The local and working-directory paths of one report's files, each worked out once (resolving
+    a path costs system calls, and a report can hold tens of thousands of findings)."""
 
+    def __init__(self) -> None:
+        self._cwd = Path.cwd().resolve()
+        self._local: dict[tuple[str, str], Path | None] = {}
+        self._working: dict[tuple[str, str], str] = {}
 
-def working_path(target: TargetResult, file: str) -> str:
-    """The file relative to the working directory when it lies below it, else its absolute path
-    (or the snapshot-relative name when no local file stands behind it)."""
-    real = local_path(target, file)
-    if real is None:
-        return file
-    cwd = Path.cwd().resolve()
-    return Path(os.path.relpath(real, cwd)).as_posix() if real.is_relative_to(cwd) else str(real)
+    def local(self, target: TargetResult, file: str) -> Path | None:
+        """The real file behind a snapshot-relative `file`, when the target was read from local files."""
+        key = (target.target, file)
+        if key not in self._local:
+            source = target.sources.get(file)
+            self._local[key] = source.real_path.resolve() if source and source.real_path else None
+        return self._local[key]
+
+    def below_cwd(self, real: Path) -> bool:
+        return real.is_relative_to(self._cwd)
+
+    def working(self, target: TargetResult, file: str) -> str:
+        """The file relative to the working directory when it lies below it, else its absolute path
+        (or the snapshot-relative name when no local file stands behind it)."""
+        key = (target.target, file)
+        if key not in self._working:
+            real = self.local(target, file)
+            self._working[key] = file if real is None else Path(os.path.relpath(real, self._cwd)).as_posix() \
+                if self.below_cwd(real) else str(real)
+        return self._working[key]

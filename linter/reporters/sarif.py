@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from mailcfg import __version__
 from mailcfg.findings import Finding
 from mailcfg.lint import TargetResult
 from mailcfg.registry import all_rules
-from mailcfg.reporters.paths import local_path, working_path
+from mailcfg.reporters.paths import Places
 
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -32,7 +31,8 @@ def render(results: list[TargetResult], color: bool = False) -> str:
             "properties": {"tags": list(r.tags)},
         } for r in rules],
     }
-    sarif_results = [_result(f, t, index) for t in results for f in t.findings]
+    places = Places()
+    sarif_results = [_result(f, t, index, places) for t in results for f in t.findings]
     notifications = [{"level": "error", "message": {"text": f"{t.target}: {t.error}"},
                       "descriptor": {"id": t.status}} for t in results if t.error]
     assumed = [{"level": "note", "message": {"text": f"{t.target}: assumed: {a}"}, "descriptor": {"id": "assumption"}}
@@ -43,7 +43,7 @@ def render(results: list[TargetResult], color: bool = False) -> str:
     return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
 
 
-def _result(f: Finding, target: TargetResult, index: dict[str, int]) -> dict:
+def _result(f: Finding, target: TargetResult, index: dict[str, int], places: Places) -> dict:
     result: dict = {
         "ruleId": f.rule,
         "ruleIndex": index[f.rule],
@@ -57,16 +57,16 @@ def _result(f: Finding, target: TargetResult, index: dict[str, int]) -> dict:
             region["startLine"] = f.location.line
             if f.location.column:
                 region["startColumn"] = f.location.column
-        physical: dict = {"artifactLocation": {"uri": _uri(target, f.location.file)}}
+        physical: dict = {"artifactLocation": {"uri": _uri(target, f.location.file, places)}}
         if region:
             physical["region"] = region
         result["locations"] = [{"physicalLocation": physical}]
     return result
 
 
-def _uri(target: TargetResult, file: str) -> str:
+def _uri(target: TargetResult, file: str, places: Places) -> str:
     """A relative reference when the file is below the working directory (what code scanning expects)."""
-    real = local_path(target, file)
-    if real is None or not real.is_relative_to(Path.cwd().resolve()):
+    real = places.local(target, file)
+    if real is None or not places.below_cwd(real):
         return real.as_uri() if real else file
-    return working_path(target, file)
+    return places.working(target, file)
