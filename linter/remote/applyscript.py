@@ -216,6 +216,7 @@ fi
                  for f in edited]
         body += [f'if [ -e {f.q()} ]; then cp -p {f.q()} old.{f.n} || finish failed cannot copy {f.q()}: '
                  f'nothing was changed; else : > absent.{f.n}; fi' for f in derived]
+        body.append('[ ! -e abort ] || finish failed "$(cat abort)": nothing was changed')
         body.append("note")
         for f in self.files:
             body.append(f'[ -e absent.{f.n} ] || err=$({{ cp -p {f.q()} {f.backup} && cmp old.{f.n} {f.backup}; }} '
@@ -300,7 +301,13 @@ rollback() {
         ask = f': > "$dir/confirm-"{shlex.quote(self.token)}' if confirm else \
             f"printf '%s\\n' {shlex.quote(reason)} > \"$dir/abort.tmp\" && mv -f \"$dir/abort.tmp\" \"$dir/abort\""
         return _block(self._vars() + rf"""
-if [ ! -f "$dir/run.sh" ]; then say outcome failed the run never started: nothing was changed; exit 0; fi
+# a start still on its way finds this directory taken, and stops before changing anything
+mkdir -p "$state/runs" 2>/dev/null
+if mkdir "$dir" 2>/dev/null; then
+  echo 'failed the run never started: nothing was changed' > "$dir/outcome"
+  say outcome "$(cat "$dir/outcome")"
+  exit 0
+fi
 if ! grep -q '^=== outcome ' "$dir/log" 2>/dev/null; then {ask}; fi
 """ + _RELAY.replace("UNTIL", "outcome"))
 
