@@ -15,15 +15,16 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from mailcfg.fixer import FileChange, FixRun
 from mailcfg.lint import TargetResult
-from mailcfg.remote.apply import apply_fixes
+from mailcfg.remote.apply import apply_fixes, plan
 from mailcfg.remote.fetch import lint_host
 from mailcfg.remote.hosts import HostSpec
-from mailcfg.remote.ssh import SshError, SshOptions
+from mailcfg.remote.ssh import Connection, SshError, SshOptions, load_known_hosts
 from realsshd import available
 from test_apply import Host, mailcfg
 
@@ -141,7 +142,7 @@ def test_a_controller_killed_while_the_host_waits_leaves_a_rolled_back_host(host
     tests = Path(__file__).resolve().parent
     code = f"""import sys, time
 sys.path.insert(0, {str(tests)!r})
-from mailcfg.remote.apply import apply_fixes
+from mailcfg.remote.apply import apply_fixes, plan
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.ssh import SshOptions
 from pathlib import Path
@@ -345,3 +346,16 @@ def test_a_second_file_that_cannot_be_written_puts_the_first_back(host):
     assert "wrote /etc/postfix/main.cf" in done.log and "restored /etc/postfix/main.cf" in done.log
     assert {name: (host.conf / name).read_bytes() for name in host.original} == host.original
     assert host.running()
+
+
+def test_a_start_that_arrives_after_its_rollback_request_changes_nothing(host):
+    """The connection dropped while the start was on its way; mailcfg's rollback request got there first."""
+    host.reset()
+    p = plan(change(host), datetime.now(UTC))
+    with Connection(HostSpec.from_url(host.url).target, host.options(), load_known_hosts(host.options())) as conn:
+        _rc, asked, _err = conn.run("sh -s", p.decide_script(False, "the connection was lost").encode())
+        _rc, started, _err = conn.run("sh -s", p.start_script().encode())
+    assert asked.decode() == "=== outcome failed the run never started: nothing was changed\n"
+    assert started.decode().startswith(f"=== outcome failed cannot write /var/lib/mailcfg/runs/{p.run}: ")
+    assert restored(host) and not list(host.conf.glob("*.mailcfg-*")) and host.running()
+    assert not (host.state / "lock").exists()
