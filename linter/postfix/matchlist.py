@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from mailcfg.findings import Location
 from mailcfg.postfix.effective import ParameterView
@@ -77,7 +78,18 @@ class Compiled:
 
 
 def _compile(view: ParameterView, param: str) -> Compiled:
-    compiled = Compiled(_patterns(view, param))
+    if any(item.lstrip("!").startswith("/") for item in view.items(param)):
+        return _index(_patterns(view, param))
+    return _compile_value(view.get(param))  # the value alone decides: shared by the what-if copies
+
+
+@lru_cache(maxsize=32)
+def _compile_value(value: str) -> Compiled:
+    return _index(split_list(value))
+
+
+def _index(patterns: list[str]) -> Compiled:
+    compiled = Compiled(patterns)
     for position, pattern in enumerate(compiled.patterns):
         bare = pattern.lstrip("!")
         ref = parse_ref(bare)
