@@ -142,6 +142,13 @@ def test_deep_class_chains_are_followed_or_left_undecided_never_a_crash(tmp_path
     huge = make_snapshot(tmp_path / "huge", BASE + _chain(3000, "reject") + lists)
     d = _decide(huge)
     assert d.undecided and "nested more than" in d.undecided[0]
+    # classes named through access-table results, then a long chain: the nesting adds up
+    steps = [f"t{i}" for i in range(50)]
+    tables = "".join(f"t{i} = check_client_access inline:{{198.51.100.7=t{i + 1}}}\n" for i in range(49))
+    mixed = make_snapshot(tmp_path / "mixed", BASE + _chain(199, "reject").replace(
+        "smtpd_restriction_classes = ", f"smtpd_restriction_classes = {', '.join(steps)}, ")
+        + tables + "t49 = check_client_access inline:{198.51.100.7=c0}\nsmtpd_client_restrictions = t0\n")
+    assert "nested more than" in _decide(mixed).undecided[0]
     out = run("lint", str(huge), "--format", "json")
     assert out.returncode in (0, 1) and json.loads(out.stdout)["targets"][0]["status"] == "ok"
 
@@ -214,8 +221,8 @@ def test_deeply_nested_named_exim_lists_are_undecided(tmp_path):
     shutil.copytree(EXIM, root)
     conf = root / "etc" / "exim4" / "exim4.conf"
     chain = "".join(f"hostlist chain{i} = +chain{i + 1}\n" for i in range(300)) + "hostlist chain300 = 198.51.100.7\n"
-    text = chain + conf.read_text().replace("acl_check_rcpt:\n", "acl_check_rcpt:\n  deny    hosts         = +chain0\n", 1)
-    conf.write_text(text)
+    rule = "acl_check_rcpt:\n  deny    hosts         = +chain0\n"
+    conf.write_text(chain + conf.read_text().replace("acl_check_rcpt:\n", rule, 1))
     out = run("explain", str(root), "--client", "198.51.100.7", "--rcpt", "x@foreign.example", "--format", "json")
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
     assert any("nested more than" in u for u in json.loads(out.stdout)["undecided"])

@@ -32,7 +32,9 @@ from mailcfg.postfix.tables import parse_ref
 from mailcfg.postfix.tls import tls_mode
 from mailcfg.postfix.tokens import split_list
 
-MAX_CLASS_DEPTH = 200  # classes inside classes followed this deep (the analysis's own stack is finite)
+# restriction lists inside lists (classes, access-table results) followed this deep: smtpd has no
+# limit for classes, but the analysis's own stack is finite (about four frames a level)
+MAX_NESTING = 180
 DNS_CHECKS = (
     "reject_unknown_helo_hostname",
     "reject_unknown_hostname",
@@ -113,9 +115,9 @@ def _class(s: Session, item: Item, reply_name: str, reply_class: str, def_acl: s
         s.step(item.text, "crash", f"restriction class loop ({loop}): smtpd recurses until its stack overflows and "
                "dies (signal 11); the client sees the connection close", item.location)
         raise Crash(s)
-    if len(s.classes) >= MAX_CLASS_DEPTH:
-        s.cannot_decide(item.text, f"restriction classes nested more than {MAX_CLASS_DEPTH} deep are not followed",
-                        item.location)
+    if s.recursion >= MAX_NESTING:
+        s.cannot_decide(item.text, f"restriction lists nested more than {MAX_NESTING} deep (classes and access-table "
+                        "results) are not followed", item.location)
         return DUNNO
     s.step(item.text, "class", "restriction class: its list runs here", item.location)
     s.classes.append(item.text)
