@@ -347,8 +347,19 @@ def _arithmetic(text: str) -> int:
     if "".join(tokens) != re.sub(r"\s+", "", text):
         raise Undecidable(f"${{eval:{text}}} is not plain arithmetic")
     pos = 0
+    depth = 0
 
     def atom() -> int:
+        nonlocal pos, depth
+        depth += 1
+        if depth > MAX_NESTING:
+            raise Undecidable(f"${{eval:...}} nested more than {MAX_NESTING} deep is not evaluated offline")
+        try:
+            return unary()
+        finally:
+            depth -= 1
+
+    def unary() -> int:
         nonlocal pos
         if pos < len(tokens) and tokens[pos] == "-":
             pos += 1
