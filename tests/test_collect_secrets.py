@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import realexim as rx
 from mailcfg.remote.collect import Collected, parse_stream, send_script
-from mailcfg.remote.plan import plan
+from mailcfg.remote.plan import plan, withhold_secrets
 from realsshd import Sshd, available, served_conf
 from test_ssh import mailcfg
 
@@ -335,3 +335,53 @@ def test_a_file_the_fetch_never_asked_for_is_not_taken_as_absent(tmp_path, home,
     (tmp_path / ".mailcfg-host/facts.json").write_text(json.dumps({"hostname": "mx.example.org", "asked": asked}))
     out = mailcfg(home, "explain", str(tmp_path), "--client", "198.51.100.7", "--rcpt", "bob@example.org")
     assert said in out.stdout, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("files", [
+    # the credential spelt another way than the table that reads it
+    {"/etc/postfix/main.cf": "smtp_sasl_password_maps = hash:/etc/postfix//pw\n"
+                             "virtual_alias_maps = hash:/etc/postfix/pw\n"},
+    {"/etc/postfix/main.cf": "smtp_sasl_password_maps = hash:/etc/postfix/./pw\n"
+                             "virtual_alias_maps = hash:/etc/postfix/pw\n"},
+    {"/etc/postfix/main.cf": "smtp_sasl_password_maps = hash:/etc/postfix/pw\n"
+                             "virtual_alias_maps = hash:/etc//postfix/pw\n"},
+    # inside a composite table
+    {"/etc/postfix/main.cf": "smtp_sasl_password_maps = unionmap:{hash:/etc/postfix/pw, hash:/etc/postfix/q}\n"
+                             "virtual_alias_maps = hash:/etc/postfix/pw\n"},
+    {"/etc/postfix/main.cf": "smtp_sasl_password_maps = pipemap:{proxy:hash:/etc/postfix/pw}\n"
+                             "smtpd_client_restrictions = check_client_access hash:/etc/postfix/pw\n"},
+    # Exim file names with characters an expansion seldom puts after a path, or spelt another way
+    {"/etc/exim4/exim4.conf": "begin acl\nacl_check_rcpt:\n  accept hosts = lsearch;/etc/exim4/auth,users\n"
+                              "begin authenticators\nplain:\n  driver = plaintext\n"
+                              "  server_condition = ${lookup{$auth2}lsearch{/etc/exim4/auth,users}{yes}{no}}\n"},
+    {"/etc/exim4/exim4.conf": "begin acl\nacl_check_rcpt:\n  accept hosts = lsearch;/etc/exim4/pw(1)\n"
+                              "begin authenticators\nplain:\n  driver = plaintext\n"
+                              "  server_condition = ${lookup{$auth2}lsearch{/etc/exim4/pw(1)}{yes}{no}}\n"},
+    {"/etc/exim4/exim4.conf": "begin acl\nacl_check_rcpt:\n  accept hosts = lsearch;/etc/exim4/pw\n"
+                              "begin authenticators\nplain:\n  driver = plaintext\n"
+                              "  server_condition = ${lookup{$auth2}lsearch{/etc/exim4//pw}{yes}{no}}\n"},
+])
+def test_plan_never_asks_for_a_credential_spelt_another_way(files):
+    step = plan(collected(files))
+    assert step.wanted == [] and step.optional == []
+    # a first step that read it by name drops it once the configuration says it is a credential
+    read = "/etc/exim4/" if "/etc/exim4/exim4.conf" in files else "/etc/postfix/"
+    canaries = {p: CANARY for p in ("/etc/postfix/pw", "/etc//postfix/pw", "/etc/exim4/pw", "/etc/exim4/auth,users",
+                                    "/etc/exim4/pw(1)") if p.startswith(read[:5]) and p.replace("//", "/")
+                .removeprefix(read) in "".join(files.values())}
+    got = collected({**files, **canaries})
+    withhold_secrets(got, plan(got).secrets)
+    assert canaries and not set(canaries) & set(got.files)
+
+
+def test_the_host_refuses_a_credential_named_through_a_link_or_another_spelling(tmp_path):
+    (tmp_path / "pw").write_text(CANARY)
+    (tmp_path / "creds").symlink_to("pw")  # the setting names the link, the table the file itself
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "key").write_text(CANARY)
+    asked = [str(tmp_path / "pw"), str(tmp_path / "key")]
+    denied = {str(tmp_path / "creds"), f"{tmp_path}/sub/..//./key"}
+    out = subprocess.run(["sh", "-s"], input=send_script(asked, denied=denied).encode(),
+                         capture_output=True, check=False).stdout
+    assert CANARY.encode() not in out
+    assert sorted(parse_stream(out).errors) == sorted((p, "credentials-not-collected") for p in asked)

@@ -31,6 +31,8 @@ LOOKUP_FILE = re.compile(r"[a-z0-9-]*lsearch[*@]*(?:,[^;{}]*)?\s*(?:;\s*|\{\s*)(
 EXISTS_FILE = re.compile(r"exists\s*\{\s*(/[^{}$\s]+)\s*\}")
 BRACED_FILE = re.compile(r"\{\s*(/[^{}$\s:;]+)\s*\}")
 ANY_PATH = re.compile(r"/[^\s:;{}$\"'\\,()]+")
+# the same, up to the characters a file name may hold but an expansion seldom puts after one
+WIDE_PATH = re.compile(r"/[^\s:;{}$\"'\\]+")
 
 
 @dataclass
@@ -103,4 +105,5 @@ def _secrets(parsed: Parsed) -> set[str]:
         if line.section == "authenticators" or (line.section in ("main", "transports")
                                                 and CREDENTIAL_OPTION.search(name)):
             secrets.update(ANY_PATH.findall(line.text))
+            secrets.update(WIDE_PATH.findall(line.text))  # `/etc/exim4/auth,users` is a file name too
     return secrets

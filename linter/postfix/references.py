@@ -28,6 +28,9 @@ ENGINE_PARAMETERS = (
 )
 # A parameter whose files may hold passwords, private keys or certificates (which may carry the key).
 CREDENTIAL_NAME = re.compile(r"passw|secret|credential|_key|_cert|_chain|tls", re.I)
+# Any absolute path in a credential setting's value, whatever wraps it (unionmap:{...}, pipemap:{...},
+# inline:{...}): a secret named too often is merely not collected, one missed would be.
+ANY_PATH = re.compile(r"/[^\s,{}]+")
 # Files collected by name whatever a parameter says: they hold no credential.
 SYSTEM_FILES = frozenset({"/etc/passwd", "/etc/hosts", "/etc/mailname", "/etc/aliases"})
 
@@ -54,6 +57,8 @@ def references(config: PostfixConfig) -> References:
             refs.secrets.update(path for path, _ in _files(view.get(name)))
             raw = view.raw(name) or ""  # the literal value too, should expansion have hidden a name
             refs.secrets.update(path for path, _ in _files(raw))
+            for value in (view.get(name) or "", raw):
+                refs.secrets.update(p for m in ANY_PATH.findall(value) for p in (m, m.rstrip(")")))
     refs.secrets -= SYSTEM_FILES
     return refs
 

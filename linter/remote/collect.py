@@ -216,7 +216,11 @@ def send_script(wanted: list[str], optional: list[str] | None = None, denied: se
     delimiter = f"MAILCFG_{secrets.token_hex(16)}"
     return ("{\n" + PRELUDE + "printf '=== MAILCFG 1\\n'\n"
             + 'while IFS= read -r line <&3; do\n'
-            + '  case "$line" in "s "*) deny="$deny${line#s }$NL" ;; "f "*) file "${line#f }" ;;\n'
+            + '  case "$line" in\n'
+            # a credential is denied by its name and by where its links lead (the file it is)
+            + '    "s "*) d=${line#s }; deny="$deny$d$NL"; c=$(readlink -f "$d" 2>/dev/null)\n'
+            + '      if [ -n "$c" ]; then deny="$deny$c$NL"; fi ;;\n'
+            + '    "f "*) file "${line#f }" ;;\n'
             + '    "o "*) optional "${line#o }" ;; esac\n'
             + f"done 3<<'{delimiter}'\n" + "".join(f"{line}\n" for line in lines) + f"{delimiter}\n"
             + "printf '=== END\\n'\n} </dev/null\n")

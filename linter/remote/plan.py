@@ -8,6 +8,8 @@ parsers read a private temporary copy of what was collected).
 
 from __future__ import annotations
 
+import posixpath
+import re
 import tempfile
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -38,6 +40,21 @@ def never(path: str) -> bool:
     return path not in SYSTEM_FILES and any(fnmatchcase(path, glob) for glob in NEVER_GLOBS)
 
 
+def spellings(path: str) -> set[str]:
+    """`path` and the names it is the same file by on any host whatever its links (`//` and `/./`
+    collapsed), and lexically without `..`: a credential named `/etc/postfix//pw` is `/etc/postfix/pw`."""
+    single = re.sub(r"/+", "/", path)
+    parts = [p for p in single.split("/") if p != "."]
+    tidy = "/".join(parts) or "/"
+    if len(tidy) > 1:
+        tidy = tidy.rstrip("/") or "/"
+    return {path, single, tidy, posixpath.normpath(single)}
+
+
+def _secret(path: str, secrets: set[str]) -> bool:
+    return bool(spellings(path) & secrets)
+
+
 def plan(collected: Collected) -> Plan:
     """The files still to fetch, given what has been collected so far."""
     reads, optional, secrets = set(), set(), set()
@@ -57,11 +74,12 @@ def plan(collected: Collected) -> Plan:
                 secrets |= found.secrets
         except MailcfgError:
             pass  # nothing to analyse (main.cf unreadable, no configuration): nothing more to fetch
+    secrets = {s for path in secrets for s in spellings(path)}
     optional |= _exim_config_file(collected)
     done = set(collected.files) | {p for p, _ in collected.errors} | collected.asked | PHASE1_FILES
 
     def allowed(path: str) -> bool:
-        return path not in done and path not in secrets and sendable(path) and not never(path)
+        return path not in done and not _secret(path, secrets) and sendable(path) and not never(path)
 
     wanted = sorted(p for p in reads if allowed(p))
     # phase 1 sent every conf.d part run_parts can pick; Debian's loader also looks for their .rul twins
@@ -79,8 +97,10 @@ def _exim_config_file(collected: Collected) -> set[str]:
 def withhold_secrets(collected: Collected, secrets: set[str]) -> None:
     """Drop collected files that are, or symbolic links lead to, what a credential setting names (the
     first step reads files by name before the configuration says which those are)."""
+    secrets = {s for path in secrets for s in spellings(path)}
+
     def secret(path: str) -> bool:
-        return path not in SYSTEM_FILES and (path in secrets or never(path))
+        return path not in SYSTEM_FILES and (_secret(path, secrets) or never(path))
 
     for path in [p for p in collected.files if secret(p) or secret(collected.links.get(p, p))]:
         del collected.files[path]
