@@ -385,3 +385,15 @@ def test_the_host_refuses_a_credential_named_through_a_link_or_another_spelling(
                          capture_output=True, check=False).stdout
     assert CANARY.encode() not in out
     assert sorted(parse_stream(out).errors) == sorted((p, "credentials-not-collected") for p in asked)
+
+
+def test_an_exim_include_is_read_before_any_file_it_could_name_a_credential():
+    # the ACL reads a file an included authenticator names: it must never cross the wire, even once
+    files = {"/etc/exim4/exim4.conf": "begin acl\nacl_check_rcpt:\n  accept hosts = lsearch;/etc/exim4/users\n"
+                                      ".include /etc/exim4/auth.conf\n"}
+    first = plan(collected(files))
+    assert first.wanted == [] and first.optional == ["/etc/exim4/auth.conf"]
+    files["/etc/exim4/auth.conf"] = ("begin authenticators\nplain:\n  driver = plaintext\n"
+                                     "  server_condition = ${lookup{$auth2}lsearch{/etc/exim4/users}{yes}{no}}\n")
+    second = plan(collected(files))
+    assert second.wanted == [] and second.optional == [] and "/etc/exim4/users" in second.secrets

@@ -39,6 +39,7 @@ WIDE_PATH = re.compile(r"/[^\s:;{}$\"'\\]+")
 class References:
     reads: set[str] = field(default_factory=set)  # host paths the analysis reads
     optional: set[str] = field(default_factory=set)  # configuration files the loader looks for
+    loads: set[str] = field(default_factory=set)  # configuration files the loader looks for (includes)
     secrets: set[str] = field(default_factory=set)  # host paths a credential setting names
 
 
@@ -59,7 +60,7 @@ def references(snapshot: Snapshot) -> References:
     try:
         config = load_exim(recording)
     except MailcfgError:  # no configuration file yet
-        return References(optional=set(recording.asked))
+        return References(optional=set(recording.asked), loads=set(recording.asked))
     parsed = config.parsed
     for named in parsed.lists.values():
         _scan(named.value, True, refs)
@@ -78,6 +79,7 @@ def references(snapshot: Snapshot) -> References:
     # a file some expansion tests for (`${if exists{F}{lsearch;F}}`) may be absent: not worth a report
     refs.reads -= refs.optional
     refs.optional |= recording.asked
+    refs.loads = set(recording.asked)
     refs.secrets = _secrets(parsed)
     return refs
 

@@ -46,7 +46,7 @@ from pathlib import Path
 from mailcfg.errors import MailcfgError
 
 MAX_FILE = 16 * 1024 * 1024  # bigger files are reported (=== ERR too-large), not sent
-MAX_ROUNDS = 3  # phase-2 rounds: includes and access tables that name more files
+MAX_ROUNDS = 6  # phase-2 rounds: includes (each level a round of its own) and access tables that name more files
 
 # Names that hold passwords or keys whatever refers to them (shell `case` patterns, also matched on the
 # controller): shadow files, Exim's passwd files, Postfix's usual sasl_passwd, Plesk's password

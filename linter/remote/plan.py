@@ -57,7 +57,7 @@ def _secret(path: str, secrets: set[str]) -> bool:
 
 def plan(collected: Collected) -> Plan:
     """The files still to fetch, given what has been collected so far."""
-    reads, optional, secrets = set(), set(), set()
+    reads, optional, secrets, loads = set(), set(), set(), set()
     with tempfile.TemporaryDirectory(prefix="mailcfg-plan-") as tmp:
         root = Path(tmp) / "snapshot"
         write_snapshot(collected, root)
@@ -71,16 +71,22 @@ def plan(collected: Collected) -> Plan:
                 found = exim_references(snapshot)
                 reads |= found.reads
                 optional |= found.optional
+                loads |= found.loads
                 secrets |= found.secrets
         except MailcfgError:
             pass  # nothing to analyse (main.cf unreadable, no configuration): nothing more to fetch
     secrets = {s for path in secrets for s in spellings(path)}
     optional |= _exim_config_file(collected)
+    loads |= _exim_config_file(collected)
     done = set(collected.files) | {p for p, _ in collected.errors} | collected.asked | PHASE1_FILES
 
     def allowed(path: str) -> bool:
         return path not in done and not _secret(path, secrets) and sendable(path) and not never(path)
 
+    # configuration files still to read may name more credentials: they come first, alone
+    pending = {p for p in loads if not p.startswith(EXIM_CONF_D) and allowed(p)}
+    if pending:
+        return Plan([], sorted(pending), secrets)
     wanted = sorted(p for p in reads if allowed(p))
     # phase 1 sent every conf.d part run_parts can pick; Debian's loader also looks for their .rul twins
     optional = {p for p in optional - reads if not p.startswith(EXIM_CONF_D)}
