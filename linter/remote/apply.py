@@ -68,6 +68,13 @@ def plan(run: FixRun, now: datetime, confirm_seconds: int = CONFIRM_SECONDS, sta
                 confirm_seconds, state)
 
 
+def host_path(path: str) -> bool:
+    """An absolute path of plain names: no `.`, `..` or empty step, no control character (none of which a
+    fetched snapshot holds)."""
+    return path.startswith("/") and all(part not in ("", ".", "..") for part in path[1:].split("/")) and \
+        not any(ord(ch) < 32 or ord(ch) == 127 for ch in path)
+
+
 class NotRun(SshError):
     """The remote shell did not run the script (sudo -n refused, no sh): nothing was started."""
 
@@ -161,6 +168,10 @@ def apply_fixes(spec: HostSpec, options: SshOptions, run: FixRun, recheck, known
     """
     if not run.changes:
         return Applied("unchanged", "nothing to change")
+    unsafe = [p for p in ("/" + c.path for c in run.changes) if not host_path(p)]
+    unsafe += [p for fix in run.applied for p in fix.stale if not host_path(p)]
+    if unsafe:
+        return Applied("refused", f"not a host path mailcfg changes: {visible(unsafe[0])}: nothing was changed")
     session = _Session(spec, options, known, plan(run, now or datetime.now(UTC), confirm_seconds, state))
     try:
         return _drive(session, run, recheck)

@@ -22,7 +22,8 @@ run reports an outcome no controller received. Restoring copies the backup and r
 the file; when there is no room for a copy, the verified backup itself is renamed back.
 
 The lock is STATE/lock, a symlink whose text is "RUN PID" (made with `ln -s`, which fails when it
-exists: atomic); it is stale when that process is gone.
+exists: atomic); it is stale when that process is gone, and is then removed under STATE/lock.takeover
+(made with `mkdir`: atomic), only while it still holds what was found stale.
 
 Assumed of the host beyond POSIX sh: readlink, `date +%s`, cmp, and setsid or nohup. A daemon
 counts as having survived a reload when it still runs a second later; Exim re-executes itself on
@@ -185,13 +186,30 @@ if [ -n "$held" ]; then
       nothing was changed
     exit 0
   fi
-  say stale-lock of run "${held% *}" removed
-  rm -f "$state/lock"
+  # one start at a time removes a stale lock, and only the lock it found stale: two starts that both
+  # found it stale would otherwise each remove it, the second one the first one's new lock
+  if mkdir "$state/lock.takeover" 2>/dev/null; then
+    if [ "$(readlink "$state/lock" 2>/dev/null)" = "$held" ]; then
+      rm -f "$state/lock"
+      say stale-lock of run "${held% *}" removed
+    fi
+    rmdir "$state/lock.takeover"
+  elif [ "$(readlink "$state/lock" 2>/dev/null)" = "$held" ] && \
+      [ -z "$(find "$state/lock.takeover" -prune -mmin -1 2>/dev/null)" ]; then
+    say outcome refused the stale lock "$state/lock" and "$state/lock.takeover" were left by a killed apply: \
+      remove both: nothing was changed
+    exit 0
+  fi
 fi
 if ! ln -s "$run $$" "$state/lock" 2>/dev/null; then
   say outcome refused another apply took the lock "$state/lock" just now: nothing was changed; exit 0
 fi
-if ! err=$({ mkdir "$dir" && """ + " && ".join(payload) + r"""; } 2>&1); then
+# a directory already there is a rollback request that came first (or another run's): it stays
+if ! err=$(mkdir "$dir" 2>&1); then
+  rm -f "$state/lock"
+  say outcome failed cannot write "$dir": $err: nothing was changed; exit 0
+fi
+if ! err=$({ """ + " && ".join(payload) + r"""; } 2>&1); then
   rm -rf "$dir"; rm -f "$state/lock"
   say outcome failed cannot write "$dir": $err: nothing was changed; exit 0
 fi
@@ -212,6 +230,9 @@ fi
                 # the lock passes from the start script to this process (a rename: atomic)
                 'ln -s "$run $$" "$state/lock.$$" && mv -f "$state/lock.$$" "$state/lock"',
                 'say run "$run"']
+        # a link would be replaced by a plain file (and a rollback would not bring the link back)
+        body += [f'[ ! -h {f.q()} ] || finish refused {f.q()} is a symbolic link: nothing was changed'
+                 for f in self.files]
         body += [f'cmp -s old.{f.n} {f.q()} || finish refused {f.q()} changed since the snapshot: nothing was changed'
                  for f in edited]
         body += [f'if [ -e {f.q()} ]; then cp -p {f.q()} old.{f.n} || finish failed cannot copy {f.q()}: '

@@ -1,0 +1,94 @@
+"""fix --apply's host scripts run by the local sh on files under a temporary directory (no SSH, no MTA):
+what the start script refuses, and how it takes a stale lock."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mailcfg.fixer import FileChange, FixRun
+from mailcfg.lint import TargetResult
+from mailcfg.remote.apply import apply_fixes, plan
+from mailcfg.remote.applyscript import Mta, Plan
+from mailcfg.remote.hosts import HostSpec
+from mailcfg.remote.ssh import SshOptions
+
+# an MTA that is not running and whose check passes: nothing outside the temporary directory is touched
+FAKE = Mta("Fake", "running() { return 1; }\nnote() { was_running=no; }\ncheck() { return 0; }\n"
+                   "reload() { :; }\nstart() { :; }\n")
+OLD, NEW = "soft_bounce = yes\n", "soft_bounce = no\n"
+
+
+def fix_run(tmp_path: Path, path: str) -> FixRun:
+    nothing = TargetResult("t")
+    return FixRun("t", tmp_path, nothing, nothing, changes=[FileChange(path.lstrip("/"), OLD, NEW)])
+
+
+def local_plan(tmp_path: Path, target: Path) -> Plan:
+    p = plan(fix_run(tmp_path, str(target)), datetime.now(UTC), confirm_seconds=1, state=str(tmp_path / "state"))
+    return dataclasses.replace(p, mta=FAKE)
+
+
+def sh(script: str, env: dict | None = None) -> str:
+    return subprocess.run(["sh", "-s"], input=script, capture_output=True, text=True, check=False, timeout=60,
+                          env=env).stdout
+
+
+def test_a_file_that_is_a_symbolic_link_is_refused_and_stays_a_link(tmp_path):
+    real = tmp_path / "managed" / "main.cf"
+    real.parent.mkdir()
+    real.write_text(OLD)
+    link = tmp_path / "main.cf"
+    link.symlink_to(real)
+    out = sh(local_plan(tmp_path, link).start_script())
+    assert f"=== outcome refused {link} is a symbolic link: nothing was changed" in out
+    assert link.is_symlink() and real.read_text() == OLD
+    assert not list(tmp_path.glob("main.cf.mailcfg-*")) and not (tmp_path / "state" / "lock").is_symlink()
+
+
+def test_a_path_that_is_not_plain_names_is_refused_before_connecting(tmp_path):
+    spec = HostSpec.from_url("ssh://root@host.invalid")
+    for path in ("/etc/postfix/../shadow", "/etc/postfix/./main.cf", "/etc/postfix//main.cf",
+                 "/etc/postfix/main.cf\nsecond"):
+        done = apply_fixes(spec, SshOptions(), fix_run(tmp_path, path), recheck=None)
+        assert done.status == "refused" and "not a host path" in done.detail
+
+
+def test_a_stale_lock_taken_over_meanwhile_by_another_start_is_not_removed(tmp_path):
+    target = tmp_path / "main.cf"
+    target.write_text(OLD)
+    state = tmp_path / "state"
+    (state / "runs").mkdir(parents=True)
+    lock = state / "lock"
+    lock.symlink_to("OLD-RUN 999999999")  # its process is gone: stale
+    # another start removes the stale lock and takes it between this start's two looks at it
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "readlink").write_text(f"""#!/bin/sh
+if [ "$1" = {str(lock)!r} ] && [ ! -e {str(tmp_path / "raced")!r} ]; then
+  : > {str(tmp_path / "raced")!r}
+  {shutil.which("readlink")} "$@"
+  rm -f "$1"; ln -s "OTHER-RUN {os.getpid()}" "$1"
+  exit 0
+fi
+exec {shutil.which("readlink")} "$@"
+""")
+    (bin_dir / "readlink").chmod(0o755)
+    out = sh(local_plan(tmp_path, target).start_script(), env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert "=== outcome refused another apply took the lock" in out
+    assert os.readlink(lock) == f"OTHER-RUN {os.getpid()}" and target.read_text() == OLD
+
+
+def test_a_start_after_its_rollback_request_leaves_the_requests_outcome(tmp_path):
+    target = tmp_path / "main.cf"
+    target.write_text(OLD)
+    p = local_plan(tmp_path, target)
+    assert sh(p.decide_script(False, "the connection was lost")) == \
+        "=== outcome failed the run never started: nothing was changed\n"
+    assert sh(p.start_script()).startswith(f"=== outcome failed cannot write {p.dir}: ")
+    assert (Path(p.dir) / "outcome").read_text() == "failed the run never started: nothing was changed\n"
+    assert target.read_text() == OLD and not (tmp_path / "state" / "lock").is_symlink()
