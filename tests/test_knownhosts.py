@@ -102,3 +102,38 @@ def test_revoked_host_keys_file_text_and_krl(tmp_path):
         KnownHosts().trust("h", [kh], [], krl)
     with pytest.raises(MailcfgError, match="cannot read RevokedHostKeys"):
         KnownHosts().trust("h", [kh], [], tmp_path / "missing")
+
+
+@pytest.mark.parametrize("alias", ["*", "mx1,*", "a\n* ssh-ed25519 AAAA", "!x", "a b", "|1|x|y", "@revoked"])
+def test_a_new_key_is_never_recorded_under_a_pattern_or_a_line_of_its_own(tmp_path, alias):
+    from mailcfg.remote.ssh import HostKeyError, SshOptions, SshTarget, _Policy
+
+    _blob, key = _key(tmp_path, "a")
+    extra = tmp_path / "extra"
+    known = KnownHosts(extra)
+    with pytest.raises(ValueError):
+        known.remember(extra, alias, key)
+    policy = _Policy(SshTarget("mx1.example.org"), known.trust(alias, [], []),
+                     SshOptions(known_hosts=extra, accept_new=True), known)
+    with pytest.raises(HostKeyError, match="not a name known_hosts can record"):
+        policy.missing_host_key(None, "mx1.example.org", key)
+    assert not extra.exists()
+    known.remember(extra, "[2001:db8::1]:2222", key)  # names and addresses still are
+    known.remember(extra, "mx1-alias.example.org", key)
+
+
+def test_an_inventory_host_key_alias_that_is_no_host_name_refuses_the_host():
+    from mailcfg.remote.inventory import parse as parse_inventory
+
+    inventory = parse_inventory("""all:
+  hosts:
+    mx1:
+      ansible_ssh_common_args: "-o 'HostKeyAlias=*,mx1'"
+    mx2:
+      ansible_ssh_common_args: "-o \\"HostKeyAlias=a\\n* ssh-ed25519 AAAA\\""
+    mx3:
+      ansible_ssh_common_args: "-o HostKeyAlias=mx3-alias.example.org"
+""")
+    assert "HostKeyAlias '*,mx1' is not a valid host name" in inventory.hosts["mx1"].refused
+    assert "is not a valid host name" in inventory.hosts["mx2"].refused
+    assert inventory.hosts["mx3"].refused is None and inventory.hosts["mx3"].host_key_alias == "mx3-alias.example.org"

@@ -41,7 +41,7 @@ from typing import Any
 
 from mailcfg.errors import MailcfgError
 from mailcfg.remote import knownhosts, sshargs
-from mailcfg.remote.hosts import CONFIGURABLE, HostSpec, name_problem
+from mailcfg.remote.hosts import CONFIGURABLE, HostSpec, name_problem, valid_hostname
 from mailcfg.roles import ROLES
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -238,6 +238,8 @@ class _Builder:
         except sshargs.SshArgsError as exc:
             return dataclasses.replace(spec, refused=f"{self.path}{f':{line}' if line else ''}: {exc}")
         problem = name_problem(spec.hostname, spec.user)
+        if problem is None and spec.host_key_alias is not None and not valid_hostname(spec.host_key_alias):
+            problem = f"HostKeyAlias {spec.host_key_alias!r} is not a valid host name"
         if problem is not None:
             return dataclasses.replace(spec, refused=f"{self.path}{f':{line}' if line else ''}: {problem}")
         return spec

@@ -31,6 +31,10 @@ from mailcfg.errors import MailcfgError
 USER_FILES = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
 GLOBAL_FILES = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
 MARKERS = ("@revoked", "@cert-authority")
+# A name a new line may record: a host name, an address, `[host]:port`, or a HostKeyAlias of the same
+# characters. Never a pattern (`*`, `?`, `!`, `,`), a marker or a hashed name, whitespace or a line break,
+# which would make the line trust the key for other hosts or add lines of its own.
+RECORDABLE = re.compile(r"[A-Za-z0-9_.:-]+|\[[A-Za-z0-9_.:-]+\]:[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -192,11 +196,17 @@ class KnownHosts:
 
     def remember(self, path: Path, name: str, key: paramiko.PKey) -> None:
         """Append `name`'s new key to `path` (as `StrictHostKeyChecking accept-new` does) and to what this run knows."""
+        if not recordable(name):
+            raise ValueError(f"not a host name known_hosts can record: {name!r}")
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as fh:
             fh.write(f"{name} {key.get_name()} {key.get_base64()}\n")
         self._file(path).add(Entry(f"{path}:new", None, (name,), key.get_name(), key.asbytes()))
+
+
+def recordable(name: str) -> bool:
+    return RECORDABLE.fullmatch(name) is not None
 
 
 def expand(paths: Iterable[str]) -> tuple[Path, ...]:

@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 import paramiko
 from mailcfg.errors import MailcfgError
-from mailcfg.remote.knownhosts import GLOBAL_FILES, USER_FILES, KnownHosts, Trust, expand
+from mailcfg.remote.knownhosts import GLOBAL_FILES, USER_FILES, KnownHosts, Trust, expand, recordable
 
 PASSPHRASE_ENV = "MAILCFG_SSH_PASSPHRASE"
 MAX_OUTPUT = 512 * 1024 * 1024
@@ -135,6 +135,9 @@ class _Policy(paramiko.MissingHostKeyPolicy):
         if self.options.known_hosts is None and not self.options.user_known_hosts:
             raise HostKeyError(self.target, f"unknown host key {key.get_name()} {fingerprint(key)} for {name}; "
                                f"refused (UserKnownHostsFile is none: nowhere to record it)")
+        if not recordable(name):  # a HostKeyAlias such as `*` or `a,b` would trust the key for other hosts
+            raise HostKeyError(self.target, f"unknown host key {key.get_name()} {fingerprint(key)} for {name!r}, "
+                               f"which is not a name known_hosts can record (HostKeyAlias?); refused")
         save_to = self.options.known_hosts or self.options.user_known_hosts[0]
         self.known.remember(save_to, name, key)
         print(f"mailcfg: {self.target}: new host key {key.get_name()} {fingerprint(key)} accepted and added to "
