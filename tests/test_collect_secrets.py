@@ -397,3 +397,27 @@ def test_an_exim_include_is_read_before_any_file_it_could_name_a_credential():
                                      "  server_condition = ${lookup{$auth2}lsearch{/etc/exim4/users}{yes}{no}}\n")
     second = plan(collected(files))
     assert second.wanted == [] and second.optional == [] and "/etc/exim4/users" in second.secrets
+
+
+@pytest.mark.parametrize("between, after", [
+    (".endif\n", ""),  # reading stops at an error Exim would stop at: the authenticator after it is unseen
+    ("begin acl\n", ""),  # a repeated section, the same
+    (".ifdef FROM_THE_COMMAND_LINE\n", ".endif\n"),  # a branch a daemon started with -D reads
+])
+def test_an_exim_authenticator_not_read_still_names_its_credential(between, after):
+    exim = ("USERS = /etc/exim4/users\nbegin acl\nacl_check_rcpt:\n  accept hosts = lsearch;/etc/exim4/users\n"
+            + between + "begin authenticators\nplain:\n  driver = plaintext\n"
+            "  server_condition = ${lookup{$auth2}lsearch{USERS}\\\n    {yes}{no}}\n" + after)
+    step = plan(collected({"/etc/exim4/exim4.conf": exim}))
+    assert step.wanted == [] and "/etc/exim4/users" in step.secrets
+
+
+def test_a_debian_auth_part_behind_an_ifdef_names_its_credential():
+    files = {"/etc/exim4/exim4.conf": "CONFDIR = /etc/exim4\nbegin acl\nacl_check_rcpt:\n"
+                                       "  accept hosts = lsearch;CONFDIR/users\n"
+                                       ".include CONFDIR/conf.d/auth/30_plain\n",
+             "/etc/exim4/conf.d/auth/30_plain": ".ifdef NOT_HERE\nplain:\n  driver = plaintext\n"
+                                                "  server_condition = ${lookup{$auth2}lsearch{CONFDIR/users}}\n"
+                                                ".endif\n"}
+    step = plan(collected(files))
+    assert step.wanted == [] and "/etc/exim4/users" in step.secrets

@@ -80,7 +80,11 @@ def references(snapshot: Snapshot) -> References:
     refs.reads -= refs.optional
     refs.optional |= recording.asked
     refs.loads = set(recording.asked)
-    refs.secrets = _secrets(parsed)
+    refs.secrets = _secrets(parsed) | _written_secrets(snapshot, recording.asked, parsed)
+    if parsed.read.error is not None:
+        # reading stopped there, as Exim's does: an authenticator after it (or in a file it would have
+        # included) is unknown, so no list file is asked for, lest it be that authenticator's credential
+        refs.reads, refs.optional = set(), set(recording.asked)
     return refs
 
 
@@ -95,6 +99,38 @@ def _scan(value: str, is_list: bool, refs: References, existence: bool = False) 
     optional = usable & tested if not existence else usable
     refs.optional |= optional
     refs.reads |= usable - optional
+
+
+BEGIN = re.compile(r"\s*begin\s+(\S+)", re.I)
+
+
+def _written_secrets(snapshot: Snapshot, files: set[str], parsed: Parsed) -> set[str]:
+    """Every path in an authenticator or a credential option as the files are written, whatever
+    `.ifdef` holds (a daemon started with -D may read other branches), macros substituted."""
+    macros = sorted(parsed.read.macros.items(), key=lambda item: -len(item[0]))
+    secrets: set[str] = set()
+    for path in sorted(files):
+        real = snapshot.resolve(path)
+        if real is None or not real.is_file():
+            continue
+        part = re.match(r"/etc/exim4/conf\.d/(\w+)/", path)  # Debian's parts hold no `begin` line
+        section = {"auth": "authenticators"}.get(part[1], part[1]) if part else "main"
+        text = re.sub(r"\\[ \t]*\n[ \t]*", "", real.read_text(encoding="utf-8", errors="replace"))
+        for line in text.splitlines():
+            if line.lstrip().startswith("#"):
+                continue
+            if (begin := BEGIN.match(line)) is not None:
+                section = begin[1].lower()
+                continue
+            for name, macro in macros:
+                if name in line:
+                    line = line.replace(name, macro.value)
+            option = re.sub(r"^\s*hide\s+", "", line).split("=", 1)[0].strip()
+            if section.startswith("authenticator") or (not section.startswith(("acl", "router")) and (
+                    CREDENTIAL_OPTION.search(option) or option.startswith(("server_", "client_")))):
+                secrets.update(ANY_PATH.findall(line))
+                secrets.update(WIDE_PATH.findall(line))
+    return secrets
 
 
 def _secrets(parsed: Parsed) -> set[str]:
