@@ -421,3 +421,12 @@ def test_a_debian_auth_part_behind_an_ifdef_names_its_credential():
                                                 ".endif\n"}
     step = plan(collected(files))
     assert step.wanted == [] and "/etc/exim4/users" in step.secrets
+
+
+def test_a_credential_by_name_spelt_with_a_double_slash_is_never_asked_for():
+    exim = "begin acl\nacl_check_rcpt:\n  accept hosts = /etc/exim4//passwd : lsearch;/etc//exim4/passwd.client\n"
+    files = {"/etc/exim4/exim4.conf": exim}
+    assert plan(collected(files)).wanted == []
+    got = collected({**files, "/etc/exim4//passwd": CANARY})
+    withhold_secrets(got, set())
+    assert "/etc/exim4//passwd" not in got.files

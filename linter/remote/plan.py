@@ -37,7 +37,7 @@ class Plan:
 
 def never(path: str) -> bool:
     """A name that says it holds credentials (the same patterns the remote scripts refuse)."""
-    return path not in SYSTEM_FILES and any(fnmatchcase(path, glob) for glob in NEVER_GLOBS)
+    return path not in SYSTEM_FILES and any(fnmatchcase(name, glob) for name in spellings(path) for glob in NEVER_GLOBS)
 
 
 def spellings(path: str) -> set[str]:
