@@ -18,11 +18,13 @@ class Places:
         self._working: dict[tuple[str, str], str] = {}
 
     def local(self, target: TargetResult, file: str) -> Path | None:
-        """The real file behind a snapshot-relative `file`, when the target was read from local files."""
+        """The real file behind a snapshot-relative `file`, when the target was read from local files (a
+        fetched host's snapshot was temporary and is gone: its files are named as the snapshot names them)."""
         key = (target.target, file)
         if key not in self._local:
             source = target.sources.get(file)
-            self._local[key] = source.real_path.resolve() if source and source.real_path else None
+            real = source.real_path.resolve() if source and source.real_path else None
+            self._local[key] = real if real is not None and real.exists() else None
         return self._local[key]
 
     def below_cwd(self, real: Path) -> bool:
