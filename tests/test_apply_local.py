@@ -7,6 +7,7 @@ import dataclasses
 import os
 import shutil
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -92,3 +93,34 @@ def test_a_start_after_its_rollback_request_leaves_the_requests_outcome(tmp_path
     assert sh(p.start_script()).startswith(f"=== outcome failed cannot write {p.dir}: ")
     assert (Path(p.dir) / "outcome").read_text() == "failed the run never started: nothing was changed\n"
     assert target.read_text() == OLD and not (tmp_path / "state" / "lock").is_symlink()
+
+
+def test_a_backup_name_already_taken_is_left_alone_and_nothing_changes(tmp_path):
+    target = tmp_path / "main.cf"
+    target.write_text(OLD)
+    p = local_plan(tmp_path, target)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("not to be written\n")
+    backup = Path(p.files[0].path + ".mailcfg-" + p.files[0].stamp)
+    backup.symlink_to(elsewhere)  # an earlier run's backup, or a link: never written through
+    out = sh(p.start_script())
+    assert f"=== outcome failed backup {backup} exists already: nothing was changed" in out
+    assert elsewhere.read_text() == "not to be written\n" and backup.is_symlink() and target.read_text() == OLD
+
+
+def test_a_temporary_name_left_as_a_link_is_replaced_not_written_through(tmp_path):
+    target = tmp_path / "main.cf"
+    target.write_text(OLD)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("not to be written\n")
+    (tmp_path / "main.cf.mailcfg-tmp").symlink_to(elsewhere)
+    p = dataclasses.replace(local_plan(tmp_path, target), confirm_seconds=0)
+    out = sh(p.start_script())
+    assert f"=== wrote {target}" in out
+    outcome = Path(p.dir) / "outcome"
+    for _ in range(300):  # no confirmation: the run rolls back by itself, through the same temporary name
+        if outcome.exists():
+            break
+        time.sleep(0.1)
+    assert outcome.read_text().startswith("rolled-back ") and target.read_text() == OLD
+    assert elsewhere.read_text() == "not to be written\n"

@@ -237,6 +237,9 @@ fi
                  for f in edited]
         body += [f'if [ -e {f.q()} ]; then cp -p {f.q()} old.{f.n} || finish failed cannot copy {f.q()}: '
                  f'nothing was changed; else : > absent.{f.n}; fi' for f in derived]
+        # a backup is a new file: one already there (an earlier run in the same second, or a link) stays as it is
+        body += [f'[ ! -e {f.backup} ] && [ ! -h {f.backup} ] || finish failed backup {f.backup} exists already: '
+                 f'nothing was changed' for f in self.files]
         body.append('[ ! -e abort ] || finish failed "$(cat abort)": nothing was changed')
         body.append("note")
         for f in self.files:
@@ -245,8 +248,8 @@ fi
                         f'backup {f.backup} not written: "$err": nothing was changed; }}')
             body.append(f"[ -e absent.{f.n} ] || say backup {f.backup}")
         for f in edited:
-            body.append(f"err=$({{ cp -p {f.q()} {f.tmp} && cat new.{f.n} > {f.tmp} && cmp new.{f.n} {f.tmp} "
-                        f"&& mv -f {f.tmp} {f.q()} && cmp new.{f.n} {f.q()}; }} 2>&1) || "
+            body.append(f"err=$({{ rm -f {f.tmp} && cp -p {f.q()} {f.tmp} && cat new.{f.n} > {f.tmp} "
+                        f"&& cmp new.{f.n} {f.tmp} && mv -f {f.tmp} {f.q()} && cmp new.{f.n} {f.q()}; }} 2>&1) || "
                         f'{{ rm -f {f.tmp}; rollback "writing "{f.q()}" failed: $err"; }}')
             body.append(f"say wrote {f.q()}")
         body.append(r"""check || rollback "$why"
@@ -285,7 +288,7 @@ restore_file() {
     return
   fi
   cmp -s "old.$1" "$2" && return
-  err=$({ cp -p "$3" "$4" && cmp "old.$1" "$4" && mv -f "$4" "$2"; } 2>&1) || {
+  err=$({ rm -f "$4" && cp -p "$3" "$4" && cmp "old.$1" "$4" && mv -f "$4" "$2"; } 2>&1) || {
     rm -f "$4"
     # no room for a copy: the verified backup itself goes back (a rename needs no space)
     if cmp -s "old.$1" "$3"; then mv -f "$3" "$2" 2>/dev/null; fi
