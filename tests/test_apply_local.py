@@ -124,3 +124,15 @@ def test_a_temporary_name_left_as_a_link_is_replaced_not_written_through(tmp_pat
         time.sleep(0.1)
     assert outcome.read_text().startswith("rolled-back ") and target.read_text() == OLD
     assert elsewhere.read_text() == "not to be written\n"
+
+
+def test_only_run_names_the_host_reported_are_acknowledged(tmp_path):
+    from mailcfg.remote.apply import _Session
+
+    p = local_plan(tmp_path, tmp_path / "main.cf")
+    session = _Session(HostSpec.from_url("ssh://root@host.invalid"), SshOptions(), None, p)
+    session.earlier = ["../../etc applied x", "20261202T000000Z-0a1b2c3d rolled-back y", "a*b failed z"]
+    sent: list[str] = []
+    session._exec = lambda script: sent.append(script) or ["acked"]
+    session.ended(("applied", ""))
+    assert f"for r in {p.run} 20261202T000000Z-0a1b2c3d; do" in sent[0]

@@ -24,6 +24,7 @@ must look).
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -152,7 +153,8 @@ class _Session:
 
     def ended(self, outcome: tuple[str, str]) -> Applied:
         """The result, once the host's outcome and the earlier ones reported with it are acknowledged."""
-        runs = [self.plan.run, *(e.split(" ", 1)[0] for e in self.earlier)]
+        # the earlier runs are named by the host: only names a run can have are passed back to it
+        runs = [self.plan.run, *(r for e in self.earlier if re.fullmatch(r"[0-9A-Za-z-]+", r := e.split(" ", 1)[0]))]
         with contextlib.suppress(SshError):  # not acknowledged: the next run reports it again, which is harmless
             self._exec(self.plan.ack_script(runs))
         status, detail = outcome
