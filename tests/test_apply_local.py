@@ -136,3 +136,21 @@ def test_only_run_names_the_host_reported_are_acknowledged(tmp_path):
     session._exec = lambda script: sent.append(script) or ["acked"]
     session.ended(("applied", ""))
     assert f"for r in {p.run} 20261202T000000Z-0a1b2c3d; do" in sent[0]
+
+
+def test_a_run_whose_lock_was_taken_meanwhile_changes_nothing(tmp_path):
+    target = tmp_path / "main.cf"
+    target.write_text(OLD)
+    lock = tmp_path / "state" / "lock"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # the start script is gone before its run takes the lock over, and another apply took it for stale
+    (bin_dir / "setsid").write_text(f"""#!/bin/sh
+rm -f {str(lock)!r}; ln -s "OTHER-RUN {os.getpid()}" {str(lock)!r}
+exec {shutil.which("setsid")} "$@"
+""")
+    (bin_dir / "setsid").chmod(0o755)
+    out = sh(local_plan(tmp_path, target).start_script(), env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert f"=== outcome failed the lock {lock} is no longer held by this run: nothing was changed" in out
+    assert os.readlink(lock) == f"OTHER-RUN {os.getpid()}" and target.read_text() == OLD
+    assert not list(tmp_path.glob("main.cf.mailcfg-*"))

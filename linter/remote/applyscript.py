@@ -227,8 +227,12 @@ fi
         derived = [f for f in self.files if f.before is None]
         body = [f"token={shlex.quote(self.token)}\nwait_s={self.confirm_seconds}\nmta={shlex.quote(self.mta.name)}",
                 'cd "$dir" || exit 1', "printf '%s\\n' \"$$\" > pid",
-                # the lock passes from the start script to this process (a rename: atomic)
-                'ln -s "$run $$" "$state/lock.$$" && mv -f "$state/lock.$$" "$state/lock"',
+                # the lock passes from the start script to this process (a rename: atomic), unless another
+                # apply took it meanwhile (the start script gone, its lock taken for stale)
+                'case "$(readlink "$state/lock" 2>/dev/null)" in "$run "*) ;; *) finish failed the lock '
+                '"$state/lock" is no longer held by this run: nothing was changed ;; esac',
+                'ln -sf "$run $$" "$state/lock.$$" && mv -f "$state/lock.$$" "$state/lock" || '
+                'finish failed cannot take the lock "$state/lock": nothing was changed',
                 'say run "$run"']
         # a link would be replaced by a plain file (and a rollback would not bring the link back)
         body += [f'[ ! -h {f.q()} ] || finish refused {f.q()} is a symbolic link: nothing was changed'
