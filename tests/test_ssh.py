@@ -451,7 +451,9 @@ def test_a_snapshot_whose_main_cf_was_not_readable_is_not_linted_as_if_empty(hom
         {"unreadable": [{"path": "/etc/postfix/main.cf", "reason": "permission-denied"}]}))
     out, [target] = lint_json(home, str(snap))
     assert out.returncode == 2 and target["status"] == "error" and target["findings"] == []
-    assert target["error"] == f"{snap}: /etc/postfix/main.cf could not be read on the host (permission-denied); " \
+    # the target names the snapshot; the error does not repeat it
+    assert target["target"] == str(snap)
+    assert target["error"] == "/etc/postfix/main.cf could not be read on the host (permission-denied); " \
                               "fetch it with --become"
 
 
