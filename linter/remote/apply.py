@@ -29,10 +29,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import paramiko
 from mailcfg.fixer import FixRun
 from mailcfg.remote.applyscript import EXIM, EXIM_DEBIAN, POSTFIX, STATE, HostFile, Mta, Plan
 from mailcfg.remote.hosts import HostSpec
+from mailcfg.remote.knownhosts import KnownHosts
 from mailcfg.remote.route import connect
 from mailcfg.remote.ssh import Connection, SshError, SshOptions
 from mailcfg.reporters.visible import visible
@@ -102,7 +102,7 @@ def _outcome(lines: list[str]) -> tuple[str, str] | None:
 class _Session:
     """One apply run as mailcfg drives it: one connection while it lasts, and what the host has said so far."""
 
-    def __init__(self, spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None, p: Plan):
+    def __init__(self, spec: HostSpec, options: SshOptions, known: KnownHosts | None, p: Plan):
         self.spec, self.options, self.known, self.plan = spec, options, known, p
         self.conn: Connection | None = None
         self.log: list[str] = []
@@ -162,7 +162,7 @@ class _Session:
                        self.earlier)
 
 
-def apply_fixes(spec: HostSpec, options: SshOptions, run: FixRun, recheck, known: paramiko.HostKeys | None = None,
+def apply_fixes(spec: HostSpec, options: SshOptions, run: FixRun, recheck, known: KnownHosts | None = None,
                 now: datetime | None = None, confirm_seconds: int = CONFIRM_SECONDS, state: str = STATE) -> Applied:
     """Apply `run`'s changes on the host; `recheck()` collects and lints the host again while it waits.
 

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import paramiko
 from mailcfg.errors import MailcfgError
 from mailcfg.lint import TargetResult, lint_snapshot
 from mailcfg.registry import canonical_ids
@@ -22,6 +21,7 @@ from mailcfg.remote.collect import (
     write_snapshot,
 )
 from mailcfg.remote.hosts import HostSpec
+from mailcfg.remote.knownhosts import KnownHosts
 from mailcfg.remote.plan import plan, withhold_secrets
 from mailcfg.remote.route import connect
 from mailcfg.remote.ssh import Connection, SshError, SshOptions
@@ -34,7 +34,7 @@ REMOTE_COMMAND = "sh -s"
 BECOME_COMMAND = "sudo -n sh -s"
 
 
-def collect(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None = None) -> Collected:
+def collect(spec: HostSpec, options: SshOptions, known: KnownHosts | None = None) -> Collected:
     """One connection: the fixed first step, then the files the analysis reads, planned from it."""
     target, become = spec.target, spec.ssh_options(options).become
     with connect(spec, options, known) as conn:
@@ -77,7 +77,7 @@ def fetch(spec: HostSpec, options: SshOptions, dest: Path) -> dict:
 
 
 @contextmanager
-def fetched(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None = None,
+def fetched(spec: HostSpec, options: SshOptions, known: KnownHosts | None = None,
             label: str | None = None) -> Iterator[Snapshot]:
     """The host's snapshot in a temporary directory, for as long as the `with` block runs."""
     collected = collect(spec, options, known)
@@ -86,7 +86,7 @@ def fetched(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None
         yield load_local(str(Path(tmp) / "snapshot"), name=label or spec.name)
 
 
-def lint_host(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None = None,
+def lint_host(spec: HostSpec, options: SshOptions, known: KnownHosts | None = None,
               label: str | None = None) -> TargetResult:
     """Lint a host as if its fetched snapshot were linted; failures become results, never exceptions.
 

@@ -19,12 +19,13 @@ import paramiko
 from mailcfg.errors import MailcfgError
 from mailcfg.remote import sshconfig
 from mailcfg.remote.hosts import HostSpec
+from mailcfg.remote.knownhosts import KnownHosts
 from mailcfg.remote.ssh import Connection, SshError, SshOptions, is_ssh_target, load_known_hosts
 
 MAX_DEPTH = 8  # jump hosts behind jump hosts: deeper than this is taken for a loop
 
 
-def connect(spec: HostSpec, options: SshOptions, known: paramiko.HostKeys | None = None,
+def connect(spec: HostSpec, options: SshOptions, known: KnownHosts | None = None,
             depth: int = 0) -> Connection:
     """An open connection to `spec`; an `SshError` naming `spec` when it, or a hop on the way, fails."""
     if spec.refused:
