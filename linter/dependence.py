@@ -70,8 +70,10 @@ def relevant(dependencies: list[Dependency], action: str) -> list[Dependency]:
     return [d for d in dependencies if not (d.refuses_only and action == "accept")]
 
 
-def deciding(dependencies: list[Dependency], action: str, legitimate: bool) -> list[Dependency]:
+def deciding(dependencies: list[Dependency], action: str) -> list[Dependency]:
     """What decides whether a rule's client gets through (accepted or not; a reject or a defer is the
-    same to the question); for a legitimate client, checks that can only refuse are taken to pass."""
-    kept = relevant(dependencies, action) if legitimate else dependencies
-    return [d for d in kept if not d.otherwise or any((a == "accept") != (action == "accept") for _, a in d.otherwise)]
+    same to the question). Checks that can only refuse are taken to pass for an accepted client: a
+    legitimate one is not listed, and an attacker picks an address that is not (the open-relay rule
+    reports that case)."""
+    return [d for d in relevant(dependencies, action)
+            if not d.otherwise or any((a == "accept") != (action == "accept") for _, a in d.otherwise)]

@@ -18,13 +18,13 @@ UNDECIDED = Rule(
     Severity.WARNING, ("relay",), "exim")
 
 
-def _questions(config: EximConfig) -> Iterator[tuple[str, bool, Trial]]:
-    """(what the trial decides, whether its client is legitimate, the trial)."""
+def _questions(config: EximConfig) -> Iterator[tuple[str, Trial]]:
+    """(what the trial decides, the trial)."""
     for trial in config.remember("outsider_trials", lambda: outsider_trials(config)):
-        yield f"whether outsiders can relay on port {trial.probe.port}", False, trial
+        yield f"whether outsiders can relay on port {trial.probe.port}", trial
     trial = user_trial(config)
     if logged_in(trial):
-        yield f"whether logged-in users can send to other domains on port {trial.probe.port}", True, trial
+        yield f"whether logged-in users can send to other domains on port {trial.probe.port}", trial
 
 
 @UNDECIDED.checker
@@ -32,12 +32,12 @@ def check_undecided(config: EximConfig) -> Iterator[Finding]:
     if config.error is not None:
         return
     found: dict[tuple[str, str], tuple[Dependency, dict[str, tuple[str, str]]]] = {}
-    for question, legitimate, trial in _questions(config):
+    for question, trial in _questions(config):
         decision = trial.decision
         if not decision.undecided:
             continue
         deps = dependencies(config, trial.probe, decision)
-        for dep in deciding(deps, decision.action, legitimate):
+        for dep in deciding(deps, decision.action):
             _, asked = found.setdefault((dep.what, dep.piece), (dep, {}))
             asked.setdefault(question, (str(trial.probe.port), f"{decision.action} offline; {dep.outcomes()}"))
     for dep, asked in found.values():

@@ -1,7 +1,8 @@
 """Relay verdicts from the decision engine: open relay, no relay check, users who cannot send,
 and inbound mail refused. Each rule runs probes through the engine and reports only what it
 decided; a probe that touches something not decidable offline (DNS, policy servers, tables
-outside the snapshot) is never the basis of a finding.
+outside the snapshot) is never the basis of a finding, except a DNS check that can only refuse in
+front of an outsider who is let through: an attacker picks an address that passes it.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from mailcfg.dependence import Dependency
 from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fix import RELOAD_POSTFIX, SAFE, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
+from mailcfg.postfix.dependence import dependencies
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide_on, missing_relay_check, relay_gate_list, startup_error
 from mailcfg.postfix.listedit import GATES, TRUSTED_CLIENTS, list_value, with_item_before, with_relay_gate
@@ -71,6 +74,9 @@ class Opening:
     attempt: Attempt
     decision: Decision
     grant: Step | None
+    # DNS checks that can only refuse: the relay is open to every client they do not name, and an
+    # attacker picks such an address
+    unless: tuple[Dependency, ...] = ()
 
 
 def open_relays(config: PostfixConfig) -> list[Opening]:
@@ -86,12 +92,15 @@ def _open_relays(config: PostfixConfig) -> list[Opening]:
         seen: set[str | None] = set()
         for attempt in attacker_attempts(view, service):
             decision = decide_on(view, attempt.probe)
-            if decision.action != "accept" or decision.undecided:
+            if decision.action != "accept":
                 continue
+            unless = tuple(dependencies(view, attempt.probe, decision)) if decision.undecided else ()
+            if any(not d.refuses_only for d in unless):
+                continue  # postfix-undecided names what the answer depends on
             grant = _granted_by(decision)
             if (grant.what if grant else None) not in seen:
                 seen.add(grant.what if grant else None)
-                openings.append(Opening(service, view, attempt, decision, grant))
+                openings.append(Opening(service, view, attempt, decision, grant, unless))
     return openings
 
 
@@ -111,8 +120,15 @@ def check_open_relay(config: PostfixConfig) -> Iterator[Finding]:
         loss = f"; {fix.summary.split('; ', 1)[1]}" if fix is not None and fix.safety == UNSAFE else ""
         yield OPEN_RELAY.finding(
             f"{describe(o.service, config)}: an outside client ({p.client}), not authenticated, can relay to "
-            f"<{p.rcpt}> using {o.attempt.form} (HELO {p.helo}, MAIL FROM:<{p.sender}>); {cause}{loss}",
+            f"<{p.rcpt}> using {o.attempt.form} (HELO {p.helo}, MAIL FROM:<{p.sender}>); {cause}{_unless(o)}{loss}",
             location, service=o.service.name)
+
+
+def _unless(o: Opening) -> str:
+    if not o.unless:
+        return ""
+    checks = ", ".join(sorted({d.what for d in o.unless}))
+    return f" (only the DNS check {checks} stands in the way, and an attacker picks an address that passes it)"
 
 
 @NO_RELAY_CHECK.checker

@@ -63,7 +63,7 @@ def check_undecided(config: PostfixConfig) -> Iterator[Finding]:
         if not decision.undecided:
             continue
         deps = dependencies(view, probe, decision)
-        for dep in deciding(deps, decision.action, question.legitimate):
+        for dep in deciding(deps, decision.action):
             if dep.what == "permit_mx_backup":
                 continue  # postfix-permit-mx-backup reports it, with what the DNS could do (one cause, one finding)
             if dep.what == "address class" and not question.legitimate:

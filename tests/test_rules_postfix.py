@@ -156,6 +156,14 @@ CASES = [
      "check_client_access static:OK, reject_unauth_destination\n", SMTP, [("main.cf", 2)], FACTS_37),
     ("postfix-open-relay", MODERN + "mynetworks = 0.0.0.0/0\n",
      "smtp inet n - y - 1 postscreen\nsmtpd pass - - y - - smtpd\n", [("main.cf", 2)], FACTS_37),
+    # a DNS list in front of the permit refuses only the addresses it names: an attacker uses another
+    ("postfix-open-relay", MODERN + "smtpd_relay_restrictions = reject_rbl_client zen.example, permit_mynetworks,\n"
+     "  check_helo_access inline:{ web1.example.org=OK }, reject_unauth_destination\n", SMTP, [("main.cf", 3)],
+     FACTS_37),
+    # a table the snapshot lacks could refuse anyone: undecided (postfix-undecided), not an open relay
+    ("postfix-open-relay", MODERN + "smtpd_relay_restrictions = check_client_access hash:/etc/postfix/gone,\n"
+     "  permit_mynetworks, check_helo_access inline:{ web1.example.org=OK }, reject_unauth_destination\n",
+     SMTP, [], FACTS_37),
     # postfix-no-relay-check: the startup check, and lists that only give 451 4.3.5
     ("postfix-no-relay-check", "smtpd_recipient_restrictions = permit_mynetworks\n", SMTP, [("main.cf", 1)],
      FACTS_37),
