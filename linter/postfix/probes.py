@@ -48,11 +48,11 @@ def final_domains(view: ParameterView) -> list[str]:
     domains = list(local_domains(view))
     for param in ("virtual_alias_domains", "virtual_mailbox_domains", "relay_domains"):
         domains += _names(view, param)
-    seen: list[str] = []
+    seen: dict[str, None] = {}  # in order, each once (a table can name thousands)
     for d in domains:  # template placeholders and patterns are no domain a probe can use
-        if d.lower() not in seen and "." in d and valid_hostname(d):
-            seen.append(d.lower())
-    return seen
+        if "." in d and valid_hostname(d):
+            seen.setdefault(d.lower())
+    return list(seen)
 
 
 def _names(view: ParameterView, param: str) -> list[str]:
@@ -67,8 +67,9 @@ def _names(view: ParameterView, param: str) -> list[str]:
     return names
 
 
-def _table_keys(view: ParameterView, ref_text: str, patterns: bool = False) -> list[str]:
-    """The keys of a fixed-key table; with `patterns`, also a string each regexp/pcre entry matches."""
+def _table_keys(view: ParameterView, ref_text: str, patterns: bool = False, permitting: bool = False) -> list[str]:
+    """The keys of a fixed-key table; with `patterns`, also a string each regexp/pcre entry matches;
+    with `permitting`, only the first MAX_KEYS entries whose answer can let a client through."""
     ref = parse_ref(ref_text)
     if ref is None:
         return []
@@ -77,9 +78,24 @@ def _table_keys(view: ParameterView, ref_text: str, patterns: bool = False) -> l
     if not table.readable or kind == "cidr" or (kind in PATTERN_FILE_TYPES and not patterns):
         return []
     entries = [e for e in table.entries if e.key not in ("if", "endif")]
+    if permitting:
+        entries = [e for e in entries if _may_permit(e.value)][:MAX_KEYS]
     if kind not in PATTERN_FILE_TYPES:
         return [e.key for e in entries]
     return [text for e in entries if not e.negated and (text := regex_example(e.key)) is not None]
+
+
+# An access table's answers that only refuse or change nothing (check_table_result): an identity
+# listed with one of them is treated no better than an unlisted one, so no probe tries it.
+REFUSALS = {"REJECT", "DEFER", "DEFER_IF_PERMIT", "DEFER_IF_REJECT", "DUNNO", "HANGUP", "INFO", "WARN", "FILTER",
+            "HOLD", "REDIRECT", "BCC", "PREPEND", "DELAY"}
+# Identities tried per restriction: probes grow with them, and each probe runs the whole engine.
+MAX_KEYS = 100
+
+
+def _may_permit(value: str) -> bool:
+    word = value.split(None, 1)[0].upper() if value.strip() else ""
+    return word not in REFUSALS and not (len(word) == 3 and word[0] in "45" and word.isdigit())
 
 
 def regex_example(pattern: str) -> str | None:
@@ -134,7 +150,8 @@ def _member(items) -> str:
 
 
 def access_keys(view: ParameterView, restriction: str) -> list[str]:
-    """Keys of the tables that `restriction` (e.g. check_helo_access) consults anywhere."""
+    """Keys of the tables that `restriction` (e.g. check_helo_access) consults anywhere, whose
+    answer can let a client through (MAX_KEYS of them per table)."""
     keys: list[str] = []
     for param in lists_and_classes(view):
         try:
@@ -143,9 +160,9 @@ def access_keys(view: ParameterView, restriction: str) -> list[str]:
             continue
         for item in items:
             if item.name == restriction and item.argument:
-                keys += _table_keys(view, item.argument, patterns=True)
+                keys += _table_keys(view, item.argument, patterns=True, permitting=True)
             elif item.kind == "table" and IMPLICIT_ACCESS.get(param) == restriction:
-                keys += _table_keys(view, item.text, patterns=True)
+                keys += _table_keys(view, item.text, patterns=True, permitting=True)
     return keys
 
 
