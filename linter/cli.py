@@ -253,6 +253,7 @@ def fix(
         known = load_known_hosts(ssh)
         with fetched(spec, ssh, known) as snapshot:
             run = fix_target(found[0].label, rule, unsafe_fixes, snapshot)
+            redacted = snapshot.facts.redacted_paths
     else:
         if apply:
             raise MailcfgError(f"{target}: --apply changes a host; local files are changed with --write")
@@ -288,7 +289,7 @@ def fix(
             with fetched(spec, ssh, known, found[0].label) as snapshot:
                 return lint_snapshot(snapshot)
 
-        done = apply_fixes(spec, ssh, run, recheck, known, confirm_seconds=confirm_timeout)
+        done = apply_fixes(spec, ssh, run, recheck, known, confirm_seconds=confirm_timeout, redacted=redacted)
         for earlier in done.earlier:
             _say(f"mailcfg: {target}: an earlier --apply no mailcfg heard the end of: run {earlier}")
         for step in done.log:

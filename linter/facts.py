@@ -37,6 +37,12 @@ class Facts:
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (host path, reason) the fetch could not read
     roles: list[str] | None = None  # what the host is for (mailcfg.roles); None: not said
     asked: frozenset[str] | None = None  # host paths a fetch asked for, there or not; None: not recorded
+    redacted: list[tuple[str, int, str]] = field(default_factory=list)  # (path, line, setting) a fetch redacted
+
+    @property
+    def redacted_paths(self) -> frozenset[str]:
+        """Files whose inline credentials the fetch replaced: never written back to the host."""
+        return frozenset(path for path, _line, _setting in self.redacted)
 
 
 def read_facts(real: Path, shown: str) -> Facts:
@@ -76,7 +82,7 @@ class _Checker:
 
     def facts(self) -> Facts:
         return Facts(self.text("hostname"), self.interfaces(), self.versions(), self.text("collected"),
-                     self.unreadable(), self.roles(), self.asked())
+                     self.unreadable(), self.roles(), self.asked(), self.redacted())
 
     def interfaces(self) -> list[Interface] | None:
         items = self.items("addresses", '"address", "prefix", "interface"')
@@ -109,6 +115,13 @@ class _Checker:
         if not all(isinstance(u.get("path"), str) and isinstance(u.get("reason", ""), str) for u in items):
             raise self.bad("unreadable", "a list of {\"path\": text, \"reason\": text}")
         return [(u["path"], u.get("reason", "")) for u in items if u["path"]]
+
+    def redacted(self) -> list[tuple[str, int, str]]:
+        items = self.items("redacted", '"path", "line", "setting"') or []
+        if not all(isinstance(r.get("path"), str) and type(r.get("line")) is int and isinstance(r.get("setting"), str)
+                   for r in items):
+            raise self.bad("redacted", "a list of {\"path\": text, \"line\": number, \"setting\": text}")
+        return [(r["path"], r["line"], r["setting"]) for r in items]
 
     def asked(self) -> frozenset[str] | None:
         paths = self.data.get("asked")

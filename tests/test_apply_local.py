@@ -154,3 +154,12 @@ exec {shutil.which("setsid")} "$@"
     assert f"=== outcome failed the lock {lock} is no longer held by this run: nothing was changed" in out
     assert os.readlink(lock) == f"OTHER-RUN {os.getpid()}" and target.read_text() == OLD
     assert not list(tmp_path.glob("main.cf.mailcfg-*"))
+
+
+def test_a_file_whose_credentials_the_fetch_redacted_is_refused_before_connecting(tmp_path):
+    spec = HostSpec.from_url("ssh://root@host.invalid")  # never reached: the refusal comes first
+    done = apply_fixes(spec, SshOptions(), fix_run(tmp_path, "/etc/postfix/main.cf"), recheck=None,
+                       redacted=frozenset({"/etc/postfix/main.cf"}))
+    assert done.status == "refused"
+    assert done.detail == ("/etc/postfix/main.cf holds credentials mailcfg did not collect: apply the patch by "
+                           "hand (mailcfg fix --patch FILE): nothing was changed")

@@ -163,13 +163,19 @@ class _Session:
 
 
 def apply_fixes(spec: HostSpec, options: SshOptions, run: FixRun, recheck, known: KnownHosts | None = None,
-                now: datetime | None = None, confirm_seconds: int = CONFIRM_SECONDS, state: str = STATE) -> Applied:
+                now: datetime | None = None, confirm_seconds: int = CONFIRM_SECONDS, state: str = STATE,
+                redacted: frozenset[str] = frozenset()) -> Applied:
     """Apply `run`'s changes on the host; `recheck()` collects and lints the host again while it waits.
+    `redacted`: host paths whose inline credentials the fetch replaced (the snapshot's copy is not the file).
 
     Raises SshError only when the host cannot be reached to learn how the run ended.
     """
     if not run.changes:
         return Applied("unchanged", "nothing to change")
+    held = [p for p in ("/" + c.path for c in run.changes) if p in redacted]
+    if held:
+        return Applied("refused", f"{visible(held[0])} holds credentials mailcfg did not collect: apply the patch "
+                       "by hand (mailcfg fix --patch FILE): nothing was changed")
     unsafe = [p for p in ("/" + c.path for c in run.changes) if not host_path(p)]
     unsafe += [p for fix in run.applied for p in fix.stale if not host_path(p)]
     if unsafe:

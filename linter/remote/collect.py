@@ -42,8 +42,12 @@ import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailcfg.errors import MailcfgError
+
+if TYPE_CHECKING:
+    from mailcfg.remote.redact import Redaction
 
 MAX_FILE = 16 * 1024 * 1024  # bigger files are reported (=== ERR too-large), not sent
 MAX_ROUNDS = 6  # phase-2 rounds: includes (each level a round of its own) and access tables that name more files
@@ -186,6 +190,7 @@ class Collected:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (host path, reason)
     asked: set[str] = field(default_factory=set)  # host paths a phase-2 script was asked to send
     links: dict[str, str] = field(default_factory=dict)  # host path -> where its symbolic links lead
+    redacted: list[Redaction] = field(default_factory=list)  # inline secrets replaced (mailcfg.remote.redact)
 
     def merge(self, more: Collected) -> None:
         """Add what a later round sent (commands and files of the first round stay as they were)."""
@@ -342,6 +347,7 @@ def facts(collected: Collected, collected_at: datetime | None = None, roles: lis
     data["systems"] = systems
     data["collected"] = (collected_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     data["unreadable"] = [{"path": p, "reason": r} for p, r in collected.errors]
+    data["redacted"] = [r.as_json() for r in collected.redacted]  # inline secrets replaced by a placeholder
     # what the host was asked for: a file not there is absent on the host; any other is not known
     data["asked"] = sorted(PHASE1_FILES | collected.asked | set(collected.files) | {p for p, _ in collected.errors})
     if roles is not None:  # what the inventory says the host is for

@@ -23,6 +23,7 @@ from mailcfg.remote.collect import (
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.knownhosts import KnownHosts
 from mailcfg.remote.plan import plan, withhold_secrets
+from mailcfg.remote.redact import redact
 from mailcfg.remote.route import connect
 from mailcfg.remote.ssh import Connection, SshError, SshOptions
 from mailcfg.snapshot import FACTS, Snapshot, load_local
@@ -48,7 +49,8 @@ def collect(spec: HostSpec, options: SshOptions, known: KnownHosts | None = None
         else:
             step = plan(collected)
     withhold_secrets(collected, step.secrets)
-    return collected
+    # before anything is written, analysed or printed (the planner's private copies aside)
+    return redact(collected)[0]
 
 
 def _run(conn: Connection, target: str, become: bool, script: str) -> Collected:
