@@ -24,7 +24,11 @@ _SETTING = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)[ \t]*=", re.M)
 _HINTS = ((re.compile(r"^probes[ \t]*:|\"probes\"[ \t]*:", re.M),
            "a policy file? run `mailcfg test TARGET --policy FILE`"),
           (re.compile(r"^\[[^\]]+\][ \t]*$|ansible_host|^[ \t]*hosts[ \t]*:", re.M),
-           "an inventory? give it with -i FILE and name hosts or groups"))
+           "an inventory? give it with -i FILE and name hosts or groups"),
+          # router/transport/authenticator definitions without their `begin`: one part of Debian's conf.d
+          (re.compile(r"^[ \t]*driver[ \t]*=", re.M),
+           "a part of Debian's split Exim configuration? lint the directory holding conf.d and "
+           "update-exim4.conf.conf"))
 
 
 def config_kind(path: Path, shown: str) -> str:
