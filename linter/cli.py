@@ -393,6 +393,9 @@ def main() -> None:
     except Exception as exc:
         # Usage errors (click's, or the copy newer typer vendors) know how to show themselves.
         if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            message = getattr(exc, "message", None)
+            if isinstance(message, str):  # newer typer validates through pydantic, which words it its own way
+                exc.message = message.removeprefix("Value error, ")
             exc.show()
             sys.exit(exc.exit_code)
         if os.environ.get("MAILCFG_DEBUG"):  # a bug: one line, or the traceback on request

@@ -119,6 +119,8 @@ def test_other_targets_are_still_reported_when_one_is_bad():
 def test_usage_error_exit_2():
     proc = run("lint", "--format", "xml", CLEAN)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    # the CLI's own words, not those of the validation library behind the option parser
+    assert "'xml' is not one of 'text'" in proc.stderr and "Value error" not in proc.stderr
 
 
 def test_single_file_and_config_dir_targets():
