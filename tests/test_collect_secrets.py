@@ -19,8 +19,11 @@ from pathlib import Path
 
 import pytest
 import realexim as rx
+from mailcfg.postfix.maincf import parse_main_cf
 from mailcfg.remote.collect import Collected, parse_stream, send_script
 from mailcfg.remote.plan import plan, withhold_secrets
+from mailcfg.remote.redact import redact
+from mailcfg.source import SourceFile
 from realsshd import Sshd, available, served_conf
 from test_ssh import mailcfg
 
@@ -458,3 +461,26 @@ def test_a_credential_by_name_spelt_with_a_double_slash_is_never_asked_for():
     got = collected({**files, "/etc/exim4//passwd": CANARY})
     withhold_secrets(got, set())
     assert "/etc/exim4//passwd" not in got.files
+
+
+def test_redaction_keeps_every_line_and_what_else_a_value_names():
+    main = (f"smtp_sasl_password_maps = hash:/etc/postfix/x, static:{{ u:{CANARY} }},\n"
+            f"    inline:{{ a=u:{CANARY},\n\n      b=u:{CANARY} }}, $relay_auth\n"
+            f"relay_auth = static:u:{CANARY}\nmyorigin = static:not-a-secret\n")
+    master = (f"relay unix - - n - - smtp -o {{ smtp_sasl_password_maps = inline:{{ r=u:{CANARY} }} }}\n"
+              "  -o smtp_helo_name=relay.example\n")
+    out, done = redact(Collected(files={"/etc/postfix/main.cf": main.encode(), "/etc/postfix/master.cf":
+                                        master.encode()}, commands={"postconf-M": (0, master.encode())}))
+    texts = [*(b.decode() for b in out.files.values()), out.commands["postconf-M"][1].decode()]
+    assert not any(CANARY in t for t in texts)
+    got = parse_main_cf(SourceFile.from_text("main.cf", texts[0]))
+    assert [(p.name, p.value) for p in got.entries] == [
+        ("smtp_sasl_password_maps", "hash:/etc/postfix/x, static:mailcfg-redacted,\n"
+         "    inline:{mailcfg-redacted=mailcfg-redacted}\n      , $relay_auth".replace("\n", "")),
+        ("relay_auth", "static:mailcfg-redacted"), ("myorigin", "static:not-a-secret")]
+    assert len(texts[0].split("\n")) == len(main.split("\n")) and texts[1].endswith("smtp_helo_name=relay.example\n")
+    assert out.redacted == done and {(r.path, r.line, r.setting) for r in done} == {
+        ("/etc/postfix/main.cf", 1, "smtp_sasl_password_maps"), ("/etc/postfix/main.cf", 2,
+        "smtp_sasl_password_maps"), ("/etc/postfix/main.cf", 5, "relay_auth"),
+        ("/etc/postfix/master.cf", 1, "smtp_sasl_password_maps"),
+        (".mailcfg-host/cmd/postconf-M.txt", 1, "smtp_sasl_password_maps")}
