@@ -484,3 +484,17 @@ def test_redaction_keeps_every_line_and_what_else_a_value_names():
         "smtp_sasl_password_maps"), ("/etc/postfix/main.cf", 5, "relay_auth"),
         ("/etc/postfix/master.cf", 1, "smtp_sasl_password_maps"),
         (".mailcfg-host/cmd/postconf-M.txt", 1, "smtp_sasl_password_maps")}
+
+
+def test_exim_redaction_leaves_what_the_analysis_reads_even_when_hidden():
+    conf = ("hide acl_smtp_rcpt = acl_check_rcpt\n"
+            f"hide smtp_banner = ESMTP {CANARY} \\\n  # a comment inside\n  {CANARY}\n"
+            "begin authenticators\nplain:\n  driver = plaintext\n"
+            "  hide server_condition = ${if eq{$auth2}{pw}}\n"
+            f"  client_send = ^user^{CANARY}\n")
+    out, done = redact(Collected(files={"/etc/exim/configure": conf.encode()}))
+    text = out.files["/etc/exim/configure"].decode()
+    assert CANARY not in text and len(text.split("\n")) == len(conf.split("\n"))
+    assert "hide acl_smtp_rcpt = acl_check_rcpt\n" in text and "hide server_condition = ${if eq{$auth2}{pw}}" in text
+    assert "  # a comment inside\n  mailcfg-redacted\n" in text
+    assert [(r.line, r.setting) for r in done] == [(2, "smtp_banner"), (9, "client_send")]

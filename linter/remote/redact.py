@@ -36,15 +36,11 @@ MASTER_OPTION = re.compile(r"(?:^|(?<=[" + BLANKS + r"]))-o[" + BLANKS + r"]+(\{
 POSTCONF_MAIN = ("postconf-n", "postconf-P")  # `name = value` lines, as main.cf
 POSTCONF_MASTER = ("postconf-M",)  # master.cf lines
 
-# Exim options whose values the analysis reads (mailcfg.exim): never redacted, `hide` or not.
-READ = frozenset({
-    "driver", "public_name", "server_condition", "server_advertise_condition", "server_set_id",
-    "condition", "data", "route_data", "route_list", "local_part_prefix", "local_part_suffix",
-    "local_part_data", "require_files", "sender_address", "sender_address_domain", "domains",
-    "acl_smtp_auth", "acl_smtp_connect", "acl_smtp_helo", "acl_smtp_mail", "acl_smtp_rcpt",
-    "auth_advertise_hosts", "tls_advertise_hosts", "daemon_smtp_ports", "tls_on_connect_ports",
-    "local_interfaces", "percent_hack_domains", "relay_from_hosts", "local_domains", "pipe_transport",
-})
+# Exim options whose values the analysis reads (mailcfg.exim, rules/exim_*), by name and by family: never
+# redacted, `hide` or not (server-side authenticator options among them).
+READ = re.compile(r"acl_\w+|hosts_\w+|\w+_hosts|\w+_domains|\w+_ports?|\w+_interfaces|server_\w+|local_part_\w+"
+                  r"|route_\w+|sender_\w+|driver|public_name|condition|data|require_files|pipe_transport"
+                  r"|primary_hostname")
 CLIENT_SECRETS = frozenset({"client_send", "client_secret", "client_password"})
 EXIM_PREFIXES = ("/etc/exim4/", "/etc/exim/", "/etc/exim.conf", "/usr/local/etc/exim/", "/var/lib/exim4/")
 EXIM_OPTION = re.compile(r"(hide[ \t]+)?([A-Za-z][A-Za-z0-9_]*)[ \t]*=[ \t]*")
@@ -213,7 +209,8 @@ def _redact_exim(path: str, text: str) -> tuple[bytes, list[Redaction]]:
             section = begin[1].lower()
             continue
         m = EXIM_OPTION.match(logical)
-        if m is None or m[2] in READ or not (m[1] or (section.startswith("authenticator") and m[2] in CLIENT_SECRETS)):
+        client = section.startswith("authenticator") and m is not None and m[2] in CLIENT_SECRETS
+        if m is None or READ.fullmatch(m[2]) or not (m[1] or client):
             continue
         found.append(Redaction(path, group[0] + 1, m[2]))
         named = False  # the value starts after the line that has the `=`
