@@ -32,7 +32,7 @@ from mailcfg.snapshot import load_local
 from test_exim_differential import with_host_addresses
 
 SEED = int(os.environ.get("MAILCFG_EXIM_FIX_SEED", "23"))
-CONFIGS = int(os.environ.get("MAILCFG_EXIM_FIX_CONFIGS", "60"))
+CONFIGS = int(os.environ.get("MAILCFG_EXIM_FIX_CONFIGS", "35"))
 NO_DNS = World(dns=False)
 
 

@@ -35,7 +35,7 @@ from mailcfg.rules.postfix_relay import open_relays
 from mailcfg.snapshot import load_local
 from postfix_generator import FOREIGN, HELO, OUTSIDE, SENDER, generate_batch
 
-CONFIGS = int(os.environ.get("MAILCFG_FIX_CONFIGS", "400"))
+CONFIGS = int(os.environ.get("MAILCFG_FIX_CONFIGS", "200"))
 SEED = int(os.environ.get("MAILCFG_FIX_SEED", "5150"))
 
 OUTSIDER = Probe("198.51.100.7", f"victim@{FOREIGN}", "someone@outside.example", "web1.example.org",
@@ -260,7 +260,7 @@ def test_fix_closes_open_relays_on_unseen_configurations_and_changes_nothing_els
     assert not problems, "\n".join(problems[:20])
 
 
-ALL_CONFIGS = int(os.environ.get("MAILCFG_FIX_ALL_CONFIGS", "150"))
+ALL_CONFIGS = int(os.environ.get("MAILCFG_FIX_ALL_CONFIGS", "90"))
 ALL_SEED = int(os.environ.get("MAILCFG_FIX_ALL_SEED", "6161"))
 
 

@@ -19,7 +19,7 @@ import pytest
 import realpostfix as rp
 from mailcfg.postfix.probe import Probe
 
-CONFIGS = int(os.environ.get("MAILCFG_DIFF_CONFIGS", "100"))
+CONFIGS = int(os.environ.get("MAILCFG_DIFF_CONFIGS", "60"))
 SEED = int(os.environ.get("MAILCFG_DIFF_SEED", "20261128"))
 OUTSIDE = "198.51.100.7"
 FOREIGN = "x@foreign.example"

@@ -26,7 +26,7 @@ from mailcfg.rules.postfix_relay import inbound_refusals, open_relays, user_tria
 from mailcfg.snapshot import load_local
 from postfix_generator import FOREIGN, OUTSIDE, generate_batch
 
-CONFIGS = int(os.environ.get("MAILCFG_RULE_CONFIGS", "100"))
+CONFIGS = int(os.environ.get("MAILCFG_RULE_CONFIGS", "60"))
 SEED = int(os.environ.get("MAILCFG_RULE_SEED", "4242"))
 
 
