@@ -26,7 +26,7 @@ from mailcfg.remote.collect import IP_ADDR
 from mailcfg.snapshot import load_local
 
 SEED = int(os.environ.get("MAILCFG_EXIM_SEED", "11"))
-CONFIGS = int(os.environ.get("MAILCFG_EXIM_CONFIGS", "40"))
+CONFIGS = int(os.environ.get("MAILCFG_EXIM_CONFIGS", "30"))
 NO_DNS = World(dns=False)
 
 
