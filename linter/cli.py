@@ -21,7 +21,6 @@ from mailcfg.findings import Severity
 from mailcfg.fixer import fix_target
 from mailcfg.lint import lint_path, lint_snapshot
 from mailcfg.policy import load_policy, probe_problem
-from mailcfg.postfix.probe import Probe, literal_helo
 from mailcfg.registry import all_rules, rule_by_id
 from mailcfg.remote.apply import CONFIRM_SECONDS, apply_fixes
 from mailcfg.remote.fetch import fetch as fetch_host
@@ -39,6 +38,7 @@ from mailcfg.reporters import FORMATS
 from mailcfg.reporters.decision import render_explained, render_test
 from mailcfg.reporters.visible import visible
 from mailcfg.targets import Target, expand
+from mailcfg.transaction import Probe, literal_helo
 from mailcfg.writes import write_atomic, write_inside
 from rich.console import Console
 from rich.markdown import Markdown

@@ -19,10 +19,10 @@ from mailcfg.policy import Expectation
 from mailcfg.postfix.config import PostfixConfig, load_postfix
 from mailcfg.postfix.dependence import dependencies as postfix_dependencies
 from mailcfg.postfix.engine import decide_on, select_service
-from mailcfg.postfix.probe import Decision, Probe, probe_json
 from mailcfg.postfix.services import port as listening_port
 from mailcfg.postfix.services import views
 from mailcfg.snapshot import load_local
+from mailcfg.transaction import Decision, Probe, probe_json
 
 Decider = Callable[[Probe], tuple[Decision, list[Dependency]]]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailcfg.findings import Location
-from mailcfg.postfix.probe import Decision, Step
+from mailcfg.transaction import Decision, Step
 
 MARK = "; not decided offline"
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailcfg.errors import MailcfgError
-from mailcfg.postfix.probe import ACTIONS, Probe, literal_helo
 from mailcfg.source import read_text
+from mailcfg.transaction import ACTIONS, Probe, literal_helo
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 

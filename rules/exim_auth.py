@@ -13,9 +13,9 @@ from mailcfg.exim.session import Session
 from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fix import UNSAFE, Fix
 from mailcfg.outsiders import OUTSIDE_V4, VICTIM
-from mailcfg.postfix.probe import Probe
 from mailcfg.roles import expects
 from mailcfg.rule import Rule
+from mailcfg.transaction import Probe
 
 AUTH_MISSING = Rule("exim-auth-missing", "A host meant for submission offers no SMTP AUTH", Severity.ERROR,
                     ("auth",), "exim")

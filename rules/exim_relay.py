@@ -20,8 +20,8 @@ from mailcfg.exim.whatif import keeps_answers, legitimate, losers, named_identit
 from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fix import SAFE, UNSAFE, Fix
 from mailcfg.outsiders import VICTIM
-from mailcfg.postfix.probe import Decision, Probe
 from mailcfg.rule import Rule
+from mailcfg.transaction import Decision, Probe
 from mailcfg.trust import judge
 
 OPEN_RELAY = Rule("exim-open-relay", "An outside client can relay mail to other domains", Severity.ERROR,

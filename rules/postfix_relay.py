@@ -19,7 +19,6 @@ from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide_on, missing_relay_check, relay_gate_list, startup_error
 from mailcfg.postfix.listedit import GATES, TRUSTED_CLIENTS, list_value, with_item_before, with_relay_gate
 from mailcfg.postfix.mastercf import Service
-from mailcfg.postfix.probe import Decision, Probe, Step
 from mailcfg.postfix.probes import (
     OUTSIDE_SENDER,
     OUTSIDE_V4,
@@ -37,6 +36,7 @@ from mailcfg.postfix.whatif import WhatIf, answers, differences, losers, trusted
 from mailcfg.roles import expects
 from mailcfg.rule import Rule
 from mailcfg.rules.postfix_syntax import restriction_errors
+from mailcfg.transaction import Decision, Probe, Step
 
 OPEN_RELAY = Rule(
     "postfix-open-relay", "An unauthenticated client on the internet can relay mail to other domains",

@@ -13,12 +13,12 @@ from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.dependence import dependencies
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide_on, startup_error
-from mailcfg.postfix.probe import Probe
 from mailcfg.postfix.probes import attacker_attempts, known_recipient
 from mailcfg.postfix.services import describe, port, public, views
 from mailcfg.roles import expects
 from mailcfg.rule import Rule
 from mailcfg.rules.postfix_relay import _inbound, _receiving_domains, user_trials
+from mailcfg.transaction import Probe
 
 UNDECIDED = Rule(
     "postfix-undecided", "A relay verdict depends on something the snapshot lacks (a table, DNS, a policy service)",

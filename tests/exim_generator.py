@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import realexim as rx
-from mailcfg.postfix.probe import Probe
+from mailcfg.transaction import Probe
 
 HOSTNAME = "mx.example.com"
 LOCAL = "example.com"

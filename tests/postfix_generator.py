@@ -23,7 +23,7 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mailcfg.postfix.probe import Probe
+from mailcfg.transaction import Probe
 from realpostfix import available_map_types, finish_snapshot, make_certificate, master_cf, namespace_facts
 
 OUTSIDE = ("198.51.100.7", "203.0.113.9")

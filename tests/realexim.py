@@ -45,7 +45,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailcfg.postfix.probe import Probe
+from mailcfg.transaction import Probe
 
 REPO = Path(__file__).resolve().parent.parent
 EXIM_ROOT = REPO / ".exim" / "root"

@@ -1085,7 +1085,7 @@ class Comparison:
         return "\n".join(lines)
 
     def report(self, limit: int = 40) -> str:
-        from mailcfg.postfix.probe import probe_json
+        from mailcfg.transaction import probe_json
 
         out = [self.summary()]
         failures = self.failures()

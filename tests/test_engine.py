@@ -12,8 +12,8 @@ from mailcfg.postfix.address import internal_form, resolve
 from mailcfg.postfix.config import load_postfix
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide
-from mailcfg.postfix.probe import Probe
 from mailcfg.snapshot import load_local
+from mailcfg.transaction import Probe
 
 SMTP = "smtp inet n - y - - smtpd\n"
 OUTSIDE = "198.51.100.7"

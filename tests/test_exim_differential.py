@@ -21,9 +21,9 @@ from exim_generator import generate_batch, real_config, write_snapshot
 from mailcfg.exim.config import load_exim
 from mailcfg.exim.engine import decide
 from mailcfg.exim.session import World
-from mailcfg.postfix.probe import Decision
 from mailcfg.remote.collect import IP_ADDR
 from mailcfg.snapshot import load_local
+from mailcfg.transaction import Decision
 
 SEED = int(os.environ.get("MAILCFG_EXIM_SEED", "11"))
 CONFIGS = int(os.environ.get("MAILCFG_EXIM_CONFIGS", "30"))

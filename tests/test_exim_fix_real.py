@@ -26,9 +26,9 @@ from mailcfg.exim.match import in_list
 from mailcfg.exim.probes import outsider_trials, user_trial
 from mailcfg.exim.session import Session, World
 from mailcfg.lint import lint_snapshot
-from mailcfg.postfix.probe import Probe
 from mailcfg.rules.exim_relay import open_relays, wide_items
 from mailcfg.snapshot import load_local
+from mailcfg.transaction import Probe
 from test_exim_differential import with_host_addresses
 
 SEED = int(os.environ.get("MAILCFG_EXIM_FIX_SEED", "23"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import exim_generator as eg
 import pytest
 import realexim as rx
-from mailcfg.postfix.probe import Probe
+from mailcfg.transaction import Probe
 
 OUTSIDE = "198.51.100.7"
 HELO = "client.example.net"

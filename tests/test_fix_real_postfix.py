@@ -29,10 +29,10 @@ import realpostfix as rp
 from mailcfg.lint import lint_path
 from mailcfg.postfix.config import load_postfix
 from mailcfg.postfix.effective import ParameterView
-from mailcfg.postfix.probe import Probe
 from mailcfg.postfix.probes import final_domains
 from mailcfg.rules.postfix_relay import open_relays
 from mailcfg.snapshot import load_local
+from mailcfg.transaction import Probe
 from postfix_generator import FOREIGN, HELO, OUTSIDE, SENDER, generate_batch
 
 CONFIGS = int(os.environ.get("MAILCFG_FIX_CONFIGS", "200"))

@@ -100,7 +100,7 @@ def _chain(n: int, last: str) -> str:
 
 def _decide(root: Path):
     from mailcfg.decisions import explain
-    from mailcfg.postfix.probe import Probe
+    from mailcfg.transaction import Probe
 
     return explain(str(root), Probe(*OUTSIDER, "a@example.org", "client.example", service="smtp")).decision
 
@@ -157,7 +157,7 @@ def test_class_loops_against_the_real_smtpd(tmp_path):
     """What the real smtpd does with the configurations above (a private harness: a crashed smtpd
     leaves master throttling the service)."""
     import realpostfix as rp
-    from mailcfg.postfix.probe import Probe
+    from mailcfg.transaction import Probe
 
     why = rp.available()
     if why:

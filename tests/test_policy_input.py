@@ -95,7 +95,7 @@ def test_bare_local_parts_as_the_real_smtpd_answers_them(harness, tmp_path):
     does the engine (a listed local user, an unknown one, and reject_non_fqdn_recipient)."""
     import realpostfix as rp
     from mailcfg.decisions import explain
-    from mailcfg.postfix.probe import Probe
+    from mailcfg.transaction import Probe
 
     roots = []
     for name, extra in (("plain", ""), ("fqdn", "smtpd_recipient_restrictions = reject_non_fqdn_recipient\n")):

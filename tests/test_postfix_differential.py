@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import realpostfix as rp
-from mailcfg.postfix.probe import Probe
+from mailcfg.transaction import Probe
 
 CONFIGS = int(os.environ.get("MAILCFG_DIFF_CONFIGS", "60"))
 SEED = int(os.environ.get("MAILCFG_DIFF_SEED", "20261128"))

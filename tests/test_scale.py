@@ -14,7 +14,7 @@ import pytest
 import realpostfix as rp
 from conftest import REPO, make_snapshot
 from mailcfg.decisions import explain
-from mailcfg.postfix.probe import Probe
+from mailcfg.transaction import Probe
 
 FOREIGN = "x@foreign.example"
 

@@ -155,7 +155,7 @@ def test_both_branches_of_a_conditional_answer_are_what_the_real_postfix_answers
     entry that says OK for the HELO, or none), answers each branch exactly."""
     import realpostfix as rp
     from mailcfg.decisions import explain
-    from mailcfg.postfix.probe import Probe
+    from mailcfg.transaction import Probe
 
     main = ("compatibility_level = 3.6\nmyhostname = mx1.example.org\nmydestination = $myhostname, localhost\n"
             "alias_maps =\nlocal_recipient_maps =\nsmtpd_relay_restrictions = permit_mynetworks,\n"
@@ -187,7 +187,7 @@ def test_both_branches_of_an_exim_conditional_answer_are_what_the_real_exim_answ
     unlisted one with exactly the offline reply."""
     import realexim as rx
     from mailcfg.decisions import explain
-    from mailcfg.postfix.probe import Probe
+    from mailcfg.transaction import Probe
 
     why = rx.available()
     if why:  # not a skip: setup.sh unpacks Exim, and the suite runs as root

@@ -10,7 +10,7 @@ from mailcfg.dependence import Dependency, piece_of, undecided_steps
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.engine import MAX_BRANCHES, decide_taking
 from mailcfg.exim.session import World
-from mailcfg.postfix.probe import Decision, Probe
+from mailcfg.transaction import Decision, Probe
 
 BRANCH = "taken as not met"  # the note of a condition the run took as not met (a branch point)
 

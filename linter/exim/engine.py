@@ -17,7 +17,7 @@ from mailcfg.exim.lists import split_list
 from mailcfg.exim.match import Host, ListError, in_list, match_list
 from mailcfg.exim.parse import Driver
 from mailcfg.exim.session import TLS_CIPHER, Session, World
-from mailcfg.postfix.probe import Decision, Probe, Step
+from mailcfg.transaction import Decision, Probe, Step
 
 ACCEPTED = "250 Accepted"
 

@@ -15,7 +15,7 @@ from mailcfg.exim.engine import decide, start_tls
 from mailcfg.exim.lists import split_list
 from mailcfg.exim.session import Session, World
 from mailcfg.outsiders import OUTSIDE_SENDER, OUTSIDE_V4, OUTSIDE_V6, USER, VICTIM
-from mailcfg.postfix.probe import Decision, Probe
+from mailcfg.transaction import Decision, Probe
 
 SERVICE_PORTS = {"smtp": 25, "submission": 587, "smtps": 465, "ssmtp": 465, "urd": 465}
 OUTSIDE_HELO = "client.outside.example"

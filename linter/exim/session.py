@@ -9,7 +9,7 @@ from mailcfg.exim.expand import Context, expand
 from mailcfg.exim.lines import Origin
 from mailcfg.exim.match import Environment, Host, in_list
 from mailcfg.exim.parse import AclItem, Driver
-from mailcfg.postfix.probe import Probe, Step
+from mailcfg.transaction import Probe, Step
 
 # What $tls_in_cipher holds for a TLS session in the model: Exim with GnuTLS names TLS 1.3 suites so.
 TLS_CIPHER = "TLS1.3:TLS_AES_256_GCM_SHA384:256"

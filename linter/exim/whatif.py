@@ -19,7 +19,7 @@ from mailcfg.exim.engine import decide
 from mailcfg.exim.lists import split_list
 from mailcfg.exim.probes import OUTSIDE_HELO, local_domain_names, logged_in, user_trial
 from mailcfg.outsiders import OUTSIDE_SENDER, OUTSIDE_V4, USER, VICTIM
-from mailcfg.postfix.probe import Probe
+from mailcfg.transaction import Probe
 
 
 def legitimate(config: EximConfig, trusted: bool = True, users: bool = True) -> list[Probe]:

@@ -8,9 +8,9 @@ from mailcfg.dependence import Dependency, piece_of, undecided_steps
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide_on
 from mailcfg.postfix.listedit import word
-from mailcfg.postfix.probe import Decision, Probe, Step
 from mailcfg.postfix.restrictions import IMPLICIT_ACCESS, Item, lists_and_classes, parse
 from mailcfg.postfix.whatif import WhatIf
+from mailcfg.transaction import Decision, Probe, Step
 
 CASES = {"permit": "it permits", "reject": "it rejects"}
 # Recipient checks whose table is missing take the recipient to exist: an assumption named in the

@@ -20,7 +20,6 @@ from mailcfg.postfix.evaluate import generic
 from mailcfg.postfix.lookup import Undecided
 from mailcfg.postfix.mastercf import Service
 from mailcfg.postfix.matchlist import match_hosts
-from mailcfg.postfix.probe import Decision, Probe, Step
 from mailcfg.postfix.restrictions import IMPLICIT_ACCESS, parse
 from mailcfg.postfix.services import port as listening_port
 from mailcfg.postfix.services import views
@@ -40,6 +39,7 @@ from mailcfg.postfix.session import (
 )
 from mailcfg.postfix.tls import auth_needs_tls, offers_tls, tls_mode
 from mailcfg.postfix.tokens import split_list
+from mailcfg.transaction import Decision, Probe, Step
 
 REQUIRED = (
     "reject_unauth_destination",

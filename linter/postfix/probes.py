@@ -16,11 +16,11 @@ from mailcfg.postfix.address import valid_hostname
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.lookup import Undecided
 from mailcfg.postfix.mastercf import Service
-from mailcfg.postfix.probe import Probe, literal_helo
 from mailcfg.postfix.restrictions import IMPLICIT_ACCESS, lists_and_classes, parse
 from mailcfg.postfix.tables import PATTERN_FILE_TYPES, parse_ref
 from mailcfg.postfix.tls import offers_tls
 from mailcfg.postfix.tokens import split_list
+from mailcfg.transaction import Probe, literal_helo
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from mailcfg.findings import Location
 from mailcfg.postfix.effective import ParameterView
-from mailcfg.postfix.probe import Probe, Step
 from mailcfg.postfix.restrictions import Item
+from mailcfg.transaction import Probe, Step
 
 PERMIT, DUNNO, REJECT = "permit", "dunno", "reject"
 CLIENT, HELO, SENDER, RECIPIENT = "Client host", "Helo command", "Sender address", "Recipient address"

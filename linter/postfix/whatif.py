@@ -12,11 +12,11 @@ from mailcfg.postfix.engine import decide_on
 from mailcfg.postfix.maincf import Parameter
 from mailcfg.postfix.mastercf import Override
 from mailcfg.postfix.mynetworks import network
-from mailcfg.postfix.probe import Probe, literal_helo
 from mailcfg.postfix.probes import OUTSIDE_SENDER, OUTSIDE_V4, VICTIM, access_keys, final_domains, user_probe
 from mailcfg.postfix.restrictions import IMPLICIT_ACCESS, lists_and_classes, parse
 from mailcfg.postfix.tables import parse_ref
 from mailcfg.postfix.tls import offers_tls
+from mailcfg.transaction import Probe, literal_helo
 
 
 class WhatIf(ParameterView):

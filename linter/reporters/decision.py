@@ -7,8 +7,8 @@ from io import StringIO
 from mailcfg.decisions import Explained, TestRun
 from mailcfg.dependence import Dependency
 from mailcfg.postfix.known import is_known
-from mailcfg.postfix.probe import Decision
 from mailcfg.reporters.visible import visible
+from mailcfg.transaction import Decision
 from rich.console import Console
 from rich.markup import escape as markup_escape
 

@@ -1,4 +1,5 @@
-"""One SMTP transaction to decide, and the decision with the trace that explains it."""
+"""The SMTP transaction model, shared by every mail system: one transaction to decide (Probe), and the
+decision (Decision) with the trace of steps (Step) that explains it."""
 
 from __future__ import annotations
 
