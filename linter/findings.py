@@ -33,6 +33,15 @@ class Finding:
     location: Location = Location()
     service: str | None = None
     fix: str | None = None  # None, "safe" or "unsafe"
+    # what the finding is about, line-independent: a main.cf parameter, a master.cf service, an Exim
+    # option or ACL statement (set by the rule, or by the mail system's seam from the location)
+    subject: str | None = None
+    fingerprint: str | None = None  # mailcfg.fingerprint, set once a target's findings are complete
+
+    @property
+    def docs(self) -> str:
+        """The rule's doc page, as a path in the repository."""
+        return f"rules/docs/{self.rule}.md"
 
     def to_json(self) -> dict:
         return {
@@ -44,4 +53,7 @@ class Finding:
             "column": self.location.column,
             "service": self.service,
             "fix": self.fix,
+            "subject": self.subject,
+            "fingerprint": self.fingerprint,
+            "docs": self.docs,
         }
