@@ -1,16 +1,17 @@
-"""Reporters: lint results rendered for people (text) and machines (json, sarif, junit, github, codeclimate)."""
+"""Reporters: lint results rendered for people (text, concise) and machines (json, sarif, junit, github, codeclimate)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from mailcfg.lint import TargetResult
-from mailcfg.reporters import codeclimate, github, json_report, junit, sarif, text
+from mailcfg.reporters import codeclimate, concise, github, json_report, junit, sarif, text
 
 Renderer = Callable[[list[TargetResult], bool], str]
 
 FORMATS: dict[str, Renderer] = {
     "text": text.render,
+    "concise": concise.render,
     "json": json_report.render,
     "sarif": sarif.render,
     "junit": junit.render,

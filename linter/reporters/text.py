@@ -2,19 +2,28 @@
 
 Written as plain strings (a styled console per line costs milliseconds, and reports can hold
 tens of thousands of findings); everything taken from the input goes through `visible`.
+Long messages wrap at `width` under their finding; the quoted line is never wrapped (it is
+shown around the column instead), so what the caret points at stays in view.
 """
 
 from __future__ import annotations
 
+import textwrap
+
 from mailcfg.findings import Finding, Severity
 from mailcfg.lint import TargetResult
+from mailcfg.reporters.fixdiff import fix_diff, fixes_by_finding
 from mailcfg.reporters.visible import visible
 
 STYLE = {Severity.ERROR: "1;31", Severity.WARNING: "33", Severity.INFO: "36"}
-BOLD, BOLD_RED, DIM = "1", "1;31", "2"
+BOLD, BOLD_RED, DIM, GREEN, RED = "1", "1;31", "2", "32", "31"
+GUTTER = " " * 13  # under the severity column: where a wrapped message and a quoted line go
+MIN_WIDTH = 60  # narrower than this, wrapping would leave a few words a line
 
 
-class _Out:
+class Out:
+    """Lines of a report, painted with SGR codes only when colour is on."""
+
     def __init__(self, color: bool) -> None:
         self.color = color
         self.lines: list[str] = []
@@ -25,25 +34,47 @@ class _Out:
     def add(self, line: str = "") -> None:
         self.lines.append(line)
 
+    def diff(self, text: str, indent: str) -> None:
+        """A unified diff, input text made visible, added and removed lines coloured."""
+        for line in visible(text, keep_lines=True).splitlines():
+            sgr = GREEN if line.startswith("+") and not line.startswith("+++") else \
+                RED if line.startswith("-") and not line.startswith("---") else ""
+            self.add(indent + (self.paint(line, sgr) if sgr else line))
 
-def render(results: list[TargetResult], color: bool = False) -> str:
-    out = _Out(color)
+    def text(self) -> str:
+        return "".join(line + "\n" for line in self.lines)
+
+
+def render(results: list[TargetResult], color: bool = False, *, width: int | None = None, quiet: bool = False,
+           show_fixes: bool = False) -> str:
+    """The grouped report; `width` wraps messages (None: never), `quiet` leaves out the summary,
+    `show_fixes` shows each fix's diff under its finding."""
+    out = Out(color)
     for result in results:
-        _target(out, result)
+        _target(out, result, width, show_fixes)
+    if not quiet:
+        summary(out, results)
+    return out.text()
+
+
+def summary(out: Out, results: list[TargetResult]) -> None:
+    """The closing lines: counts per severity, or "All checks passed", and what `mailcfg fix` can do."""
     counts = {s: sum(1 for r in results for f in r.findings if f.severity == s) for s in Severity}
     failed = sum(1 for r in results if r.status != "ok")
-    summary = ", ".join(f"{counts[s]} {s.value}{'s' if counts[s] != 1 and s != Severity.INFO else ''}"
-                        for s in Severity)
-    out.add(f"{summary} in {len(results)} target{'s' if len(results) != 1 else ''}"
-            + (f"; {failed} could not be checked" if failed else ""))
+    targets = f"{len(results)} target{'s' if len(results) != 1 else ''}"
+    if not failed and not any(counts.values()):
+        out.add(f"All checks passed ({targets}).")
+        return
+    found = ", ".join(f"{counts[s]} {s.value}{'s' if counts[s] != 1 and s != Severity.INFO else ''}"
+                      for s in Severity)
+    out.add(f"{found} in {targets}" + (f"; {failed} could not be checked" if failed else ""))
     fixes = {kind: sum(1 for r in results for f in r.findings if f.fix == kind) for kind in ("safe", "unsafe")}
     if fixes["safe"] or fixes["unsafe"]:
         out.add(f"[*] {fixes['safe']} fixable with `mailcfg fix`"
                 + (f" ({fixes['unsafe']} more with --unsafe-fixes)" if fixes["unsafe"] else ""))
-    return "".join(line + "\n" for line in out.lines)
 
 
-def _target(out: _Out, result: TargetResult) -> None:
+def _target(out: Out, result: TargetResult, width: int | None, show_fixes: bool) -> None:
     systems = ", ".join(result.systems) or "nothing recognised"
     out.add(f"{out.paint(visible(result.target), BOLD)} ({systems})")
     if result.status != "ok":  # an SSH reason may already start with the status: say it once
@@ -51,26 +82,48 @@ def _target(out: _Out, result: TargetResult) -> None:
         out.add(f"  {out.paint(result.status + ':', BOLD_RED)} {visible(error)}")
     by_file: dict[str, list[Finding]] = {}
     lines: dict[tuple[str, int], str | None] = {}
+    fixes = fixes_by_finding(result) if show_fixes else {}
     for f in result.findings:
         by_file.setdefault(f.location.file or "(configuration as a whole)", []).append(f)
     for file, findings in by_file.items():
         out.add(f"  {visible(file)}")
         for f in findings:
-            where = f"{f.location.line}:{f.location.column or 1}" if f.location.line else "-"
-            service = f" [{visible(f.service)}]" if f.service else ""
-            mark = " [*]" if f.fix == "safe" else " [unsafe fix]" if f.fix == "unsafe" else ""
-            out.add(f"    {where:>7}  {out.paint(f'{f.severity.value:<7}', STYLE[f.severity])}  "
-                    f"{f.rule}{service}{mark}  {visible(f.message)}")
+            _finding(out, f, width)
             shown = _line(result, f, lines)
             if shown is not None:
                 before, text = _window(shown, f.location.column or 1)
-                out.add(f"             | {visible(text)}")
+                out.add(f"{GUTTER}| {visible(text)}")
                 if f.location.column:
                     # the caret sits under the same character however wide the escapes before it are
-                    out.add("             | " + " " * len(visible(text[:before])) + "^")
+                    out.add(f"{GUTTER}| " + " " * len(visible(text[:before])) + "^")
+            if f in fixes:
+                label = f"fix ({fixes[f].safety}): "
+                _wrapped(out, GUTTER + label, GUTTER + out.paint(label, BOLD), visible(fixes[f].summary), width)
+                out.diff(fix_diff(result, fixes[f]), GUTTER)
     for note in result.assumptions:
         out.add("  " + out.paint(f"assumed: {visible(note)}", DIM))
     out.add()
+
+
+def _finding(out: Out, f: Finding, width: int | None) -> None:
+    where = f"{f.location.line}:{f.location.column or 1}" if f.location.line else "-"
+    service = f" [{visible(f.service)}]" if f.service else ""
+    mark = " [*]" if f.fix == "safe" else " [unsafe fix]" if f.fix == "unsafe" else ""
+    left, right = f"    {where:>7}  ", f"  {f.rule}{service}{mark}  "
+    severity = f"{f.severity.value:<7}"
+    _wrapped(out, left + severity + right, left + out.paint(severity, STYLE[f.severity]) + right,
+             visible(f.message), width)
+
+
+def _wrapped(out: Out, plain: str, painted: str, text: str, width: int | None) -> None:
+    """`painted` (whose text without colour is `plain`) and `text` after it, wrapped at `width` under GUTTER."""
+    lines = textwrap.wrap(text, max(width, MIN_WIDTH), initial_indent=plain, subsequent_indent=GUTTER,
+                          break_long_words=False, break_on_hyphens=False) if width and text else []
+    if len(lines) < 2:  # fits, or nothing to wrap: the text as it is
+        lines = [plain + text]
+    out.add(painted + lines[0][len(plain):])
+    for line in lines[1:]:
+        out.add(line)
 
 
 WIDTH = 160  # of a quoted line: a long value is shown around the column (output stays linear in the input)
