@@ -1,38 +1,193 @@
-"""Own-line suppression comments: `# mailcfg: ignore RULE[, RULE] -- reason` directly above a setting.
+"""Own-line suppression comments, checked: `# mailcfg: ignore RULE[, RULE] -- reason`.
 
-main.cf and master.cf have no trailing comments, so the directive is a comment line (or one of
-a block of comment lines) directly above the setting; it covers every line of that setting.
+Main.cf, master.cf and Exim's configuration have no trailing comments, so a suppression is a
+comment line in the block of comment lines directly above a setting (no blank line between). It
+covers that line and the lines after it indented deeper than it (a Postfix continuation, the
+conditions of an Exim ACL statement) or continued with a backslash.
+
+Suppressions are checked, never trusted blindly: a rule id that names no rule, or a comment that
+starts `mailcfg:` but is no suppression, is `mailcfg-invalid-suppression` (with the closest rule id);
+a suppression that hides nothing is `mailcfg-unused-suppression`, which `mailcfg fix` removes; and
+where the project asks for reasons (`require-reason: true`), one without a reason is
+`mailcfg-suppression-missing-reason`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from mailcfg.registry import canonical_ids
-from mailcfg.source import LogicalLine, OrphanLine, SourceFile, logical_lines
+from mailcfg.edits import Edit
+from mailcfg.findings import Finding, Location, Severity
+from mailcfg.fix import SAFE, Fix
+from mailcfg.registry import all_rules, canonical_ids, suggest
+from mailcfg.source import BLANKS, SourceFile
 
-DIRECTIVE = re.compile(r"^\s*#\s*mailcfg:\s*ignore\s+([A-Za-z0-9_,\s-]+?)\s*(?:--.*)?$")
+INVALID = "mailcfg-invalid-suppression"
+UNUSED = "mailcfg-unused-suppression"
+MISSING_REASON = "mailcfg-suppression-missing-reason"
+META = (INVALID, UNUSED, MISSING_REASON)
+
+MARK = re.compile(r"^[ \t]*#[ \t]*mailcfg:")
+DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*mailcfg:[ \t]*ignore(?:[ \t]+(?P<ids>[^\s,-][^\n]*?))?"
+                       r"[ \t]*(?:--[ \t]*(?P<reason>.*?))?[ \t]*$")
+ID = re.compile(r"[^\s,]+")
+
+
+@dataclass(frozen=True)
+class Name:
+    text: str  # as written
+    column: int  # from 1
+
+
+@dataclass(frozen=True)
+class Directive:
+    file: str
+    line: int  # of the comment
+    names: tuple[Name, ...]  # empty: not a suppression the tool can read
+    reason: str | None
+    covers: tuple[int, ...]  # the physical lines of the setting below it; empty: none
+
+    def ids(self, name: Name) -> set[str]:
+        return canonical_ids(name.text)
+
+
+@dataclass
+class Outcome:
+    kept: list[Finding]
+    suppressed: int = 0
+    problems: list[Finding] = field(default_factory=list)  # the findings about suppressions
+    fixes: list[tuple[Finding, Fix]] = field(default_factory=list)  # removal of unused ones
+
+
+def directives(source: SourceFile) -> list[Directive]:
+    """Every `# mailcfg:` comment of a file, with the lines each covers."""
+    found = []
+    for number, raw in enumerate(source.lines, start=1):
+        if "mailcfg:" not in raw or not MARK.match(raw):
+            continue
+        text = source.line_text(number)
+        m = DIRECTIVE.match(text)
+        if m is None:
+            found.append(Directive(source.path, number, (), None, ()))
+            continue
+        ids = m.group("ids") or ""
+        start = m.start("ids") if m.group("ids") else 0
+        names = tuple(Name(x.group(), start + x.start() + 1) for x in ID.finditer(ids))
+        reason = (m.group("reason") or "").strip() or None
+        found.append(Directive(source.path, number, names, reason, _covered(source, number)))
+    return found
+
+
+def _covered(source: SourceFile, comment: int) -> tuple[int, ...]:
+    """The setting below the comment block holding line `comment`: its first line and the lines after
+    it that are indented deeper or follow a backslash; nothing when a blank line comes first."""
+    lines = source.lines
+    n = comment + 1
+    while n <= len(lines) and _comment(source.line_text(n)):
+        n += 1
+    if n > len(lines) or not source.line_text(n).strip(BLANKS):
+        return ()
+    first = source.line_text(n)
+    depth = _indent(first)
+    covered = [n]
+    continued = first.endswith("\\")
+    n += 1
+    while n <= len(lines):
+        text = source.line_text(n)
+        if not text.strip(BLANKS) or _comment(text):
+            n += 1
+            continue
+        if not continued and _indent(text) <= depth:
+            break
+        covered.append(n)
+        continued = text.endswith("\\")
+        n += 1
+    return tuple(covered)
+
+
+def _comment(text: str) -> bool:
+    return text.lstrip(BLANKS).startswith("#")
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip(BLANKS))
+
+
+def check(findings: Iterable[Finding], sources: dict[str, SourceFile], require_reason: bool = False) -> Outcome:
+    """The findings no suppression hides, how many were hidden, and what is wrong with the suppressions."""
+    by_file = {path: directives(source) for path, source in sources.items()}
+    covering: dict[tuple[str, int], list[Directive]] = {}
+    for ds in by_file.values():
+        for d in ds:
+            for line in d.covers:
+                covering.setdefault((d.file, line), []).append(d)
+    used: set[tuple[Directive, Name]] = set()
+    outcome = Outcome([])
+    for f in findings:
+        hiding = [(d, name) for d in covering.get((f.location.file or "", f.location.line or 0), ())
+                  for name in d.names if f.rule in d.ids(name)]
+        if hiding:
+            used.update(hiding)
+            outcome.suppressed += 1
+        else:
+            outcome.kept.append(f)
+    known = {name for rule in all_rules() for name in (rule.id, *rule.aliases)}
+    for path in sorted(by_file):
+        for d in by_file[path]:
+            _judge(d, sources[path], used, known, require_reason, outcome)
+    return outcome
+
+
+def _judge(d: Directive, source: SourceFile, used: set[tuple[Directive, Name]], known: set[str],
+           require_reason: bool, outcome: Outcome) -> None:
+    if not d.names:
+        outcome.problems.append(Finding(
+            INVALID, Severity.ERROR, "not a suppression mailcfg can read: write `# mailcfg: ignore RULE -- reason`",
+            Location(d.file, d.line, 1), subject="unreadable"))
+        return
+    unknown = [n for n in d.names if n.text not in known]
+    for name in unknown:
+        close = suggest(name.text, known)
+        outcome.problems.append(Finding(
+            INVALID, Severity.ERROR, f"suppression names no rule: {name.text!r}"
+            + (f"; did you mean {close!r}?" if close else " (see `mailcfg rules`)"),
+            Location(d.file, d.line, name.column), subject=f"ignore {name.text}"))
+    if require_reason and d.reason is None:
+        outcome.problems.append(Finding(
+            MISSING_REASON, Severity.WARNING, "suppression without a reason: add ` -- why it is accepted`",
+            Location(d.file, d.line, 1), subject="ignore " + ", ".join(n.text for n in d.names)))
+    idle = [n for n in d.names if n.text in known and (d, n) not in used]
+    if not idle:
+        return
+    keep = [n for n in d.names if n not in idle]
+    what = ", ".join(n.text for n in idle)
+    where = "nothing below it" if not d.covers else f"no finding of {'this rule' if len(idle) == 1 else 'these rules'}"
+    finding = Finding(UNUSED, Severity.WARNING, f"suppression of {what} hides {where}",
+                      Location(d.file, d.line, idle[0].column), subject=f"ignore {what}", fix=SAFE)
+    outcome.problems.append(finding)
+    outcome.fixes.append((finding, _removal(d, source, keep, what)))
+
+
+def _removal(d: Directive, source: SourceFile, keep: list[Name], what: str) -> Fix:
+    """Drop the unused names; the whole comment line when none is left."""
+    if not keep:
+        return Fix(UNUSED, SAFE, f"remove the unused suppression of {what} ({d.file}:{d.line})",
+                   (Edit(d.file, d.line, d.line, ""),))
+    text = source.line_text(d.line)
+    first, last = d.names[0], d.names[-1]
+    end = last.column - 1 + len(last.text)
+    new = text[:first.column - 1] + ", ".join(n.text for n in keep) + text[end:]
+    return Fix(UNUSED, SAFE, f"remove {what} from the suppression at {d.file}:{d.line}",
+               (Edit(d.file, d.line, d.line, new + "\n"),))
 
 
 def suppressed_lines(source: SourceFile) -> dict[int, set[str]]:
     """Physical line number -> rule ids suppressed there."""
     result: dict[int, set[str]] = {}
-    for item in logical_lines(source):
-        if isinstance(item, OrphanLine):
-            continue
-        ids = _ids_above(item, source)
-        if ids:
-            for line in range(item.first_line, item.last_line + 1):
-                result.setdefault(line, set()).update(ids)
+    for d in directives(source):
+        for line in d.covers:
+            for name in d.names:
+                result.setdefault(line, set()).update(d.ids(name))
     return result
-
-
-def _ids_above(line: LogicalLine, source: SourceFile) -> set[str]:
-    ids: set[str] = set()
-    for number in line.comments_above:
-        m = DIRECTIVE.match(source.line_text(number))
-        if m:
-            for rule_id in re.split(r"[,\s]+", m.group(1).strip()):
-                if rule_id:
-                    ids |= canonical_ids(rule_id)
-    return ids

@@ -1,0 +1,95 @@
+"""Baselines: the findings a project has accepted for now, hidden until they change.
+
+`mailcfg lint --write-baseline FILE` records each finding's fingerprint (with its rule, target,
+file and subject, for people reading the file); `--baseline FILE` hides the findings whose
+fingerprint is recorded. Fingerprints hold no line numbers, so moving settings or adding comments
+keeps a finding hidden. A recorded entry of a target linted in this run that is no longer found
+is reported as `mailcfg-stale-baseline` (the file should be rewritten); entries of targets not
+linted in this run are left alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from mailcfg.errors import MailcfgError
+from mailcfg.findings import Finding, Location, Severity
+
+VERSION = 1
+STALE = "mailcfg-stale-baseline"
+
+
+@dataclass(frozen=True)
+class Entry:
+    fingerprint: str
+    rule: str
+    target: str
+    file: str | None
+    subject: str | None
+
+
+@dataclass
+class Baseline:
+    path: str
+    entries: dict[str, Entry]  # by fingerprint
+
+    def split(self, target: str, findings: Iterable[Finding]) -> tuple[list[Finding], int, list[Finding]]:
+        """(the findings not in the baseline, how many were hidden, a stale-entry finding for each
+        entry of `target` no longer found)."""
+        kept: list[Finding] = []
+        found: set[str] = set()
+        for f in findings:
+            if f.fingerprint in self.entries:
+                found.add(f.fingerprint)
+            else:
+                kept.append(f)
+        stale = [_stale(e, self.path) for fp, e in sorted(self.entries.items())
+                 if e.target == target and fp not in found]
+        return kept, len(found), stale
+
+
+def _stale(entry: Entry, path: str) -> Finding:
+    where = f" in {entry.file}" + (f" ({entry.subject})" if entry.subject else "") if entry.file else ""
+    return Finding(STALE, Severity.INFO,
+                   f"{path}: entry {entry.fingerprint} ({entry.rule}{where}) is no longer found; "
+                   f"write the baseline again to drop it", Location(), subject=entry.fingerprint)
+
+
+def render(findings: Iterable[tuple[str, Finding]]) -> str:
+    """The baseline file for (target, finding) pairs: JSON, entries sorted, one stable text for the
+    same findings."""
+    entries = {f.fingerprint: Entry(f.fingerprint, f.rule, target, f.location.file, f.subject)
+               for target, f in findings if f.fingerprint is not None and f.rule != STALE}
+    ordered = sorted(entries.values(), key=lambda e: (e.target, e.file or "", e.rule, e.subject or "", e.fingerprint))
+    return json.dumps({"version": VERSION, "tool": "mailcfg", "entries": [asdict(e) for e in ordered]},
+                      indent=2, sort_keys=True) + "\n"
+
+
+def load(path: str | Path) -> Baseline:
+    name = str(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MailcfgError(f"{name}: baseline not found (write one with `mailcfg lint --write-baseline FILE`)") \
+            from None
+    except OSError as exc:
+        raise MailcfgError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f":{exc.lineno}:{exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise MailcfgError(f"{name}{where}: not a mailcfg baseline (invalid JSON)") from None
+    if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("entries"), list):
+        raise MailcfgError(f"{name}: not a mailcfg baseline of version {VERSION} "
+                           f"(expected {{\"version\": {VERSION}, \"entries\": [...]}})")
+    entries: dict[str, Entry] = {}
+    for i, item in enumerate(data["entries"]):
+        try:
+            entry = Entry(**{k: item.get(k) for k in Entry.__dataclass_fields__})
+        except AttributeError:
+            entry = None
+        if entry is None or not all(isinstance(v, str) for v in (entry.fingerprint, entry.rule, entry.target)):
+            raise MailcfgError(f"{name}: entry {i + 1}: expected an object with fingerprint, rule and target")
+        entries[entry.fingerprint] = entry
+    return Baseline(name, entries)
