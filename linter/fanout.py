@@ -13,9 +13,6 @@ from typing import TypeVar
 
 from mailcfg.lint import TargetResult
 from mailcfg.reporters.visible import visible
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 T = TypeVar("T")
 
@@ -24,9 +21,7 @@ def run_all(items: list[T], check: Callable[[T], TargetResult], forks: int, name
             progress: bool = False) -> list[TargetResult]:
     """`check` every item with at most `forks` running at once; a progress bar on stderr if asked."""
     done: dict[int, TargetResult] = {}
-    columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.description}"))
-    bar = Progress(*columns, console=Console(stderr=True), transient=True) if progress else None
+    bar = _bar() if progress else None
     with ThreadPoolExecutor(max_workers=max(1, min(forks, len(items) or 1))) as pool, bar or nullcontext():
         task = bar.add_task("", total=len(items)) if bar else None
         futures = {pool.submit(check, item): i for i, item in enumerate(items)}
@@ -34,5 +29,21 @@ def run_all(items: list[T], check: Callable[[T], TargetResult], forks: int, name
             i = futures[future]
             done[i] = future.result()  # a check never raises: failures are results
             if bar is not None and task is not None:
-                bar.update(task, advance=1, description=escape(visible(names[i])))  # shown as written
+                bar.update(task, advance=1, description=_escape(visible(names[i])))  # shown as written
     return [done[i] for i in range(len(items))]
+
+
+def _bar():
+    # rich loads only when a bar is shown (a terminal and hosts): a plain run starts faster without it.
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.description}"))
+    return Progress(*columns, console=Console(stderr=True), transient=True)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailcfg.errors import MailcfgError
-from mailcfg.remote import inventory, sshconfig
 from mailcfg.remote.hosts import HostSpec
-from mailcfg.remote.ssh import is_ssh_target
+from mailcfg.remote.sshtarget import is_ssh_target
 from mailcfg.snapshot import dir_kind
 
 MAX_DEPTH = 4  # hosts/<site>/<host>/etc/... is as deep as fleets of snapshots go
@@ -32,6 +31,8 @@ class Target:
 
 
 def expand(words: list[str], inventory_file: Path | None = None, limit: str | None = None) -> list[Target]:
+    from mailcfg.remote import inventory  # its YAML library loads only for a YAML inventory
+
     inv = inventory.load(inventory_file) if inventory_file is not None else None
     if limit is not None and inv is None:
         raise MailcfgError("--limit selects hosts of an inventory: give one with -i FILE")
@@ -46,6 +47,8 @@ def expand(words: list[str], inventory_file: Path | None = None, limit: str | No
             targets += [Target(h.name, host=h) for h in inventory.select(inv, word)
                         if allowed is None or h.name in allowed]
         elif _ssh_config_names(word):
+            from mailcfg.remote import sshconfig  # paramiko's parser: only for a run that names hosts
+
             targets.append(Target(word, host=sshconfig.resolve(word)))
         else:
             raise MailcfgError(f"{word}: no such file or directory (use ssh://{word} for a host)")
@@ -54,6 +57,8 @@ def expand(words: list[str], inventory_file: Path | None = None, limit: str | No
 
 def _ssh_config_names(word: str) -> bool:
     """Whether a `Host` block of ~/.ssh/config names `word` ([user@]host) by more than `*`."""
+    from mailcfg.remote import sshconfig  # paramiko's parser: only for a run that names hosts
+
     config = sshconfig.load()
     host = word.rpartition("@")[2].lower()
     if config is None or not host:

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mailcfg.errors import MailcfgError
-from mailcfg.remote.ssh import SshOptions, SshTarget, parse_target
+from mailcfg.remote.sshtarget import SshOptions, SshTarget, parse_target
 
 # The fields ssh_config may set (HostName aside).
 CONFIGURABLE = frozenset({"port", "user", "identity", "proxy_jump", "proxy_command", "host_key_alias",

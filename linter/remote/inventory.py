@@ -43,8 +43,6 @@ from mailcfg.errors import MailcfgError
 from mailcfg.remote import knownhosts, sshargs
 from mailcfg.remote.hosts import CONFIGURABLE, HostSpec, name_problem, valid_hostname
 from mailcfg.roles import ROLES
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 InventoryHost = HostSpec  # one record for every kind of target (see hosts.py)
 
@@ -418,6 +416,9 @@ def _value_line(mapping: Any, key: Any) -> int | None:
 
 
 def _parse_yaml(b: _Builder, text: str) -> None:
+    from ruamel.yaml import YAML  # only for a YAML inventory: start-up stays light
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         data = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:

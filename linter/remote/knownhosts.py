@@ -23,9 +23,12 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import paramiko
 from mailcfg.errors import MailcfgError
+
+if TYPE_CHECKING:
+    import paramiko
 
 # OpenSSH's defaults for UserKnownHostsFile and GlobalKnownHostsFile.
 USER_FILES = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
@@ -57,6 +60,8 @@ class Entry:
         return hit
 
     def pkey(self) -> paramiko.PKey | None:
+        import paramiko  # only once a host is connected to: naming hosts must not load it
+
         try:
             return paramiko.PKey.from_type_string(self.key_type, self.blob)
         except Exception:  # a key type paramiko does not know: it can never be offered to it either

@@ -20,7 +20,8 @@ from mailcfg.errors import MailcfgError
 from mailcfg.remote import sshconfig
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.knownhosts import KnownHosts
-from mailcfg.remote.ssh import Connection, SshError, SshOptions, is_ssh_target, load_known_hosts
+from mailcfg.remote.ssh import Connection, SshError, SshOptions, load_known_hosts
+from mailcfg.remote.sshtarget import is_ssh_target
 
 MAX_DEPTH = 8  # jump hosts behind jump hosts: deeper than this is taken for a loop
 
