@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from mailcfg.findings import Location
 from mailcfg.memo import Memo
 from mailcfg.postfix.maincf import MainCf, parse_main_cf
 from mailcfg.postfix.mastercf import MasterCf, Service, parse_master_cf
@@ -14,6 +15,8 @@ from mailcfg.postfix.version import ASSUMED, Version, parse_version, show
 from mailcfg.snapshot import Snapshot
 from mailcfg.source import SourceFile
 
+POSTFIX_DIR = "/etc/postfix"
+MAIN_CF, MASTER_CF = POSTFIX_DIR + "/main.cf", POSTFIX_DIR + "/master.cf"
 # What Debian and upstream ship when master.cf is not in the snapshot: one smtpd on port 25.
 STOCK_SMTP = "smtp      inet  n       -       y       -       -       smtpd\n"
 
@@ -27,6 +30,12 @@ class PostfixConfig(Memo):
     assumptions: list[str] = field(default_factory=list)
     _tables: dict[TableRef, Table] = field(default_factory=dict)
     memo: dict = field(default_factory=dict)  # files read and results computed once per configuration
+
+    @property
+    def sources(self) -> dict[str, SourceFile]:
+        """main.cf, master.cf and the lookup tables they name, by how findings name them."""
+        files = [self.main.source, self.master.source, *(t.source for t in self.tables() if t.source)]
+        return {s.path: s for s in files}
 
     def assume(self, text: str) -> None:
         if text not in self.assumptions:
@@ -44,6 +53,16 @@ class PostfixConfig(Memo):
         refs = {ref for v in values for tok in split(v) if (ref := parse_ref(tok.inner())) is not None}
         return [self.table(ref) for ref in sorted(refs, key=lambda r: r.text)]
 
+    def smtpd_on_port(self, port: int) -> SmtpdSettings | None:
+        """What the smtpd clients reach on `port` uses (effective values, restriction names), for other
+        systems that judge this configuration (Plesk) without reading Postfix's internals; None when no
+        smtpd listens there."""
+        from mailcfg.postfix.services import port as port_of
+        from mailcfg.postfix.services import views
+
+        return next((SmtpdSettings(service.name, view) for service, view in views(self)
+                     if port_of(self, service) == port), None)
+
     def table(self, ref: TableRef) -> Table:
         if ref not in self._tables:
             self._tables[ref] = load_table(ref, self.snapshot.resolve, self.snapshot.display)
@@ -52,12 +71,12 @@ class PostfixConfig(Memo):
 
 def load_postfix(snapshot: Snapshot) -> PostfixConfig:
     assumptions: list[str] = []
-    main_path = snapshot.main_cf
-    main = parse_main_cf(_read(snapshot, main_path, "main.cf"))
+    main_path, master_path = snapshot.resolve(MAIN_CF), snapshot.resolve(MASTER_CF)
+    main = parse_main_cf(_read(snapshot, main_path, MAIN_CF))
     if main_path is None:
         assumptions.append("main.cf is not in the snapshot: Postfix's built-in defaults are used")
-    if snapshot.master_cf is not None:
-        master = parse_master_cf(_read(snapshot, snapshot.master_cf, "master.cf"))
+    if master_path is not None:
+        master = parse_master_cf(_read(snapshot, master_path, MASTER_CF))
     else:
         master = parse_master_cf(SourceFile.from_text("(stock master.cf)", STOCK_SMTP))
         assumptions.append("master.cf is not in the snapshot: assuming the stock one, "
@@ -69,9 +88,34 @@ def load_postfix(snapshot: Snapshot) -> PostfixConfig:
     return PostfixConfig(snapshot, main, master, version, assumptions)
 
 
-def _read(snapshot: Snapshot, real, name: str) -> SourceFile:
+def _read(snapshot: Snapshot, real, host_path: str) -> SourceFile:
+    shown = snapshot.display(host_path)
     if real is None:  # named where it would be: a fix may create it
-        return SourceFile(snapshot.config_display(name), [])
-    shown = snapshot.config_display(name)
+        return SourceFile(shown, [])
     return SourceFile.read(shown, real, f"{snapshot.target}: {shown}")
 
+
+
+class SmtpdSettings:
+    """One smtpd service's effective parameters, as PostfixConfig.smtpd_on_port hands them out."""
+
+    def __init__(self, name: str, view) -> None:
+        self.name = name
+        self._view = view
+
+    def value(self, name: str) -> str:
+        """The value the service uses ($names expanded, defaults included)."""
+        return self._view.get(name)
+
+    def where(self, name: str) -> Location | None:
+        """Where the service's value is set (a -o or main.cf); None for Postfix's default."""
+        return self._view.location(name)
+
+    def enabled(self, name: str) -> bool:
+        return self._view.yes(name)
+
+    def restrictions(self, *lists: str) -> list[str]:
+        """The names of the restrictions in these lists and the restriction classes they use, in order."""
+        from mailcfg.postfix.restrictions import lists_and_classes, parse
+
+        return [item.name for name in lists_and_classes(self._view, lists) for item in parse(self._view, name)]

@@ -1,0 +1,36 @@
+"""Tab-separated rows as `plesk db -N -B -e` prints them ([V-3p]: one row a line, columns split by a tab)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailcfg.errors import MailcfgError
+from mailcfg.findings import Location
+from mailcfg.source import SourceFile
+
+
+@dataclass(frozen=True)
+class Row:
+    cells: tuple[str, ...]
+    location: Location  # the row's first cell
+
+    def at(self, cell: int) -> Location:
+        """Where cell `cell` (from 0) starts."""
+        column = 1 + sum(len(c) + 1 for c in self.cells[:cell])
+        return Location(self.location.file, self.location.line, column)
+
+
+def rows(source: SourceFile, columns: int) -> list[Row]:
+    """The rows of `source`, each with exactly `columns` cells; blank lines are skipped. A row of another
+    shape is bad input: one line naming file and line."""
+    found = []
+    for number, line in enumerate(source.lines, 1):
+        text = line.rstrip("\r\n")
+        if not text.strip():
+            continue
+        cells = tuple(text.split("\t"))
+        if len(cells) != columns:
+            raise MailcfgError(f"{source.path}, line {number}: expected {columns} tab-separated columns, "
+                               f"found {len(cells)}")
+        found.append(Row(cells, Location(source.path, number, 1)))
+    return found
