@@ -13,8 +13,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from mailcfg.findings import Finding
+
+if TYPE_CHECKING:
+    from mailcfg.lint import TargetResult
 
 VERSION = "1"  # part of every hash: a change of the recipe must not match old baselines by chance
 
@@ -42,3 +46,11 @@ def assign(findings: Iterable[Finding], target: str) -> list[Finding]:
 def _hash(values: tuple[str, ...]) -> str:
     # NUL cannot appear in a rule id, host name or snapshot path: the parts cannot run into each other
     return hashlib.sha256("\0".join(values).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def with_fingerprints(result: TargetResult) -> list[Finding]:
+    """A target's findings with fingerprints: as the run assigned them (the target named as the project
+    knows it), or else from the target's name in the report."""
+    if all(f.fingerprint is not None for f in result.findings):
+        return result.findings
+    return assign(result.findings, result.target)
