@@ -5,8 +5,8 @@ A file's target is the nearest directory above it that is a target (a snapshot, 
 Postfix or Exim config directory), widened to the /etc copy and the snapshot it sits in: the whole
 configuration a setting takes effect in, so a lookup table or a master.cf change is
 judged with the main.cf beside it. A file in no target (a README) is not mail configuration and is
-left out. Findings about the configuration as a whole (no file) are kept: the change may be what
-caused them.
+left out. Findings about the configuration as a whole (no file, or a file the target lacks such as
+an assumed stock master.cf) are kept: the change may be what caused them.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def only_changed(result: TargetResult, unit: Unit) -> TargetResult:
             return True
         source = result.sources.get(file)
         real = source.real_path if source is not None and source.real_path is not None else Path(unit.target, file)
-        return real.resolve() in unit.files
+        return real.resolve() in unit.files or not real.exists()  # a file it lacks: about the whole
 
     return dataclasses.replace(result, findings=[f for f in result.findings if changed(f.location.file)],
                                fixes=[(f, fix) for f, fix in result.fixes if changed(f.location.file)])

@@ -1,4 +1,4 @@
-"""Reporters: lint results rendered for people (text, concise) and machines (json, sarif, junit, github, codeclimate)."""
+"""Reporters: lint results for people (text, concise) and machines (json, sarif, junit, github, codeclimate)."""
 
 from __future__ import annotations
 

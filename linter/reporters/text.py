@@ -19,6 +19,7 @@ STYLE = {Severity.ERROR: "1;31", Severity.WARNING: "33", Severity.INFO: "36"}
 BOLD, BOLD_RED, DIM, GREEN, RED = "1", "1;31", "2", "32", "31"
 GUTTER = " " * 13  # under the severity column: where a wrapped message and a quoted line go
 MIN_WIDTH = 60  # narrower than this, wrapping would leave a few words a line
+MIN_TEXT = 30  # a message starts beside its head only when that leaves it this many columns
 
 
 class Out:
@@ -101,7 +102,10 @@ def _target(out: Out, result: TargetResult, width: int | None, show_fixes: bool)
                 _wrapped(out, GUTTER + label, GUTTER + out.paint(label, BOLD), visible(fixes[f].summary), width)
                 out.diff(fix_diff(result, fixes[f]), GUTTER)
     for note in result.assumptions:
-        out.add("  " + out.paint(f"assumed: {visible(note)}", DIM))
+        text = f"assumed: {visible(note)}"
+        for line in (textwrap.wrap(text, max(width, MIN_WIDTH) - 2, subsequent_indent="  ", break_long_words=False,
+                                   break_on_hyphens=False) if width else [text]):
+            out.add("  " + out.paint(line, DIM))
     out.add()
 
 
@@ -117,8 +121,12 @@ def _finding(out: Out, f: Finding, width: int | None) -> None:
 
 def _wrapped(out: Out, plain: str, painted: str, text: str, width: int | None) -> None:
     """`painted` (whose text without colour is `plain`) and `text` after it, wrapped at `width` under GUTTER."""
-    lines = textwrap.wrap(text, max(width, MIN_WIDTH), initial_indent=plain, subsequent_indent=GUTTER,
-                          break_long_words=False, break_on_hyphens=False) if width and text else []
+    width = max(width, MIN_WIDTH) if width else None
+    if width and len(plain) + len(text) > width and len(plain) > width - MIN_TEXT:
+        out.add(painted.rstrip())  # no room beside a long head: the text goes under it
+        plain = painted = GUTTER
+    lines = textwrap.wrap(text, width, initial_indent=plain, subsequent_indent=GUTTER, break_long_words=False,
+                          break_on_hyphens=False) if width and text else []
     if len(lines) < 2:  # fits, or nothing to wrap: the text as it is
         lines = [plain + text]
     out.add(painted + lines[0][len(plain):])
