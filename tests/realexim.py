@@ -45,6 +45,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailcfg.exim.address import argument
 from mailcfg.transaction import Probe
 
 REPO = Path(__file__).resolve().parent.parent
@@ -350,10 +351,10 @@ def probe_port(probe: Probe) -> int:
 
 def _transaction(session: Session, probe: Probe) -> tuple[Reply, str]:
     """MAIL and RCPT: the deciding reply and its stage."""
-    mail = session.command(f"MAIL FROM:<{probe.sender}>")
+    mail = session.command(f"MAIL FROM:{argument(probe.sender)}")
     if mail.code != 250:
         return mail, "mail"
-    return session.command(f"RCPT TO:<{probe.rcpt}>"), "rcpt"
+    return session.command(f"RCPT TO:{argument(probe.rcpt)}"), "rcpt"
 
 
 class _Client:
@@ -371,6 +372,7 @@ class _Client:
         self.tls = self.wrapper
         self.refusal: Answer | None = None  # the session refused before any transaction could start
         self.transactions = 0
+        self.syntax_errors = 0
         self.session: Session | None = None
         if self.port in tls_ports and not probe.tls:  # a daemon would wait for a TLS handshake; -bh would not
             self.refusal = self._answer(Reply(None, []), "connect", "error",
@@ -435,13 +437,15 @@ class _Client:
         self.transactions += 1
         reply, stage = _transaction(self.session, probe)
         answer = self._answer(reply, stage)
+        # Exim counts syntax errors over the session (smtp_max_synprot_errors): the next probe starts afresh
+        self.syntax_errors += reply.code in (500, 501)
         if not self.session.closed:
             self.session.command("RSET")
         return answer
 
     @property
     def usable(self) -> bool:
-        return self.refusal is None and self.session is not None and not self.session.closed
+        return self.refusal is None and self.session is not None and not self.session.closed and not self.syntax_errors
 
     def close(self) -> Transcript | None:
         return self.session.finish() if self.session else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from itertools import product
 
 from mailcfg.exim.acl import DEFER, DISCARD, DROP, ERROR, FAIL, OK, TEMPORARY, reply_for, run_acl, with_code
+from mailcfg.exim.address import Split, Syntax, argument, extract, mail_parameters, put_back_option, split
 from mailcfg.exim.auth import PASSWORD_MECHANISMS, public_name, servers
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.expand import expand, truth
@@ -71,17 +72,19 @@ def _decide(s: Session) -> Decision:
     elif _advertised(s, "hosts_require_helo", "mail"):
         s.step("mail", "hosts_require_helo", "reject", "the client sent MAIL without HELO or EHLO")
         return _decision(s, "reject", "mail", "503 HELO or EHLO required", service)
-    s.context.variables.update({"sender_address": probe.sender,
-                                "sender_address_domain": probe.sender.rpartition("@")[2].lower()
-                                if "@" in probe.sender else "",
-                                "sender_address_local_part": probe.sender.rpartition("@")[0]})
+    sender = _read_address(s, "mail", probe.sender)
+    if isinstance(sender, tuple):
+        return _decision(s, *sender, service)
+    s.context.variables.update({"sender_address": sender,
+                                "sender_address_domain": sender.rpartition("@")[2].lower() if "@" in sender else "",
+                                "sender_address_local_part": sender.rpartition("@")[0]})
     refusal = _acl_option(s, "mail", "acl_smtp_mail", "550", unset_accepts=True)
     if refusal is not None:
         return _decision(s, *refusal, service)
-    if "@" not in probe.rcpt:
-        s.step("rcpt", "RCPT TO", "reject", "the recipient address has no domain")
-        return _decision(s, "reject", "rcpt", "501 <" + probe.rcpt + ">: recipient address must contain a domain",
-                         service)
+    recipient = _read_address(s, "rcpt", probe.rcpt)
+    if isinstance(recipient, tuple):
+        return _decision(s, *recipient, service)
+    s.recipient, s.recipient_parts = recipient, split(recipient)
     _percent_hack(s)
     s.context.variables.update({"local_part": s.rcpt_local, "domain": s.rcpt_domain, "rcpt_count": "1",
                                 "recipients_count": "0"})
@@ -91,14 +94,50 @@ def _decide(s: Session) -> Decision:
     return _decision(s, "accept", "rcpt", with_code("250", s.accepted_with) if s.accepted_with else ACCEPTED, service)
 
 
+def _read_address(s: Session, stage: str, written: str) -> str | tuple[str, str, str]:
+    """The address of MAIL FROM or RCPT TO as Exim reads it (route dropped, unqualified ones qualified
+    where allowed), or (action, stage, reply) when Exim refuses the command's syntax."""
+    data = argument(written)
+    if s.probe.helo is not None:  # after EHLO, ESMTP parameters are looked for at the end
+        if stage == "mail":
+            data, known = mail_parameters(data)
+            if known:
+                s.undecided_step(stage, f"MAIL FROM parameters {' '.join(known)}", "what Exim does with their "
+                                 "values is not modelled", None, branch=False)
+        data = put_back_option(data, rcpt=stage == "rcpt")
+    syntax = Syntax(*(s.config.option(o) == "true" for o in
+                      ("allow_domain_literals", "strip_trailing_dot", "strip_excess_angle_brackets")))
+    found = extract(data, allow_null=stage == "mail", syntax=syntax)
+    what = "MAIL FROM" if stage == "mail" else "RCPT TO"
+    if found.address is None:
+        s.step(stage, what, "reject", f"Exim cannot read the address: {found.error}")
+        return "reject", stage, f"501 {data}: {found.error}"
+    if found.has_domain or not found.address:
+        if found.address != written:
+            s.step(stage, what, "read", f"Exim reads the address as <{found.address}>")
+        return found.address
+    role = "sender" if stage == "mail" else "recipient"
+    if (stage == "rcpt" and found.address.lower() == "postmaster") or \
+            _advertised(s, f"{role}_unqualified_hosts", stage):
+        domain = s.config.option(f"qualify_{role}") or s.config.option("qualify_domain") or \
+            s.config.primary_hostname or ""
+        s.step(stage, what, "qualified", f"the unqualified address becomes <{found.address}@{domain}>")
+        return f"{found.address}@{domain}"
+    s.step(stage, what, "reject", f"the {role} address has no domain")
+    return "reject", stage, f"501 {data}: {role} address must contain a domain"
+
+
 def _percent_hack(s: Session) -> None:
     """percent_hack_domains: Exim turns user%other@domain into user@other before the RCPT ACL runs, for as
-    long as the domain is in the list (deliver_split_address)."""
+    long as the domain is in the list (deliver_split_address, on the local part without its quoting)."""
     hack = s.config.option("percent_hack_domains")
-    local, _, domain = s.probe.rcpt.rpartition("@")
-    while hack and "%" in local and in_list(s.env, "domain", hack, domain.lower()):
-        local, _, domain = local.rpartition("%")
-        s.recipient = f"{local}@{domain}"
+    parts = s.recipient_parts
+    local, domain = (parts.local_part, parts.domain) if parts else ("", "")
+    while hack and "%" in local and in_list(s.env, "domain", hack, domain):
+        local, _, written = local.rpartition("%")
+        domain = written.lower()
+        s.recipient = f"{local}@{written}"
+        s.recipient_parts = Split(local, domain)
         s.step("rcpt", "percent_hack_domains", "rewrite", f"the recipient becomes <{s.recipient}>",
                s.config.setting("percent_hack_domains").origin)
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mailcfg.exim.address import split
 from mailcfg.exim.expand import expand, truth
 from mailcfg.exim.lines import Origin
 from mailcfg.exim.lists import split_list
@@ -33,8 +34,10 @@ UNROUTEABLE = "Unrouteable address"
 
 
 def verify_address(session: Session, address: str, where: str, origin: Origin | None, recipient: bool) -> Verdict:
-    local, _, domain = address.rpartition("@")
-    if not _:
+    if "@" in address:
+        parts = split(address)
+        local, domain = parts.local_part, parts.domain
+    else:
         local, domain = address, session.config.primary_hostname or ""
     local = local.lower()  # routers see it lowercased unless caseful_local_part is set
     saved = dict(session.context.variables)

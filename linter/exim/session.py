@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mailcfg.exim.address import Split
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.expand import Context, expand
 from mailcfg.exim.lines import Origin
@@ -36,7 +37,8 @@ class Session:
     tls: bool = False
     endpass_seen: bool = False
     points: int = 0  # undecided conditions met so far, each a branch point
-    recipient: str = ""  # the recipient as the RCPT ACL sees it (after the percent hack), once known
+    recipient: str = ""  # the recipient as the RCPT ACL sees it (route dropped, after the percent hack), once known
+    recipient_parts: Split | None = None  # its local part (unquoted) and domain
     depth: int = 0  # redirections being followed
     accepted_with: str | None = None  # the message of the statement that accepted the last command
     sender_failure: tuple[str, str] | None = None  # (sender, why) once sender verification has failed
@@ -73,7 +75,7 @@ class Session:
             return False if path in facts.asked else None
         # a snapshot without that record (made by hand) is taken to hold /etc/exim4 whole; a bare config
         # directory is /etc/exim4 too
-        whole = snapshot.is_snapshot or (snapshot.exim_dir is not None and path.startswith("/etc/exim4/"))
+        whole = snapshot.is_snapshot or (snapshot.mounted("/etc/exim4") and path.startswith("/etc/exim4/"))
         return False if whole else None
 
     def _host_in(self, address: str, hosts: str) -> bool | None:
@@ -94,12 +96,12 @@ class Session:
 
     @property
     def rcpt_local(self) -> str:
-        return self.rcpt.rpartition("@")[0].lower() if "@" in self.rcpt else self.rcpt.lower()
+        """$local_part: lower case, without quoting."""
+        return self.recipient_parts.local_part.lower() if self.recipient_parts else ""
 
     @property
     def rcpt_domain(self) -> str:
-        return self.rcpt.rpartition("@")[2].lower() if "@" in self.rcpt else \
-            (self.config.primary_hostname or "").lower()
+        return self.recipient_parts.domain if self.recipient_parts else ""
 
     def step(self, stage: str, what: str, result: str, note: str = "", origin: Origin | None = None,
              matched: str = "") -> None:
