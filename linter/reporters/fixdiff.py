@@ -19,7 +19,8 @@ def fixes_by_finding(result: TargetResult) -> dict[Finding, Fix]:
 
 
 def fix_diff(result: TargetResult, fix: Fix) -> str:
-    """The unified diff of `fix`'s edits, file names as the report names them (a/ and b/ prefixed)."""
+    """The unified diff of `fix`'s edits, file names as the report names them (a/ and b/ prefixed), then
+    the commands it runs, each after `$ `."""
     by_file: dict[str, list[Edit]] = {}
     for edit in fix.edits:
         by_file.setdefault(edit.file, []).append(edit)
@@ -28,4 +29,4 @@ def fix_diff(result: TargetResult, fix: Fix) -> str:
         source = result.sources.get(file)
         before = source.lines if source is not None else []  # a file the fix creates
         changes.append(FileChange(file, "".join(before), "".join(apply(before, edits))))
-    return unified(changes)
+    return unified(changes) + "".join(f"$ {command}\n" for command in fix.commands)  # a system's own tool
