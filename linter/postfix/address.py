@@ -8,6 +8,7 @@ permit_auth_destination refuses unless allow_untrusted_routing = yes.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -89,6 +90,7 @@ def quote_local(addr: str) -> str:
     return '"' + local.replace("\\", "\\\\").replace('"', '\\"') + '"' + rest
 
 
+@functools.lru_cache(maxsize=4096)  # the same senders and recipients come back probe after probe
 def internal_form(text: str) -> str:
     """What smtpd keeps of a MAIL/RCPT argument: no <>, no source route, quotes removed."""
     text = text.strip()

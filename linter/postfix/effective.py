@@ -25,15 +25,16 @@ class ParameterView:
         self.service = service
         self._expanded: dict[str, str] = {}
         self._items: dict[str, list[str]] = {}
+        self._origins: dict[str, Override | Parameter | None] = {}
+        self._yes: dict[str, bool] = {}
         self.memo: dict[str, dict] = {}  # results derived from this view alone (resolved addresses, ...)
 
     def origin(self, name: str) -> Override | Parameter | None:
         """Where the value comes from: a `-o`, a main.cf line, or None for the built-in default."""
-        if self.service is not None:
-            override = self.service.override(name)
-            if override is not None:
-                return override
-        return self.config.main.get(name)
+        if name not in self._origins:  # asked for again and again by every decision
+            override = self.service.override(name) if self.service is not None else None
+            self._origins[name] = override if override is not None else self.config.main.get(name)
+        return self._origins[name]
 
     def location(self, name: str) -> Location | None:
         origin = self.origin(name)
@@ -65,7 +66,9 @@ class ParameterView:
         return list(self._items[name])
 
     def yes(self, name: str) -> bool:
-        return self.get(name).strip().lower() in TRUE_WORDS
+        if name not in self._yes:
+            self._yes[name] = self.get(name).strip().lower() in TRUE_WORDS
+        return self._yes[name]
 
     @property
     def compat(self) -> tuple[int, ...]:

@@ -73,7 +73,18 @@ def decide(config: PostfixConfig, probe: Probe) -> Decision:
 
 
 def decide_on(view: ParameterView, probe: Probe) -> Decision:
-    """The decision of the service `view` stands for (rules reuse one view for many probes)."""
+    """The decision of the service `view` stands for (rules reuse one view for many probes).
+
+    Decided once per view and probe: several rules ask the same questions (a decision is never changed
+    after it is made)."""
+    cache = view.memo.setdefault("decisions", {})
+    decision = cache.get(probe)
+    if decision is None:
+        decision = cache[probe] = _decided(view, probe)
+    return decision
+
+
+def _decided(view: ParameterView, probe: Probe) -> Decision:
     try:
         decision = _decide(view, probe)
     except Crash as crash:
