@@ -214,6 +214,10 @@ _CONDITIONS = [
     ("condition", "${if eq{$received_port}{25}{yes}{no}}"), ("condition", "${if !def:tls_in_cipher}"),
     ("condition", "${if ={587}{$received_port}}"), ("condition", "${if eq{$sender_address}{}}"),
     ("condition", "${if def:sender_host_authenticated}"), ("condition", "false"),
+    # what an outsider chooses itself: its sender, its HELO, the recipient's local part
+    ("senders", f"*@{LOCAL}"), ("sender_domains", "+local_domains"), ("verify", "helo"),
+    ("condition", "${if match{$sender_address}{\\N@example\\.com$\\N}}"),
+    ("condition", "${if eq{$sender_helo_name}{" + HOSTNAME + "}}"), ("local_parts", "postmaster : abuse"),
 ]
 
 _MESSAGES = {
@@ -369,6 +373,17 @@ class _Plain:
             self.main += [".ifdef MC_TLS_ONLY", "auth_advertise_hosts = ${if eq{$tls_in_cipher}{}{}{*}}", ".endif"]
         if rng.random() < 0.2:
             self.main += ["daemon_smtp_ports = 25 : 465 : 587", "tls_on_connect_ports = 465"]
+        # how addresses are read: the tricks open-relay scanners try depend on these
+        if rng.random() < 0.2:
+            self.main.append(f"percent_hack_domains = {rng.choice(['*', '+local_domains', LOCAL])}")
+        for option in ("allow_domain_literals", "strip_trailing_dot", "strip_excess_angle_brackets"):
+            if rng.random() < 0.15:
+                self.main.append(option)
+        if rng.random() < 0.1:
+            self.main.append(f"{rng.choice(['recipient', 'sender'])}_unqualified_hosts = "
+                             f"{rng.choice(['*', '+relay_from_hosts', '198.51.100.0/24'])}")
+        if rng.random() < 0.1:
+            self.main.append(f"qualify_domain = {LOCAL}")
 
     # --- ACL section ---------------------------------------------------------------------------------
     def _acl_text(self) -> list[str]:
@@ -399,6 +414,9 @@ class _Plain:
             remote.append(f"  route_list = {RELAY} {NEXT_HOP} ; *.{RELAY} {NEXT_HOP}" if remote_kind == "list"
                           else f"  route_list = * {NEXT_HOP}")
             remote += ["  transport = remote_smtp", ""]
+        if rng.random() < 0.15:  # address literals delivered to the address (with allow_domain_literals)
+            remote = ["literal:", "  driver = ipliteral", "  domains = ! +local_domains", "  transport = remote_smtp",
+                      "", *remote]
         if remote_kind == "list" or rng.random() < 0.6:
             return remote + local
         if rng.random() < 0.3 and remote_kind == "all":  # last, catching everything the local router declined
@@ -595,6 +613,21 @@ def _probes(rng: random.Random) -> list[Probe]:
         Probe(outside, rng.choice([f"root@{LOCAL}", foreign]), sender(), None),  # no HELO at all
         Probe(outside, f"{rng.choice(['blackhole', 'later'])}@{LOCAL}", sender(), HELO),
     ]
+    forms = [  # recipients as open-relay scanners write them (a leading space: no angle brackets)
+        f"@{LOCAL}:{foreign}", f"@{HOSTNAME},@{LOCAL}:{foreign}", f" @{LOCAL}:{foreign}",
+        f"<@{LOCAL.upper()}:X@FOREIGN.EXAMPLE>", f"@{FOREIGN}:root@{LOCAL}", f"<@{LOCAL}, @x.example:{foreign}>",
+        f'"x@{FOREIGN}"@{LOCAL}', f"x@{FOREIGN}@{LOCAL}", f"{FOREIGN}!x@{LOCAL}", f"x%{FOREIGN}@{LOCAL}",
+        f"x%{FOREIGN}%{RELAY}@{LOCAL}", f"x@[{NEXT_HOP}]", f" x@[{NEXT_HOP}]", "x@[IPv6:2001:db8::99]",
+        f"ROOT@{LOCAL.upper()}", f"x@{FOREIGN.upper()}", f"root@{LOCAL}.", f"{foreign}.", "postmaster", "root",
+        f"Name <{foreign}>", f"x(comment)@{LOCAL}", f"\"a b\"@{LOCAL}",
+    ]
+    senders = ["postmaster", "alice", f"<@{FOREIGN}:alice@{LOCAL}>", f"alice@{LOCAL.upper()}", f"x@{FOREIGN}.",
+               f" alice@{LOCAL}", "<>"]
+    helos = [HOSTNAME, f"[{rx.SERVER_V4}]", f"[{outside}]", f"[IPv4:{outside}]", LOCAL, "localhost", "bad_helo!"]
+    probes += [Probe(outside, rcpt, sender(), HELO) for rcpt in rng.sample(forms, 5)]
+    probes += [Probe(outside, rng.choice([foreign, f"root@{LOCAL}"]), s, HELO) for s in rng.sample(senders, 2)]
+    probes += [Probe(outside, foreign, sender(), h) for h in rng.sample(helos, 2)]
+    probes.append(Probe(OUTSIDE6, foreign, sender(), rng.choice([f"[{OUTSIDE6}]", f"[IPv6:{OUTSIDE6}]", HOSTNAME])))
     if rng.random() < 0.5:  # TLS sessions cost 30-250 ms each (the handshake): a few only
         probes.append(Probe(outside, foreign, sender(), HELO, sasl_user=SASL_USER, tls=True, port=587))
         probes.append(Probe(rng.choice([outside, LAN6]), foreign, sender(), HELO, tls=True,

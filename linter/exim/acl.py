@@ -228,6 +228,8 @@ def _verify(session: Session, where: str, item: AclItem) -> tuple[str, str | Non
             session.step(where, str(item), "fail", "the client has no reverse DNS name", item.origin)
             return FAIL, None
         return _unknown(session, where, str(item), "the forward lookup of the client's name needs DNS", item.origin)
+    elif what == "helo":
+        return _verify_helo(session, where, item)
     elif what == "certificate":
         if not session.tls:
             session.step(where, str(item), "fail", "the session is not encrypted", item.origin)
@@ -245,6 +247,30 @@ def _verify(session: Session, where: str, item: AclItem) -> tuple[str, str | Non
         session.sender_failure = (session.sender, verdict.message or "")
         return (DEFER, "Could not complete sender verify") if verdict.rc == "defer" else (FAIL, "Sender verify failed")
     return (DEFER if verdict.rc == "defer" else FAIL), verdict.message
+
+
+def _verify_helo(session: Session, where: str, item: AclItem) -> tuple[str, str | None]:
+    """smtp_verify_helo: an address literal must start with the client's address (a prefix test, as
+    Exim makes it); a name must be the client's reverse name or resolve to its address in DNS."""
+    helo, client = session.probe.helo, session.probe.client
+    if helo is None:
+        session.step(where, str(item), "fail", "the client sent no HELO or EHLO", item.origin)
+        return FAIL, None
+    if helo.startswith("["):
+        ok = helo[1:].startswith(client) or (client.lower().startswith("::ffff:") and helo[1:].startswith(client[7:]))
+        session.step(where, str(item), "ok" if ok else "fail",
+                     f"the HELO literal {'starts' if ok else 'does not start'} with the client's address {client}",
+                     item.origin)
+        return (OK if ok else FAIL), None
+    if session.probe.client_name and session.probe.client_name.lower() == helo.lower():
+        session.step(where, str(item), "ok", "the HELO name is the client's reverse DNS name", item.origin)
+        return OK, None
+    if not session.world.dns:
+        session.step(where, str(item), "fail", "DNS does not answer here: the HELO name cannot be verified",
+                     item.origin)
+        return FAIL, None
+    return _unknown(session, where, str(item), f"whether {helo} resolves to {client} is a question for DNS",
+                    item.origin)
 
 
 def _unknown(session: Session, where: str, what: str, why: str, origin: Origin | None) -> tuple[str, None]:

@@ -7,6 +7,7 @@ must be set for any mail to be accepted. Replies are Exim's own texts.
 
 from __future__ import annotations
 
+import ipaddress
 from itertools import product
 
 from mailcfg.exim.acl import DEFER, DISCARD, DROP, ERROR, FAIL, OK, TEMPORARY, reply_for, run_acl, with_code
@@ -62,6 +63,9 @@ def _decide(s: Session) -> Decision:
     if refusal is not None:
         return _decision(s, *refusal, service)
     if probe.helo is not None:
+        if not _helo_syntax(s, probe.helo):
+            s.step("helo", "EHLO", "reject", f"{probe.helo!r} is not a host name or an address literal")
+            return _decision(s, "reject", "helo", "501 Syntactically invalid EHLO argument(s)", service)
         s.context.variables["sender_helo_name"] = probe.helo
         refusal = _acl_option(s, "helo", "acl_smtp_helo", "550", unset_accepts=True)
         if refusal is not None:
@@ -92,6 +96,25 @@ def _decide(s: Session) -> Decision:
     if refusal is not None:
         return _decision(s, *refusal, service)
     return _decision(s, "accept", "rcpt", with_code("250", s.accepted_with) if s.accepted_with else ACCEPTED, service)
+
+
+def _helo_syntax(s: Session, helo: str) -> bool:
+    """check_helo: an address literal ([IPv6:...], [IPv4:...] or [address]) or letters, digits, dots,
+    hyphens and helo_allow_chars; anything from helo_accept_junk_hosts."""
+    if s.config.option("helo_accept_junk_hosts") and _advertised(s, "helo_accept_junk_hosts"):
+        return True
+    if helo.startswith("["):
+        if not helo.endswith("]"):
+            return False
+        inner, version = helo[1:-1], None
+        if inner[:5].lower() in ("ipv6:", "ipv4:"):
+            inner, version = inner[5:], int(inner[3])
+        try:
+            return ipaddress.ip_address(inner).version == (version or ipaddress.ip_address(inner).version)
+        except ValueError:
+            return False
+    allowed = s.config.option("helo_allow_chars")
+    return bool(helo) and all((c.isascii() and c.isalnum()) or c in ".-" or c in allowed for c in helo)
 
 
 def _read_address(s: Session, stage: str, written: str) -> str | tuple[str, str, str]:
