@@ -8,10 +8,10 @@ tables), varied one at a time from a plain baseline.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 
 from mailcfg.outsiders import FOREIGN, OUTSIDE_SENDER, OUTSIDE_V4, OUTSIDE_V6, VICTIM
+from mailcfg.patterns import regex_example
 from mailcfg.postfix.address import valid_hostname
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.lookup import Undecided
@@ -96,57 +96,6 @@ MAX_KEYS = 100
 def _may_permit(value: str) -> bool:
     word = value.split(None, 1)[0].upper() if value.strip() else ""
     return word not in REFUSALS and not (len(word) == 3 and word[0] in "45" and word.isdigit())
-
-
-def regex_example(pattern: str) -> str | None:
-    """A short string the regular expression matches, or None when it is beyond this sketch."""
-    try:
-        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
-    except (re.error, AttributeError, RecursionError):
-        return None
-    try:
-        text = _walk(parsed)
-    except (ValueError, TypeError):
-        return None
-    return text if re.search(pattern, text, re.I) else None
-
-
-def _walk(items) -> str:
-    out = []
-    for op, arg in items:
-        name = str(op)
-        if name == "LITERAL":
-            out.append(chr(arg))
-        elif name == "ANY":
-            out.append("x")
-        elif name == "IN":
-            out.append(_member(arg))
-        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            low, _high, sub = arg
-            out.append(_walk(sub) * max(low, 0))
-        elif name == "SUBPATTERN":
-            out.append(_walk(arg[-1]))
-        elif name == "BRANCH":
-            out.append(_walk(arg[1][-1]))  # the last alternative: the first is often an anchor
-        elif name in ("AT", "GROUPREF"):
-            continue
-        else:
-            raise ValueError(name)
-    return "".join(out)
-
-
-def _member(items) -> str:
-    for op, arg in items:
-        name = str(op)
-        if name == "LITERAL":
-            return chr(arg)
-        if name == "RANGE":
-            return chr(arg[0])
-        if name == "CATEGORY":
-            return {"CATEGORY_DIGIT": "0", "CATEGORY_WORD": "a", "CATEGORY_SPACE": " "}.get(str(arg), "a")
-        if name == "NEGATE":
-            return "#"
-    raise ValueError("empty class")
 
 
 def access_keys(view: ParameterView, restriction: str) -> list[str]:
