@@ -52,7 +52,7 @@ def drifts(config: PleskConfig) -> list[Drift]:
     if settings.submission and postfix.smtpd_on_port(587) is None:
         at = settings.location("message_submission") or Location(layout.SETTINGS)
         found.append(Drift(f"message submission on ({_where(at)})",
-                           "no smtpd service listens on port 587 in master.cf", at))
+                           "no smtpd service on port 587 in master.cf", at))
     return found
 
 

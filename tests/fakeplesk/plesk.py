@@ -20,8 +20,9 @@ Only what mailcfg relies on is modelled, each with the tag of the fact it rests 
 - after every change Plesk regenerates the Postfix parameters it manages ([V-3p] plesk-postfix.md §1.1(d)):
   mynetworks = the white list ([I, fairly strong] §1.3); in relay mode auth with SMTP AUTH,
   smtpd_sasl_auth_enable = yes and permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
-  ([V-3p] §1.2); closed: no SASL, only mynetworks relays ([I]); open: `permit` before the destination
-  check ([I]); master.cf gets a submission service on 587 with SASL when message submission is on
+  ([V-3p] §1.2); closed: no SASL, only mynetworks relays ([I]); open: an access check that says OK to
+  every client before the destination check ([I]: the form is [NF]; smtpd refuses a bare `permit` there);
+  master.cf gets a submission service on 587 with SASL when message submission is on
   ([I] §1.5), which is removed when it is off. Other lines of main.cf and master.cf are kept. Postfix is
   reloaded when it runs.
 - A test makes the next run of one switch fail after changing the rows (a half-done change, exit 1) by
@@ -42,6 +43,7 @@ from pathlib import Path
 
 ROOT = Path(os.environ.get("FAKEPLESK_ROOT", "/"))
 DB = "etc/psa/psa.sqlite"
+MAPS_DIR = "/var/spool/postfix/plesk/"
 VERSION = "Product version: Plesk Obsidian 18.0.61.5\nOS version: Debian 12.0 x86_64\n" \
           "Build date: 2024/05/14 13:00\nRevision: 5b5fa5c6e3d4\n"
 HELP = """Usage: mailserver command [options]
@@ -103,9 +105,11 @@ def postfix_values(misc: dict[str, str], white: list[tuple[str, int]]) -> dict[s
     relay = misc.get("relay", "auth")
     sasl = relay == "auth" and not _on(misc.get("disable_smtp_auth"))
     values = {"mynetworks": " ".join(nets), "smtpd_sasl_auth_enable": "yes" if sasl else "no"}
-    if relay == "open":
-        values["smtpd_relay_restrictions"] = "permit_mynetworks permit_sasl_authenticated permit"
-        values["smtpd_recipient_restrictions"] = "permit_mynetworks, permit_sasl_authenticated, permit"
+    if relay == "open":  # smtpd refuses a list that permits everyone before its destination check
+        values["smtpd_relay_restrictions"] = \
+            "permit_mynetworks permit_sasl_authenticated check_client_access static:OK defer_unauth_destination"
+        values["smtpd_recipient_restrictions"] = \
+            "permit_mynetworks, permit_sasl_authenticated, check_client_access static:OK, reject_unauth_destination"
     else:
         sasl_step = "permit_sasl_authenticated " if sasl else ""
         values["smtpd_relay_restrictions"] = f"permit_mynetworks {sasl_step}defer_unauth_destination"

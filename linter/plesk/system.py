@@ -1,0 +1,38 @@
+"""Plesk as mailcfg sees it: a panel over the host's MTA. Its settings are read from what a fetch
+collected (mailcfg.plesk.layout); the Postfix it generates is Postfix's to analyse (requires), and its
+fixes reach a host through its own CLI (mailcfg.plesk.apply), never by editing files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from mailcfg.plesk import layout
+from mailcfg.plesk.apply import apply_plesk
+from mailcfg.plesk.collect import SCRIPT
+from mailcfg.plesk.config import PleskConfig, detect, load_plesk
+from mailcfg.plesk.review import review
+from mailcfg.snapshot import Mount, Snapshot
+from mailcfg.system import Layout, MailSystem, Model
+
+
+def _load(snapshot: Snapshot, models: Mapping[str, Model]) -> PleskConfig:
+    return load_plesk(snapshot, models.get("postfix"))  # type: ignore[arg-type]
+
+
+def _single(_target: str, _path: Path) -> list[Mount]:
+    return []  # Plesk's settings come only in a snapshot (its command outputs): no file stands for them
+
+
+SYSTEM = MailSystem(
+    name="plesk",
+    title="Plesk",
+    detect=detect,
+    load=_load,
+    layout=Layout(directories=(layout.PSA_CONF.rsplit("/", 1)[0],),
+                  looked_for="a snapshot with etc/psa/psa.conf (Plesk)", single=_single),
+    requires=("postfix",),
+    applier=lambda: apply_plesk,
+    collect=SCRIPT,
+    review=review,
+)

@@ -1,0 +1,121 @@
+"""Plesk's rules on snapshots of stand-in Plesk hosts (tests/fakeplesk), each way, through the whole lint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fakeplesk.snapshots import snapshot
+from mailcfg.lint import lint_path, lint_snapshot
+from mailcfg.snapshot import load_local
+
+
+def plesk_ids(root: Path) -> list[str]:
+    result = lint_path(str(root))
+    assert result.status == "ok", result.error
+    return sorted(f.rule for f in result.findings if f.rule.startswith("plesk-"))
+
+
+CASES = [
+    ("clean", {}, [], "postfix", (), []),
+    ("open", {"relay": "open"}, [], "postfix", (), ["plesk-relay-open"]),
+    ("closed", {"relay": "closed"}, [], "postfix", (), ["plesk-smtp-auth-disabled"]),
+    ("auth-off", {"disable_smtp_auth": "true"}, [], "postfix", (), ["plesk-smtp-auth-disabled"]),
+    ("auth-off-by-1", {"disable_smtp_auth": "1"}, [], "postfix", (), ["plesk-smtp-auth-disabled"]),
+    ("auth-on-by-0", {"disable_smtp_auth": "0"}, [], "postfix", (), []),
+    ("pop", {"disable_pop_auth": "false", "poplock_time": "30"}, [], "postfix", (), ["plesk-pop-before-smtp"]),
+    # the authorization types count only in relay mode auth
+    ("pop-but-open", {"relay": "open", "disable_pop_auth": "false"}, [], "postfix", (), ["plesk-relay-open"]),
+    ("submission-off", {"message_submission": "false"}, [], "postfix", (), ["plesk-submission-disabled"]),
+    ("white-list-wide", {}, ["127.0.0.1/8", "203.0.113.0/24", "10.0.0.0/8"], "postfix", (),
+     ["plesk-whitelist-too-wide", "plesk-whitelist-too-wide"]),
+    ("white-list-narrow", {}, ["127.0.0.1/8", "192.168.10.0/24", "198.51.100.7/32"], "postfix", (), []),
+    ("qmail", {}, [], "qmail", (), ["plesk-undecided"]),
+    ("qmail-open", {"relay": "open"}, [], "qmail", (), ["plesk-relay-open", "plesk-undecided"]),
+    ("db-failed", {"relay": "open"}, ["0.0.0.0/0"], "postfix", ("plesk-mail-settings.tsv", "plesk-whitelist.tsv"),
+     ["plesk-undecided", "plesk-undecided"]),
+]
+
+
+@pytest.mark.parametrize(("name", "settings", "whitelist", "mta", "without", "expected"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_plesk_rule_ids(tmp_path, name, settings, whitelist, mta, without, expected):
+    root = snapshot(tmp_path / name, settings, whitelist, mta, without)
+    assert plesk_ids(root) == sorted(expected)
+
+
+def test_every_plesk_rule_has_cases_both_ways():
+    from mailcfg.registry import all_rules
+
+    ids = {r.id for r in all_rules() if r.system == "plesk"} - {"plesk-config-drift"}  # drift: below
+    assert ids <= {i for c in CASES for i in c[5]}
+    assert all(any(i not in c[5] for c in CASES) for i in ids)
+
+
+def _lint(root: Path):
+    result = lint_snapshot(load_local(str(root)))
+    assert result.status == "ok", result.error
+    return result
+
+
+def test_white_list_severity_and_location(tmp_path):
+    root = snapshot(tmp_path / "h", whitelist=["127.0.0.1/8", "203.0.0.0/16", "10.0.0.0/8"])
+    found = [f for f in _lint(root).findings if f.rule == "plesk-whitelist-too-wide"]
+    assert sorted((f.severity.value, f.location.line) for f in found) == [("error", 2), ("warning", 3)]
+    assert {f.location.file for f in found} == {".mailcfg-host/cmd/plesk-whitelist.tsv"}
+
+
+def test_drift_shows_both_sides(tmp_path):
+    root = snapshot(tmp_path / "h")
+    main = root / "etc/postfix/main.cf"
+    main.write_text(main.read_text().replace("smtpd_sasl_auth_enable = yes", "smtpd_sasl_auth_enable = no"))
+    drift = [f for f in _lint(root).findings if f.rule == "plesk-config-drift"]
+    assert len(drift) == 1
+    assert "relay mode auth with SMTP AUTH on" in drift[0].message
+    assert "smtpd_sasl_auth_enable = no" in drift[0].message and "regenerates" in drift[0].message
+    assert drift[0].location.file == "etc/postfix/main.cf"
+
+
+def test_drift_white_list_against_mynetworks_and_submission(tmp_path):
+    root = snapshot(tmp_path / "h", whitelist=["127.0.0.1/8", "192.168.1.0/24"])
+    assert "plesk-config-drift" not in plesk_ids(root)  # the stand-in writes the white list into mynetworks
+    main = root / "etc/postfix/main.cf"
+    main.write_text(main.read_text().replace("192.168.1.0/24", "192.168.2.0/24"))
+    master = root / "etc/postfix/master.cf"
+    master.write_text(master.read_text().split("submission")[0])
+    drift = [f.message for f in _lint(root).findings if f.rule == "plesk-config-drift"]
+    assert len(drift) == 2
+    mynetworks = "mynetworks = 127.0.0.0/8 192.168.2.0/24 (etc/postfix/main.cf:15)"
+    assert any("192.168.1.0/24" in m and mynetworks in m for m in drift), "\n".join(drift)
+    assert any("port 587" in m for m in drift)
+
+
+def test_fix_commands_use_only_switches_the_host_has(tmp_path):
+    root = snapshot(tmp_path / "h", {"relay": "open"})
+    result = _lint(root)
+    fixes = {f.rule: fix for f, fix in result.fixes}
+    assert fixes["plesk-relay-open"].commands == ("plesk bin mailserver --set-relay auth -auth-type smtp",)
+    assert fixes["plesk-relay-open"].restore == ("plesk bin mailserver --set-relay auth -auth-type smtp",
+                                                 "plesk bin mailserver --set-relay open")
+    assert fixes["plesk-relay-open"].safety == "safe"
+    bare = snapshot(tmp_path / "bare", {"relay": "open"}, help_text="Usage: mailserver --set-max-letter-size\n")
+    result = _lint(bare)
+    finding = next(f for f in result.findings if f.rule == "plesk-relay-open")
+    assert finding.fix is None and "lists no --set-relay" in finding.message
+
+
+def test_pop_before_smtp_fix_is_unsafe_and_keeps_the_lock_time_on_restore(tmp_path):
+    root = snapshot(tmp_path / "h", {"disable_pop_auth": "false", "poplock_time": "30"})
+    fix = next(fix for f, fix in _lint(root).fixes if f.rule == "plesk-pop-before-smtp")
+    assert fix.safety == "unsafe"
+    assert fix.commands == ("plesk bin mailserver --set-relay auth -auth-type smtp",)
+    assert fix.restore == ("plesk bin mailserver --set-relay auth -auth-type both -lock-time 30",)
+
+
+def test_a_bad_settings_row_is_bad_input(tmp_path):
+    root = snapshot(tmp_path / "h")
+    (root / ".mailcfg-host/cmd/plesk-mail-settings.tsv").write_text("relay\tauth\nbroken row\n")
+    result = lint_path(str(root))
+    assert result.status == "error"
+    assert result.error == ".mailcfg-host/cmd/plesk-mail-settings.tsv, line 2: expected 2 tab-separated columns, " \
+        "found 1"
