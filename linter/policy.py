@@ -12,11 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailcfg import plainread
 from mailcfg.errors import MailcfgError
 from mailcfg.source import read_text
 from mailcfg.transaction import ACTIONS, Probe, literal_helo
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 TEXT_FIELDS = ("name", "service", "client", "client_name", "helo", "sasl_user", "sender", "rcpt", "expect",
                "expect_reply")
@@ -61,19 +60,11 @@ def probe_problem(probe: Probe) -> str | None:
 
 def load_policy(path: Path) -> list[Expectation]:
     text = read_text(path)
-    try:
-        data = YAML(typ="rt").load(text)  # JSON is YAML too; round-trip mode keeps line numbers
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise MailcfgError(f"{where}: not valid YAML or JSON: {getattr(exc, 'problem', None) or exc}") from None
-    probes = data.get("probes") if isinstance(data, dict) else None
-    if not isinstance(probes, list) or not probes:
-        raise MailcfgError(f"{path}: expected a mapping with a non-empty list under 'probes'")
+    probes, lines = plainread.read(text) or _read_yaml(path, text)
     found: list[Expectation] = []
     first: dict[str, str] = {}  # probe name -> where it first appears
     for index, item in enumerate(probes, 1):
-        line = _line(probes, index - 1)
+        line = lines[index - 1]
         where = f"{path}:{line}" if line else f"{path}: probe {index}"
         name = str(item.get("name") or f"probe {index}") if isinstance(item, dict) else f"probe {index}"
         try:
@@ -85,6 +76,23 @@ def load_policy(path: Path) -> list[Expectation]:
             found.append(Expectation(name, None, str(item.get("expect", "")) if isinstance(item, dict) else "",
                                      line, where, f"{where}: {exc}"))
     return found
+
+
+def _read_yaml(path: Path, text: str) -> tuple[list, list[int | None]]:
+    """The probes and their lines through the full YAML parser (what the fast reader leaves to it)."""
+    from ruamel.yaml import YAML  # only for a file the fast reader does not take: it is slow to load and run
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        data = YAML(typ="rt").load(text)  # JSON is YAML too; round-trip mode keeps line numbers
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise MailcfgError(f"{where}: not valid YAML or JSON: {getattr(exc, 'problem', None) or exc}") from None
+    probes = data.get("probes") if isinstance(data, dict) else None
+    if not isinstance(probes, list) or not probes:
+        raise MailcfgError(f"{path}: expected a mapping with a non-empty list under 'probes'")
+    return probes, [_line(probes, i) for i in range(len(probes))]
 
 
 def _line(probes, index: int) -> int | None:

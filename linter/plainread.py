@@ -1,0 +1,146 @@
+"""Policy files read fast: JSON, and the plain block YAML people write probe lists in.
+
+A YAML library builds every scalar through Python code, which for a policy of thousands of probes
+takes longer than deciding them. Most policy files are JSON or block YAML of the plainest kind: a
+top-level `probes:` list of `key: value` mappings with single-line values (and comments).
+Those are read here, each list item with the line it starts on. Anything else (escapes, flow
+collections, anchors, tags, multi-line values, duplicate keys, a value whose YAML type is not
+plainly text, a number or true/false) returns None: the caller then reads the file with
+the full YAML parser, which also names file:line on an error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+Item = dict[str, object]
+
+_ITEM = re.compile(r"( *)- +([A-Za-z_][A-Za-z0-9_]*):(?: +(.*))?\Z")
+_KEY = re.compile(r"( *)([A-Za-z_][A-Za-z0-9_]*):(?: +(.*))?\Z")
+_TRUE, _FALSE, _NULL = ("true", "True", "TRUE"), ("false", "False", "FALSE"), ("", "~", "null", "Null", "NULL")
+_INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")  # a plain scalar starting with one is no plain text
+# What a YAML reader could take for a number, a special float or a date rather than text.
+_NUMBERISH = re.compile(r"[-+]?(?:[0-9_]*\.?[0-9_]*(?:[eE][-+]?[0-9_]+)?|0[oxb][0-9a-fA-F_]+"
+                        r"|\.(?:inf|Inf|INF|nan|NaN|NAN))\Z|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")
+
+_SINGLE = re.compile(r"'((?:[^']|'')*)'(?: +#.*| *)\Z")  # 'text', '' for a quote
+_DOUBLE = re.compile(r'"([^"\\]*)"(?: +#.*| *)\Z')  # "text" without escapes
+
+
+def read(text: str) -> tuple[list[Item], list[int]] | None:
+    """The probes (plain dicts) and the line each starts on, or None when the file needs the YAML parser."""
+    if text.lstrip().startswith("{"):
+        return _json(text)
+    return _yaml(text)
+
+
+def _json(text: str) -> tuple[list[Item], list[int]] | None:
+    def unique(pairs: list[tuple[str, object]]) -> dict:
+        if len({k for k, _ in pairs}) != len(pairs):
+            raise ValueError("duplicate key")  # the YAML parser names where
+        return dict(pairs)
+
+    decoder = json.JSONDecoder(object_pairs_hook=unique)
+    try:
+        data = decoder.decode(text)
+        starts = _json_item_starts(decoder, text)
+    except ValueError:
+        return None
+    probes = data.get("probes") if isinstance(data, dict) else None
+    if not isinstance(probes, list) or not probes or starts is None or len(starts) != len(probes):
+        return None
+    return probes, [text.count("\n", 0, at) + 1 for at in starts]
+
+
+def _json_item_starts(decoder: json.JSONDecoder, text: str) -> list[int] | None:
+    """Where each item of the top-level object's "probes" array starts (offsets into `text`)."""
+    blank = re.compile(r"[ \t\r\n]*")
+    i = blank.match(text).end()
+    if text[i:i + 1] != "{":
+        return None
+    i += 1
+    while True:
+        i = blank.match(text, i).end()
+        if text[i:i + 1] != '"':
+            return None
+        key, i = decoder.raw_decode(text, i)
+        i = blank.match(text, i).end()
+        if text[i:i + 1] != ":":
+            return None
+        i = blank.match(text, i + 1).end()
+        if key != "probes" or text[i:i + 1] != "[":
+            _, i = decoder.raw_decode(text, i)
+        else:
+            starts, i = [], blank.match(text, i + 1).end()
+            while text[i:i + 1] != "]":
+                starts.append(i)
+                _, i = decoder.raw_decode(text, i)
+                i = blank.match(text, i).end()
+                if text[i:i + 1] == ",":
+                    i = blank.match(text, i + 1).end()
+            return starts
+        i = blank.match(text, i).end()
+        if text[i:i + 1] != ",":
+            return None
+        i += 1
+
+
+def _yaml(text: str) -> tuple[list[Item], list[int]] | None:
+    probes: list[Item] = []
+    lines: list[int] = []
+    seen_probes = False
+    item: Item | None = None
+    key_indent = dash_indent = -1
+    for number, raw in enumerate(text.split("\n"), 1):
+        line = raw.rstrip(" \r")
+        if "\t" in line or "\r" in line:
+            return None
+        content = line.lstrip(" ")
+        if not content or content.startswith("#"):
+            continue
+        if not seen_probes:
+            if line != "probes:" and not re.fullmatch(r"probes: +#.*", line):
+                return None
+            seen_probes = True
+            continue
+        m = _ITEM.match(line)
+        if m and (dash_indent < 0 or len(m.group(1)) == dash_indent):
+            dash_indent = len(m.group(1))
+            key_indent = m.start(2)
+            item = {}
+            probes.append(item)
+            lines.append(number)
+        else:
+            m = _KEY.match(line)
+            if not m or item is None or len(m.group(1)) != key_indent:
+                return None
+        key, value = m.group(2), _scalar(m.group(3) or "")
+        if key in item or value is _NOT_PLAIN:
+            return None
+        item[key] = value
+    return (probes, lines) if probes else None
+
+
+_NOT_PLAIN = object()
+
+
+def _scalar(text: str) -> object:
+    quoted = _SINGLE.match(text)
+    if quoted:
+        return quoted.group(1).replace("''", "'")
+    quoted = _DOUBLE.match(text)
+    if quoted:
+        return quoted.group(1)
+    if " #" in text:
+        text = text[:text.index(" #")]
+    text = text.rstrip(" ")
+    if text in _NULL:
+        return None
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    if text.isdigit() and (text == "0" or not text.startswith("0")):
+        return int(text)
+    if text[0] in _INDICATORS or ": " in text or text.endswith(":") or _NUMBERISH.match(text):
+        return _NOT_PLAIN
+    return text
