@@ -4,7 +4,7 @@
 
     ROOT/etc/postfix/main.cf, master.cf, table files (named by their /etc/postfix/... paths)
     ROOT/etc/hosts
-    ROOT/.mailcfg-host/facts.json     the namespace's facts: only lo 127.0.0.1/8
+    ROOT/.mailcfg-host/facts.json     the namespace's facts: only lo (127.0.0.1/8, ::1)
     ROOT/.mailcfg-test/config.json    seed, index, tags and the probes (for replaying)
 
 and returns the probes. The configurations vary what decides relaying and recipient acceptance:
@@ -27,6 +27,7 @@ from mailcfg.transaction import Probe
 from realpostfix import available_map_types, finish_snapshot, make_certificate, master_cf, namespace_facts
 
 OUTSIDE = ("198.51.100.7", "203.0.113.9")
+OUTSIDE6 = "2001:db8:ffff::9"  # an outside client over IPv6 (XCLIENT ADDR=IPV6:...)
 SPECIAL_CLIENT = "198.51.100.66"  # keyed in client access tables
 TRUSTED = "10.20.30.40"  # in mynetworks when the generator lists 10.20.0.0/16 (or 10.0.0.0/8)
 LAN = "192.168.1.10"
@@ -607,15 +608,17 @@ def generate(root: Path, seed: int, index: int, *, facts: dict, map_types: set[s
     (root / ".mailcfg-host").mkdir()
     (root / ".mailcfg-host" / "facts.json").write_text(json.dumps(facts, indent=1))
 
-    probes = _probes(b, rng, hostname, local_domains, relay_rcpts, virtual_rcpts, max_probes, rng_smtps)
+    probes = probe_battery(b, rng, hostname, local_domains, relay_rcpts, virtual_rcpts, max_probes, rng_smtps)
     gen = Generated(index, seed, root, probes, sorted(set(b.tags)))
     (root / ".mailcfg-test").mkdir()
     (root / ".mailcfg-test" / "config.json").write_text(json.dumps(gen.to_json(), indent=1))
     return gen
 
 
-def _probes(b: _Builder, rng: random.Random, hostname: str, local_domains: list[str], relay_rcpts: list[str],
-            virtual_rcpts: list[str], max_probes: int, rng_smtps: random.Random) -> list[Probe]:
+def probe_battery(b, rng: random.Random, hostname: str, local_domains: list[str], relay_rcpts: list[str],
+                  virtual_rcpts: list[str], max_probes: int, rng_smtps: random.Random) -> list[Probe]:
+    """The standard probes for B's services and table keys (a _Builder, or the same fields read from a
+    configuration: tests/realworld.py)."""
     outside = lambda: rng.choice(OUTSIDE)  # noqa: E731
     local = local_domains[0] if local_domains else hostname
     foreign = f"x@{FOREIGN}"
@@ -649,10 +652,14 @@ def _probes(b: _Builder, rng: random.Random, hostname: str, local_domains: list[
             core += [p(outside(), r) for r in virtual_rcpts]
             core += [p(TRUSTED, f"postmaster@{local}"), p(outside(), f"postmaster@{local}", sasl_user=SASL_USER)]
             extra += [p(outside(), r) for r in relay_rcpts[1:]]
-            # address tricks that try to sneak a foreign destination past the relay check
-            extra += [p(outside(), a) for a in (f"user%{FOREIGN}@{local}", f"@{local}:user@{FOREIGN}",
-                                                f'"user@{FOREIGN}"@{local}', f"{FOREIGN}!user@{local}",
-                                                "user@[127.0.0.1]", "user@[192.0.2.44]")]
+            # address tricks open-relay scanners use to sneak a foreign destination past the relay check
+            extra += [p(outside(), a) for a in scanner_forms(local, hostname, rng)]
+            # who scanners pretend to be: the empty sender, a local sender, the server's own name or address
+            # as HELO, and clients over IPv6
+            extra += [p(outside(), foreign, sender=""), p(outside(), foreign, sender=f"postmaster@{local}"),
+                      p(outside(), foreign, sender="root"), p(outside(), foreign, helo=hostname),
+                      p(outside(), foreign, helo="[127.0.0.1]"), p(outside(), foreign, helo="localhost"),
+                      p(OUTSIDE6, foreign), p(OUTSIDE6, f"postmaster@{local}"), p("::1", foreign)]
             extra += [p(SPECIAL_CLIENT, foreign), p(SPECIAL_CLIENT, f"postmaster@{local}")]
             extra += [p(outside(), foreign, client_name=n) for n in b.client_names]
             extra += [p(outside(), foreign, helo=h) for h in b.helo_keys]
@@ -683,6 +690,23 @@ def _probes(b: _Builder, rng: random.Random, hostname: str, local_domains: list[
             seen.add(probe)
             probes.append(probe)
     return probes
+
+
+def scanner_forms(local: str, hostname: str, rng: random.Random) -> list[str]:
+    """Recipient forms open-relay scanners try against a server whose own domain is LOCAL: a few of each
+    kind, in the spellings that vary (case, a final dot, more than one route hop)."""
+    forms = [
+        f"user%{FOREIGN}@{local}", f"user%{FOREIGN}@[127.0.0.1]", f'"user%{FOREIGN}"@{local}',  # % hack
+        f"@{local}:user@{FOREIGN}", f"@{local},@{hostname}:user@{FOREIGN}",  # source routes, one or two hops
+        f"@{local.upper()}:user@{FOREIGN}",
+        f'"user@{FOREIGN}"@{local}', f'"user@{FOREIGN}"',  # quoted local parts
+        f"{FOREIGN}!user@{local}", f"{FOREIGN}!user", f"{local}!{FOREIGN}!user",  # bang paths
+        f"user@{FOREIGN}@{local}", f"user@{local}@{FOREIGN}",  # user@remote@local and the reverse
+        "user@[127.0.0.1]", "user@[192.0.2.44]", "user@[IPv6:2001:db8::44]", f"user@[{FOREIGN}]",  # literals
+        f"x@{FOREIGN.upper()}", f"x@{FOREIGN}.", f"postmaster@{local.upper()}.", f"postmaster@{local}.",
+        f"x@{RELAY}.", f"x@{FOREIGN}..",  # case and final dots
+    ]
+    return rng.sample(forms, 8)
 
 
 def generate_batch(workdir: Path, seed: int, count: int, first: int = 0, dns: bool = False) -> list[Generated]:

@@ -120,7 +120,8 @@ def postfix_version() -> str:
 def namespace_facts() -> dict:
     """facts.json for a snapshot run in an instance's namespace: the real hostname, only lo."""
     return {"hostname": socket.gethostname(),
-            "addresses": [{"interface": "lo", "address": "127.0.0.1", "prefix": 8}],
+            "addresses": [{"interface": "lo", "address": "127.0.0.1", "prefix": 8},
+                          {"interface": "lo", "address": "::1", "prefix": 128}],
             "systems": {"postfix": {"version": postfix_version()}}}
 
 
@@ -150,7 +151,8 @@ def harness_settings(main_cf_text: str) -> str:
     lines = [HARNESS_BEGIN,
              f"maillog_file = {MAILLOG}",
              f"meta_directory = {META_DIR}",
-             "inet_protocols = ipv4",
+             # both: smtpd takes an IPv6 client address in XCLIENT only when it speaks IPv6
+             "inet_protocols = ipv4, ipv6",
              "smtpd_authorized_xclient_hosts = 127.0.0.1",
              "smtpd_sasl_type = dovecot",
              f"smtpd_sasl_path = {SASL_PATH}"]
@@ -578,7 +580,8 @@ def _probe_request(probe) -> dict:
             data["port"] = PORTS[service]
         else:
             raise HarnessError(f"probe names service {data['service']!r}: give its port")
-    data["wrapper"] = data["service"] == "smtps" or (data["service"] is None and data["port"] == PORTS["smtps"])
+    # TLS from the first byte: the smtps service, or any service on its port (submissions, "465 inet" entries)
+    data["wrapper"] = data["service"] == "smtps" or data["port"] == PORTS["smtps"]
     if data["wrapper"] and not data["tls"]:
         raise HarnessError(f"probe on the wrapper-mode port {data['port']} must have tls=True")
     return data

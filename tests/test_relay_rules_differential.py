@@ -24,7 +24,7 @@ import os
 from mailcfg.postfix.config import load_postfix
 from mailcfg.rules.postfix_relay import inbound_refusals, open_relays, user_trials
 from mailcfg.snapshot import load_local
-from postfix_generator import FOREIGN, OUTSIDE, generate_batch
+from postfix_generator import FOREIGN, OUTSIDE, OUTSIDE6, generate_batch
 
 CONFIGS = int(os.environ.get("MAILCFG_RULE_CONFIGS", "60"))
 SEED = int(os.environ.get("MAILCFG_RULE_SEED", "4242"))
@@ -41,7 +41,7 @@ def test_open_relay_rule_matches_real_postfix(harness, tmp_path_factory):
     truth = {}
     for g, answers in zip(generated, observed, strict=True):
         relays = [p for p, real in zip(g.probes, answers, strict=True)
-                  if real.action == "accept" and p.client in OUTSIDE and p.client_name is None
+                  if real.action == "accept" and p.client in (*OUTSIDE, OUTSIDE6) and p.client_name is None
                   and p.sasl_user is None and _foreign(p.rcpt)]
         truth[g.root] = relays
     openings = {g.root: open_relays(load_postfix(load_local(str(g.root)))) for g in generated}

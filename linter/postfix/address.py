@@ -121,8 +121,8 @@ def _rewrite(view: ParameterView, toks: list[Tok]) -> list[Tok]:
             toks = [*toks[bang + 1:], Tok("@", "@"), *toks[:bang]]
         elif view.yes("allow_percent_hack") and percent >= 0:
             toks = [*toks[:percent], Tok("@", "@"), *toks[percent + 1:]]
-        elif view.yes("append_at_myorigin") and view.get("myorigin"):
-            toks = [*toks, Tok("@", "@"), *scan(view.get("myorigin"))]
+        elif view.yes("append_at_myorigin") and myorigin(view):
+            toks = [*toks, Tok("@", "@"), *scan(myorigin(view))]
     at = _rfind(toks, "@")
     if view.yes("append_dot_mydomain") and view.get("mydomain") and 0 <= at < len(toks) - 1:
         domain = toks[at + 1:]
@@ -131,6 +131,23 @@ def _rewrite(view: ParameterView, toks: list[Tok]) -> list[Tok]:
     if len(toks) > 1 and toks[-1].kind == "." and toks[-2].kind not in (".", "@"):
         toks = toks[:-1]
     return toks
+
+
+def myorigin(view: ParameterView) -> str:
+    """$myorigin. Debian's Postfix reads a value that is an absolute path from that file (Debian's own
+    main.cf has `myorigin = /etc/mailname`): its first line, when the snapshot holds the file."""
+    value = view.get("myorigin")
+    if not value.startswith("/"):
+        return value
+    cache = view.memo.setdefault("myorigin", {})
+    if value not in cache:
+        path = view.config.snapshot.resolve(value)
+        try:
+            lines = path.read_text(errors="replace").split() if path is not None else []
+        except OSError:
+            lines = []
+        cache[value] = lines[0] if lines else value
+    return cache[value]
 
 
 def own_addresses(view: ParameterView) -> list[str]:

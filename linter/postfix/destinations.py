@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 
 from mailcfg.findings import Location
-from mailcfg.postfix.address import Resolved, is_local, resolve
+from mailcfg.postfix.address import Resolved, is_local, myorigin, resolve
 from mailcfg.postfix.lookup import Hit, Undecided, find_first
 from mailcfg.postfix.session import DUNNO, RECIPIENT, ServerError, Session, reject
 from mailcfg.postfix.tables import parse_ref
@@ -118,7 +118,7 @@ def address_hit(s: Session, param: str, r: Resolved) -> Hit | None:
     at = r.recipient.rfind("@")
     local, domain = r.recipient[:at], r.recipient[at + 1 :]
     keys = [(r.recipient, False)]
-    if domain.lower() == view.get("myorigin").lower() or is_local(view, domain)[0]:
+    if domain.lower() == myorigin(view).lower() or is_local(view, domain)[0]:
         keys.append((local, True))
     keys.append(("@" + domain, True))
     for word in view.items(param):

@@ -1,0 +1,110 @@
+"""The public configurations of ../shared/corpus/realworld, judged by the real daemons.
+
+Every configuration the real Postfix can start (after the neutralisation tests/realworld.py does
+and writes down per file) answers the standard probe set (tests/postfix_generator.py's battery,
+for its own services and domains) through the real smtpd, and mailcfg's engine must give the same
+answers. The open-relay verdict must agree too: postfix-open-relay is present exactly when a
+probe relays for an outsider on the real server, and every witness it names relays there.
+
+The per-file table is printed (pytest -s) and written to realworld-report.txt in the test's
+temporary directory. Where the neutralisation itself causes a difference, EXPECTED says so.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import realpostfix as rp
+import realworld as rw
+from mailcfg.postfix.config import load_postfix
+from mailcfg.postfix.engine import decide
+from mailcfg.rules.postfix_relay import open_relays
+from mailcfg.snapshot import load_local
+from postfix_generator import FOREIGN, OUTSIDE
+
+# corpus folder -> why a disagreement there comes from the neutralisation, not from mailcfg
+EXPECTED: dict[str, str] = {}
+
+
+def _relays(probe, real) -> bool:
+    """An outsider, unauthenticated and nameless, got a foreign recipient accepted."""
+    foreign = FOREIGN in probe.rcpt.lower() or "[192.0.2." in probe.rcpt or "relay-probe.invalid" in probe.rcpt
+    return real.action == "accept" and probe.client in (*OUTSIDE, "198.51.100.77", "203.0.113.77") \
+        and probe.client_name is None and probe.sasl_user is None and foreign
+
+
+def _why_undecided(comparison: rp.Comparison) -> str:
+    reasons = Counter(r["why"].split(";")[0][:70] for r in comparison.rows if r["status"] == "undecided")
+    return "".join(f"; {n}x {why}" for why, n in reasons.most_common(2))
+
+
+def _files(setup: rw.Setup, rows: list[dict]) -> list[str]:
+    return [r["path"] for r in rows if r["repo"].replace("/", "__") == setup.name
+            or (setup.name.startswith("_unattributed") and r["repo"].startswith("(unattributed"))]
+
+
+def test_postfix_corpus_agrees_with_real_postfix(harness, tmp_path_factory):
+    work = tmp_path_factory.mktemp("realworld-postfix")
+    cert = rp.make_certificate(work / "tls")
+    rows = [r for r in rw.manifest() if r["system"] == "postfix"]
+    setups = []
+    for folder in rw.postfix_folders():
+        setup = rw.postfix_setup(folder, work / folder.name, cert, [])
+        setup.files = _files(setup, rows)
+        setups.append(setup)
+    runnable = [s for s in setups if s.why_not is None]
+    configs = {s.name: load_postfix(load_local(str(s.root))) for s in runnable}
+    probes = {s.name: rw.postfix_probes(configs[s.name], s.name) for s in runnable}
+    for s in runnable:
+        if not probes[s.name]:
+            s.why_not = "no public smtpd on 25, 587 or 465"
+    runnable = [s for s in runnable if s.why_not is None]
+    observed = dict(zip([s.name for s in runnable],
+                        harness.run([(s.root, probes[s.name]) for s in runnable]), strict=True))
+    witnesses = {s.name: open_relays(configs[s.name]) for s in runnable}
+    replays = dict(zip([s.name for s in runnable],
+                       harness.run([(s.root, [o.attempt.probe for o in witnesses[s.name]]) for s in runnable]),
+                       strict=True))
+
+    table, failures = [], []
+    totals = {"compared": 0, "agree": 0, "undecided": 0, "verdicts": 0, "verdicts_agree": 0}
+    for s in setups:
+        if s.why_not is None and all(r.stage == "startup" and r.reply.startswith("master:")
+                                     for r in observed[s.name]):
+            s.why_not = f"Postfix does not start: {observed[s.name][0].reply}"
+        if s.why_not is not None:
+            table.append(f"{s.name:42} not started: {s.why_not}")
+            continue
+        comparison = rp.Comparison()
+        for probe, real in zip(probes[s.name], observed[s.name], strict=True):
+            comparison.add(s.name, s.root, probe, real, decide(configs[s.name], probe))
+        agree, compared = comparison.count("agree"), comparison.compared
+        totals["compared"] += compared
+        totals["agree"] += agree
+        totals["undecided"] += comparison.count("undecided")
+        real_open = [p for p, r in zip(probes[s.name], observed[s.name], strict=True) if _relays(p, r)]
+        unconfirmed = [o.attempt.probe for o, r in zip(witnesses[s.name], replays[s.name], strict=True)
+                       if r.action != "accept"]
+        verdict_ok = bool(real_open) <= bool(witnesses[s.name]) and not unconfirmed
+        totals["verdicts"] += 1
+        totals["verdicts_agree"] += verdict_ok
+        verdict = (f"open relay: mailcfg {'yes' if witnesses[s.name] else 'no'}, real "
+                   f"{'yes' if real_open or (witnesses[s.name] and not unconfirmed) else 'no'}")
+        table.append(f"{s.name:42} started; probes agreed {agree}/{compared} "
+                     f"({comparison.count('undecided')} undecided{_why_undecided(comparison)}); {verdict}; "
+                     f"verdict {'agreed' if verdict_ok else 'DISAGREES'}")
+        if (comparison.failures() or not verdict_ok) and s.name not in EXPECTED:
+            failures.append(comparison.report(10) + "".join(f"\n  witness not confirmed: {p}" for p in unconfirmed)
+                            + ("\n  the real Postfix relays " + str(real_open[0]) if real_open and
+                               not witnesses[s.name] else ""))
+    steps = [f"{s.name}:\n" + "".join(f"    - {step}\n" for step in s.steps) for s in setups]
+    pct = 100.0 * totals["agree"] / totals["compared"] if totals["compared"] else 100.0
+    summary = (f"Postfix corpus: {len(setups)} configurations ({sum(len(s.files) for s in setups)} files), "
+               f"{totals['verdicts']} started; decisions agreed {totals['agree']}/{totals['compared']} ({pct:.2f}%), "
+               f"{totals['undecided']} undecided (not compared); open-relay verdicts agreed "
+               f"{totals['verdicts_agree']}/{totals['verdicts']}")
+    report = "\n".join([summary, *table, "", "Neutralisation per configuration:", *steps])
+    (work / "realworld-report.txt").write_text(report + "\n")
+    print("\n" + report)
+    assert totals["verdicts"] >= len(setups) // 2, report
+    assert not failures, "\n\n".join(failures)
