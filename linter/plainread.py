@@ -50,7 +50,12 @@ def _json(text: str) -> tuple[list[Item], list[int]] | None:
     probes = data.get("probes") if isinstance(data, dict) else None
     if not isinstance(probes, list) or not probes or starts is None or len(starts) != len(probes):
         return None
-    return probes, [text.count("\n", 0, at) + 1 for at in starts]
+    lines, line, last = [], 1, 0
+    for at in starts:  # counted on from the item before: one pass over the text
+        line += text.count("\n", last, at)
+        lines.append(line)
+        last = at
+    return probes, lines
 
 
 def _json_item_starts(decoder: json.JSONDecoder, text: str) -> list[int] | None:

@@ -22,6 +22,7 @@ TEXT_FIELDS = ("name", "service", "client", "client_name", "helo", "sasl_user", 
 FLAGS = ("tls", "allow_undecided")
 NUMBERS = ("port", "expect_code")
 FIELDS = set(TEXT_FIELDS + FLAGS + NUMBERS)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def probe_problem(probe: Probe) -> str | None:
         return "the recipient is empty"
     for label, value in (("recipient", probe.rcpt), ("sender", probe.sender), ("HELO name", probe.helo),
                          ("client name", probe.client_name), ("SASL login", probe.sasl_user)):
-        if value is not None and (any(ord(c) < 32 or ord(c) == 127 for c in value)):
+        if value is not None and _CONTROL.search(value):
             return f"the {label} {value!r} holds a control character"
     return None
 
