@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 from mailcfg.edits import Edit, render
 from mailcfg.exim.acl import missing_acl
+from mailcfg.exim.address import argument
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.edit import exim_fix, insert_statements, set_list, set_main_option
-from mailcfg.exim.engine import decide
+from mailcfg.exim.engine import decide, recipient_domain
 from mailcfg.exim.lists import split_list
 from mailcfg.exim.match import in_list
 from mailcfg.exim.parse import NamedList, Statement
@@ -64,9 +65,8 @@ def _open_relays(config: EximConfig, world: World | None) -> list[Trial]:
 
 def describe(trial: Trial) -> str:
     p = trial.probe
-    sender = f"<{p.sender}>"
-    return (f"{p.client} on port {p.port}{' after STARTTLS' if p.tls else ''}, MAIL FROM:{sender}, "
-            f"RCPT TO:<{p.rcpt}>")
+    return (f"{p.client} on port {p.port}{' after STARTTLS' if p.tls else ''}, HELO {p.helo}, "
+            f"MAIL FROM:{argument(p.sender)}, RCPT TO:{argument(p.rcpt)}: {trial.form}")
 
 
 @OPEN_RELAY.checker
@@ -254,7 +254,7 @@ def _gate_matches(config: EximConfig, trial: Trial) -> bool:
     """Whether the foreign recipient is in +local_domains : +relay_to_domains itself (a wildcard there)."""
     session = Session(config, trial.probe)
     gate = _relay_gate(config) or ""
-    return bool(in_list(session.env, "domain", gate, trial.probe.rcpt.rpartition("@")[2]))
+    return bool(in_list(session.env, "domain", gate, recipient_domain(config, trial.probe) or ""))
 
 
 def _narrow_relay_domains(config: EximConfig, trial: Trial) -> Fix | None:
@@ -264,7 +264,7 @@ def _narrow_relay_domains(config: EximConfig, trial: Trial) -> Fix | None:
     if named is None:
         return None
     session = Session(config, trial.probe)
-    domain = trial.probe.rcpt.rpartition("@")[2]
+    domain = recipient_domain(config, trial.probe) or ""
     items = split_list(named.value)
     kept = [i for i in items if not i.startswith("!") and not in_list(session.env, "domain", i, domain)]
     if kept == items:

@@ -114,10 +114,10 @@ def _statement(session: Session, where: str, statement: Statement, level: int) -
                 session.set_variable(item)
             continue
         result, supplied = _condition(session, where, item, level)
-        if supplied:
-            verified_message = supplied
         if item.negated and result in (OK, FAIL):
             result = FAIL if result == OK else OK
+        if supplied and result != OK:  # a failed verification's message, unless negation made it a success
+            verified_message = supplied
         if result != OK:
             rc = result
             break
@@ -154,8 +154,9 @@ def _condition(session: Session, where: str, item: AclItem, level: int) -> tuple
         if name == "sender_domains" and not session.sender:
             session.step(where, str(item), "no match", "the sender is empty: it has no domain", item.origin)
             return FAIL, None
+        env = session.recipient_env() if name == "domains" else session.env
         try:
-            outcome = match_list(session.env, kind, value, subject)
+            outcome = match_list(env, kind, value, subject)
         except ListError as exc:
             session.step(where, str(item), "error", str(exc), item.origin)
             return DEFER, None

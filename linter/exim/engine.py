@@ -8,6 +8,7 @@ must be set for any mail to be accepted. Replies are Exim's own texts.
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from itertools import product
 
 from mailcfg.exim.acl import DEFER, DISCARD, DROP, ERROR, FAIL, OK, TEMPORARY, reply_for, run_acl, with_code
@@ -98,6 +99,20 @@ def _decide(s: Session) -> Decision:
     return _decision(s, "accept", "rcpt", with_code("250", s.accepted_with) if s.accepted_with else ACCEPTED, service)
 
 
+def recipient_domain(config: EximConfig, probe: Probe, world: World | None = None) -> str | None:
+    """The domain the RCPT ACL sees for the probe's recipient, where the mail goes (route dropped, after
+    the percent hack); None when Exim refuses the address, or when it may treat it as local."""
+    s = Session(config, probe, world or World())
+    found = _read_address(s, "rcpt", probe.rcpt)
+    if isinstance(found, tuple):
+        return None
+    s.recipient, s.recipient_parts = found, split(found)
+    _percent_hack(s)
+    if s.recipient_cache and any(s.recipient_cache.values()):
+        return None  # a list that matched the local domain still matches the rewritten one: it may stay local
+    return s.rcpt_domain
+
+
 def _helo_syntax(s: Session, helo: str) -> bool:
     """check_helo: an address literal ([IPv6:...], [IPv4:...] or [address]) or letters, digits, dots,
     hyphens and helo_allow_chars; anything from helo_accept_junk_hosts."""
@@ -142,8 +157,9 @@ def _read_address(s: Session, stage: str, written: str) -> str | tuple[str, str,
     role = "sender" if stage == "mail" else "recipient"
     if (stage == "rcpt" and found.address.lower() == "postmaster") or \
             _advertised(s, f"{role}_unqualified_hosts", stage):
-        domain = s.config.option(f"qualify_{role}") or s.config.option("qualify_domain") or \
-            s.config.primary_hostname or ""
+        # the first of these that is set, even to nothing (then the address ends in a bare @)
+        setting = s.config.setting(f"qualify_{role}") or s.config.setting("qualify_domain")
+        domain = expand(setting.value, s.context).value or "" if setting else s.config.primary_hostname or ""
         s.step(stage, what, "qualified", f"the unqualified address becomes <{found.address}@{domain}>")
         return f"{found.address}@{domain}"
     s.step(stage, what, "reject", f"the {role} address has no domain")
@@ -156,11 +172,13 @@ def _percent_hack(s: Session) -> None:
     hack = s.config.option("percent_hack_domains")
     parts = s.recipient_parts
     local, domain = (parts.local_part, parts.domain) if parts else ("", "")
-    while hack and "%" in local and in_list(s.env, "domain", hack, domain):
+    cache: dict[str, bool] = {}
+    while hack and "%" in local and in_list(replace(s.env, domain_cache=cache), "domain", hack, domain):
         local, _, written = local.rpartition("%")
         domain = written.lower()
         s.recipient = f"{local}@{written}"
         s.recipient_parts = Split(local, domain)
+        s.recipient_cache = cache
         s.step("rcpt", "percent_hack_domains", "rewrite", f"the recipient becomes <{s.recipient}>",
                s.config.setting("percent_hack_domains").origin)
 

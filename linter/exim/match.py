@@ -37,6 +37,9 @@ class Environment:
     directory: Callable[[str], list[str] | None] = lambda _p: None  # a host directory's entries
     assume: Callable[[str], None] = lambda _text: None  # records what was taken for granted
     dns: bool = True  # names resolve through DNS (a lookup the snapshot cannot answer is undecided)
+    # An address's answers for named domain lists, kept as Exim keeps them (domain_cache): a list first
+    # matched against the domain before the percent hack keeps that answer for the rewritten one.
+    domain_cache: dict[str, bool] | None = None
 
 
 MAX_NESTING = 50  # named lists inside named lists followed this deep (the analysis's own stack is finite)
@@ -87,7 +90,13 @@ def _match_items(env: Environment, kind: str, items: list[str], subject: Subject
                 raise ListError(f"named list {item} refers to itself")
             if len(seen) >= MAX_NESTING:
                 return Outcome(None, raw, TOO_DEEP)
-            inner = match_list(env, kind, named.value, subject, (*seen, item))
+            cacheable = kind == "domain" and env.domain_cache is not None and "$" not in named.value
+            if cacheable and item in env.domain_cache:
+                inner = Outcome(env.domain_cache[item], raw)
+            else:
+                inner = match_list(env, kind, named.value, subject, (*seen, item))
+                if cacheable and inner.result is not None:
+                    env.domain_cache[item] = inner.result
             result = inner.result
             # the nesting limit is named as it is, however many lists up
             why = "" if result is not None else inner.undecided if inner.undecided == TOO_DEEP else \

@@ -10,21 +10,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from mailcfg.exim.chosen import chosen
 from mailcfg.exim.config import EximConfig
-from mailcfg.exim.engine import decide, start_tls
+from mailcfg.exim.engine import decide, recipient_domain, start_tls
 from mailcfg.exim.lists import split_list
 from mailcfg.exim.session import Session, World
-from mailcfg.outsiders import OUTSIDE_SENDER, OUTSIDE_V4, OUTSIDE_V6, USER, VICTIM
-from mailcfg.transaction import Decision, Probe
+from mailcfg.outsiders import FOREIGN, OUTSIDE_SENDER, OUTSIDE_V4, OUTSIDE_V6, USER, VICTIM
+from mailcfg.transaction import Decision, Probe, literal_helo
 
 SERVICE_PORTS = {"smtp": 25, "submission": 587, "smtps": 465, "ssmtp": 465, "urd": 465}
 OUTSIDE_HELO = "client.outside.example"
+LITERAL = "[192.0.2.254]"  # another host's address literal (documentation range)
 
 
 @dataclass
 class Trial:
     probe: Probe
     decision: Decision
+    form: str = "a plain foreign address"  # the trick the attempt uses
 
 
 def listening_ports(config: EximConfig) -> list[int]:
@@ -59,23 +62,58 @@ def local_domain_names(config: EximConfig) -> list[str]:
     return [d for d in split_list(named.value) if re.fullmatch(r"[a-z0-9.-]+\.[a-z0-9-]+", d.lower())]
 
 
+def recipient_forms(config: EximConfig, world: World | None = None) -> list[tuple[str, str]]:
+    """(recipient as written, what trick it is) for the forms open-relay scanners try that Exim would
+    send to another host: each is kept only where Exim reads it as an address there (a % hack that
+    this configuration does not undo, or a syntax error, is no relay attempt)."""
+    local = local_domain_names(config)[:1] or [config.primary_hostname or "localhost"]
+    forms = [(VICTIM, "a plain foreign address"), (f"victim@{FOREIGN.upper()}", "an upper-case domain"),
+             (f"{VICTIM}.", "a trailing dot"), (f" victim@{LITERAL}", "an address literal without angle brackets "
+                                                 "(Exim takes it whatever allow_domain_literals says)"),
+             (f"victim@{LITERAL}", "an address literal")]
+    for domain in local:
+        forms += [(f"@{domain}:{VICTIM}", f"a source route through {domain}"),
+                  (f" @{domain},@{domain}:{VICTIM}", f"a source route through {domain} without angle brackets"),
+                  (f"victim%{FOREIGN}@{domain}", f"the % hack through {domain}")]
+    forms += [(f"{lp}@{FOREIGN}", f"a local part the ACL names ({lp})") for lp in chosen(config).local_parts]
+    kept = []
+    for written, form in forms:
+        target = LITERAL if LITERAL in written else FOREIGN
+        if recipient_domain(config, Probe(OUTSIDE_V4[0], written, OUTSIDE_SENDER, OUTSIDE_HELO), world) == target:
+            kept.append((written, form))
+    return kept
+
+
 def outsider_trials(config: EximConfig, world: World | None = None) -> list[Trial]:
-    """An outsider's attempts to relay: each port, IPv4 and IPv6, with and without TLS, with a
-    foreign, an empty and (where there is one) a local sender."""
+    """An outsider's attempts to relay, from each port, IPv4 and IPv6, with and without TLS: the
+    scanners' recipient forms, then one changed choice at a time: an empty, a local and any sender
+    the ACLs name; where something decides by HELO, the server's own names and addresses, the
+    client's address literal and any HELO name the ACLs name."""
+    return config.remember(("outsider_trials", world), lambda: _outsider_trials(config, world))
+
+
+def _outsider_trials(config: EximConfig, world: World | None) -> list[Trial]:
+    found = chosen(config)
     local = local_domain_names(config)[:1]
-    senders = [OUTSIDE_SENDER, ""] + [f"postmaster@{d}" for d in local]
-    recipients = [VICTIM]
-    if config.option("percent_hack_domains") and local:  # user%foreign@local is relayed to foreign
-        recipients.append(VICTIM.replace("@", "%") + f"@{local[0]}")
+    senders = ["", *(f"postmaster@{d}" for d in local), *found.senders]
+    server = [i.address for i in config.snapshot.facts.interfaces or []][:1]
+    forms = recipient_forms(config, world)
     trials = []
     for port in listening_ports(config):
         for client in (OUTSIDE_V4[0], OUTSIDE_V6[0]):
+            helos = [config.primary_hostname or "", "localhost", literal_helo(client), *local,
+                     *(literal_helo(a) for a in server), *found.helos] if found.mentions_helo else []
             for tls in (False, True):
-                for sender in senders:
-                    for rcpt in recipients:
-                        probe = Probe(client, rcpt, sender, OUTSIDE_HELO, tls=tls, port=port)
-                        trials.append(Trial(probe, decide(config, probe, world)))
+                base = Probe(client, VICTIM, OUTSIDE_SENDER, OUTSIDE_HELO, tls=tls, port=port)
+                attempts = [(replace(base, rcpt=rcpt), form) for rcpt, form in forms]
+                attempts += [(replace(base, sender=s), f"the sender <{s}>") for s in _unique(senders)]
+                attempts += [(replace(base, helo=h), f"HELO {h}") for h in _unique(helos) if h and h != OUTSIDE_HELO]
+                trials += [Trial(probe, decide(config, probe, world), form) for probe, form in attempts]
     return trials
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
 
 
 def user_trial(config: EximConfig, world: World | None = None) -> Trial:

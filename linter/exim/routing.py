@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Verdict:
-    rc: str  # ok, fail, defer, undecided
+    rc: str  # ok, fail, defer, undecided; decline (the next router is tried, the message stays)
     note: str
     message: str | None = None  # the user message a failure carries
 
@@ -43,11 +43,14 @@ def verify_address(session: Session, address: str, where: str, origin: Origin | 
     saved = dict(session.context.variables)
     try:
         session.context.variables.update({"local_part": local.lower(), "domain": domain.lower()})
+        declined = UNROUTEABLE  # or the message a declining router left on the address
         for router in session.config.parsed.of_kind("router"):
             verdict = _router(session, router, local, domain.lower(), recipient, where)
-            if verdict is not None:
+            if verdict is not None and verdict.rc == "decline":
+                declined = verdict.message or declined
+            elif verdict is not None:
                 return verdict
-        return Verdict("fail", "no router accepts the address", UNROUTEABLE)
+        return Verdict("fail", "no router accepts the address", declined)
     finally:
         session.context.variables.clear()
         session.context.variables.update(saved)
@@ -79,7 +82,8 @@ def _router(session: Session, router: Driver, local: str, domain: str, recipient
         if value is None:
             continue
         try:
-            outcome = match_list(session.env, kind, value, subject)
+            env = session.recipient_env() if recipient and not session.depth and kind == "domain" else session.env
+            outcome = match_list(env, kind, value, subject)
         except ListError as exc:
             return Verdict("defer", f"{name}: {exc}")
         if outcome.result is None:
@@ -119,6 +123,9 @@ def _run(session: Session, router: Driver, name: str, domain: str, recipient: bo
             return Verdict("ok", f"{name} (ipliteral) routes the address literal")
         return None
     if driver == "dnslookup":
+        if domain.startswith("["):  # not a name DNS can be asked about (check_dns_names_pattern)
+            return Verdict("decline", f"{name} (dnslookup): {domain} is not a DNS name",
+                           f'mail domain "{domain}" is syntactically invalid')
         if session.world.dns:
             session.assume(f"{name}: the domain {domain} is taken to exist in DNS")
             return Verdict("ok", f"{name} (dnslookup): {domain} is taken to exist in DNS")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mailcfg.exim.address import Split
 from mailcfg.exim.config import EximConfig
@@ -39,6 +39,7 @@ class Session:
     points: int = 0  # undecided conditions met so far, each a branch point
     recipient: str = ""  # the recipient as the RCPT ACL sees it (route dropped, after the percent hack), once known
     recipient_parts: Split | None = None  # its local part (unquoted) and domain
+    recipient_cache: dict[str, bool] | None = None  # named domain lists answered before a percent hack
     depth: int = 0  # redirections being followed
     accepted_with: str | None = None  # the message of the statement that accepted the last command
     sender_failure: tuple[str, str] | None = None  # (sender, why) once sender verification has failed
@@ -77,6 +78,10 @@ class Session:
         # directory is /etc/exim4 too
         whole = snapshot.is_snapshot or (snapshot.mounted("/etc/exim4") and path.startswith("/etc/exim4/"))
         return False if whole else None
+
+    def recipient_env(self) -> Environment:
+        """Matching for the recipient's own domain, with the answers Exim cached for it."""
+        return replace(self.env, domain_cache=self.recipient_cache) if self.recipient_cache is not None else self.env
 
     def _host_in(self, address: str, hosts: str) -> bool | None:
         return in_list(self.env, "host", hosts, Host(address, self.probe.client_name))
