@@ -38,36 +38,26 @@ class Resolved:
     notes: list[str] = field(default_factory=list)
 
 
+# One token a match (tok_822 in the scanner's terms): blanks between tokens; a quoted string (a backslash
+# takes the next character; unclosed: to the end); a domain literal to its `]` (or the end); an operator;
+# an atom (anything else, up to an operator, a quote or a blank).
+_TOKENS = re.compile(r'\s+|"((?:[^"\\]|\\.)*)(\\?)"?|(\[[^\]]*\]?)|([|%!()<>@,;:\\.\]])|([^|%!()<>@,;:\\.\[\]"\s]+)',
+                     re.S)
+_ESCAPED = re.compile(r"\\(.)", re.S)
+
+
 def scan(text: str) -> list[Tok]:
     toks: list[Tok] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch.isspace():
-            i += 1
-        elif ch == '"':
-            j, buf = i + 1, []
-            while j < len(text) and text[j] != '"':
-                if text[j] == "\\" and j + 1 < len(text):
-                    j += 1
-                buf.append(text[j])
-                j += 1
-            toks.append(Tok("qstring", "".join(buf)))
-            i = j + 1
-        elif ch == "[":
-            j = text.find("]", i)
-            j = len(text) - 1 if j < 0 else j
-            toks.append(Tok("domlit", text[i:j + 1]))
-            i = j + 1
-        elif ch in OPERATORS:
-            toks.append(Tok(ch, ch))
-            i += 1
-        else:
-            j = i
-            while j < len(text) and text[j] not in OPERATORS and text[j] != '"' and not text[j].isspace():
-                j += 1
-            toks.append(Tok("atom", text[i:j]))
-            i = j
+    for m in _TOKENS.finditer(text):
+        quoted, lone_backslash, domlit, operator, atom = m.groups()
+        if atom:
+            toks.append(Tok("atom", atom))
+        elif operator:
+            toks.append(Tok(operator, operator))
+        elif domlit:
+            toks.append(Tok("domlit", domlit))
+        elif quoted is not None:
+            toks.append(Tok("qstring", (_ESCAPED.sub(r"\1", quoted) if "\\" in quoted else quoted) + lone_backslash))
     return toks
 
 
