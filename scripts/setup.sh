@@ -70,3 +70,6 @@ if ! { .venv/bin/python -m pip install -q --upgrade pip &&
     cat .venv/pip.log >&2
     exit 1
 fi
+# An editable install compiles nothing, and with PYTHONDONTWRITEBYTECODE set no run would write the
+# bytecode either: every mailcfg process would compile its ~200 modules again (~80 ms of each start).
+.venv/bin/python -m compileall -q linter rules >/dev/null
