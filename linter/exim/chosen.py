@@ -139,5 +139,8 @@ def _scan_expansion(found: Chosen, text: str) -> None:
         elif kind == "sender_local":
             kind, value = "sender", f"{value}@outside.example"
         elif kind == "sender" and "@" not in value:
-            value = f"someone{value}" if value.startswith("@") else f"someone@{value.lstrip('.')}"
+            value = f"someone@{value.lstrip('.')}"
+        if kind == "sender":  # fill in the side the pattern leaves open
+            local, _, domain = value.rpartition("@")
+            value = f"{local or 'someone'}@{domain or 'outside.example'}"
         found.add(kind, value)

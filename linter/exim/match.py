@@ -289,7 +289,14 @@ def _address_item(env: Environment, item: str, address: str) -> tuple[bool | Non
     if item.startswith("^"):
         return re.search(item, address) is not None, ""
     local, _, domain = address.rpartition("@")
-    if _lookup_kind(item) and not item.startswith("*@"):
+    lookup = _lookup_kind(item) if not item.startswith("*@") else None
+    if lookup and lookup[0] in ("lsearch", "lsearch*@"):  # the whole address is the key (then *@domain)
+        keys = _file_keys(env, lookup[1])
+        if keys is None:
+            return None, f"{lookup[1]} is not in the snapshot"
+        wanted = {k.lower() for k in keys}
+        return address.lower() in wanted or (lookup[0] == "lsearch*@" and f"*@{domain}".lower() in wanted), ""
+    if lookup:
         return None, "address lookups are not evaluated offline"
     if "@" not in item:
         return _domain_item(env, item, domain)
