@@ -7,12 +7,18 @@ names what it could not decide.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 
 def split_list(text: str) -> list[str]:
     """The items of an Exim list: `:` or a `<x` separator, doubled separators taken literally,
     blanks around items removed, an empty last item dropped."""
+    return list(_split(text))
+
+
+@functools.lru_cache(maxsize=4096)  # the same lists are split again for every probe
+def _split(text: str) -> tuple[str, ...]:
     sep = ":"
     i = 0
     s = text.lstrip()
@@ -26,7 +32,7 @@ def split_list(text: str) -> list[str]:
         while i < len(s) and s[i].isspace() and s[i] != sep:
             i += 1
         if i >= len(s):
-            return items
+            return tuple(items)
         item: list[str] = []
         while i < len(s):
             if s[i] == sep:
@@ -40,7 +46,7 @@ def split_list(text: str) -> list[str]:
         items.append("".join(item).rstrip())
         i += 1  # past the separator
         if i > len(s):
-            return items
+            return tuple(items)
 
 
 def _ispunct(c: str) -> bool:
