@@ -50,7 +50,9 @@ def script(expected: dict[str, str], commands: list[str], restore: list[str]) ->
     for i, (query, text) in enumerate(expected.items()):
         quoted = "'" + query.replace("'", "'\"'\"'") + "'"
         opening, body = _heredoc(text)
+        # rows compared in one order: a SELECT without ORDER BY promises none
         checks.append(f"now=$(plesk db -N -B -e {quoted} 2>&1 </dev/null) || stale=1\n"
+                      "now=$(printf '%s\\n' \"$now\" | LC_ALL=C sort)\n"
                       f"was=$(cat {opening}\n{body})\n"
                       f"[ \"$now\" = \"$was\" ] || {{ stale=1; printf '=== differs {i}\\n'; }}\n")
     return ("{\n" + PRELUDE + "printf '=== MAILCFG 1\\n'\nstale=0\nfailed=0\n" + "".join(checks)
@@ -74,7 +76,7 @@ def _expected(run: FixRun) -> dict[str, str]:
     for query, name in ((layout.SETTINGS_QUERY, layout.SETTINGS), (layout.WHITELIST_QUERY, layout.WHITELIST)):
         source = run.before.sources.get(name)
         if source is not None:
-            found[query] = source.text().rstrip("\n")
+            found[query] = "\n".join(sorted(source.text().rstrip("\n").split("\n")))
     return found
 
 
