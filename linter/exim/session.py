@@ -66,6 +66,10 @@ class Session:
                                self.world.dns)
 
     def _exists(self, path: str) -> bool | None:
+        # the filesystem is asked once per configuration and path, not once per probe
+        return self.config.remember(("exists", path), lambda: self._look_for(path))
+
+    def _look_for(self, path: str) -> bool | None:
         snapshot = self.config.snapshot
         if snapshot.resolve(path) is not None or snapshot.resolve_dir(path) is not None:
             return True
