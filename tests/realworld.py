@@ -66,6 +66,8 @@ TEMPLATE_VALUES: dict[str, dict[str, str]] = {
         "%{dovecot_mailboxes_owner}": "vmail", "%hostname": "mail.example.com", "%message_size_limit": "10240000",
         "%tls_cert_file": CERT, "%tls_key_file": KEY,
     },
+    # Exim's source: the build writes the aliases file's path in (Makefile SYSTEM_ALIASES_FILE)
+    "Exim__exim": {"{SYSTEM_ALIASES_FILE}": "{/etc/aliases}"},
     # Go templates (hardware/mailserver): the SQL (not LDAP) branch
     "hardware__mailserver": {
         "{{ .RECIPIENT_DELIMITER }}": "+", "{{ .FQDN }}": "mail.example.com", "{{ .DOMAIN }}": "example.com",
@@ -394,3 +396,147 @@ def postfix_probes(config, name: str) -> list:
     virtual = [f"postmaster@{d}" for d in finals[2:4]]
     return pg.probe_battery(described, rng, hostname, locals_, relay_rcpts, virtual, 400,
                             random.Random(f"realworld-{name}-smtps"))
+
+
+# ------------------------------------------------------------------------------------------------
+# Exim: a file Exim runs with -C (plain), or Debian's settings completed with the package's /etc/exim4.
+# ------------------------------------------------------------------------------------------------
+
+EXIM_CONF = "etc/exim4/exim4.conf"
+
+
+def exim_folders() -> list[Path]:
+    return sorted(p for p in (CORPUS / "exim").iterdir() if p.is_dir())
+
+
+def _exim_text(text: str, steps: list[str]) -> str:
+    """Neutralise a plain Exim file line for line (every line keeps its number)."""
+    import realexim as rx
+
+    tls = rx.harness_certificate()
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r"(openssl_options|tls_certificate|tls_privatekey|exim_user|exim_group)\s*=", line)
+        account = re.match(r"(\s+)(user|group)\s*=\s*([\w.-]+)\s*$", line)
+        if account and not _known_account(account[2], account[3]):
+            lines[i] = f"{account[1]}{account[2]} = Debian-exim"
+            steps.append(f"a transport's {account[2]} {account[3]}: Debian-exim (an account this host has)")
+            continue
+        if not m:
+            continue
+        end = i
+        while lines[end].rstrip().endswith("\\") and end + 1 < len(lines):
+            end += 1
+        name = m[1]
+        new = {"openssl_options": "", "tls_certificate": f"tls_certificate = {tls.cert}",
+               "tls_privatekey": f"tls_privatekey = {tls.key}", "exim_user": "exim_user = Debian-exim",
+               "exim_group": "exim_group = Debian-exim"}[name]
+        lines[i] = new
+        for k in range(i + 1, end + 1):
+            lines[k] = ""
+        steps.append({"openssl_options": "openssl_options goes: this Exim is built with GnuTLS",
+                      "tls_certificate": "tls_certificate: the harness's test certificate",
+                      "tls_privatekey": "tls_privatekey: the harness's test key",
+                      "exim_user": "exim_user: Debian-exim (the account this host has)",
+                      "exim_group": "exim_group: Debian-exim (the group this host has)"}[name])
+    return "\n".join(lines) + "\n"
+
+
+def _known_account(kind: str, name: str) -> bool:
+    import grp
+    import pwd
+
+    try:
+        (pwd.getpwnam if kind == "user" else grp.getgrnam)(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _host_files(root: Path) -> None:
+    """What `mailcfg fetch` collects beside the configuration: passwd and aliases, the host name."""
+    import socket
+
+    for host_file in ("/etc/passwd", "/etc/aliases"):
+        if Path(host_file).exists():
+            (root / "etc").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(host_file, root / host_file.lstrip("/"))
+    facts = {"hostname": socket.gethostname(), "systems": {"exim": {"version": "4.96"}}}
+    (root / ".mailcfg-host").mkdir(parents=True, exist_ok=True)
+    (root / ".mailcfg-host" / "facts.json").write_text(json.dumps(facts, indent=1) + "\n")
+    for path in [root, *root.rglob("*")]:
+        if path.is_dir():
+            path.chmod(0o755)
+
+
+@dataclass
+class EximRun:
+    """The file real Exim runs (-C) and the -D macros for it."""
+
+    config: Path
+    macros: dict[str, str] = field(default_factory=dict)
+
+
+def exim_setup(folder: Path, out: Path, work: Path, files: list[str]) -> tuple[Setup, EximRun | None]:
+    """The snapshot at OUT for the Exim configuration in FOLDER, and what real Exim runs for it (made in WORK)."""
+    import realexim as rx
+
+    setup = Setup(folder.name, "exim", files, out)
+    if out.exists():
+        shutil.rmtree(out)
+    debconf = folder / "update-exim4.conf.conf"
+    work.mkdir(parents=True, exist_ok=True)
+    if debconf.exists():
+        confdir = rx.stock_confdir(out / "etc" / "exim4")
+        shutil.copy(debconf, confdir / "update-exim4.conf.conf")
+        setup.steps.append("Debian settings only: the package's own /etc/exim4 (exim4-config 4.96) completes them")
+        for part in sorted(folder.glob("conf.d__*")):
+            target = confdir / part.name.replace("__", "/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(part, target)
+        _host_files(out)
+        try:
+            real = rx.debian_generate(confdir, work / f"{folder.name}.conf")
+        except rx.EximError as exc:
+            setup.why_not = f"update-exim4.conf fails: {str(exc).splitlines()[0]}"
+            return setup, None
+        tls = rx.harness_certificate()
+        return setup, EximRun(real, {"MAIN_TLS_CERTIFICATE": str(tls.cert), "MAIN_TLS_PRIVATEKEY": str(tls.key)})
+    source = next(p for p in sorted(folder.iterdir()) if p.is_file())
+    text = _exim_text(_substitute(folder.name, source.read_text(errors="replace"), setup.steps, "exim"), setup.steps)
+    (out / "etc" / "exim4").mkdir(parents=True)
+    (out / EXIM_CONF).write_text(text)
+    _host_files(out)
+    real = rx.write_config(work / f"{folder.name}.conf", text)
+    check = rx.check_config(real)
+    if not check.ok:
+        setup.why_not = "Exim refuses it: " + " ".join(check.error.split("\n")[-1:]).strip()
+    return setup, EximRun(real)
+
+
+def exim_probes(config, name: str) -> list:
+    """The Exim generator's probe battery, with its domains replaced by this configuration's own and its
+    port 25 by the first port this configuration listens on."""
+    import random
+    from dataclasses import replace
+
+    import exim_generator as eg
+    from mailcfg.exim.probes import listening_ports, local_domain_names
+
+    locals_ = [d for d in local_domain_names(config) if "." in d]
+    hostname = config.option("primary_hostname") or config.snapshot.facts.hostname
+    names = {eg.LOCAL: (locals_ or [hostname])[0], eg.LOCAL2: (locals_[1:] or [hostname])[0], eg.HOSTNAME: hostname}
+    ports = listening_ports(config)
+
+    def mapped(address: str) -> str:
+        for generic, own in names.items():
+            address = re.sub(rf"@{re.escape(generic)}$", f"@{own}", address)
+        return address
+
+    out = []
+    for probe in eg._probes(random.Random(f"realworld-{name}")):  # the battery test_exim_differential sends
+        port = probe.port or 25
+        if port == 25 and 25 not in ports:
+            port = ports[0]
+        out.append(replace(probe, rcpt=mapped(probe.rcpt), sender=mapped(probe.sender), port=port))
+    return out

@@ -108,3 +108,78 @@ def test_postfix_corpus_agrees_with_real_postfix(harness, tmp_path_factory):
     print("\n" + report)
     assert totals["verdicts"] >= len(setups) // 2, report
     assert not failures, "\n\n".join(failures)
+
+
+def test_exim_corpus_agrees_with_real_exim(tmp_path_factory):
+    """The same for Exim: `exim -bh` sessions on each configuration Exim accepts, against the engine
+    (told that there is no DNS here, as the Exim differential does)."""
+    import realexim as rx
+    from exim_generator import OUTSIDE as EXIM_OUTSIDE
+    from exim_generator import OUTSIDE6
+    from mailcfg.exim.config import load_exim
+    from mailcfg.exim.engine import decide as exim_decide
+    from mailcfg.rules.exim_relay import open_relays as exim_open_relays
+    from test_exim_differential import NO_DNS, agrees, with_host_addresses
+
+    work = tmp_path_factory.mktemp("realworld-exim")
+    rows = [r for r in rw.manifest() if r["system"] == "exim"]
+    table, failures = [], []
+    totals = {"compared": 0, "agree": 0, "undecided": 0, "verdicts": 0, "verdicts_agree": 0}
+    setups = []
+    for folder in rw.exim_folders():
+        setup, run = rw.exim_setup(folder, work / "snap" / folder.name, work / "real", [])
+        setup.files = _files(setup, rows)
+        setups.append(setup)
+        if setup.why_not is not None or run is None:
+            table.append(f"{setup.name:42} not started: {setup.why_not}")
+            continue
+        config = load_exim(load_local(str(with_host_addresses(setup.root))))
+        probes = rw.exim_probes(config, setup.name)
+        answers = rx.real_answers(run.config, probes, run.macros)
+        agree = compared = undecided = 0
+        wrong = []
+        for probe, answer in zip(probes, answers, strict=True):
+            decision = exim_decide(config, probe, NO_DNS)
+            if decision.undecided:
+                undecided += 1
+                continue
+            compared += 1
+            if agrees(decision, answer):
+                agree += 1
+            else:
+                wrong.append(f"{setup.name}: {probe}\n  exim: {answer.lines}\n  mailcfg: {decision.reply} "
+                             f"({decision.action})")
+        outsiders = (*EXIM_OUTSIDE, OUTSIDE6)
+        real_open = [p for p, a in zip(probes, answers, strict=True)
+                     if a.action == "accept" and p.client in outsiders and p.sasl_user is None
+                     and "foreign.example" in p.rcpt.lower()]
+        # the verdict in the world the real Exim runs in here (no DNS); the one with DNS is reported beside it
+        trials = exim_open_relays(config, NO_DNS)
+        with_dns = exim_open_relays(config)
+        replies = rx.real_answers(run.config, [t.probe for t in trials], run.macros) if trials else []
+        unconfirmed = [t.probe for t, a in zip(trials, replies, strict=True) if a.action != "accept"]
+        verdict_ok = bool(real_open) <= bool(trials) and not unconfirmed
+        totals["compared"] += compared
+        totals["agree"] += agree
+        totals["undecided"] += undecided
+        totals["verdicts"] += 1
+        totals["verdicts_agree"] += verdict_ok
+        table.append(f"{setup.name:42} started; probes agreed {agree}/{compared} ({undecided} undecided); open "
+                     f"relay: mailcfg {'yes' if trials else 'no'}, real "
+                     f"{'yes' if real_open or (trials and not unconfirmed) else 'no'}; verdict "
+                     f"{'agreed' if verdict_ok else 'DISAGREES'}; with DNS mailcfg says "
+                     f"{'open relay' if with_dns else 'no open relay'}")
+        if (wrong or not verdict_ok) and setup.name not in EXPECTED:
+            failures.append("\n".join(wrong[:8]) + "".join(f"\n  witness not confirmed: {p}" for p in unconfirmed)
+                            + (f"\n  the real Exim relays {real_open[0]}" if real_open and not trials else ""))
+    steps = [f"{s.name}:\n" + "".join(f"    - {step}\n" for step in s.steps) for s in setups]
+    pct = 100.0 * totals["agree"] / totals["compared"] if totals["compared"] else 100.0
+    summary = (f"Exim corpus: {len(setups)} configurations ({sum(len(s.files) for s in setups)} files), "
+               f"{totals['verdicts']} started; decisions agreed {totals['agree']}/{totals['compared']} ({pct:.2f}%), "
+               f"{totals['undecided']} undecided (not compared); open-relay verdicts agreed "
+               f"{totals['verdicts_agree']}/{totals['verdicts']}")
+    report = "\n".join([summary, *table, "", "Neutralisation per configuration:", *steps])
+    (work / "realworld-report.txt").write_text(report + "\n")
+    print("\n" + report)
+    assert totals["verdicts"] >= len(setups) // 2, report
+    assert not failures, "\n\n".join(failures)

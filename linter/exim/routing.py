@@ -43,17 +43,26 @@ def verify_address(session: Session, address: str, where: str, origin: Origin | 
     saved = dict(session.context.variables)
     try:
         session.context.variables.update({"local_part": local.lower(), "domain": domain.lower()})
-        declined = UNROUTEABLE  # or the message a declining router left on the address
-        for router in session.config.parsed.of_kind("router"):
+        declined = None  # the message a declining router left on the address
+        routers = session.config.parsed.of_kind("router")
+        for router in routers:
             verdict = _router(session, router, local, domain.lower(), recipient, where)
             if verdict is not None and verdict.rc == "decline":
                 declined = verdict.message or declined
             elif verdict is not None:
                 return verdict
-        return Verdict("fail", "no router accepts the address", declined)
+        return Verdict("fail", "no router accepts the address", declined or _cannot_route(session, routers))
     finally:
         session.context.variables.clear()
         session.context.variables.update(saved)
+
+
+def _cannot_route(session: Session, routers: list[Driver]) -> str:
+    """route.c: out of routers, the last router the loop came to (preconditions or not) names the failure
+    with its cannot_route_message, when set and expandable."""
+    text = routers[-1].get("cannot_route_message") if routers else None
+    expanded = expand(text, session.context) if text is not None else None
+    return expanded.value if expanded is not None and expanded.value is not None else UNROUTEABLE
 
 
 def _flag(router: Driver, name: str, default: bool) -> bool:
