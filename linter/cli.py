@@ -22,18 +22,11 @@ from mailcfg.fixer import fix_target
 from mailcfg.lint import lint_path, lint_snapshot
 from mailcfg.policy import load_policy, probe_problem
 from mailcfg.registry import all_rules, rule_by_id
-from mailcfg.remote.apply import CONFIRM_SECONDS, apply_fixes
+from mailcfg.remote.apply import CONFIRM_SECONDS, apply_run
 from mailcfg.remote.fetch import fetch as fetch_host
 from mailcfg.remote.fetch import fetched, lint_host
 from mailcfg.remote.hosts import HostSpec
-from mailcfg.remote.ssh import (
-    PASSPHRASE_ENV,
-    SshOptions,
-    default_keys,
-    encrypted,
-    is_ssh_target,
-    load_known_hosts,
-)
+from mailcfg.remote.sshtarget import PASSPHRASE_ENV, SshOptions, is_ssh_target
 from mailcfg.reporters import FORMATS
 from mailcfg.reporters.decision import render_explained, render_test
 from mailcfg.reporters.visible import visible
@@ -106,6 +99,8 @@ def _ssh_options(known_hosts: Path | None, accept_new: bool, identity: Path | No
     """The run's SSH settings; on a terminal, one passphrase prompt when a key to be used is encrypted."""
     passphrase = None
     if hosts and not os.environ.get(PASSPHRASE_ENV) and not os.environ.get("SSH_AUTH_SOCK") and sys.stdin.isatty():
+        from mailcfg.remote.ssh import default_keys, encrypted  # paramiko: only when hosts are named
+
         keys = {identity} if identity else set(default_keys())
         keys |= {h.identity for h in hosts if h.identity is not None}
         locked = sorted(str(k) for k in keys if k is not None and encrypted(k))
@@ -113,6 +108,12 @@ def _ssh_options(known_hosts: Path | None, accept_new: bool, identity: Path | No
             passphrase = getpass.getpass(f"Passphrase for {', '.join(locked)}: ") or None
     return SshOptions(known_hosts=known_hosts, accept_new=accept_new, identity=identity, timeout=timeout,
                       command_timeout=command_timeout, become=become, passphrase=passphrase)
+
+
+def _known_hosts(ssh: SshOptions):
+    from mailcfg.remote.ssh import load_known_hosts  # paramiko: only when hosts are named
+
+    return load_known_hosts(ssh)
 
 
 @app.command()
@@ -145,7 +146,7 @@ def lint(
                 raise MailcfgError(f"{inventory}: host {t.label}: mailcfg_skip_rules: {exc}") from None
     ssh = _ssh_options(known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become,
                        [t.host for t in hosts])
-    known = load_known_hosts(ssh) if hosts else None  # read once for the whole fleet
+    known = _known_hosts(ssh) if hosts else None  # read once for the whole fleet
 
     def check(t: Target):
         return lint_host(t.host, ssh, known, t.label) if t.host is not None else lint_path(t.path or t.label)
@@ -250,7 +251,7 @@ def fix(
         if write:
             raise MailcfgError(f"{target}: --write edits local files; a host is changed with --apply")
         ssh = _ssh_options(known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become, [spec])
-        known = load_known_hosts(ssh)
+        known = _known_hosts(ssh)
         with fetched(spec, ssh, known) as snapshot:
             run = fix_target(found[0].label, rule, unsafe_fixes, snapshot)
             redacted = snapshot.facts.redacted_paths
@@ -289,7 +290,7 @@ def fix(
             with fetched(spec, ssh, known, found[0].label) as snapshot:
                 return lint_snapshot(snapshot)
 
-        done = apply_fixes(spec, ssh, run, recheck, known, confirm_seconds=confirm_timeout, redacted=redacted)
+        done = apply_run(spec, ssh, run, recheck, known, confirm_seconds=confirm_timeout, redacted=redacted)
         for earlier in done.earlier:
             _say(f"mailcfg: {target}: an earlier --apply no mailcfg heard the end of: run {earlier}")
         for step in done.log:

@@ -6,25 +6,15 @@ An answer that depends on what the snapshot lacks (a table, DNS, a policy servic
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from mailcfg.dependence import Dependency, relevant
+from mailcfg.dependence import Dependency
 from mailcfg.errors import MailcfgError
-from mailcfg.exim.config import load_exim
-from mailcfg.exim.dependence import dependencies as exim_dependencies
-from mailcfg.exim.engine import decide as decide_exim
-from mailcfg.exim.probes import SERVICE_PORTS
 from mailcfg.policy import Expectation
-from mailcfg.postfix.config import PostfixConfig, load_postfix
-from mailcfg.postfix.dependence import dependencies as postfix_dependencies
-from mailcfg.postfix.engine import decide_on, select_service
-from mailcfg.postfix.services import port as listening_port
-from mailcfg.postfix.services import views
-from mailcfg.snapshot import load_local
+from mailcfg.snapshot import Snapshot, load_local
+from mailcfg.system import Decider
+from mailcfg.systems import load_models, present
 from mailcfg.transaction import Decision, Probe, probe_json
-
-Decider = Callable[[Probe], tuple[Decision, list[Dependency]]]
 
 
 @dataclass
@@ -108,55 +98,26 @@ class TestRun:
                 "assumptions": self.assumptions}
 
 
-def _decider(target: str) -> tuple[Decider, list[str]]:
-    """The engine for the target's MTA (Postfix when a snapshot holds both), and its assumptions."""
-    snapshot = load_local(target)
-    if "postfix" in snapshot.systems:
-        config = load_postfix(snapshot)
-        return (lambda probe: _postfix(config, probe)), config.assumptions
-    if "exim" in snapshot.systems:
-        exim = load_exim(snapshot)
-
-        def run(probe: Probe) -> tuple[Decision, list[Dependency]]:
-            probe = _exim_probe(probe)
-            decision = decide_exim(exim, probe)
-            return decision, relevant(exim_dependencies(exim, probe, decision), decision.action)
-        return run, exim.assumptions
-    raise MailcfgError(f"{target}: explain and test need a Postfix or Exim configuration")
+def decider(snapshot: Snapshot) -> tuple[Decider, list[str]]:
+    """The engine of the snapshot's first system that decides transactions, and its assumptions."""
+    system = next((s for s in present(snapshot) if s.decider is not None), None)
+    if system is None:
+        raise MailcfgError(f"{snapshot.target}: explain and test need the configuration of a mail system that "
+                           f"decides SMTP transactions")
+    model = load_models(snapshot, [system])[system.name]
+    return system.decider(model), model.assumptions
 
 
-def _postfix(config: PostfixConfig, probe: Probe) -> tuple[Decision, list[Dependency]]:
-    service = select_service(config, probe.service, probe.port)
-    if probe.service is not None and probe.port is not None and listening_port(config, service) != probe.port:
-        raise MailcfgError(f"service {probe.service!r} listens on port {listening_port(config, service)}, "
-                           f"not {probe.port}: give --service or --port, not both")
-    view = next(v for s, v in views(config) if s is service)
-    decision = decide_on(view, probe)
-    return decision, relevant(postfix_dependencies(view, probe, decision), decision.action)
-
-
-def _exim_probe(probe: Probe) -> Probe:
-    """Exim has no master.cf: a service names its port (smtp, submission, smtps, or a number)."""
-    if probe.service is None:
-        return probe
-    port = SERVICE_PORTS.get(probe.service) or (int(probe.service) if probe.service.isdigit() else None)
-    if port is None:
-        raise MailcfgError(f"Exim has no service {probe.service!r}: name a port (--port N) or one of "
-                           f"{', '.join(SERVICE_PORTS)}")
-    if probe.port is not None and probe.port != port:
-        raise MailcfgError(f"service {probe.service!r} is port {port}, not {probe.port}: "
-                           f"give --service or --port, not both")
-    return replace(probe, port=port, service=None)
-
-
-def explain(target: str, probe: Probe) -> Explained:
-    decider, assumptions = _decider(target)
-    decision, depends_on = decider(probe)
+def explain(target: str, probe: Probe, snapshot: Snapshot | None = None) -> Explained:
+    """The decision for `probe` on local `target` (or an already loaded snapshot of it)."""
+    decide, assumptions = decider(snapshot or load_local(target))
+    decision, depends_on = decide(probe)
     return Explained(target, probe, decision, list(assumptions), depends_on)
 
 
-def run_policy(target: str, expectations: list[Expectation], allow_undecided: bool = False) -> TestRun:
-    decider, assumptions = _decider(target)
+def run_policy(target: str, expectations: list[Expectation], allow_undecided: bool = False,
+               snapshot: Snapshot | None = None) -> TestRun:
+    decide, assumptions = decider(snapshot or load_local(target))
     results = []
     for e in expectations:
         if allow_undecided:
@@ -165,7 +126,7 @@ def run_policy(target: str, expectations: list[Expectation], allow_undecided: bo
             results.append(Checked(e, error=e.error))
             continue
         try:
-            results.append(Checked(e, *decider(e.probe)))
+            results.append(Checked(e, *decide(e.probe)))
         except MailcfgError as exc:  # this probe's service or port is not there: the others still run
             results.append(Checked(e, error=f"{e.where}: {exc}"))
     return TestRun(target, results, list(assumptions))

@@ -6,17 +6,15 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from mailcfg.errors import MailcfgError
-from mailcfg.exim.config import EximConfig, load_exim
 from mailcfg.findings import Finding
 from mailcfg.fix import Fix
-from mailcfg.postfix.config import PostfixConfig, load_postfix
 from mailcfg.registry import all_rules, rule_by_id
 from mailcfg.rules.snapshot_reads import SnapshotReads
 from mailcfg.snapshot import Snapshot, load_local
 from mailcfg.source import SourceFile
 from mailcfg.suppression import suppressed_lines
-
-ANALYSED = ("postfix", "exim")
+from mailcfg.system import Model
+from mailcfg.systems import load_models
 
 
 @dataclass
@@ -59,33 +57,23 @@ def lint_snapshot(snapshot: Snapshot) -> TargetResult:
     result = TargetResult(snapshot.target, list(snapshot.systems), unreadable=list(snapshot.facts.unreadable))
     result.assumptions += [f"{p} was not read on the host ({r}): what depends on it is left undecided"
                            for p, r in result.unreadable]
-    contexts: dict[str, PostfixConfig | EximConfig] = {}
-    if "exim" in snapshot.systems:
-        exim = contexts["exim"] = load_exim(snapshot)
-        result.findings += _run("exim", exim)
-        result.assumptions += exim.assumptions
-        result.sources.update(exim.sources)
-    if "postfix" in snapshot.systems:
-        config = contexts["postfix"] = load_postfix(snapshot)
-        result.findings += _run("postfix", config)
-        result.assumptions += config.assumptions
-        result.sources.update({s.path: s for s in (config.main.source, config.master.source)})
-        result.sources.update({t.source.path: t.source for t in config.tables() if t.source})
+    models = load_models(snapshot)
+    for system, model in models.items():
+        result.findings += _run(system, model)
+        result.assumptions += model.assumptions
+        result.sources.update(model.sources)
     result.findings += _run("snapshot", SnapshotReads(snapshot, result.sources))  # after every read
-    for system in snapshot.systems:
-        if system not in ANALYSED:
-            result.assumptions.append(f"{system} configuration found but not analysed by this version")
-    result.findings = [_with_fix(f, contexts, result.fixes) for f in _unsuppressed(result.findings, result.sources)]
+    result.findings = [_with_fix(f, models, result.fixes) for f in _unsuppressed(result.findings, result.sources)]
     result.findings.sort(key=lambda f: (f.location.file or "", f.location.line or 0, f.location.column or 0,
                                         f.rule))
     return result
 
 
-def _with_fix(finding: Finding, contexts: dict[str, PostfixConfig | EximConfig],
+def _with_fix(finding: Finding, models: dict[str, Model],
               fixes: list[tuple[Finding, Fix]]) -> Finding:
     """The finding marked with its fix's safety, the pair recorded in `fixes`, where a fix exists."""
     rule = rule_by_id(finding.rule)
-    fix = rule.fix(contexts[rule.system], finding) if rule.fix is not None and rule.system in contexts else None
+    fix = rule.fix(models[rule.system], finding) if rule.fix is not None and rule.system in models else None
     if fix is None:
         return finding
     finding = dataclasses.replace(finding, fix=fix.safety)
@@ -93,7 +81,7 @@ def _with_fix(finding: Finding, contexts: dict[str, PostfixConfig | EximConfig],
     return finding
 
 
-def _run(system: str, context: PostfixConfig | EximConfig | SnapshotReads) -> list[Finding]:
+def _run(system: str, context: Model | SnapshotReads) -> list[Finding]:
     findings: list[Finding] = []
     for rule in all_rules():
         if rule.system == system:

@@ -13,10 +13,9 @@ from pathlib import Path
 
 from mailcfg.edits import Edit, apply
 from mailcfg.errors import MailcfgError
-from mailcfg.snapshot import POSTFIX_DIR, Snapshot
+from mailcfg.snapshot import Snapshot
 from mailcfg.source import SourceFile, read_text
-
-MAIN_CF, MASTER_CF = POSTFIX_DIR + "/main.cf", POSTFIX_DIR + "/master.cf"
+from mailcfg.systems import creatable
 
 State = dict[str, Path | None]  # host path -> its edited text, or None: removed
 
@@ -37,11 +36,7 @@ class Overlay:
 
     def snapshot(self) -> Snapshot:
         """The configuration as the fixes so far leave it."""
-        snap = self.base.with_files(self.files)
-        for attr, host in (("main_cf", MAIN_CF), ("master_cf", MASTER_CF)):  # not looked up by host path
-            if host in self.files:
-                setattr(snap, attr, self.files[host])
-        return snap
+        return self.base.with_files(self.files)
 
     def state(self) -> State:
         return dict(self.files)
@@ -72,15 +67,12 @@ class Overlay:
 
     def _host_path(self, source: SourceFile) -> str | None:
         real = source.real_path
-        if real is None:  # main.cf is the one file a fix may create
-            return MAIN_CF if source.path == self.base.config_display("main.cf") else None
+        if real is None:  # a file the snapshot lacks, which a fix may create (main.cf)
+            host = self.base.host_of(source.path)
+            return host if host is not None and creatable(host) else None
         for host, path in self.files.items():
             if path == real:
                 return host
-        if real == self.base.main_cf:
-            return MAIN_CF
-        if real == self.base.master_cf:
-            return MASTER_CF
         return self.base.host_path(real)
 
     def changes(self) -> list[FileChange]:
@@ -98,8 +90,4 @@ class Overlay:
 
     def _original(self, host: str) -> Path | None:
         """Where the file stands in the target (maybe not there yet)."""
-        if host == MAIN_CF and self.base.main_cf is not None:
-            return self.base.main_cf
-        if host == MASTER_CF and self.base.master_cf is not None:
-            return self.base.master_cf
         return self.base.local_path(host)

@@ -1,8 +1,9 @@
 """Snapshots: the one input of every analysis, read here from local paths.
 
 A snapshot mirrors the host's filesystem for the files that matter plus facts about the host
-(.mailcfg-host/facts.json). A Postfix or Exim config directory, a copy of /etc or a single file is
-accepted too and seen as a snapshot whose /etc/postfix (/etc/exim4) is that directory.
+(.mailcfg-host/facts.json). A mail system's config directory, a copy of /etc or a single file is
+accepted too and seen as a snapshot whose host directory (/etc/postfix, /etc/exim4) is that directory:
+which system's, each system says (mailcfg.systems); nothing here knows one.
 
 A snapshot may come from anyone (a pull request, a fetched host), so every file is looked up only
 inside its root: no `..`, no symbolic link out of it, nothing but regular files.
@@ -17,14 +18,22 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from mailcfg.configkind import EXIM_FILES, config_kind
+from mailcfg.configkind import file_system
 from mailcfg.errors import MailcfgError
 from mailcfg.facts import Facts, read_facts
 from mailcfg.facts import Interface as Interface  # re-exported: where the analysis finds it
+from mailcfg.systems import mail_systems
 
 FACTS = ".mailcfg-host/facts.json"
-POSTFIX_DIR = "/etc/postfix"
-EXIM_DIR = "/etc/exim4"
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A local directory or file standing for a host path, in a target that is not a snapshot."""
+
+    host: str  # absolute host path: a directory ("/etc/postfix") or one file ("/etc/postfix/main.cf")
+    local: Path
+    shown: str | None = None  # how findings name a file mount (None: relative to the target's root)
 
 
 @dataclass(frozen=True)
@@ -39,20 +48,13 @@ class Refusal:
 class Snapshot:
     target: str  # as the user named it
     root: Path  # the directory that stands for the host's "/"
-    postfix_dir: Path | None = None  # real directory standing for /etc/postfix
-    main_cf: Path | None = None
-    master_cf: Path | None = None
-    display_prefix: str = ""  # prefix of reported paths for files in postfix_dir
-    exim_dir: Path | None = None  # a bare Exim config directory given as the target: stands for /etc/exim4
-    exim_file: Path | None = None  # a single Exim file given as the target, standing for exim_file_host
-    exim_file_host: str = EXIM_DIR + "/exim4.conf"
-    systems: list[str] = field(default_factory=list)
+    mounts: list[Mount] = field(default_factory=list)  # not a snapshot: what stands for which host path
+    systems: list[str] = field(default_factory=list)  # names of the mail systems found (mailcfg.systems)
     facts: Facts = field(default_factory=Facts)
     is_snapshot: bool = False  # a full snapshot, not a bare config directory
     overrides: dict[str, Path | None] = field(default_factory=dict)  # host path -> another file, or absent
     # host path -> why it was not read; shared with the snapshots `with_files` derives
     refused: dict[str, Refusal] = field(default_factory=dict)
-    postfix_names: dict[str, str] = field(default_factory=dict)  # "main.cf" -> a single file's own name
 
     def with_files(self, overrides: dict[str, Path | None]) -> Snapshot:
         """The same snapshot with some host files replaced (or gone): a configuration as it would be."""
@@ -66,6 +68,9 @@ class Snapshot:
         and count as absent, so nothing outside the snapshot is read and nothing can hang a read."""
         if host_path in self.overrides:
             return self.overrides[host_path]
+        named = next((m.local for m in self.mounts if m.host == host_path and m.shown is not None), None)
+        if named is not None:  # the file the user named as the target, wherever it leads
+            return named
         local = self.local_path(host_path)
         return self._checked(host_path, local, directory=False) if local is not None else None
 
@@ -75,23 +80,35 @@ class Snapshot:
             return None
         if self.is_snapshot:
             return self.root / host_path.lstrip("/")
-        if self.postfix_dir is not None and host_path.startswith(POSTFIX_DIR + "/"):
-            return self.postfix_dir / host_path[len(POSTFIX_DIR) + 1:]
-        if self.exim_dir is not None and (host_path + "/").startswith(EXIM_DIR + "/"):
-            return self.exim_dir / host_path[len(EXIM_DIR) + 1:]
-        if self.exim_file is not None and host_path == self.exim_file_host:
-            return self.exim_file
-        return None
+        mount = self._mount(host_path)
+        return mount.local / host_path[len(mount.host) + 1:] if mount is not None else None
+
+    def _mount(self, host_path: str) -> Mount | None:
+        """The mount `host_path` is in: a file mount before the directory holding it."""
+        return next((m for m in self.mounts if host_path == m.host), None) or \
+            next((m for m in self.mounts if host_path.startswith(m.host + "/")), None)
+
+    def mounted(self, host_dir: str) -> bool:
+        """Whether a local directory given as the target stands for `host_dir` as a whole."""
+        return any(m.host == host_dir for m in self.mounts)
 
     def host_path(self, local: Path) -> str | None:
         """The host path a snapshot file stands for: the inverse of `local_path`."""
-        if self.exim_file is not None and local == self.exim_file:
-            return self.exim_file_host
-        for base, host in ((self.postfix_dir, POSTFIX_DIR), (self.exim_dir, EXIM_DIR),
-                           (self.root if self.is_snapshot else None, "")):
-            if base is not None and local.is_relative_to(base):
-                return f"{host}/{local.relative_to(base).as_posix()}"
+        if self.is_snapshot:
+            return "/" + local.relative_to(self.root).as_posix() if local.is_relative_to(self.root) else None
+        for m in self.mounts:
+            if local == m.local:
+                return m.host
+        for m in self.mounts:
+            if local.is_relative_to(m.local):
+                return f"{m.host}/{local.relative_to(m.local).as_posix()}"
         return None
+
+    def host_of(self, shown: str) -> str | None:
+        """The host path of a file the way findings name it: the inverse of `display`."""
+        if self.is_snapshot:
+            return "/" + shown
+        return next((m.host for m in self.mounts if m.shown == shown), None) or self.host_path(self.root / shown)
 
     @cached_property
     def _real_root(self) -> str:
@@ -122,22 +139,17 @@ class Snapshot:
         """A file of the snapshot's own (.mailcfg-host/...), checked like `resolve`; None outside a snapshot."""
         return self._checked(name, self.root / name, directory=False) if self.is_snapshot else None
 
-    def config_display(self, name: str) -> str:
-        """How findings name main.cf or master.cf (a single file given as the target keeps its own name)."""
-        return self.display_prefix + self.postfix_names.get(name, name)
-
     def display(self, host_path: str) -> str:
         """How findings name the file that stands for `host_path`."""
         if self.is_snapshot:
             return host_path.lstrip("/")
-        if host_path.startswith(POSTFIX_DIR + "/") and self.postfix_dir is not None:
-            return self.display_prefix + host_path[len(POSTFIX_DIR) + 1:]
-        if self.exim_file is not None and host_path == self.exim_file_host:
-            return self.target
-        if host_path.startswith(EXIM_DIR + "/") and self.exim_dir is not None:
-            # relative to the target's root, like every other file (a copied /etc: exim4/...)
-            return (self.exim_dir / host_path[len(EXIM_DIR) + 1:]).relative_to(self.root).as_posix()
-        return host_path
+        mount = self._mount(host_path)
+        if mount is None:
+            return host_path
+        if mount.shown is not None and host_path == mount.host:
+            return mount.shown
+        # relative to the target's root, like every other file (a copied /etc: postfix/main.cf)
+        return self.local_path(host_path).relative_to(self.root).as_posix()
 
     def directory(self, host_path: str) -> list[str] | None:
         """The names in directory `host_path` on the host, if the snapshot has it."""
@@ -170,89 +182,80 @@ def load_local(target: str, name: str | None = None) -> Snapshot:
         missing = "a dangling symbolic link" if path.is_symlink() else "no such file or directory"
         raise MailcfgError(f"{target}: {missing if isinstance(exc, FileNotFoundError) else exc.strerror}") from None
     if stat.S_ISREG(mode):
-        return _single_file(target, path)
+        return _checked_files(_single_file(target, path))
     if not stat.S_ISDIR(mode):
         raise MailcfgError(f"{target}: {file_kind(mode)}, not a configuration file or directory")
     kind = dir_kind(path)
     if kind == "snapshot":
         return _snapshot_dir(target, path)
-    if kind == "postfix":
-        return _with_postfix(Snapshot(target, path, postfix_dir=path, systems=["postfix"]))
-    if kind == "exim":
-        return Snapshot(target, path, systems=["exim"], exim_dir=path)
     if kind == "etc":
-        return _etc_dir(target, path)
-    raise MailcfgError(f"{target}: no mail configuration found (looked for main.cf, master.cf, "
-                       f"an Exim configuration, or a snapshot with etc/postfix or {FACTS})")
+        return _checked_files(_etc_dir(target, path))
+    if kind is not None:
+        return _checked_files(_config_dir(target, path, path))
+    marks = ", ".join(s.layout.looked_for for s in mail_systems())
+    dirs = ", ".join(d.lstrip("/") for s in mail_systems() for d in s.layout.directories)
+    raise MailcfgError(f"{target}: no mail configuration found (looked for {marks}, or a snapshot with {dirs} "
+                       f"or {FACTS})")
 
 
 def dir_kind(path: Path) -> str | None:
-    """What a directory is as a target: a snapshot, a Postfix or an Exim config directory, a copy of a
-    host's /etc ("etc"), or None when it is none of them."""
-    if os.path.lexists(path / FACTS) or any((path / d).is_dir() for d in ("etc/postfix", "etc/exim4", "etc/exim")):
+    """What a directory is as a target: a snapshot, a mail system's config directory (its name), a copy
+    of a host's /etc ("etc"), or None when it is none of them."""
+    if os.path.lexists(path / FACTS) or any(any((path / d.lstrip("/")).is_dir() for d in s.layout.directories)
+                                            for s in mail_systems()):
         return "snapshot"
-    kind = _config_dir_kind(path)
-    if kind is None and (_config_dir_kind(path / "postfix") == "postfix" or _config_dir_kind(path / "exim4") == "exim"):
+    system = _config_dir(str(path), path, path)
+    if system.systems:
+        return system.systems[0]
+    if _etc_dir(str(path), path).systems:
         return "etc"
-    return kind
-
-
-def _config_dir_kind(path: Path) -> str | None:
-    if os.path.lexists(path / "main.cf") or os.path.lexists(path / "master.cf"):
-        return "postfix"
-    if any(os.path.lexists(path / name) for name in EXIM_FILES) or (path / "conf.d").is_dir():
-        return "exim"
     return None
 
 
-def _with_postfix(snap: Snapshot) -> Snapshot:
-    snap.main_cf = _config_file(snap, POSTFIX_DIR + "/main.cf")
-    snap.master_cf = _config_file(snap, POSTFIX_DIR + "/master.cf")
+def _config_dir(target: str, root: Path, directory: Path) -> Snapshot:
+    """`directory` as the configuration directory of the first system that finds its files there."""
+    for system in mail_systems():
+        snap = Snapshot(target, root, mounts=[Mount(system.layout.directories[0], directory)])
+        if system.detect(snap):
+            snap.systems.append(system.name)
+            return snap
+    return Snapshot(target, root)
+
+
+def _checked_files(snap: Snapshot) -> Snapshot:
+    """The snapshot, once every file its systems cannot be linted without is readable where it is there:
+    linting a configuration without it would show defaults as the host's settings."""
+    for system in mail_systems():
+        if system.name not in snap.systems:
+            continue
+        for host_path in system.layout.essential:
+            local = snap.local_path(host_path)
+            if local is None or not os.path.lexists(local) or snap.resolve(host_path) is not None:
+                continue
+            refusal = snap.refused.pop(host_path, None)
+            why = refusal.reason if refusal else "a dangling symbolic link" if local.is_symlink() else \
+                "not a regular file"
+            raise MailcfgError(f"{snap.target}: {snap.display(host_path)}: not read: {why}")
     return snap
-
-
-def _config_file(snap: Snapshot, host_path: str) -> Path | None:
-    """main.cf or master.cf in the snapshot; one that is there but cannot be read stops the lint, since
-    linting the configuration without it would show Postfix's defaults as the host's settings."""
-    local = snap.local_path(host_path)
-    if local is None or not os.path.lexists(local):
-        return None
-    real = snap.resolve(host_path)
-    if real is None:
-        refusal = snap.refused.pop(host_path, None)
-        why = refusal.reason if refusal else "a dangling symbolic link" if local.is_symlink() else "not a regular file"
-        raise MailcfgError(f"{snap.target}: {snap.display(host_path)}: not read: {why}")
-    return real
 
 
 def _single_file(target: str, path: Path) -> Snapshot:
-    """A main.cf or master.cf with the files beside it; update-exim4.conf.conf with its directory (conf.d,
-    the template); another Exim configuration alone."""
-    kind = config_kind(path, target)
-    parent = path.parent
-    if kind == "debian-exim":
-        return Snapshot(target, parent, systems=["exim"], exim_dir=parent)
-    if kind == "exim":
-        return Snapshot(target, parent, systems=["exim"], exim_file=path)
-    snap = Snapshot(target, parent, postfix_dir=parent, systems=["postfix"])
-    if kind == "master.cf":
-        snap.master_cf, snap.main_cf = path, _config_file(snap, POSTFIX_DIR + "/main.cf")
-    else:
-        snap.main_cf, snap.master_cf = path, _config_file(snap, POSTFIX_DIR + "/master.cf")
-    snap.postfix_names[kind] = path.name
-    return snap
+    """A configuration file with what the system reads beside it (each system says which by its name,
+    else by what it holds)."""
+    system = file_system(path, target)
+    return Snapshot(target, path.parent, mounts=system.layout.single(target, path), systems=[system.name])
 
 
 def _etc_dir(target: str, path: Path) -> Snapshot:
-    """A copy of a host's /etc: its postfix/ and exim4/ directories stand for the host's."""
+    """A copy of a host's /etc: its postfix/, exim4/... directories stand for the host's."""
     snap = Snapshot(target, path)
-    if _config_dir_kind(path / "postfix") == "postfix":
-        snap.postfix_dir, snap.display_prefix = path / "postfix", "postfix/"
-        snap.systems.append("postfix")
-        _with_postfix(snap)
-    if _config_dir_kind(path / "exim4") == "exim":
-        snap.exim_dir = path / "exim4"
-        snap.systems.append("exim")
+    for system in mail_systems():
+        host_dir = system.layout.directories[0]
+        found = _config_dir(target, path, path / host_dir.removeprefix("/etc/")) \
+            if host_dir.startswith("/etc/") else None
+        if found is not None and found.systems == [system.name]:
+            snap.mounts += found.mounts
+            snap.systems.append(system.name)
     return snap
 
 
@@ -263,18 +266,14 @@ def _snapshot_dir(target: str, path: Path) -> Snapshot:
         raise MailcfgError(f"{target}: {FACTS}: not read: {snap.refused[FACTS].reason}")
     if facts is not None:
         snap.facts = read_facts(facts, f"{target}: {FACTS}")
-    if any(os.path.lexists(path / "etc/postfix" / name) for name in ("main.cf", "master.cf")):
-        snap.postfix_dir = path / "etc/postfix"
-        snap.display_prefix = "etc/postfix/"
-        snap.systems.append("postfix")
-        _with_postfix(snap)
-    if (path / "etc/exim4").is_dir() or (path / "etc/exim").is_dir():
-        snap.systems.append("exim")
+    snap.systems = [s.name for s in mail_systems() if s.detect(snap)]
+    essential = {p for s in mail_systems() for p in s.layout.essential}
     for host_path, reason in snap.facts.unreadable:
-        if host_path in (POSTFIX_DIR + "/main.cf", POSTFIX_DIR + "/master.cf") or not snap.systems:
+        if host_path in essential or not snap.systems:
             # a half-read configuration would be linted as something it is not
             raise MailcfgError(f"{target}: {host_path} could not be read on the host ({reason})"
                                + ("; fetch it with --become" if reason == "permission-denied" else ""))
     if not snap.systems:
-        raise MailcfgError(f"{target}: snapshot holds no Postfix or Exim configuration")
-    return snap
+        raise MailcfgError(f"{target}: snapshot holds no {' or '.join(s.title for s in mail_systems())} "
+                           f"configuration")
+    return _checked_files(snap)

@@ -82,7 +82,7 @@ def check_unknown(config: PostfixConfig) -> Iterator[Finding]:
             continue
         if known.is_known(name, config.master) or name in used:
             continue
-        if config.snapshot.master_cf is None and known.has_service_suffix(name):
+        if config.master.source.real_path is None and known.has_service_suffix(name):
             continue  # a per-service parameter of a service we cannot see
         close = hints.closest(name)
         hint = f"; did you mean {close}?" if close else ""

@@ -171,11 +171,7 @@ def _first_file(snapshot: Snapshot, opener: Callable[[str], list[PhysicalLine] |
 
 def host_path(snapshot: Snapshot, display: str) -> str:
     """The host path of a file the way findings name it (the inverse of Snapshot.display)."""
-    if snapshot.exim_file is not None and display == snapshot.target:
-        return snapshot.exim_file_host
-    if snapshot.is_snapshot:
-        return "/" + display
-    return snapshot.host_path(snapshot.root / display) or f"/etc/exim4/{display}"
+    return snapshot.host_of(display) or f"/etc/exim4/{display}"
 
 
 def _settings(lines: list[PhysicalLine]) -> list[str]:

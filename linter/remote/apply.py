@@ -4,8 +4,8 @@ It works the way network devices "commit confirmed":
 
 1. start (one remote command): the host's lock is taken, and a run detached from the SSH session
    (remote/applyscript.py) checks the files are unchanged since the snapshot, backs them up,
-   writes them, runs the MTA's own check (Postfix: `postfix check` and no new `postconf`
-   warning; Exim: `exim -bV`, on Debian `update-exim4.conf`), reloads a running MTA, and waits up
+   writes them, runs the MTA's own check (the mail system's `mta`: Postfix: `postfix check` and no new
+   `postconf` warning; Exim: `exim -bV`, on Debian `update-exim4.conf`), reloads a running MTA, and waits up
    to `confirm_seconds` for a confirmation;
 2. mailcfg collects and lints the host again (`recheck`). Only when the findings are exactly what
    the fixes predicted does it confirm (a second command); on a difference or an error it asks
@@ -13,6 +13,9 @@ It works the way network devices "commit confirmed":
    confirms, and the run rolls back by itself when the time is up;
 3. a last command acknowledges the outcome. An outcome no mailcfg received (a connection lost
    for good) stays on the host, and the next `fix --apply` of that host reports it.
+
+A mail system that changes a host another way (Plesk: its own CLI) brings its own applier
+(mailcfg.system.HostApplier); `apply_run` sends each run to the applier of the system it fixes.
 
 Statuses: applied, unchanged, refused (nothing changed: files differ from the snapshot, or
 another apply holds the lock), failed (nothing changed: e.g. a backup could not be written),
@@ -29,23 +32,25 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from mailcfg.errors import MailcfgError
 from mailcfg.fixer import FixRun
-from mailcfg.remote.applyscript import EXIM, EXIM_DEBIAN, POSTFIX, STATE, HostFile, Mta, Plan
+from mailcfg.remote.applyscript import STATE, HostFile, Mta, Plan
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.knownhosts import KnownHosts
 from mailcfg.remote.route import connect
 from mailcfg.remote.ssh import Connection, SshError, SshOptions
 from mailcfg.reporters.visible import visible
+from mailcfg.systems import applying
 
 CONFIRM_SECONDS = 120  # how long a changed host waits for mailcfg's re-check before it rolls back
 
 
 def mta_of(run: FixRun) -> Mta:
-    """The MTA the run's changes belong to."""
-    if not any(c.path.startswith(("etc/exim4/", "etc/exim/", "etc/exim.conf")) for c in run.changes):
-        return POSTFIX
-    # Debian's fixes edit update-exim4.conf's input, which rebuilds what Exim reads
-    return EXIM_DEBIAN if any(fix.stale for fix in run.applied) else EXIM
+    """The MTA the run's changes belong to, as the mail system it fixes says."""
+    system = applying(run)
+    if system.mta is None:
+        raise MailcfgError(f"{system.title} is not changed by editing its files")
+    return system.mta(run)
 
 
 @dataclass
@@ -160,6 +165,17 @@ class _Session:
         status, detail = outcome
         return Applied(status, detail, [line for line in self.log if not line.startswith("outcome ")],
                        self.earlier)
+
+
+def apply_run(spec: HostSpec, options: SshOptions, run: FixRun, recheck, known: KnownHosts | None = None,
+              confirm_seconds: int = CONFIRM_SECONDS, redacted: frozenset[str] = frozenset()) -> Applied:
+    """Apply `run` on the host the way the mail system it fixes is changed: its own applier, or the
+    file-based one below."""
+    system = applying(run)
+    if system.applier is not None:
+        return system.applier()(spec, options, run, recheck, known, confirm_seconds=confirm_seconds,
+                                redacted=redacted)
+    return apply_fixes(spec, options, run, recheck, known, confirm_seconds=confirm_seconds, redacted=redacted)
 
 
 def apply_fixes(spec: HostSpec, options: SshOptions, run: FixRun, recheck, known: KnownHosts | None = None,

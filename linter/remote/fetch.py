@@ -10,20 +10,10 @@ from pathlib import Path
 from mailcfg.errors import MailcfgError
 from mailcfg.lint import TargetResult, lint_snapshot
 from mailcfg.registry import canonical_ids
-from mailcfg.remote.collect import (
-    HEADER,
-    MAX_ROUNDS,
-    SCRIPT,
-    Collected,
-    StreamError,
-    parse_stream,
-    send_script,
-    write_snapshot,
-)
+from mailcfg.remote.collect import HEADER, Collected, StreamError, write_snapshot
+from mailcfg.remote.collection import Collection
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.knownhosts import KnownHosts
-from mailcfg.remote.plan import plan, withhold_secrets
-from mailcfg.remote.redact import redact
 from mailcfg.remote.route import connect
 from mailcfg.remote.ssh import Connection, SshError, SshOptions
 from mailcfg.snapshot import FACTS, Snapshot, load_local
@@ -38,33 +28,26 @@ BECOME_COMMAND = "sudo -n sh -s"
 def collect(spec: HostSpec, options: SshOptions, known: KnownHosts | None = None) -> Collected:
     """One connection: the fixed first step, then the files the analysis reads, planned from it."""
     target, become = spec.target, spec.ssh_options(options).become
+    collection = Collection()
     with connect(spec, options, known) as conn:
-        collected = _run(conn, target, become, SCRIPT)
-        for _ in range(MAX_ROUNDS):
-            step = plan(collected)
-            if step.empty:
-                break
-            collected.merge(_run(conn, target, become, send_script(step.wanted, step.optional, step.secrets)))
-            collected.asked |= {*step.wanted, *step.optional}
-        else:
-            step = plan(collected)
-    withhold_secrets(collected, step.secrets)
-    # before anything is written, analysed or printed (the planner's private copies aside)
-    return redact(collected)[0]
+        while (script := collection.next_script()) is not None:
+            out = _run(conn, target, become, script)
+            try:
+                collection.feed(out)
+            except StreamError as exc:
+                raise SshError(target, str(exc)) from None
+    return collection.collected
 
 
-def _run(conn: Connection, target: str, become: bool, script: str) -> Collected:
-    """One step: `script` on the standard input of `sh -s`, its framed output parsed."""
+def _run(conn: Connection, target: str, become: bool, script: str) -> bytes:
+    """One step: `script` on the standard input of `sh -s`; what it printed (the collection's output)."""
     rc, out, err = conn.run(BECOME_COMMAND if become else REMOTE_COMMAND, script.encode())
     if HEADER not in out:
         said = " ".join(err.decode("utf-8", "replace").split())[:200] or "no output"
         if become:
             raise SshError(target, f"--become: `sudo -n sh -s` failed (exit code {rc}): {said}")
         raise SshError(target, f"the collection script did not run (exit code {rc}): {said}")
-    try:
-        return parse_stream(out)
-    except StreamError as exc:
-        raise SshError(target, str(exc)) from None
+    return out
 
 
 def fetch(spec: HostSpec, options: SshOptions, dest: Path) -> dict:

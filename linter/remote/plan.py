@@ -1,6 +1,6 @@
 """Which files phase 2 of a fetch asks for: decided on the controller by mailcfg's own parsers.
 
-An allow-list: the files the analysis reads (mailcfg.postfix.references, mailcfg.exim.references),
+An allow-list: the files the analysis reads (each mail system's `wanted`, mailcfg.system),
 never a file a credential setting names, and never a file whose name says it holds credentials
 (a second line of defence should a setting be missed). Pure: collected data in, a plan out (the
 parsers read a private temporary copy of what was collected).
@@ -16,12 +16,17 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from mailcfg.errors import MailcfgError
-from mailcfg.exim.references import references as exim_references
-from mailcfg.postfix.config import load_postfix
-from mailcfg.postfix.references import SYSTEM_FILES
-from mailcfg.postfix.references import references as postfix_references
-from mailcfg.remote.collect import EXIM_CONF_D, NEVER_GLOBS, PHASE1_FILES, Collected, sendable, write_snapshot
+from mailcfg.remote.collect import (
+    EXIM_CONF_D,
+    NEVER_GLOBS,
+    PHASE1_FILES,
+    SYSTEM_FILES,
+    Collected,
+    sendable,
+    write_snapshot,
+)
 from mailcfg.snapshot import load_local
+from mailcfg.systems import mail_systems
 
 
 @dataclass
@@ -63,21 +68,21 @@ def plan(collected: Collected) -> Plan:
         write_snapshot(collected, root)
         try:
             snapshot = load_local(str(root))
-            if "postfix" in snapshot.systems:
-                refs = postfix_references(load_postfix(snapshot))
-                reads |= refs.reads
-                secrets |= refs.secrets
-            if "exim" in snapshot.systems:
-                found = exim_references(snapshot)
-                reads |= found.reads
-                optional |= found.optional
-                loads |= found.loads
-                secrets |= found.secrets
         except MailcfgError:
-            pass  # nothing to analyse (main.cf unreadable, no configuration): nothing more to fetch
+            snapshot = None  # nothing to analyse (main.cf unreadable, no configuration)
+        for system in mail_systems():
+            if system.wanted is None:
+                continue
+            there = snapshot if snapshot is not None and system.name in snapshot.systems else None
+            try:
+                found = system.wanted(there, collected.commands)
+            except MailcfgError:  # its configuration cannot be analysed: only what it wants regardless
+                found = system.wanted(None, collected.commands)
+            reads |= found.reads
+            optional |= found.optional
+            loads |= found.loads
+            secrets |= found.secrets
     secrets = {s for path in secrets for s in spellings(path)}
-    optional |= _exim_config_file(collected)
-    loads |= _exim_config_file(collected)
     done = set(collected.files) | {p for p, _ in collected.errors} | collected.asked | PHASE1_FILES
 
     def allowed(path: str) -> bool:
@@ -91,13 +96,6 @@ def plan(collected: Collected) -> Plan:
     # phase 1 sent every conf.d part run_parts can pick; Debian's loader also looks for their .rul twins
     optional = {p for p in optional - reads if not p.startswith(EXIM_CONF_D)}
     return Plan(wanted, sorted(p for p in optional if allowed(p)), secrets)
-
-
-def _exim_config_file(collected: Collected) -> set[str]:
-    """The file `exim -bP config_file` names (a build may read its configuration from anywhere)."""
-    rc, out = collected.commands.get("exim-bP-config_file", (1, b""))
-    path = out.decode("utf-8", "replace").strip()
-    return {path} if rc == 0 and path.startswith("/") and "\n" not in path else set()
 
 
 def withhold_secrets(collected: Collected, secrets: set[str]) -> None:

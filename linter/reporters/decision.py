@@ -6,8 +6,8 @@ from io import StringIO
 
 from mailcfg.decisions import Explained, TestRun
 from mailcfg.dependence import Dependency
-from mailcfg.postfix.known import is_known
 from mailcfg.reporters.visible import visible
+from mailcfg.systems import is_setting
 from mailcfg.transaction import Decision
 from rich.console import Console
 from rich.markup import escape as markup_escape
@@ -34,7 +34,7 @@ def _trace(console: Console, decision: Decision, indent: str) -> None:
         elif step.default_of:
             place = f"(built-in default of {step.default_of})"
         else:
-            place = "(built-in default)" if is_known(step.what) else ""
+            place = "(built-in default)" if is_setting(step.what) else ""
         note = f" — {step.note}" if step.note else ""
         console.print(f"{indent}{step.stage:<7} {escape(step.what)}: {escape(step.result)}{escape(note)}"
                       f"  [dim]{escape(place)}[/dim]")
