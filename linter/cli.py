@@ -36,12 +36,14 @@ from mailcfg.writes import write_atomic, write_inside
 from rich.console import Console
 from rich.markdown import Markdown
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,  # completion: --install-completion
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Find and fix mail-server settings that make open relays, bounce mail or skip SMTP AUTH.")
 
 
 class Format(str, Enum):
     text = "text"
+    concise = "concise"
     json = "json"
     sarif = "sarif"
     junit = "junit"
