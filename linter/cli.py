@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import shutil
 import sys
 from enum import Enum
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Annotated
 
 import typer
 from mailcfg import __version__
+from mailcfg.color import ColorChoice, use_color
 from mailcfg.decisions import explain as explain_probe
 from mailcfg.decisions import run_policy
 from mailcfg.diff import unified
@@ -80,6 +82,9 @@ def root(version: Annotated[bool, typer.Option("--version", callback=_version, i
     """mailcfg: lint Postfix, Exim and Plesk mail settings."""
 
 
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print the findings and nothing else (no summary).")]
+ColorOption = Annotated[ColorChoice, typer.Option("--color", help="Colour the text output: auto (on a terminal), "
+                                                  "always or never; beats FORCE_COLOR and NO_COLOR.")]
 KnownHosts = Annotated[Path | None, typer.Option("--known-hosts", help="known_hosts file checked besides "
                                                    "~/.ssh/known_hosts (new keys accepted go here).")]
 AcceptNew = Annotated[bool, typer.Option("--accept-new-host-keys", help="Accept and record the key of a host "
@@ -136,9 +141,26 @@ def lint(
     forks: Annotated[int, typer.Option(min=1, help="Hosts checked at the same time.")] = 10,
     inventory: Inventory = None,
     limit: Annotated[str | None, typer.Option(help="Only the inventory hosts this pattern selects.")] = None,
+    quiet: Quiet = False,
+    statistics: Annotated[bool, typer.Option("--statistics", help="Print how many findings each rule has "
+                                             "instead of the findings (text, concise or json).")] = False,
+    show_fixes: Annotated[bool, typer.Option("--show-fixes", help="Show under each fixable finding the diff "
+                                             "its fix makes (text, concise).")] = False,
+    color: ColorOption = ColorChoice.auto,
+    changed: Annotated[bool, typer.Option("--changed", help="The targets are changed files (pre-commit): lint "
+                                          "the snapshot or config directory holding each, once, and report "
+                                          "only findings in those files.")] = False,
 ) -> None:
     """Check mail-server configuration and report what is wrong."""
-    items = expand(targets, inventory, limit)
+    if changed:
+        from mailcfg.precommit import units
+
+        if inventory is not None:
+            raise MailcfgError("--changed takes changed files, not inventory hosts")
+        changes = units(targets)
+        items = [Target(u.target, path=u.target) for u in changes]
+    else:
+        items = expand(targets, inventory, limit)
     hosts = [t for t in items if t.host is not None]
     for t in hosts:
         for name in t.host.vars.get("mailcfg_skip_rules", ()):
@@ -155,8 +177,12 @@ def lint(
 
     interactive = output is None and fmt is Format.text and sys.stdout.isatty() and sys.stderr.isatty()
     results = run_all(items, check, forks, [t.label for t in items], progress=interactive and bool(hosts))
-    color = output is None and fmt is Format.text and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    report = FORMATS[fmt.value](results, color)
+    if changed:
+        from mailcfg.precommit import only_changed
+
+        results = [only_changed(r, u) for r, u in zip(results, changes, strict=True)]
+    report = _lint_report(results, fmt, use_color(color, sys.stdout, to_file=output is not None), quiet,
+                          statistics, show_fixes)
     if output is not None:
         write_atomic(output, report)
     else:
@@ -173,6 +199,23 @@ def lint(
         threshold = Severity(fail_on.value).rank
         if any(f.severity.rank >= threshold for r in results for f in r.findings):
             raise typer.Exit(1)
+
+
+def _lint_report(results: list, fmt: Format, color: bool, quiet: bool, statistics: bool, show_fixes: bool) -> str:
+    """The report in `fmt`; the people's formats (text, concise) take the viewing options."""
+    people = fmt in (Format.text, Format.concise)
+    if statistics:
+        from mailcfg.reporters import statistics as stats
+
+        if fmt is Format.json:
+            return stats.render_json(results)
+        if not people:
+            raise MailcfgError(f"--statistics prints text, concise or json, not {fmt.value}")
+        return stats.render_text(results)
+    if not people:
+        return FORMATS[fmt.value](results, False)
+    width = shutil.get_terminal_size().columns if fmt is Format.text and sys.stdout.isatty() else None
+    return FORMATS[fmt.value](results, color, quiet=quiet, show_fixes=show_fixes, width=width)
 
 
 @app.command()
