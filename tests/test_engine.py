@@ -169,3 +169,18 @@ def test_port_25_behind_postscreen_is_the_pass_smtpd(tmp_path):
     master = "smtp inet n - y - 1 postscreen\nsmtpd pass - - y - - smtpd -o smtpd_client_restrictions=reject\n"
     d = decide(_config(tmp_path, "compatibility_level = 3.6\n", master=master), _probe("a@mx.example.org", port=25))
     assert (d.service, d.reply) == ("smtpd", "554 5.7.1 <unknown[198.51.100.7]>: Client host rejected: Access denied")
+
+
+@pytest.mark.parametrize(("mailname", "domain"), [("example.com\n", "example.com"), (None, None)])
+def test_myorigin_from_a_file_as_debian_reads_it(tmp_path, mailname, domain):
+    """Debian's main.cf has `myorigin = /etc/mailname`; its Postfix takes the file's first line (the real
+    Postfix in tests/test_realworld_differential.py accepts an unqualified sender there)."""
+    files = {"/etc/mailname": mailname} if mailname is not None else {}
+    main = "compatibility_level = 3.6\nmyorigin = /etc/mailname\nmydestination = $myhostname, localhost\n"
+    config = _config(tmp_path, main, files=files)
+    r = resolve(ParameterView(config), "root")
+    d = decide(config, _probe("postmaster@mx.example.org", sender="root"))
+    if domain is not None:
+        assert r.recipient == f"root@{domain}" and d.action == "accept", d.reply
+    else:  # not in the snapshot: the path itself is the domain, which smtpd would find bad syntax
+        assert r.recipient == "root@/etc/mailname"
