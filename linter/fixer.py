@@ -77,12 +77,12 @@ def fix_target(target: str, rules: list[str] | None = None, unsafe: bool = False
         first = lint_snapshot(overlay.snapshot())
         run = FixRun(target, snap.root, first, first)
         had = first.keys()
-        tried: set[tuple[Edit, ...]] = set()
+        tried: set[tuple[tuple[Edit, ...], tuple[str, ...]]] = set()
         for _ in range(MAX_ROUNDS):
             fix = _next_fix(run, selected, had, unsafe, tried)
             if fix is None:
                 break
-            tried.add(fix.edits)
+            tried.add((fix.edits, fix.commands))
             saved = overlay.state()
             overlay.edit(fix.edits, run.after.sources, fix.rule)
             overlay.remove(fix.stale)  # rebuilt on the host from the edited files: out of date here
@@ -109,13 +109,13 @@ def _judge(run: FixRun, fix: Fix, result: TargetResult, undo: Callable[[], None]
 
 
 def _next_fix(run: FixRun, selected: set[str] | None, had: set[tuple[str, str | None]], unsafe: bool,
-              tried: set[tuple[Edit, ...]]) -> Fix | None:
+              tried: set[tuple[tuple[Edit, ...], tuple[str, ...]]]) -> Fix | None:
     candidates = []
     for finding, fix in run.after.fixes:
         # what an earlier fix caused is repaired too, whatever --rule selected
         if selected is not None and finding.rule not in selected and (finding.rule, finding.service) in had:
             continue
-        if fix.edits in tried:  # offered again unchanged: it changes nothing
+        if (fix.edits, fix.commands) in tried:  # offered again unchanged: it changes nothing
             continue
         if fix.safety != SAFE and not unsafe:
             # once per finding: after other fixes the same fix may come back with its lines moved

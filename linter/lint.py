@@ -14,7 +14,7 @@ from mailcfg.snapshot import Snapshot, load_local
 from mailcfg.source import SourceFile
 from mailcfg.suppression import suppressed_lines
 from mailcfg.system import Model
-from mailcfg.systems import load_models
+from mailcfg.systems import by_name, load_models
 
 
 @dataclass
@@ -71,9 +71,14 @@ def lint_snapshot(snapshot: Snapshot) -> TargetResult:
 
 def _with_fix(finding: Finding, models: dict[str, Model],
               fixes: list[tuple[Finding, Fix]]) -> Finding:
-    """The finding marked with its fix's safety, the pair recorded in `fixes`, where a fix exists."""
+    """The finding marked with its fix's safety, the pair recorded in `fixes`, where a fix exists; as the
+    systems built on its system see it (their `review`)."""
     rule = rule_by_id(finding.rule)
     fix = rule.fix(models[rule.system], finding) if rule.fix is not None and rule.system in models else None
+    for name, model in models.items():
+        system = by_name(name)
+        if system.review is not None and rule.system in system.requires:
+            finding, fix = system.review(model, finding, fix)
     if fix is None:
         return finding
     finding = dataclasses.replace(finding, fix=fix.safety)

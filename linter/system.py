@@ -45,6 +45,8 @@ from mailcfg.source import SourceFile
 from mailcfg.transaction import Decision, Probe
 
 if TYPE_CHECKING:
+    from mailcfg.findings import Finding
+    from mailcfg.fix import Fix
     from mailcfg.fixer import FixRun
     from mailcfg.lint import TargetResult
     from mailcfg.remote.apply import Applied
@@ -118,3 +120,9 @@ class MailSystem:
     # fetch: more files to read, given the snapshot so far (None when it holds none of this system's
     # configuration) and the output of the first step's commands (name -> (exit code, output))
     is_setting: Callable[[str], bool] = _nothing  # a trace step naming one, with no file, is its built-in default
+    # fetch: POSIX sh the first step also runs (mailcfg.remote.collect's `run`, `file` and `denied` at hand):
+    # commands whose output its analysis reads (Plesk: `plesk db`), files only such a command can give
+    collect: str = ""
+    # lint: a system built on another (Plesk on the Postfix it writes) sees each finding of the systems it
+    # `requires` with its fix: (its model, finding, fix) -> the finding as it explains it, and the fix it allows
+    review: Callable[[Model, Finding, Fix | None], tuple[Finding, Fix | None]] | None = None

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from mailcfg.system import MailSystem, Model
 
 # Earlier ones decide explain/test first and claim a config directory first.
-SYSTEMS: tuple[str, ...] = ("mailcfg.postfix.system", "mailcfg.exim.system")
+SYSTEMS: tuple[str, ...] = ("mailcfg.postfix.system", "mailcfg.exim.system", "mailcfg.plesk.system")
 
 
 @cache

@@ -174,11 +174,20 @@ for x in exim4 exim; do
 done
 
 optional __PLESK__
-
+__SYSTEMS__
 printf '=== END\n'
 } </dev/null
 """.replace("__SYSTEM__", " ".join(SYSTEM_FILES)).replace("__EXIM__", " ".join(EXIM_FILES)) \
     .replace("__SECTIONS__", EXIM_SECTIONS).replace("__CONF_D__", EXIM_CONF_D).replace("__PLESK__", PLESK_VERSION)
+
+
+
+def first_script() -> str:
+    """Phase 1 with each mail system's own commands (MailSystem.collect: Plesk's `plesk db`...)."""
+    from mailcfg.systems import mail_systems  # lazily: the systems' modules import this package
+
+    return SCRIPT.replace("__SYSTEMS__\n", "".join(s.collect for s in mail_systems()))
+
 
 HEADER = b"=== MAILCFG 1\n"
 
@@ -337,9 +346,10 @@ def facts(collected: Collected, collected_at: datetime | None = None, roles: lis
     if any(p.startswith(("/etc/exim4/", "/etc/exim/")) for p in collected.files) or "exim-bV" in collected.commands:
         m = re.search(r"Exim version (\S+)", _text(collected, "exim-bV") or "")
         systems["exim"] = {"version": m[1]} if m else {}
-    if "/usr/local/psa/version" in collected.files:
-        words = collected.files["/usr/local/psa/version"].decode("utf-8", "replace").split()
-        systems["plesk"] = {"version": words[0]} if words else {}
+    if "/usr/local/psa/version" in collected.files or "/etc/psa/psa.conf" in collected.files:
+        m = re.search(r"^Product version:.*?(\S+)\s*$", _text(collected, "plesk-version") or "", re.M)
+        words = collected.files.get("/usr/local/psa/version", b"").decode("utf-8", "replace").split()
+        systems["plesk"] = {"version": m[1]} if m else {"version": words[0]} if words else {}
     data: dict = {"hostname": hostname}
     addresses = _addresses(collected)
     if addresses is not None:
@@ -377,8 +387,13 @@ def write_snapshot(collected: Collected, root: Path, roles: list[str] | None = N
             rel = _safe_relative(host_path)
             if reason == "missing" and rel is not None:
                 _remove(root_fd, rel)  # an earlier fetch's copy would be analysed as if it were there
-        commands = {f"{name}.txt": body for name, (_rc, body) in collected.commands.items()
-                    if re.fullmatch(r"[A-Za-z0-9_.-]+", name) and not name.startswith(".")}
+        # a command named NAME.tsv gives a table (Plesk's `plesk db` rows): kept only when it succeeded
+        commands = {name if name.endswith(".tsv") else f"{name}.txt": body
+                    for name, (rc, body) in collected.commands.items()
+                    if re.fullmatch(r"[A-Za-z0-9_.-]+", name) and not name.startswith(".")
+                    and (rc == 0 or not name.endswith(".tsv"))}
+        data["unreadable"] += [{"path": f".mailcfg-host/cmd/{name}", "reason": "command-failed"}
+                               for name, (rc, _body) in collected.commands.items() if name.endswith(".tsv") and rc]
         for name, body in commands.items():
             _write(root_fd, f".mailcfg-host/cmd/{name}", body)
         _remove_stale_commands(root_fd, set(commands))
@@ -450,7 +465,7 @@ def _remove_stale_commands(root_fd: int, keep: set[str]) -> None:
         return
     try:
         for name in os.listdir(fd):
-            if name.endswith(".txt") and name not in keep and \
+            if name.endswith((".txt", ".tsv")) and name not in keep and \
                     stat.S_ISREG(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
                 os.unlink(name, dir_fd=fd)
     finally:

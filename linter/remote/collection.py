@@ -9,7 +9,7 @@ Ansible action plugin (through mailcfg.api) drive the same steps, so there is on
 from __future__ import annotations
 
 from mailcfg.errors import MailcfgError
-from mailcfg.remote.collect import HEADER, MAX_ROUNDS, SCRIPT, Collected, parse_stream, send_script
+from mailcfg.remote.collect import HEADER, MAX_ROUNDS, Collected, first_script, parse_stream, send_script
 from mailcfg.remote.plan import Plan, plan, withhold_secrets
 from mailcfg.remote.redact import redact
 
@@ -28,7 +28,7 @@ class Collection:
         if self._result is not None:
             return None
         if self._collected is None:
-            return SCRIPT
+            return first_script()
         step = plan(self._collected)
         if step.empty or self._rounds >= MAX_ROUNDS:
             withhold_secrets(self._collected, step.secrets)
