@@ -317,7 +317,10 @@ def fix(
     left = sorted({f.rule for f in run.after.findings})
     if left:
         _say(f"mailcfg: {target}: left for you: {', '.join(left)}")
-    text = unified(run.changes)
+    # fixes that go through a system's own tool (Plesk's CLI) are commands: shown and written as a script
+    commands = list(dict.fromkeys(c for f in run.applied for c in f.commands))
+    text = unified(run.changes) + (f"# mailcfg fix {target}: commands to run on the host\n"
+                                   + "".join(f"{c}\n" for c in commands) if commands else "")
     if patch is not None:
         write_atomic(patch, text)
     steps = list(dict.fromkeys(step for f in run.applied for step in f.after))  # in the order they must run
@@ -326,6 +329,9 @@ def fix(
             write_inside(run.root, change.path, change.after)
         if run.changes:
             _say(f"mailcfg: {target}: {len(run.changes)} file(s) written; then run: {'; '.join(steps)}")
+    if commands and not apply:
+        _say(f"mailcfg: {target}: these fixes run commands on the host: --apply runs them there"
+             + (" (--write changes no host)" if write else ""))
     elif run.changes and not apply:
         _say(f"mailcfg: {target}: once the changes are in place, run: {'; '.join(steps)}")
     if diff or not (write or apply or patch is not None):

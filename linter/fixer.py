@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -88,6 +88,10 @@ def fix_target(target: str, rules: list[str] | None = None, unsafe: bool = False
             overlay.remove(fix.stale)  # rebuilt on the host from the edited files: out of date here
             _judge(run, fix, lint_snapshot(overlay.snapshot()), partial(overlay.restore, saved))
         run.changes = overlay.changes()
+    # a fix made of commands (a system's own tool) changes nothing the overlay shows: what it fixes is gone
+    # once it has run, which the host's re-check after --apply confirms
+    ran = {f.rule for f in run.applied if f.commands and not f.edits}
+    run.after = replace(run.after, findings=[f for f in run.after.findings if f.rule not in ran])
     return run
 
 
