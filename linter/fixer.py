@@ -29,22 +29,9 @@ from mailcfg.lint import TargetResult, lint_snapshot
 from mailcfg.overlay import FileChange, Overlay
 from mailcfg.registry import canonical_ids
 from mailcfg.snapshot import Snapshot, load_local
+from mailcfg.systems import mail_systems
 
 MAX_ROUNDS = 50
-# When several findings have a fix, the one that unblocks the others goes first: a server that
-# cannot run, then relaying, then authentication, then the rest.
-ORDER = ("exim-no-rcpt-acl", "exim-open-relay", "exim-relay-from-any", "exim-users-cannot-relay",
-         "exim-auth-without-tls", "postfix-no-relay-check", "postfix-syntax", "postfix-open-relay",
-         "postfix-mynetworks-too-wide",
-         "postfix-permit-mx-backup", "postfix-submission-no-auth", "postfix-users-cannot-relay",
-         "postfix-inbound-rejected", "postfix-sasl-anonymous", "postfix-auth-without-tls", "postfix-soft-bounce")
-# A fix that makes fewer of these findings closes an open relay, or lets a server run that could
-# not (smtpd exited, or every recipient got an error): it is kept whatever that reveals.
-FIRST = ("postfix-open-relay", "exim-open-relay", "exim-relay-from-any", "postfix-no-relay-check",
-         "exim-no-rcpt-acl")
-
-
-RANK = {rule: i for i, rule in enumerate(ORDER)}
 
 
 @dataclass
@@ -96,12 +83,14 @@ def fix_target(target: str, rules: list[str] | None = None, unsafe: bool = False
 
 
 def _judge(run: FixRun, fix: Fix, result: TargetResult, undo: Callable[[], None]) -> None:
-    """Keep `fix` (its result is `result`) unless it causes a finding and fixes none of FIRST; an
+    """Keep `fix` (its result is `result`) unless it causes a finding and fixes none of the rules whose
+    fewer findings close a relay or let a server run (each system's `fix_first`); an
     undone fix gets the files it changed or removed back through `undo`."""
     now = run.after.keys()
     caused = [f for f in result.findings if (f.rule, f.service) not in now]
     later = result.keys()
-    closes = {k for k in later if k[0] in FIRST} < {k for k in now if k[0] in FIRST}
+    first = {rule for system in mail_systems() for rule in system.fix_first}
+    closes = {k for k in later if k[0] in first} < {k for k in now if k[0] in first}
     if caused and not closes:
         undo()
         run.dropped.append((fix, caused))
@@ -127,5 +116,7 @@ def _next_fix(run: FixRun, selected: set[str] | None, had: set[tuple[str, str | 
                 run.unsafe_skipped.append(fix)
             continue
         candidates.append(fix)
-    candidates.sort(key=lambda f: RANK.get(f.rule, len(ORDER)))
+    # the fix that unblocks the others goes first (each system's `fix_order`)
+    rank = {rule: i for system in mail_systems() for i, rule in enumerate(system.fix_order)}
+    candidates.sort(key=lambda f: rank.get(f.rule, len(rank)))
     return candidates[0] if candidates else None

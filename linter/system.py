@@ -126,3 +126,12 @@ class MailSystem:
     # lint: a system built on another (Plesk on the Postfix it writes) sees each finding of the systems it
     # `requires` with its fix: (its model, finding, fix) -> the finding as it explains it, and the fix it allows
     review: Callable[[Model, Finding, Fix | None], tuple[Finding, Fix | None]] | None = None
+    # what a finding at (file, line) of its model is about: the setting, service or statement that
+    # names it in fingerprints (mailcfg.fingerprint), never a line number or a value
+    subject: Callable[[Model, str, int], str | None] | None = None
+    # fix: when several of its findings have a fix, the one that unblocks the others goes first (a server
+    # that cannot run, then relaying, then authentication, then the rest)
+    fix_order: tuple[str, ...] = ()
+    # rule ids whose fewer findings mean a fix closed an open relay or let a server run that could not:
+    # such a fix is kept whatever it reveals (inbound mail that only came in through the hole...)
+    fix_first: tuple[str, ...] = ()

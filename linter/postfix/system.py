@@ -16,6 +16,7 @@ from mailcfg.postfix.references import references
 from mailcfg.postfix.reload import POSTFIX
 from mailcfg.postfix.services import port as listening_port
 from mailcfg.postfix.services import views
+from mailcfg.postfix.subject import subject
 from mailcfg.snapshot import Mount, Snapshot
 from mailcfg.system import Decider, Layout, MailSystem, Model, Wanted
 from mailcfg.transaction import Decision, Probe
@@ -74,5 +75,11 @@ SYSTEM = MailSystem(
     mta=lambda _run: POSTFIX,
     owns=(POSTFIX_DIR + "/",),
     wanted=_wanted,
+    subject=subject,
     is_setting=is_known,
+    fix_order=("postfix-no-relay-check", "postfix-syntax", "postfix-open-relay", "postfix-mynetworks-too-wide",
+               "postfix-permit-mx-backup", "postfix-submission-no-auth", "postfix-users-cannot-relay",
+               "postfix-inbound-rejected", "postfix-sasl-anonymous", "postfix-auth-without-tls",
+               "postfix-soft-bounce"),
+    fix_first=("postfix-open-relay", "postfix-no-relay-check"),
 )
