@@ -12,7 +12,7 @@ from mailcfg.registry import all_rules, rule_by_id
 from mailcfg.rules.snapshot_reads import SnapshotReads
 from mailcfg.snapshot import Snapshot, load_local
 from mailcfg.source import SourceFile
-from mailcfg.suppression import suppressed_lines
+from mailcfg.suppression import check as check_suppressions
 from mailcfg.system import Model
 from mailcfg.systems import by_name, load_models
 
@@ -28,6 +28,8 @@ class TargetResult:
     sources: dict[str, SourceFile] = field(default_factory=dict)  # for showing offending lines
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (host path, reason) not read on the host
     fixes: list[tuple[Finding, Fix]] = field(default_factory=list)  # the findings that have a fix, with it
+    suppressed: int = 0  # findings hidden by suppression comments
+    baselined: int = 0  # findings hidden by the baseline (mailcfg.pipeline)
 
     def keys(self) -> set[tuple[str, str | None]]:
         """(rule, service) of each finding: what "the same finding" means across two lints."""
@@ -42,6 +44,8 @@ class TargetResult:
             "findings": [f.to_json() for f in self.findings],
             "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
             "assumptions": list(self.assumptions),
+            "suppressed": self.suppressed,
+            "baselined": self.baselined,
         }
 
 
@@ -53,17 +57,22 @@ def lint_path(target: str) -> TargetResult:
         return TargetResult(target, status="error", error=str(exc).removeprefix(f"{target}: "))  # named once
 
 
-def lint_snapshot(snapshot: Snapshot) -> TargetResult:
+def lint_snapshot(snapshot: Snapshot, *, require_reason: bool = False) -> TargetResult:
+    """Every rule's findings on the snapshot, less those suppression comments hide, plus what is wrong
+    with those comments (`require_reason`: one without a reason too)."""
     result = TargetResult(snapshot.target, list(snapshot.systems), unreadable=list(snapshot.facts.unreadable))
     result.assumptions += [f"{p} was not read on the host ({r}): what depends on it is left undecided"
                            for p, r in result.unreadable]
     models = load_models(snapshot)
     for system, model in models.items():
-        result.findings += _run(system, model)
+        result.findings += _with_subjects(_run(system, model), system, model)
         result.assumptions += model.assumptions
         result.sources.update(model.sources)
     result.findings += _run("snapshot", SnapshotReads(snapshot, result.sources))  # after every read
-    result.findings = [_with_fix(f, models, result.fixes) for f in _unsuppressed(result.findings, result.sources)]
+    checked = check_suppressions(result.findings, result.sources, require_reason)
+    result.suppressed = checked.suppressed
+    result.findings = [_with_fix(f, models, result.fixes) for f in checked.kept] + checked.problems
+    result.fixes += checked.fixes
     result.findings.sort(key=lambda f: (f.location.file or "", f.location.line or 0, f.location.column or 0,
                                         f.rule))
     return result
@@ -86,23 +95,18 @@ def _with_fix(finding: Finding, models: dict[str, Model],
     return finding
 
 
+def _with_subjects(findings: list[Finding], system: str, model: Model) -> list[Finding]:
+    """Each finding with what it is about (for its fingerprint), from its place where the rule did not say."""
+    subject = by_name(system).subject
+    if subject is None:
+        return findings
+    return [f if f.subject is not None or f.location.file is None or f.location.line is None else
+            dataclasses.replace(f, subject=subject(model, f.location.file, f.location.line)) for f in findings]
+
+
 def _run(system: str, context: Model | SnapshotReads) -> list[Finding]:
     findings: list[Finding] = []
     for rule in all_rules():
         if rule.system == system:
             findings.extend(rule.check(context))
     return findings
-
-
-def _unsuppressed(findings: list[Finding], sources: dict[str, SourceFile]) -> list[Finding]:
-    cache: dict[str, dict[int, set[str]]] = {}
-    kept = []
-    for f in findings:
-        file, line = f.location.file, f.location.line
-        if file in sources and line is not None:
-            if file not in cache:
-                cache[file] = suppressed_lines(sources[file])
-            if f.rule in cache[file].get(line, ()):
-                continue
-        kept.append(f)
-    return kept
