@@ -120,9 +120,6 @@ class MailSystem:
     # fetch: more files to read, given the snapshot so far (None when it holds none of this system's
     # configuration) and the output of the first step's commands (name -> (exit code, output))
     is_setting: Callable[[str], bool] = _nothing  # a trace step naming one, with no file, is its built-in default
-    # what a finding at (file, line) of its model is about: the setting, service or statement that
-    # names it in fingerprints (mailcfg.fingerprint), never a line number or a value
-    subject: Callable[[Model, str, int], str | None] | None = None
     # fetch: POSIX sh the first step also runs (mailcfg.remote.collect's `run`, `file` and `denied` at hand):
     # commands whose output its analysis reads (Plesk: `plesk db`), files only such a command can give
     collect: str = ""

@@ -18,7 +18,6 @@ from mailcfg.exim.probes import SERVICE_PORTS
 from mailcfg.exim.references import references
 from mailcfg.exim.reload import EXIM, EXIM_DEBIAN
 from mailcfg.exim.subject import subject
-from mailcfg.exim.subject import subject
 from mailcfg.snapshot import Mount, Snapshot
 from mailcfg.system import Decider, Layout, MailSystem, Model, Wanted
 from mailcfg.transaction import Decision, Probe
@@ -113,7 +112,6 @@ SYSTEM = MailSystem(
     mta=lambda run: EXIM_DEBIAN if any(fix.stale for fix in run.applied) else EXIM,
     owns=(EXIM_DIR + "/", "/etc/exim/", "/etc/exim.conf"),
     wanted=_wanted,
-    subject=subject,
     subject=subject,
     fix_order=("exim-no-rcpt-acl", "exim-open-relay", "exim-relay-from-any", "exim-users-cannot-relay",
                "exim-auth-without-tls"),

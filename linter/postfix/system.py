@@ -17,7 +17,6 @@ from mailcfg.postfix.reload import POSTFIX
 from mailcfg.postfix.services import port as listening_port
 from mailcfg.postfix.services import views
 from mailcfg.postfix.subject import subject
-from mailcfg.postfix.subject import subject
 from mailcfg.snapshot import Mount, Snapshot
 from mailcfg.system import Decider, Layout, MailSystem, Model, Wanted
 from mailcfg.transaction import Decision, Probe
@@ -76,7 +75,6 @@ SYSTEM = MailSystem(
     mta=lambda _run: POSTFIX,
     owns=(POSTFIX_DIR + "/",),
     wanted=_wanted,
-    subject=subject,
     subject=subject,
     is_setting=is_known,
     fix_order=("postfix-no-relay-check", "postfix-syntax", "postfix-open-relay", "postfix-mynetworks-too-wide",
