@@ -59,6 +59,17 @@ def probe_problem(probe: Probe) -> str | None:
     return None
 
 
+def probe_of(item: dict) -> Probe:
+    """A probe from its keys as a policy file writes them (client, rcpt, sender, helo, ...)."""
+    expectation = sorted({"name", "expect", "expect_code", "expect_reply", "allow_undecided"} & set(map(str, item)))
+    if expectation:
+        raise MailcfgError(f"probe: {expectation[0]!r} is what a policy expects, not part of a probe")
+    try:
+        return _expectation("probe", {**item, "expect": "accept"}, None, "probe").probe
+    except Invalid as exc:
+        raise MailcfgError(f"probe: {exc}") from None
+
+
 def load_policy(path: Path) -> list[Expectation]:
     text = read_text(path)
     probes, lines = plainread.read(text) or _read_yaml(path, text)
