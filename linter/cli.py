@@ -58,6 +58,13 @@ class DecisionFormat(str, Enum):
     json = "json"
 
 
+class TestFormat(str, Enum):
+    text = "text"
+    json = "json"
+    junit = "junit"
+    sarif = "sarif"
+
+
 class FailOn(str, Enum):
     error = "error"
     warning = "warning"
@@ -371,14 +378,49 @@ def rules(rule_id: Annotated[str | None, typer.Argument(help="Show this rule's d
         sys.stdout.write(doc)
 
 
-def _color(fmt: Enum) -> bool:
-    return fmt.value == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+Targets = Annotated[list[str], typer.Argument(help="What lint takes: snapshot directories, Postfix or Exim config "
+                                               "directories or files, hosts (ssh://user@host:port, names from "
+                                               "~/.ssh/config, with -i inventory host patterns).")]
+Forks = Annotated[int, typer.Option(min=1, help="Hosts collected at the same time.")]
+Limit = Annotated[str | None, typer.Option(help="Only the inventory hosts this pattern selects.")]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")]
+
+
+def _reach(items: list[Target], known_hosts: Path | None, accept_new: bool, identity: Path | None,
+           timeout: float, command_timeout: float, become: bool) -> tuple[SshOptions, object]:
+    """The SSH settings and known hosts for the hosts among `items` (read once for all of them)."""
+    hosts = [t.host for t in items if t.host is not None]
+    ssh = _ssh_options(known_hosts, accept_new, identity, timeout, command_timeout, become, hosts)
+    return ssh, _known_hosts(ssh) if hosts else None
+
+
+def _emit(report: str, output: Path | None) -> None:
+    if output is not None:
+        write_atomic(output, report)
+    else:
+        sys.stdout.write(report)
+
+
+def _failed(outcomes: list) -> int:
+    """Say each target that could not be decided; the exit code that calls for (0: none)."""
+    for o in outcomes:
+        if o.status != "ok":
+            _say(f"mailcfg: {o.target}: {o.error}")
+    return 3 if any(o.status == "unreachable" for o in outcomes) else \
+        2 if any(o.status == "error" for o in outcomes) else 0
+
+
+def _decisions_json(outcomes: list) -> str:
+    """One target: its object, as ever; several: {"version": 1, "targets": [...]} of them (a target that
+    could not be decided as {"target", "status", "error"})."""
+    objects = [o.value.to_json() if o.value is not None else {"target": o.target, "status": o.status,
+                                                               "error": o.error} for o in outcomes]
+    return json.dumps(objects[0] if len(objects) == 1 else {"version": 1, "targets": objects}, indent=2) + "\n"
 
 
 @app.command()
 def explain(
-    target: Annotated[str, typer.Argument(help="Snapshot directory, Postfix or Exim config directory, or "
-                                          "a main.cf or Exim configuration file.")],
+    targets: Targets,
     client: Annotated[str, typer.Option(help="IP address of the SMTP client.")],
     rcpt: Annotated[str, typer.Option(help="Recipient address (RCPT TO).")],
     sender: Annotated[str, typer.Option(help="Sender address (MAIL FROM); empty for <>.")] = "",
@@ -390,43 +432,89 @@ def explain(
     service: Annotated[str | None, typer.Option(help="master.cf service name.")] = None,
     port: Annotated[int | None, typer.Option(help="Port the client connects to (instead of --service).")] = None,
     fmt: Annotated[DecisionFormat, typer.Option("--format", "-f", help="Output format.")] = DecisionFormat.text,
+    output: Output = None,
+    color: ColorOption = ColorChoice.auto,
+    known_hosts: KnownHosts = None,
+    accept_new_host_keys: AcceptNew = False,
+    identity: Identity = None,
+    timeout: Timeout = 10.0,
+    command_timeout: CommandTimeout = 120.0,
+    become: Become = False,
+    forks: Forks = 10,
+    inventory: Inventory = None,
+    limit: Limit = None,
 ) -> None:
-    """Predict what the server answers to one SMTP transaction, and show why."""
+    """Predict what the server answers to one SMTP transaction, and show why (hosts are collected first)."""
+    from mailcfg.per_target import each
+
     helo = helo if helo is not None else client_name or literal_helo(client)
     probe = Probe(client, rcpt, sender, helo, client_name, sasl_user, tls, service, port)
     problem = probe_problem(probe)
     if problem:
         raise MailcfgError(f"explain: {problem}")
-    result = explain_probe(target, probe)
+    items = expand(targets, inventory, limit)
+    ssh, known = _reach(items, known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become)
+    outcomes = each(items, lambda t, snapshot: explain_probe(t.label, probe, snapshot), forks, ssh, known)
     if fmt is DecisionFormat.json:
-        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+        _emit(_decisions_json(outcomes), output)
     else:
-        sys.stdout.write(render_explained(result, _color(fmt)))
+        painted = use_color(color, sys.stdout, to_file=output is not None)
+        _emit("".join(render_explained(o.value, painted) for o in outcomes if o.value is not None), output)
+    code = _failed(outcomes)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("test")
 def test_policy(
-    target: Annotated[str, typer.Argument(help="Snapshot directory, Postfix or Exim config directory, or "
-                                          "a main.cf or Exim configuration file.")],
+    targets: Targets,
     policy: Annotated[Path, typer.Option(help="YAML or JSON file listing probes and the expected decision.")],
-    fmt: Annotated[DecisionFormat, typer.Option("--format", "-f", help="Output format.")] = DecisionFormat.text,
+    fmt: Annotated[TestFormat, typer.Option("--format", "-f", help="Output format (junit: a test case per "
+                                            "probe; sarif: a result per failed probe).")] = TestFormat.text,
     allow_undecided: Annotated[bool, typer.Option("--allow-undecided", help="A probe whose answer depends on "
                                                   "what the snapshot lacks (a table, DNS, a policy service) passes "
                                                   "when the answer offline is the expected one.")] = False,
+    output: Output = None,
+    color: ColorOption = ColorChoice.auto,
+    known_hosts: KnownHosts = None,
+    accept_new_host_keys: AcceptNew = False,
+    identity: Identity = None,
+    timeout: Timeout = 10.0,
+    command_timeout: CommandTimeout = 120.0,
+    become: Become = False,
+    forks: Forks = 10,
+    inventory: Inventory = None,
+    limit: Limit = None,
 ) -> None:
     """Check expected decisions (accept, reject, defer, error); exit 1 when any differs or is undecided,
-    2 when a probe is not valid (the others are still run and reported)."""
-    run = run_policy(target, load_policy(policy), allow_undecided)
-    if fmt is DecisionFormat.json:
-        sys.stdout.write(json.dumps(run.to_json(), indent=2) + "\n")
+    2 when a probe is not valid (the others are still run and reported), 3 when a host is unreachable."""
+    from mailcfg.per_target import each
+
+    expectations = load_policy(policy)
+    items = expand(targets, inventory, limit)
+    ssh, known = _reach(items, known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become)
+    outcomes = each(items, lambda t, snapshot: run_policy(t.label, expectations, allow_undecided, snapshot), forks,
+                    ssh, known)
+    runs = [o.value for o in outcomes if o.value is not None]
+    if fmt is TestFormat.json:
+        _emit(_decisions_json(outcomes), output)
+    elif fmt in (TestFormat.junit, TestFormat.sarif):
+        from mailcfg.reporters import probes
+
+        failed = [(o.target, o.status, o.error or "") for o in outcomes if o.value is None]
+        _emit(probes.render_junit(runs, failed) if fmt is TestFormat.junit else
+              probes.render_sarif(runs, policy, failed), output)
     else:
-        sys.stdout.write(render_test(run, _color(fmt)))
-    for r in run.results:
-        if r.decision is None:
-            _say(f"mailcfg: {r.error}")
-    if run.invalid:
-        raise typer.Exit(2)
-    if run.failed:
+        painted = use_color(color, sys.stdout, to_file=output is not None)
+        _emit("".join(render_test(run, painted) for run in runs), output)
+    for run in runs:
+        for r in run.results:
+            if r.decision is None:
+                _say(f"mailcfg: {r.error}")
+    code = _failed(outcomes)
+    if code or any(run.invalid for run in runs):
+        raise typer.Exit(code or 2)
+    if any(run.failed for run in runs):
         raise typer.Exit(1)
 
 

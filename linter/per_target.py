@@ -47,7 +47,7 @@ def each(items: list[Target], work: Callable[[Target, Snapshot | None], R], fork
 def _on_host(t: Target, work: Callable[[Target, Snapshot | None], R], ssh, known) -> Outcome[R]:
     # the SSH stack loads only when there is a host to reach
     from mailcfg.remote.fetch import fetched
-    from mailcfg.remote.ssh import SshError
+    from mailcfg.remote.sshtarget import SshError
 
     try:
         with fetched(t.host, ssh, known, t.label) as snapshot:

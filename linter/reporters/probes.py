@@ -1,6 +1,7 @@
 """`mailcfg test` for CI: JUnit XML (a test case per probe) and SARIF (a result per failed probe).
 
-A probe that fails or is undecided is a failed test case; one that is not valid is an error case.
+A probe that fails or is undecided is a failed test case; one that is not valid is an error case, and
+so is a target that could not be tested (unreachable, not a configuration).
 In SARIF each failed probe points at its line in the policy file (what the pipeline's author
 edits), with the configuration statement that decided it as a related location.
 """
@@ -53,8 +54,15 @@ def _trace(decision: Decision) -> str:
     return "\n".join(lines)
 
 
-def render_junit(runs: list[TestRun]) -> str:
+Failed = tuple[str, str, str]  # a target that could not be tested: (target, status, reason)
+
+
+def render_junit(runs: list[TestRun], failed: list[Failed] | tuple = ()) -> str:
     root = ET.Element("testsuites", name="mailcfg test")
+    for target, status, reason in failed:
+        suite = ET.SubElement(root, "testsuite", name=visible(target), tests="1", failures="0", errors="1")
+        case = ET.SubElement(suite, "testcase", classname=visible(target), name=status)
+        ET.SubElement(case, "error", message=visible(reason), type=status)
     for run in runs:
         suite = ET.SubElement(root, "testsuite", name=visible(run.target), tests=str(len(run.results)),
                               failures=str(run.failed - run.invalid), errors=str(run.invalid))
@@ -72,7 +80,7 @@ def render_junit(runs: list[TestRun]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def render_sarif(runs: list[TestRun], policy: Path) -> str:
+def render_sarif(runs: list[TestRun], policy: Path, failed: list[Failed] | tuple = ()) -> str:
     ids = list(RULES)
     rules = [{"id": rule, "name": rule, "shortDescription": {"text": text},
               "defaultConfiguration": {"level": "error"}} for rule, text in RULES.items()]
@@ -94,8 +102,11 @@ def render_sarif(runs: list[TestRun], policy: Path) -> str:
             if decided is not None:
                 result["relatedLocations"] = [decided]
             results.append(result)
+    notifications = [{"level": "error", "message": {"text": visible(f"{target}: {reason}")},
+                      "descriptor": {"id": status}} for target, status, reason in failed]
     run_doc = {"tool": {"driver": {"name": "mailcfg", "version": __version__, "rules": rules}},
-               "automationDetails": {"id": "mailcfg-test/"}, "results": results}
+               "automationDetails": {"id": "mailcfg-test/"}, "results": results,
+               "invocations": [{"executionSuccessful": not failed, "toolExecutionNotifications": notifications}]}
     return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run_doc]}, indent=2) + "\n"
 
 
