@@ -47,7 +47,8 @@ from mailcfg.remote.collect import SCRIPT  # noqa: E402
 
 MAILCFG = REPO / ".venv" / "bin" / "mailcfg"
 ANSIBLE_VENV = REPO / "bench" / ".venv-ansible"
-ANSIBLE = ANSIBLE_VENV / "bin" / "ansible"
+# ansible-core comes with the test extras; without them it is installed into a venv of its own
+ANSIBLE = next((p for p in (REPO / ".venv" / "bin" / "ansible",) if p.exists()), ANSIBLE_VENV / "bin" / "ansible")
 SSH = "/usr/bin/ssh"
 TOOLS = ("mailcfg", "ansible")
 
@@ -211,7 +212,7 @@ def tail(path: Path, chars: int = 300) -> str:
 # --- the two tools ---------------------------------------------------------------------------------
 
 def ensure_ansible() -> str:
-    """ansible-core in bench/.venv-ansible (made on the first run); returns its version line."""
+    """ansible-core (the test extras', or in bench/.venv-ansible made on the first run); returns its version line."""
     if not ANSIBLE.exists():
         if not (ANSIBLE_VENV / "bin" / "python").exists():
             print(f"creating {ANSIBLE_VENV} ...", flush=True)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import hashlib
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,10 +70,15 @@ def fetch(spec: HostSpec, options: SshOptions, dest: Path) -> dict:
 def fetched(spec: HostSpec, options: SshOptions, known: KnownHosts | None = None,
             label: str | None = None) -> Iterator[Snapshot]:
     """The host's snapshot in a temporary directory, for as long as the `with` block runs."""
-    collected = collect(spec, options, known)
+    with _written(collect(spec, options, known), spec.vars.get("mailcfg_role"), label or spec.name) as snapshot:
+        yield snapshot
+
+
+@contextmanager
+def _written(collected: Collected, roles: list[str] | None, label: str) -> Iterator[Snapshot]:
     with tempfile.TemporaryDirectory(prefix="mailcfg-") as tmp:
-        write_snapshot(collected, Path(tmp) / "snapshot", roles=spec.vars.get("mailcfg_role"))
-        yield load_local(str(Path(tmp) / "snapshot"), name=label or spec.name)
+        write_snapshot(collected, Path(tmp) / "snapshot", roles=roles)
+        yield load_local(str(Path(tmp) / "snapshot"), name=label)
 
 
 def lint_host(spec: HostSpec, options: SshOptions, known: KnownHosts | None = None,
@@ -79,8 +89,7 @@ def lint_host(spec: HostSpec, options: SshOptions, known: KnownHosts | None = No
     """
     label = label or spec.name
     try:
-        with fetched(spec, options, known, label) as snapshot:
-            result = lint_snapshot(snapshot)
+        result = _analysed(collect(spec, options, known), spec.vars.get("mailcfg_role"), label)
     except SshError as exc:
         return TargetResult(label, status="unreachable", error=exc.reason)
     except MailcfgError as exc:
@@ -91,3 +100,40 @@ def lint_host(spec: HostSpec, options: SshOptions, known: KnownHosts | None = No
         result.findings = [f for f in result.findings if f.rule not in covered]
         result.assumptions.append(f"not reported for this host (mailcfg_skip_rules): {', '.join(skip)}")
     return result
+
+
+# A fleet's hosts often hold the same files (one template, one image): the analysis of a collection is
+# kept and given to every host whose collection is byte for byte the same (each named as itself).
+_ANALYSED: OrderedDict[str, TargetResult] = OrderedDict()
+_ANALYSED_MAX = 256
+_ANALYSED_LOCK = threading.Lock()
+
+
+def _analysed(collected: Collected, roles: list[str] | None, label: str) -> TargetResult:
+    key = _digest(collected, roles)
+    with _ANALYSED_LOCK:
+        done = _ANALYSED.get(key)
+    if done is None:
+        with _written(collected, roles, label) as snapshot:
+            done = lint_snapshot(snapshot)
+        with _ANALYSED_LOCK:
+            _ANALYSED[key] = done
+            while len(_ANALYSED) > _ANALYSED_MAX:
+                _ANALYSED.popitem(last=False)
+    result = copy.copy(done)
+    for f in dataclasses.fields(result):  # its own lists: a caller may add to one host's
+        value = getattr(result, f.name)
+        if isinstance(value, list | dict | set):
+            setattr(result, f.name, copy.copy(value))
+    result.target = label
+    return result
+
+
+def _digest(collected: Collected, roles: list[str] | None) -> str:
+    """Everything the snapshot is written from, in one canonical form."""
+    parts = [repr(roles)]
+    for f in dataclasses.fields(collected):
+        value = getattr(collected, f.name)
+        parts.append(repr(sorted(value.items()) if isinstance(value, dict) else
+                          sorted(value) if isinstance(value, set) else value))
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
