@@ -34,15 +34,13 @@ from datetime import UTC, datetime
 
 from mailcfg.errors import MailcfgError
 from mailcfg.fixer import FixRun
-from mailcfg.remote.applyscript import STATE, HostFile, Mta, Plan
+from mailcfg.remote.applyscript import CONFIRM_SECONDS, STATE, HostFile, Mta, Plan
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.knownhosts import KnownHosts
 from mailcfg.remote.route import connect
 from mailcfg.remote.ssh import Connection, SshError, SshOptions
 from mailcfg.reporters.visible import visible
 from mailcfg.systems import applying
-
-CONFIRM_SECONDS = 120  # how long a changed host waits for mailcfg's re-check before it rolls back
 
 
 def mta_of(run: FixRun) -> Mta:
