@@ -58,6 +58,11 @@ class DecisionFormat(str, Enum):
     json = "json"
 
 
+class FixFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
 class TestFormat(str, Enum):
     text = "text"
     json = "json"
@@ -263,13 +268,13 @@ def _say_unreadable(target: str, files: list[tuple[str, str]]) -> None:
 
 @app.command()
 def fix(
-    target: Annotated[str, typer.Argument(help="A snapshot directory, a Postfix or Exim config "
-                                               "directory or file; or a host (ssh://user@host:port, a name from "
-                                               "~/.ssh/config, an inventory host).")],
+    targets: Annotated[list[str], typer.Argument(help="What lint takes: snapshot directories, Postfix or Exim config "
+                                                      "directories or files; hosts (ssh://user@host:port, names from "
+                                                      "~/.ssh/config, with -i inventory host patterns).")],
     diff: Annotated[bool, typer.Option("--diff", help="Print the changes as a unified diff (the default when "
                                        "nothing else is asked).")] = False,
     patch: Annotated[Path | None, typer.Option("--patch", help="Write the diff to this file (`patch -p1` applies "
-                                               "it at the snapshot root, or at / on the host).")] = None,
+                                               "it at the snapshot root, or at / on the host; one target).")] = None,
     write: Annotated[bool, typer.Option("--write", help="Edit the local files (atomically).")] = False,
     apply: Annotated[bool, typer.Option("--apply", help="Change the host: check the files did not change, back "
                                         "them up, write, check them with the MTA's own tool (postfix check, "
@@ -284,33 +289,70 @@ def fix(
         = None,
     fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding at least this severe is left after the "
                                                  "fixes, whatever the mode.")] = FailOn.warning,
+    fmt: Annotated[FixFormat, typer.Option("--format", "-f", help="text: the diff (what --diff prints); json: per "
+                                           "target the fixes applied, skipped and why, and the findings left.")]
+        = FixFormat.text,
+    output: Output = None,
     known_hosts: KnownHosts = None,
     accept_new_host_keys: AcceptNew = False,
     identity: Identity = None,
     timeout: Timeout = 10.0,
     command_timeout: CommandTimeout = 120.0,
     become: Become = False,
+    forks: Forks = 10,
     inventory: Inventory = None,
+    limit: Limit = None,
 ) -> None:
     """Repair what lint finds, from the fix templates: as a diff, a patch file, or in place."""
+    from mailcfg.per_target import each
+    from mailcfg.reporters.fixreport import FixOutcome
+    from mailcfg.reporters.fixreport import render as render_fixes
+
     for name in rule or ():
         rule_by_id(name)
-    found = expand([target], inventory)
-    if len(found) != 1:
-        raise MailcfgError(f"{target}: fix takes one target ({len(found)} given)")
-    spec = found[0].host
-    if spec is not None:
-        if write:
-            raise MailcfgError(f"{target}: --write edits local files; a host is changed with --apply")
-        ssh = _ssh_options(known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become, [spec])
-        known = _known_hosts(ssh)
-        with fetched(spec, ssh, known) as snapshot:
-            run = fix_target(found[0].label, rule, unsafe_fixes, snapshot)
-            redacted = snapshot.facts.redacted_paths
-    else:
-        if apply:
-            raise MailcfgError(f"{target}: --apply changes a host; local files are changed with --write")
-        run = fix_target(target, rule, unsafe_fixes)
+    items = expand(targets, inventory, limit)
+    if patch is not None and len(items) != 1:
+        raise MailcfgError(f"--patch takes one target, its paths relative to it ({len(items)} given); "
+                           f"--diff, --write and --apply take several")
+    for t in items:
+        if t.host is not None and write:
+            raise MailcfgError(f"{t.label}: --write edits local files; a host is changed with --apply")
+        if t.host is None and apply:
+            raise MailcfgError(f"{t.label}: --apply changes a host; local files are changed with --write")
+    ssh, known = _reach(items, known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become)
+    texts: dict[str, str] = {}
+
+    def work(t: Target, snapshot) -> FixOutcome:
+        outcome = FixOutcome(t.label, fix_target(t.label, rule, unsafe_fixes, snapshot))
+        texts[t.label] = _fixed(t.label, outcome.run, write, apply, patch)
+        if apply and t.host is not None:
+            outcome.apply = _apply(t, outcome.run, snapshot, ssh, known, confirm_timeout)
+        return outcome
+
+    outcomes = each(items, work, forks, ssh, known)
+    if fmt is FixFormat.json:
+        _emit(render_fixes([o.value or FixOutcome(o.target, status=o.status, error=o.error) for o in outcomes]),
+              output)
+    elif output is not None or diff or not (write or apply or patch is not None):
+        several = len(items) > 1  # each target's diff under its name: paths are relative to each target
+        text = "".join((f"# {t.label}\n" if several and texts.get(t.label) else "") + texts.get(t.label, "")
+                       for t in items)
+        # a pipe or file gets the exact patch; a terminal sees control characters made visible
+        _emit(text if output is not None or not sys.stdout.isatty() else visible(text, keep_lines=True), output)
+    code = _failed(outcomes)
+    if code:
+        raise typer.Exit(code)
+    runs = [o.value for o in outcomes if o.value is not None]
+    if any(o.apply is not None and o.apply[0] not in ("applied", "unchanged") for o in runs):
+        raise typer.Exit(1)
+    # as `ruff check --fix`: 1 while findings are left, in every mode
+    if fail_on is not FailOn.never and any(f.severity.rank >= Severity(fail_on.value).rank
+                                           for o in runs for f in o.run.after.findings):
+        raise typer.Exit(1)
+
+
+def _fixed(target: str, run, write: bool, apply: bool, patch: Path | None) -> str:
+    """Say what the fixes did and left; write the files (--write) or the patch (--patch); the diff."""
     for f in run.applied:
         _say(f"mailcfg: {target}: fix {f.rule} ({f.safety}): {f.summary}")
     for f in run.unsafe_skipped:
@@ -339,27 +381,25 @@ def fix(
     if commands and not apply:
         _say(f"mailcfg: {target}: these fixes run commands on the host: --apply runs them there"
              + (" (--write changes no host)" if write else ""))
-    elif run.changes and not apply:
+    elif run.changes and not apply and not write:
         _say(f"mailcfg: {target}: once the changes are in place, run: {'; '.join(steps)}")
-    if diff or not (write or apply or patch is not None):
-        sys.stdout.write(visible(text, keep_lines=True) if sys.stdout.isatty() else text)  # a pipe gets the exact patch
-    if apply and spec is not None:
-        def recheck():
-            with fetched(spec, ssh, known, found[0].label) as snapshot:
-                return lint_snapshot(snapshot)
+    return text
 
-        done = apply_run(spec, ssh, run, recheck, known, confirm_seconds=confirm_timeout, redacted=redacted)
-        for earlier in done.earlier:
-            _say(f"mailcfg: {target}: an earlier --apply no mailcfg heard the end of: run {earlier}")
-        for step in done.log:
-            _say(f"mailcfg: {target}: host: {step}")
-        _say(f"mailcfg: {target}: {done.status}: {done.detail}")
-        if done.status not in ("applied", "unchanged"):
-            raise typer.Exit(1)
-    # as `ruff check --fix`: 1 while findings are left, in every mode
-    if fail_on is not FailOn.never and any(f.severity.rank >= Severity(fail_on.value).rank
-                                           for f in run.after.findings):
-        raise typer.Exit(1)
+
+def _apply(t: Target, run, snapshot, ssh: SshOptions, known, confirm_timeout: int) -> tuple[str, str]:
+    """--apply on host `t`, whose collected snapshot the fixes were computed on: (status, detail)."""
+    def recheck():
+        with fetched(t.host, ssh, known, t.label) as again:
+            return lint_snapshot(again)
+
+    done = apply_run(t.host, ssh, run, recheck, known, confirm_seconds=confirm_timeout,
+                     redacted=snapshot.facts.redacted_paths)
+    for earlier in done.earlier:
+        _say(f"mailcfg: {t.label}: an earlier --apply no mailcfg heard the end of: run {earlier}")
+    for step in done.log:
+        _say(f"mailcfg: {t.label}: host: {step}")
+    _say(f"mailcfg: {t.label}: {done.status}: {done.detail}")
+    return done.status, done.detail
 
 
 @app.command()
