@@ -98,13 +98,13 @@ def test_fetch_and_lint_a_plesk_host(host, tmp_path):
     assert out.returncode == 0, out.stderr
     snap = tmp_path / "snap"
     cmd = snap / ".mailcfg-host/cmd"
-    assert (cmd / "plesk-mail-settings.tsv").read_text().startswith("relay\topen\n")
+    assert "relay\topen" in (cmd / "plesk-mail-settings.tsv").read_text().splitlines()
     assert (cmd / "plesk-whitelist.tsv").read_text() == "\n"  # no white-list row: one empty line
     assert "--set-relay" in (cmd / "plesk-mailserver-help.txt").read_text()
     assert (cmd / "plesk-mta.txt").read_text().split() == ["postfix"]
     assert (snap / "etc/psa/psa.conf").is_file()
     # Plesk's maps as text at their own paths; never the password map
-    assert (snap / "var/spool/postfix/plesk/virtual_domains").read_text() == "example.org\tVIRTUAL\n\n"
+    assert (snap / "var/spool/postfix/plesk/virtual_domains").read_text() == "example.org\tVIRTUAL\n"
     assert not list(snap.rglob("passwd.db")) and not (snap / "var/spool/postfix/plesk/passwd").exists()
     result = lint_path(str(snap))
     assert result.status == "ok", result.error
@@ -130,8 +130,10 @@ def test_fix_apply_closes_the_relay_through_plesk_and_the_real_postfix_agrees(ho
     rp.finish_snapshot(snap)
     with rp.Harness(tmp_path / "harness", instances=1) as harness:
         outsider, user = harness.run([(snap, [OUTSIDER, USER])])[0]
-    assert outsider.action == "reject" and outsider.reply.endswith("Relay access denied"), outsider.transcript
-    assert user.action == "accept", user.transcript
+    # Plesk's smtpd_relay_restrictions end in defer_unauth_destination ([V-3p]): 454 4.7.1 first
+    assert outsider.action in ("reject", "defer") and outsider.reply.endswith("Relay access denied"), \
+        outsider.transcript
+    assert user.action == "accept", (user.reply, user.transcript)
 
 
 def test_a_failing_plesk_command_is_rolled_back(host):

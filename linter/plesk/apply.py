@@ -113,9 +113,9 @@ def apply_plesk(spec, options, run: FixRun, recheck: Callable, known=None, *, co
                 if outcome == "rolled-back" else "a command failed and setting the previous values back failed " \
                 f"too: run {'; '.join(restore)} on the host"
             return Applied(outcome, detail, log)
-        reason = _surprise(run, recheck)
+        reason, revealed = _surprise(run, recheck)
         if reason is None:
-            return Applied("applied", f"{len(commands)} Plesk command(s) run, the host re-checked", log)
+            return Applied("applied", f"{len(commands)} Plesk command(s) run, the host re-checked{revealed}", log)
         _rc, out, _err = conn.run(command, restore_script(restore).encode())
         log += _said(out)
         status = _outcome(_said(out))
@@ -125,19 +125,26 @@ def apply_plesk(spec, options, run: FixRun, recheck: Callable, known=None, *, co
         conn.close()
 
 
-def _surprise(run: FixRun, recheck: Callable) -> str | None:
-    """Why the host after the change is not what the fixes promised, or None."""
+# Fewer of these findings: the change closed an open relay, and is kept whatever that reveals (as the
+# file-based fixes do); the revealed findings are reported.
+RELAY = ("plesk-relay-open", "postfix-open-relay")
+
+
+def _surprise(run: FixRun, recheck: Callable) -> tuple[str | None, str]:
+    """Why the host after the change is not what the fixes promised (None when it is), and what the
+    change revealed that is kept."""
     try:
         after = recheck()
     except Exception as exc:  # whatever stops the re-check, the change is not confirmed
-        return f"the re-check failed: {getattr(exc, 'reason', None) or exc}"
+        return f"the re-check failed: {getattr(exc, 'reason', None) or exc}", ""
     if after.status != "ok":
-        return f"the re-check failed: {after.error}"
-    fixed, got = {f.rule for f in run.applied}, after.keys()
+        return f"the re-check failed: {after.error}", ""
+    fixed, got, had = {f.rule for f in run.applied}, after.keys(), run.before.keys()
     still = sorted(rule for rule, _service in got if rule in fixed)
     if still:
-        return f"the re-lint still finds {', '.join(still)}"
-    new = sorted(f"{r}" + (f" ({s})" if s else "") for r, s in got - run.before.keys())
-    if new:
-        return f"the re-lint finds what the host did not have: {', '.join(new)}"
-    return None
+        return f"the re-lint still finds {', '.join(still)}", ""
+    new = sorted(f"{r}" + (f" ({s})" if s else "") for r, s in got - had)
+    closed = {k for k in got if k[0] in RELAY} < {k for k in had if k[0] in RELAY}
+    if new and not closed:
+        return f"the re-lint finds what the host did not have: {', '.join(new)}", ""
+    return None, f"; closing the relay revealed: {', '.join(new)}" if new else ""

@@ -118,7 +118,7 @@ def postfix_values(misc: dict[str, str], white: list[tuple[str, int]]) -> dict[s
     return values
 
 
-SUBMISSION = ("submission inet n       -       y       -       -       smtpd\n"
+SUBMISSION = ("submission inet n       -       {chroot}       -       -       smtpd\n"
               "  -o smtpd_sasl_auth_enable=yes\n"
               "  -o smtpd_client_restrictions=permit_sasl_authenticated,reject\n")
 
@@ -139,8 +139,9 @@ def generate(root: Path = ROOT) -> None:
     master = conf / "master.cf"
     text = master.read_text() if master.exists() else "smtp      inet  n       -       y       -       -       smtpd\n"
     text = re.sub(r"^submission[ \t]+inet.*\n(?:[ \t]+.*\n)*", "", text, flags=re.M)
-    if misc.get("message_submission") == "true":
-        text += SUBMISSION
+    if misc.get("message_submission") == "true":  # chrooted like the smtp service
+        smtp = re.search(r"^smtp[ \t]+inet[ \t]+\S+[ \t]+\S+[ \t]+(\S+)", text, re.M)
+        text += SUBMISSION.format(chroot=smtp[1] if smtp else "y")
     _replace(master, text)
 
 
