@@ -3,7 +3,8 @@
 
 A finding names a line of the rendered file. That line is traced to the template by text, never by
 guessing:
-1. the rendered line, stripped, equals exactly one template line, stripped (a line without Jinja);
+1. the rendered line (or the line it continues, see 3), stripped, equals exactly one template line,
+   stripped (a line without Jinja);
 2. otherwise its setting name (the text before the first "=", e.g. `smtpd_relay_restrictions` or
    `-o smtpd_recipient_restrictions`) starts exactly one template line, followed by "=" (the
    template line that sets it, whatever Jinja computes its value);
@@ -49,9 +50,10 @@ def trace_line(rendered, line, template):
         return None
     tlines = template.splitlines()
     own = lines[_owner(lines, line - 1)]
-    same = [i for i, t in enumerate(tlines) if t.strip() and t.strip() == own.strip()]
-    if len(same) == 1:
-        return same[0] + 1, _indent(tlines[same[0]]) + 1
+    for text in dict.fromkeys((lines[line - 1], own)):  # the line itself first, then the line it continues
+        same = [i for i, t in enumerate(tlines) if t.strip() and t.strip() == text.strip()]
+        if len(same) == 1:
+            return same[0] + 1, _indent(tlines[same[0]]) + 1
     key = _key(own)
     if key is None:
         return None
