@@ -88,6 +88,12 @@ def _nothing(_: str) -> bool:
     return False
 
 
+def output(commands: Mapping[str, tuple[int, bytes]], name: str) -> str | None:
+    """A collected command's output when it succeeded."""
+    rc, body = commands.get(name, (1, b""))
+    return body.decode("utf-8", "replace") if rc == 0 else None
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where a system's configuration lives, for local targets that are no snapshot."""
@@ -116,9 +122,12 @@ class MailSystem:
     mta: Callable[[FixRun], Mta] | None = None
     applier: Callable[[], HostApplier] | None = None
     owns: tuple[str, ...] = ()  # host path prefixes of its configuration: a changed file there is its to apply
-    wanted: Callable[[Snapshot | None, Mapping[str, tuple[int, bytes]]], Wanted] | None = None
     # fetch: more files to read, given the snapshot so far (None when it holds none of this system's
     # configuration) and the output of the first step's commands (name -> (exit code, output))
+    wanted: Callable[[Snapshot | None, Mapping[str, tuple[int, bytes]]], Wanted] | None = None
+    # fetch: its entry in facts.json's "systems" ({"version": ...}), from the files (host path -> content)
+    # and command outputs the first step collected; None when the host does not run it
+    host_facts: Callable[[Mapping[str, bytes], Mapping[str, tuple[int, bytes]]], dict | None] | None = None
     is_setting: Callable[[str], bool] = _nothing  # a trace step naming one, with no file, is its built-in default
     # fetch: POSIX sh the first step also runs (mailcfg.remote.collect's `run`, `file` and `denied` at hand):
     # commands whose output its analysis reads (Plesk: `plesk db`), files only such a command can give

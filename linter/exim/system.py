@@ -19,7 +19,7 @@ from mailcfg.exim.references import references
 from mailcfg.exim.reload import EXIM, EXIM_DEBIAN
 from mailcfg.exim.subject import subject
 from mailcfg.snapshot import Mount, Snapshot
-from mailcfg.system import Decider, Layout, MailSystem, Model, Wanted
+from mailcfg.system import Decider, Layout, MailSystem, Model, Wanted, output
 from mailcfg.transaction import Decision, Probe
 
 EXIM_DIR = "/etc/exim4"
@@ -93,6 +93,13 @@ def _wanted(snapshot: Snapshot | None, commands: Mapping[str, tuple[int, bytes]]
     return found
 
 
+def _host_facts(files: Mapping[str, bytes], commands: Mapping[str, tuple[int, bytes]]) -> dict | None:
+    if not any(p.startswith((EXIM_DIR + "/", "/etc/exim/")) for p in files) and "exim-bV" not in commands:
+        return None
+    m = re.search(r"Exim version (\S+)", output(commands, "exim-bV") or "")
+    return {"version": m[1]} if m else {}
+
+
 SYSTEM = MailSystem(
     name="exim",
     title="Exim",
@@ -112,6 +119,7 @@ SYSTEM = MailSystem(
     mta=lambda run: EXIM_DEBIAN if any(fix.stale for fix in run.applied) else EXIM,
     owns=(EXIM_DIR + "/", "/etc/exim/", "/etc/exim.conf"),
     wanted=_wanted,
+    host_facts=_host_facts,
     subject=subject,
     fix_order=("exim-no-rcpt-acl", "exim-open-relay", "exim-relay-from-any", "exim-users-cannot-relay",
                "exim-auth-without-tls"),

@@ -4,6 +4,7 @@ fixes reach a host through its own CLI (mailcfg.plesk.apply), never by editing f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,11 +14,19 @@ from mailcfg.plesk.collect import SCRIPT
 from mailcfg.plesk.config import PleskConfig, detect, load_plesk
 from mailcfg.plesk.review import review
 from mailcfg.snapshot import Mount, Snapshot
-from mailcfg.system import Layout, MailSystem, Model
+from mailcfg.system import Layout, MailSystem, Model, output
 
 
 def _load(snapshot: Snapshot, models: Mapping[str, Model]) -> PleskConfig:
     return load_plesk(snapshot, models.get("postfix"))  # type: ignore[arg-type]
+
+
+def _host_facts(files: Mapping[str, bytes], commands: Mapping[str, tuple[int, bytes]]) -> dict | None:
+    if "/usr/local/psa/version" not in files and layout.PSA_CONF not in files:
+        return None
+    m = re.search(r"^Product version:.*?(\S+)\s*$", output(commands, "plesk-version") or "", re.M)
+    words = files.get("/usr/local/psa/version", b"").decode("utf-8", "replace").split()
+    return {"version": m[1]} if m else {"version": words[0]} if words else {}
 
 
 def _single(_target: str, _path: Path) -> list[Mount]:
@@ -35,4 +44,5 @@ SYSTEM = MailSystem(
     applier=lambda: apply_plesk,
     collect=SCRIPT,
     review=review,
+    host_facts=_host_facts,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from mailcfg.postfix.services import port as listening_port
 from mailcfg.postfix.services import views
 from mailcfg.postfix.subject import subject
 from mailcfg.snapshot import Mount, Snapshot
-from mailcfg.system import Decider, Layout, MailSystem, Model, Wanted
+from mailcfg.system import Decider, Layout, MailSystem, Model, Wanted, output
 from mailcfg.transaction import Decision, Probe
 
 
@@ -50,6 +51,13 @@ def _decider(config: Model) -> Decider:
     return decide
 
 
+def _host_facts(files: Mapping[str, bytes], commands: Mapping[str, tuple[int, bytes]]) -> dict | None:
+    if not any(p.endswith(("/main.cf", "/master.cf")) for p in files) and "postconf-n" not in commands:
+        return None
+    m = re.search(r"^mail_version\s*=\s*(\S+)", output(commands, "postconf-d-mail_version") or "", re.M)
+    return {"version": m[1]} if m else {}
+
+
 def _wanted(snapshot: Snapshot | None, _: Mapping[str, tuple[int, bytes]]) -> Wanted:
     if snapshot is None:
         return Wanted()
@@ -75,6 +83,7 @@ SYSTEM = MailSystem(
     mta=lambda _run: POSTFIX,
     owns=(POSTFIX_DIR + "/",),
     wanted=_wanted,
+    host_facts=_host_facts,
     subject=subject,
     is_setting=is_known,
     fix_order=("postfix-no-relay-check", "postfix-syntax", "postfix-open-relay", "postfix-mynetworks-too-wide",

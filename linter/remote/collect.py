@@ -338,18 +338,10 @@ def facts(collected: Collected, collected_at: datetime | None = None, roles: lis
         if text and " " not in text:
             hostname = text
             break
-    systems: dict[str, dict] = {}
-    postfix = any(p.endswith(("/main.cf", "/master.cf")) for p in collected.files) or "postconf-n" in collected.commands
-    if postfix:
-        m = re.search(r"^mail_version\s*=\s*(\S+)", _text(collected, "postconf-d-mail_version") or "", re.M)
-        systems["postfix"] = {"version": m[1]} if m else {}
-    if any(p.startswith(("/etc/exim4/", "/etc/exim/")) for p in collected.files) or "exim-bV" in collected.commands:
-        m = re.search(r"Exim version (\S+)", _text(collected, "exim-bV") or "")
-        systems["exim"] = {"version": m[1]} if m else {}
-    if "/usr/local/psa/version" in collected.files or "/etc/psa/psa.conf" in collected.files:
-        m = re.search(r"^Product version:.*?(\S+)\s*$", _text(collected, "plesk-version") or "", re.M)
-        words = collected.files.get("/usr/local/psa/version", b"").decode("utf-8", "replace").split()
-        systems["plesk"] = {"version": m[1]} if m else {"version": words[0]} if words else {}
+    from mailcfg.systems import mail_systems  # lazily: the systems' modules import this package
+
+    systems = {s.name: entry for s in mail_systems() if s.host_facts is not None
+               and (entry := s.host_facts(collected.files, collected.commands)) is not None}
     data: dict = {"hostname": hostname}
     addresses = _addresses(collected)
     if addresses is not None:
