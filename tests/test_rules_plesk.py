@@ -114,8 +114,33 @@ def test_pop_before_smtp_fix_is_unsafe_and_keeps_the_lock_time_on_restore(tmp_pa
 
 def test_a_bad_settings_row_is_bad_input(tmp_path):
     root = snapshot(tmp_path / "h")
-    (root / ".mailcfg-host/cmd/plesk-mail-settings.tsv").write_text("relay\tauth\nbroken row\n")
+    (root / ".mailcfg-host/cmd/plesk-mail-settings.tsv").write_text("relay\tauth\nbroken\trow\there\n")
     result = lint_path(str(root))
     assert result.status == "error"
     assert result.error == ".mailcfg-host/cmd/plesk-mail-settings.tsv, line 2: expected 2 tab-separated columns, " \
-        "found 1"
+        "found 3"
+    (root / ".mailcfg-host/cmd/plesk-mail-settings.tsv").write_text("relay\tauth\n")
+    (root / ".mailcfg-host/cmd/plesk-whitelist.tsv").write_text("10.0.0.0\t8\nfoo\t24\n")
+    result = lint_path(str(root))
+    assert (result.status, result.error) == ("error", ".mailcfg-host/cmd/plesk-whitelist.tsv, line 2: 'foo/24' is no "
+                                                       "network")
+
+
+def test_white_list_rows_in_other_shapes(tmp_path):
+    """address/prefix alone, a bare address, and smtp_poplocks rows with a lock time (POP locks, skipped)."""
+    root = snapshot(tmp_path / "h")
+    (root / ".mailcfg-host/cmd/plesk-whitelist.tsv").write_text(
+        "203.0.113.0/24\n198.51.100.9\n192.0.2.0\t24\t2026-12-02 10:00:00\n10.0.0.0\t8\tNULL\n")
+    found = sorted(f.message.split(":")[0] for f in _lint(root).findings if f.rule == "plesk-whitelist-too-wide")
+    assert found == ["Plesk's white list holds 10.0.0.0/8", "Plesk's white list holds 203.0.113.0/24"]
+
+
+def test_a_postfix_finding_caused_by_plesk_says_so_and_offers_no_main_cf_edit(tmp_path):
+    root = snapshot(tmp_path / "h", whitelist=["127.0.0.1/8", "203.0.113.0/24"])
+    result = _lint(root)
+    wide = next(f for f in result.findings if f.rule == "postfix-mynetworks-too-wide")
+    assert "Plesk's white list holds 203.0.113.0/24 (plesk-whitelist-too-wide)" in wide.message
+    assert wide.fix is None and all(f.rule != wide.rule for f, _fix in result.fixes)
+    plesk_fix = next(fix for f, fix in result.fixes if f.rule == "plesk-whitelist-too-wide")
+    assert plesk_fix.commands == ("plesk bin mailserver --remove-from-white-list 203.0.113.0/24",)
+    assert plesk_fix.restore == ("plesk bin mailserver --add-to-white-list 203.0.113.0/24",)

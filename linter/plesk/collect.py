@@ -1,7 +1,8 @@
 """What the first step of a fetch runs on a Plesk host (POSIX sh, read-only), in the framed stream of
 mailcfg.remote.collect (its `run`, `file` and `optional` functions).
 
-Plesk is recognised by /etc/psa/psa.conf ([V]). Then: `plesk version` ([V]); the mail settings and the
+Plesk is recognised by /etc/psa/psa.conf ([V]). Then: $PRODUCT_ROOT_D/version ([V], /usr/local/psa on RPM
+systems, /opt/psa on DEB ones); `plesk version` ([V]); the mail settings and the
 white list with read-only SELECTs through `plesk db -N -B -e` ([V] how Plesk's own code queries psa;
 [V] misc names, [I] that the white list is the smtp_poplocks rows without a lock time); `plesk bin
 mailserver --help` for the switches this version has; which MTA Plesk runs ([V] `mailmng-core` /
@@ -26,6 +27,8 @@ def _quoted(text: str) -> str:
 SCRIPT = r"""
 if [ -f __PSA_CONF__ ]; then
   file __PSA_CONF__
+  optional /usr/local/psa/version
+  optional /opt/psa/version
   plesk_mta() {
     root=$(sed -n 's/^PRODUCT_ROOT_D[[:space:]]*//p' __PSA_CONF__ 2>/dev/null | head -n 1)
     for m in "$root/admin/sbin/mailmng-core" "$root/admin/sbin/mailmng"; do

@@ -61,9 +61,10 @@ def load_plesk(snapshot: Snapshot, postfix: Postfix | None) -> PleskConfig:
         shown = snapshot.display(layout.PSA_CONF)
         sources[shown] = SourceFile.read(shown, conf, f"{snapshot.target}: {shown}")
     settings_file = source(layout.SETTINGS, "Plesk's mail settings from `plesk db`")
-    settings = MailSettings({r.cells[0].strip(): r for r in rows(settings_file, 2)}) if settings_file else None
+    # an empty value may come without its tab
+    settings = MailSettings({r.cells[0].strip(): r for r in rows(settings_file, 2, 1)}) if settings_file else None
     white_file = source(layout.WHITELIST, "Plesk's relay white list from `plesk db`")
-    whitelist = entries(rows(white_file, 2)) if white_file else None
+    whitelist = entries(rows(white_file, 3, 1)) if white_file else None
     help_file = source(layout.HELP, "`plesk bin mailserver --help`")
     found = switches(help_file.text()) if help_file else None
     version = _version(source(layout.VERSION, "`plesk version`")) or snapshot.facts.versions.get("plesk")

@@ -20,17 +20,18 @@ class Row:
         return Location(self.location.file, self.location.line, column)
 
 
-def rows(source: SourceFile, columns: int) -> list[Row]:
-    """The rows of `source`, each with exactly `columns` cells; blank lines are skipped. A row of another
-    shape is bad input: one line naming file and line."""
+def rows(source: SourceFile, columns: int, fewest: int | None = None) -> list[Row]:
+    """The rows of `source`, each with `fewest` (default `columns`) to `columns` cells, missing ones empty;
+    blank lines are skipped. A row of another shape is bad input: one line naming file and line."""
     found = []
     for number, line in enumerate(source.lines, 1):
         text = line.rstrip("\r\n")
         if not text.strip():
             continue
         cells = tuple(text.split("\t"))
-        if len(cells) != columns:
+        if not (fewest or columns) <= len(cells) <= columns:
             raise MailcfgError(f"{source.path}, line {number}: expected {columns} tab-separated columns, "
                                f"found {len(cells)}")
+        cells += ("",) * (columns - len(cells))
         found.append(Row(cells, Location(source.path, number, 1)))
     return found

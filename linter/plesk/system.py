@@ -21,11 +21,14 @@ def _load(snapshot: Snapshot, models: Mapping[str, Model]) -> PleskConfig:
     return load_plesk(snapshot, models.get("postfix"))  # type: ignore[arg-type]
 
 
+VERSION_FILE = "/usr/local/psa/version"
+
+
 def _host_facts(files: Mapping[str, bytes], commands: Mapping[str, tuple[int, bytes]]) -> dict | None:
-    if "/usr/local/psa/version" not in files and layout.PSA_CONF not in files:
+    if VERSION_FILE not in files and layout.PSA_CONF not in files:
         return None
     m = re.search(r"^Product version:.*?(\S+)\s*$", output(commands, "plesk-version") or "", re.M)
-    words = files.get("/usr/local/psa/version", b"").decode("utf-8", "replace").split()
+    words = files.get(VERSION_FILE, b"").decode("utf-8", "replace").split()
     return {"version": m[1]} if m else {"version": words[0]} if words else {}
 
 
@@ -42,7 +45,8 @@ SYSTEM = MailSystem(
                   looked_for="a snapshot with etc/psa/psa.conf (Plesk)", single=_single),
     requires=("postfix",),
     applier=lambda: apply_plesk,
-    collect=SCRIPT,
+    collect=f"optional {VERSION_FILE}\n" + SCRIPT,
+    first_files=(VERSION_FILE,),
     review=review,
     host_facts=_host_facts,
 )

@@ -21,11 +21,15 @@ class Entry:
 
 
 def entries(rows: list[Row]) -> list[Entry]:
-    """One entry per `address<TAB>prefix` row; a row that names no network is bad input."""
+    """One entry per `address<TAB>prefix` row (also `address/prefix` alone, and rows of smtp_poplocks with
+    their lock time, where those with one are POP-before-SMTP locks, not the white list [I]); a row that
+    names no network is bad input."""
     found = []
     for row in rows:
-        address, prefix = (c.strip() for c in row.cells)
-        text = f"{address}/{prefix}"
+        address, prefix, lock_time = (c.strip() for c in row.cells)
+        if lock_time and lock_time.upper() != "NULL":
+            continue
+        text = f"{address}/{prefix}" if prefix else address  # a bare address is one host
         try:
             net = ipaddress.ip_network(text, strict=False)  # Plesk shows 127.0.0.1/8 for 127.0.0.0/8
         except ValueError:
