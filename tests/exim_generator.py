@@ -627,7 +627,9 @@ def _probes(rng: random.Random) -> list[Probe]:
     probes += [Probe(outside, rcpt, sender(), HELO) for rcpt in rng.sample(forms, 5)]
     probes += [Probe(outside, rng.choice([foreign, f"root@{LOCAL}"]), s, HELO) for s in rng.sample(senders, 2)]
     probes += [Probe(outside, foreign, sender(), h) for h in rng.sample(helos, 2)]
-    probes.append(Probe(OUTSIDE6, foreign, sender(), rng.choice([f"[{OUTSIDE6}]", f"[IPv6:{OUTSIDE6}]", HOSTNAME])))
+    # (not the client's own IPv6 literal: exim -bh writes an IPv6 client in full, 2001:0db8:..., where the
+    # daemon, and the engine, write it compressed, and verify = helo compares the text)
+    probes.append(Probe(OUTSIDE6, foreign, sender(), rng.choice([f"[IPv6:{OUTSIDE6}]", HOSTNAME, "[2001:db8::77]"])))
     if rng.random() < 0.5:  # TLS sessions cost 30-250 ms each (the handshake): a few only
         probes.append(Probe(outside, foreign, sender(), HELO, sasl_user=SASL_USER, tls=True, port=587))
         probes.append(Probe(rng.choice([outside, LAN6]), foreign, sender(), HELO, tls=True,

@@ -15,6 +15,10 @@ authenticators and (for verify = ...) routers, and delivers nothing. What makes 
 * Each session runs in a network namespace of its own (`unshare --net`): no DNS server is reachable,
   so every DNS lookup fails at once with a temporary error, whatever this machine's resolver knows.
 
+-bh writes an IPv6 client address in full (2001:0db8:0000:...: exim.c canonicalizes it with host_nmtoa), where
+the daemon writes it compressed (inet_ntop); anything that compares its text ($sender_host_address in a
+message, verify = helo with the client's IPv6 literal) differs from the daemon's, which the engine models.
+
 A verified client host name cannot be simulated: -oMs gives a name, but Exim then forward-checks it in
 DNS and, without DNS, treats the client as nameless. Probes with client_name are refused (ValueError).
 

@@ -7,6 +7,8 @@ decision that depended on it says so and rules do not build on it.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -114,10 +116,10 @@ def _statement(session: Session, where: str, statement: Statement, level: int) -
                 session.set_variable(item)
             continue
         result, supplied = _condition(session, where, item, level)
+        if supplied:
+            verified_message = supplied
         if item.negated and result in (OK, FAIL):
             result = FAIL if result == OK else OK
-        if supplied and result != OK:  # a failed verification's message, unless negation made it a success
-            verified_message = supplied
         if result != OK:
             rc = result
             break
@@ -125,6 +127,8 @@ def _statement(session: Session, where: str, statement: Statement, level: int) -
         message = None
     if rc not in _MESSAGE_USED[statement.verb]:
         return rc, None
+    if statement.verb in ("accept", "discard") and rc == OK:  # a condition's own message is dropped then
+        verified_message = None
     if message is not None:
         expanded = expand(message, session.context)
         if expanded.value:
@@ -252,8 +256,11 @@ def _verify(session: Session, where: str, item: AclItem) -> tuple[str, str | Non
 
 def _verify_helo(session: Session, where: str, item: AclItem) -> tuple[str, str | None]:
     """smtp_verify_helo: an address literal must start with the client's address (a prefix test, as
-    Exim makes it); a name must be the client's reverse name or resolve to its address in DNS."""
+    Exim makes it, on the address as the daemon writes it: IPv6 compressed, `[IPv6:...]` never
+    matches); a name must be the client's reverse name or resolve to its address in DNS."""
     helo, client = session.probe.helo, session.probe.client
+    with contextlib.suppress(ValueError):
+        client = ipaddress.ip_address(client).compressed
     if helo is None:
         session.step(where, str(item), "fail", "the client sent no HELO or EHLO", item.origin)
         return FAIL, None
