@@ -144,3 +144,14 @@ def test_a_postfix_finding_caused_by_plesk_says_so_and_offers_no_main_cf_edit(tm
     plesk_fix = next(fix for f, fix in result.fixes if f.rule == "plesk-whitelist-too-wide")
     assert plesk_fix.commands == ("plesk bin mailserver --remove-from-white-list 203.0.113.0/24",)
     assert plesk_fix.restore == ("plesk bin mailserver --add-to-white-list 203.0.113.0/24",)
+
+
+def test_a_settings_file_holding_plesk_db_s_error_is_undecided_not_judged(tmp_path):
+    root = snapshot(tmp_path / "h")
+    error = "ERROR 1045 (28000): Access denied for user 'admin'@'localhost' (using password: YES)\n"
+    for name in ("plesk-mail-settings.tsv", "plesk-whitelist.tsv"):
+        (root / ".mailcfg-host/cmd" / name).write_text(error)
+    result = _lint(root)
+    ids = sorted(f.rule for f in result.findings if f.rule.startswith("plesk-"))
+    assert ids == ["plesk-undecided", "plesk-undecided"]
+    assert all("ERROR 1045" in f.message for f in result.findings if f.rule == "plesk-undecided")

@@ -19,6 +19,8 @@ from mailcfg.snapshot import Snapshot
 from mailcfg.source import SourceFile
 
 MTAS = ("postfix", "qmail", "msmtp", "none")
+# How the MySQL/MariaDB client behind `plesk db` reports a failure ([V] its format: ERROR code (state): text)
+_FAILED = re.compile(r"ERROR \d+|ERROR:|.*command not found")
 
 
 @dataclass
@@ -46,13 +48,17 @@ def load_plesk(snapshot: Snapshot, postfix: Postfix | None) -> PleskConfig:
 
     def source(name: str, what: str) -> SourceFile | None:
         real = snapshot.meta(name)
-        if real is None:
-            why = unread.get(name) or unread.get("/" + name) or "not in the snapshot"
-            missing[name] = why
-            assumptions.append(f"{name} ({what}) is missing ({why}): what depends on it is not judged")
-            return None
-        sources[name] = SourceFile.read(name, real, f"{snapshot.target}: {name}")
-        return sources[name]
+        why = None if real is not None else unread.get(name) or unread.get("/" + name) or "not in the snapshot"
+        if real is not None:
+            sources[name] = SourceFile.read(name, real, f"{snapshot.target}: {name}")
+            first = sources[name].text().strip().split("\n")[0]
+            if _FAILED.match(first):  # the query's error message kept in its place
+                why = f"it holds what `plesk db` said when it failed: {first[:120]}"
+        if why is None:
+            return sources[name]
+        missing[name] = why
+        assumptions.append(f"{name} ({what}) is missing ({why}): what depends on it is not judged")
+        return None
 
     missing: dict[str, str] = {}
     assumptions: list[str] = []
