@@ -451,6 +451,17 @@ def generate(root: Path, seed: int, index: int, *, facts: dict, map_types: set[s
         b.set("virtual_mailbox_base", "/var/mail/vhosts")
         virtual_rcpts += [f"box@{VMAIL}", f"nobody@{VMAIL}"]
 
+    # Transports that are the error mailer (smtpd rejects what resolves to it): their own stream, so the
+    # configurations before them stay as they were.
+    rng_transport = random.Random(f"mailcfg-postfix-{seed}-{index}-transport")
+    if rng_transport.random() < 0.12:
+        name = rng_transport.choice(["default_transport", "relay_transport", "local_transport", "virtual_transport"])
+        value = rng_transport.choice(["error", "error:5.7.1 delivery disabled here", "error:mail for this domain "
+                                      "is not accepted"] if name != "local_transport" else
+                                     ["error:local delivery is disabled", "error:5.1.1 mailbox unavailable"])
+        b.set(name, value)
+        b.tags.append("error-transport")
+
     # --- networks --------------------------------------------------------------------------------
     mynet = rng.choices(["unset", "style", "explicit", "table", "wide"], [3, 3, 5, 1, 0.5])[0]
     if mynet == "style":

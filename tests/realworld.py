@@ -338,6 +338,7 @@ def postfix_setup(folder: Path, out: Path, cert: tuple[Path, Path], files: list[
         shutil.copyfile(cert[1], etc / "tls" / "harness-key.pem")
         (etc / "tls" / "harness-key.pem").chmod(0o600)
     rp.finish_snapshot(out)
+    shutil.copyfile("/etc/hosts", out / "etc" / "hosts")  # how the namespace resolves inet_interfaces names
     facts = out / ".mailcfg-host"
     facts.mkdir()
     (facts / "facts.json").write_text(json.dumps(rp.namespace_facts(), indent=1))
@@ -364,18 +365,19 @@ class _Described:
 
 
 def postfix_probes(config, name: str) -> list:
-    """The generator's probe battery for CONFIG: each public smtpd on 25, 587 or 465 (behind postscreen too)."""
+    """The generator's probe battery for CONFIG: each smtpd on 25, 587 or 465 (behind postscreen too; one that
+    listens on loopback only answers the same probes there)."""
     import random
 
     import postfix_generator as pg
     from mailcfg.postfix.probes import access_keys, final_domains, local_domains
-    from mailcfg.postfix.services import port, public, views
+    from mailcfg.postfix.services import port, views
     from mailcfg.postfix.tls import auth_needs_tls, offers_tls, tls_mode
 
     services = []
     for service, view in views(config):
         number = port(config, service)
-        if number not in PROBED_PORTS or not public(service, view):
+        if number not in PROBED_PORTS:
             continue
         services.append({"name": service.name, "port": number, "sasl": view.yes("smtpd_sasl_auth_enable"),
                          "tls": offers_tls(view), "encrypt": tls_mode(view) == "encrypt",

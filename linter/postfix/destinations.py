@@ -5,6 +5,7 @@ recipient exists in its address class (reject_unlisted_recipient, check_rcpt_map
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from mailcfg.findings import Location
 from mailcfg.postfix.address import Resolved, is_local, myorigin, resolve
@@ -75,6 +76,12 @@ def rcpt_maps(s: Session, what: str) -> str:
                 "5.1.1",
                 f"<{rcpt}>: {RECIPIENT} rejected: User unknown{unknown_table(s, 'virtual alias table')}",
             )
+        bounce = error_mailer(view, r)
+        if bounce is not None:
+            dsn, text = bounce
+            s.step(what, "reject", f"<{r.recipient}> resolves to the error mailer ({TRANSPORTS[r.klass]})",
+                   view.location(TRANSPORTS[r.klass]))
+            return reject(s, 550, dsn, f"<{rcpt}>: {RECIPIENT} rejected: {text}")
         checks = {
             "local": ("local_recipient_maps", "unknown_local_recipient_reject_code", "local recipient table"),
             "virtual": ("virtual_mailbox_maps", "unknown_virtual_mailbox_reject_code", "virtual mailbox table"),
@@ -106,6 +113,30 @@ def rcpt_maps(s: Session, what: str) -> str:
     except Undecided as exc:
         s.cannot_decide(what, f"{exc}; the recipient is assumed to exist")
         return DUNNO
+
+
+TRANSPORTS = {"local": "local_transport", "virtual": "virtual_transport", "relay": "relay_transport",
+              "default": "default_transport"}
+
+
+def error_mailer(view, r: Resolved) -> tuple[str, str] | None:
+    """check_rcpt_maps(): an address trivial-rewrite hands to the error mailer is known to be undeliverable
+    (`default_transport = error`, `local_transport = error:local delivery is disabled`): the DSN and text of
+    the rejection, from the transport's nexthop. Undecided where the nexthop is not known offline: transport_maps
+    may send the domain elsewhere, and a bare `error` on a local or virtual domain, or with a relayhost, has a
+    nexthop this sketch does not follow."""
+    transport, _, nexthop = view.get(TRANSPORTS[r.klass]).strip().partition(":")
+    if transport.strip().lower() != "error":
+        return None
+    if view.get("transport_maps").strip():
+        raise Undecided(f"transport_maps may route {r.domain} past the error mailer of {TRANSPORTS[r.klass]}")
+    if not nexthop.strip():
+        if r.klass in ("local", "virtual") or view.get("relayhost").strip() \
+                or view.get("sender_dependent_relayhost_maps").strip():
+            raise Undecided(f"the nexthop of the bare error mailer in {TRANSPORTS[r.klass]}")
+        nexthop = r.domain
+    m = re.match(r"([245]\.\d{1,3}\.\d{1,3})\s+(.*)", nexthop.strip(), re.S)
+    return (m[1], m[2]) if m else ("5.1.1", nexthop.strip())
 
 
 def unknown_table(s: Session, name: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from mailcfg.outsiders import FOREIGN, OUTSIDE_SENDER, OUTSIDE_V4, OUTSIDE_V6, VICTIM
 from mailcfg.patterns import regex_example
-from mailcfg.postfix.address import valid_hostname
+from mailcfg.postfix.address import own_addresses, valid_hostname
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.lookup import Undecided
 from mailcfg.postfix.mastercf import Service
@@ -117,16 +117,25 @@ def access_keys(view: ParameterView, restriction: str) -> list[str]:
 
 def recipient_forms(view: ParameterView) -> list[tuple[str, str]]:
     """(address, description) pairs an open-relay scanner tries, against this host's own domains."""
-    forms = [(VICTIM, "a plain foreign address")]
-    locals_ = local_domains(view)[:2] or [view.get("myhostname")]
+    forms = [(VICTIM, "a plain foreign address"), (VICTIM.upper(), "a foreign address in upper case"),
+             (f"{VICTIM}.", "a foreign address with a final dot"), (f'"{VICTIM}"', "an unqualified quoted address")]
+    hostname = view.get("myhostname")
+    locals_ = local_domains(view)[:2] or [hostname]
     for local in locals_:
         forms += [
             (f"victim%{FOREIGN}@{local}", f"the % hack through {local}"),
+            (f'"victim%{FOREIGN}"@{local}', f"a quoted % hack through {local}"),
             (f'"{VICTIM}"@{local}', f"a quoted local part through {local}"),
             (f"{FOREIGN}!victim@{local}", f"a bang path through {local}"),
+            (f"{local}!{FOREIGN}!victim", f"an unqualified bang path through {local}"),
             (f"@{local}:{VICTIM}", f"a source route through {local}"),
+            (f"@{local},@{hostname}:{VICTIM}", f"a two-hop source route through {local}"),
             (f"{VICTIM}@{local}", f"a double @ through {local}"),
         ]
+    # the server's own address literals stand for its local domain (resolve_local)
+    for address in own_addresses(view)[:2]:
+        literal = f"[IPv6:{address}]" if ":" in address else f"[{address}]"
+        forms.append((f"victim%{FOREIGN}@{literal}", f"the % hack through the address literal {literal}"))
     forms.append(("victim@[192.0.2.254]", "an address literal of another host"))
     authorized = {d.lower() for d in final_domains(view)}
     for key in access_keys(view, "check_recipient_access"):
@@ -143,7 +152,9 @@ def attacker_attempts(view: ParameterView, service: Service) -> list[Attempt]:
     """Unauthenticated outside clients trying to relay, one varied input at a time."""
     attempts: list[Attempt] = []
     domains = final_domains(view)
-    helos = ["localhost", view.get("myhostname"), *domains[:3], *access_keys(view, "check_helo_access")]
+    # scanners also say HELO with the server's own name or address literal
+    own = [f"[IPv6:{a}]" if ":" in a else f"[{a}]" for a in own_addresses(view)[:2]]
+    helos = ["localhost", view.get("myhostname"), *own, *domains[:3], *access_keys(view, "check_helo_access")]
     senders = ["", f"postmaster@{domains[0]}" if domains else "", *_senders(view, domains)]
     forms = recipient_forms(view)
     for client in outside_clients(view):
