@@ -31,6 +31,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from mailcfg.errors import MailcfgError
 from mailcfg.fixer import FixRun
@@ -38,9 +39,12 @@ from mailcfg.remote.applyscript import CONFIRM_SECONDS, STATE, HostFile, Mta, Pl
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.knownhosts import KnownHosts
 from mailcfg.remote.route import connect
-from mailcfg.remote.ssh import Connection, SshError, SshOptions
+from mailcfg.remote.sshtarget import SshError, SshOptions
 from mailcfg.reporters.visible import visible
 from mailcfg.systems import applying
+
+if TYPE_CHECKING:
+    from mailcfg.remote.ssh import Connection
 
 
 def mta_of(run: FixRun) -> Mta:

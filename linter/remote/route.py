@@ -14,14 +14,15 @@ import dataclasses
 import getpass
 import re
 import shlex
+from typing import TYPE_CHECKING
 
-import paramiko
 from mailcfg.errors import MailcfgError
-from mailcfg.remote import sshconfig
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.knownhosts import KnownHosts
-from mailcfg.remote.ssh import Connection, SshError, SshOptions, load_known_hosts
-from mailcfg.remote.sshtarget import is_ssh_target
+from mailcfg.remote.sshtarget import SshError, SshOptions, is_ssh_target
+
+if TYPE_CHECKING:
+    from mailcfg.remote.ssh import Connection
 
 MAX_DEPTH = 8  # jump hosts behind jump hosts: deeper than this is taken for a loop
 
@@ -29,6 +30,11 @@ MAX_DEPTH = 8  # jump hosts behind jump hosts: deeper than this is taken for a l
 def connect(spec: HostSpec, options: SshOptions, known: KnownHosts | None = None,
             depth: int = 0) -> Connection:
     """An open connection to `spec`; an `SshError` naming `spec` when it, or a hop on the way, fails."""
+    # paramiko loads when a host is connected to, not with the modules that name hosts (start-up)
+    import paramiko
+    from mailcfg.remote import sshconfig
+    from mailcfg.remote.ssh import Connection, load_known_hosts
+
     if spec.refused:
         raise MailcfgError(f"{spec.name}: {spec.refused}")
     spec = sshconfig.complete(spec)
@@ -82,6 +88,8 @@ def proxy_command(spec: HostSpec) -> str:
 
 def jump_hosts(text: str) -> list[HostSpec]:
     """ProxyJump's comma-separated `[user@]host[:port]` or `ssh://` hops, each through ssh_config."""
+    from mailcfg.remote import sshconfig
+
     hops = []
     for word in (w.strip() for w in text.split(",")):
         if is_ssh_target(word):
