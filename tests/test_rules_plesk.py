@@ -155,3 +155,20 @@ def test_a_settings_file_holding_plesk_db_s_error_is_undecided_not_judged(tmp_pa
     ids = sorted(f.rule for f in result.findings if f.rule.startswith("plesk-"))
     assert ids == ["plesk-undecided", "plesk-undecided"]
     assert all("ERROR 1045" in f.message for f in result.findings if f.rule == "plesk-undecided")
+
+
+def test_postfix_files_left_behind_on_a_qmail_host_are_said_not_to_serve_mail(tmp_path):
+    root = snapshot(tmp_path / "h", whitelist=["127.0.0.1/8", "203.0.113.0/24"])
+    (root / ".mailcfg-host/cmd/plesk-mta.txt").write_text("qmail\n")
+    result = _lint(root)
+    left = [f for f in result.findings if f.rule.startswith("postfix-")]
+    assert left and all("Plesk runs qmail, not this Postfix" in f.message and f.fix is None for f in left)
+    assert "plesk-config-drift" not in {f.rule for f in result.findings}
+
+
+def test_a_mynetworks_postfix_computes_is_not_compared_with_the_white_list(tmp_path):
+    root = snapshot(tmp_path / "h", whitelist=["127.0.0.1/8"])
+    main = root / "etc/postfix/main.cf"
+    main.write_text("".join(line for line in main.read_text().splitlines(keepends=True)
+                            if not line.startswith("mynetworks")))
+    assert "plesk-config-drift" not in plesk_ids(root)

@@ -38,8 +38,10 @@ class PleskConfig:
 
 
 def detect(snapshot: Snapshot) -> bool:
-    """A Plesk host: its psa.conf is in the snapshot ([V] /etc/psa/psa.conf)."""
-    return snapshot.is_snapshot and snapshot.resolve(layout.PSA_CONF) is not None
+    """A Plesk host: its psa.conf is in the snapshot ([V] /etc/psa/psa.conf), or what a fetch collects from
+    Plesk's CLI is."""
+    return snapshot.is_snapshot and (snapshot.resolve(layout.PSA_CONF) is not None or
+                                     any(snapshot.meta(name) is not None for name in (layout.SETTINGS, layout.VERSION)))
 
 
 def load_plesk(snapshot: Snapshot, postfix: Postfix | None) -> PleskConfig:

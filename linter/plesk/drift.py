@@ -7,7 +7,8 @@ hand edit that will be lost, or settings Plesk never applied. What is compared, 
   permits logged-in clients (permit_sasl_authenticated) before refusing relaying ([V-3p] Plesk's
   main.cf in that mode, plesk-postfix.md §1.2);
 - the white list and mynetworks hold the same networks ([I, fairly strong] Plesk writes the white list
-  into mynetworks, §1.3); loopback is left out of the comparison, as how Plesk writes it is [NF];
+  into mynetworks, §1.3); loopback is left out of the comparison, as how Plesk writes it is [NF], and a
+  mynetworks that is not set (Postfix computes one) is not compared;
 - message submission on: an smtpd listens on port 587 ([V] the GUI's "through the port 587").
 The open and closed modes' Postfix shapes are [NF]: they are not compared.
 """
@@ -87,17 +88,16 @@ def _mynetworks(value: str) -> set[Network] | None:
 
 def _networks(config: PleskConfig, smtp: Smtpd) -> list[Drift]:
     assert config.whitelist is not None
+    where = smtp.where("mynetworks")
     value = smtp.value("mynetworks")
     trusted = _mynetworks(value)
-    if trusted is None:
+    if trusted is None or where is None:  # what Postfix computes when none is set is not Plesk's list
         return []
     listed = {e.network for e in config.whitelist}
     white = {n for n in listed if not n.is_loopback}
     ours = {n for n in trusted if not n.is_loopback}
     if white == ours:
         return []
-    where = smtp.where("mynetworks")
     shown = ", ".join(sorted(e.text for e in config.whitelist if not e.network.is_loopback)) or "nothing"
-    at = config.whitelist[0].location if config.whitelist else Location(layout.WHITELIST)
-    postfix = f"mynetworks = {value.strip() or '(empty)'} ({_where(where) if where else 'computed by Postfix'})"
-    return [Drift(f"the white list holds {shown} besides loopback ({layout.WHITELIST})", postfix, where or at)]
+    postfix = f"mynetworks = {value.strip() or '(empty)'} ({_where(where)})"
+    return [Drift(f"the white list holds {shown} besides loopback ({layout.WHITELIST})", postfix, where)]

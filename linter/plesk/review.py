@@ -27,8 +27,11 @@ def cause(config: PleskConfig, rule: str) -> str | None:
 
 
 def review(config: PleskConfig, finding: Finding, fix: Fix | None) -> tuple[Finding, Fix | None]:
-    if config.postfix is None or not finding.rule.startswith("postfix-"):
+    if not finding.rule.startswith("postfix-"):
         return finding, fix
+    if config.postfix is None and config.mta is not None:  # Postfix's files left behind by another MTA
+        note = f"Plesk runs {config.mta}, not this Postfix: its configuration is not what serves mail here"
+        return dataclasses.replace(finding, message=f"{finding.message} ({note})"), None
     why = cause(config, finding.rule)
     notes = [f"on this Plesk host the cause is {why}: fix it through Plesk"] if why else []
     if fix is not None and fix.edits:
