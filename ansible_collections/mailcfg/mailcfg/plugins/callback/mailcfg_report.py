@@ -33,7 +33,9 @@ requirements:
   - enable in configuration
 options:
   output:
-    description: The report file to write (replaced atomically at the end of the run).
+    description:
+      - The report file to write (replaced atomically at the end of the run).
+      - Environment variables in it are expanded, e.g. C(/reports/mailcfg-$JOB_ID.json) for one file per AWX job.
     type: path
     default: mailcfg-report.json
     env:
