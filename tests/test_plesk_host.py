@@ -143,3 +143,22 @@ def test_a_failing_plesk_command_is_rolled_back(host):
     assert "rolled-back" in out.stderr, out.stderr
     assert host.relay() == "open"
     assert not (host.root / "etc/psa/fail-once").exists()
+
+
+def test_settings_changed_since_the_snapshot_are_left_alone(host, tmp_path):
+    from mailcfg.fixer import fix_target
+    from mailcfg.plesk.apply import apply_plesk
+    from mailcfg.remote.hosts import HostSpec
+    from mailcfg.remote.ssh import SshOptions, load_known_hosts
+
+    host.reset()
+    assert host.mailcfg("fetch", host.sshd.url(), "-o", str(tmp_path / "snap")).returncode == 0
+    run = fix_target(str(tmp_path / "snap"))
+    assert [f.rule for f in run.applied] == ["plesk-relay-open"]
+    with sqlite3.connect(host.root / plesk.DB) as db:  # someone changes Plesk's settings meanwhile
+        db.execute("UPDATE misc SET val = 'false' WHERE param = 'message_submission'")
+    options = SshOptions(known_hosts=host.kh, identity=host.sshd.client_key)
+    done = apply_plesk(HostSpec.from_url(host.sshd.url()), options, run, lambda: pytest.fail("no re-check"),
+                       load_known_hosts(options))
+    assert done.status == "refused" and "changed since the snapshot" in done.detail
+    assert host.relay() == "open"
