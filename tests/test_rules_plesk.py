@@ -172,3 +172,10 @@ def test_a_mynetworks_postfix_computes_is_not_compared_with_the_white_list(tmp_p
     main.write_text("".join(line for line in main.read_text().splitlines(keepends=True)
                             if not line.startswith("mynetworks")))
     assert "plesk-config-drift" not in plesk_ids(root)
+
+
+def test_restore_sets_back_the_stored_authorization_types_of_an_open_relay(tmp_path):
+    root = snapshot(tmp_path / "h", {"relay": "open", "disable_pop_auth": "0", "poplock_time": "15"})
+    fix = next(fix for f, fix in _lint(root).fixes if f.rule == "plesk-relay-open")
+    assert fix.restore == ("plesk bin mailserver --set-relay auth -auth-type both -lock-time 15",
+                           "plesk bin mailserver --set-relay open")

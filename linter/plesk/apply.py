@@ -101,8 +101,11 @@ def apply_plesk(spec, options, run: FixRun, recheck: Callable, known=None, *, co
     command = "sudo -n sh -s" if spec.ssh_options(options).become else "sh -s"
     conn = connect(spec, options, known)
     try:
-        _rc, out, _err = conn.run(command, script(_expected(run), commands, restore).encode())
+        _rc, out, err = conn.run(command, script(_expected(run), commands, restore).encode())
         log = _said(out)
+        if not log:  # sudo -n refused, no sh: nothing ran
+            said = " ".join(visible(err.decode("utf-8", "replace")).split())[:200] or "no output"
+            return Applied("failed", f"the apply script did not run, nothing was changed: {said}")
         outcome = _outcome(log)
         if outcome == "refused":
             return Applied("refused", "Plesk's mail settings changed since the snapshot: fetch and fix again; "

@@ -59,14 +59,15 @@ def _lock_time(config: PleskConfig, settings: MailSettings) -> int | None:
 
 
 def restore_relay(config: PleskConfig, settings: MailSettings) -> list[str]:
-    """Commands that bring the relay settings back to `settings`: the authorization types first (they
-    are kept in every mode), then the mode. Relay mode auth with no type at all is set back as closed,
-    which lets the same clients relay (the white list only)."""
-    kind = settings.auth_type()
+    """Commands that bring the relay settings back to `settings`: the authorization types first (Plesk
+    keeps them in every mode), then the mode. Relay mode auth with no type at all is set back as closed,
+    which lets the same clients relay (the white list only); in the other modes stored types that
+    -auth-type cannot express (none) come back as smtp, which has no effect there."""
+    kind = settings.auth_type(stored=True)
     lock = _lock_time(config, settings) if kind in ("pop3", "both") else None
     if settings.relay == "auth":
         return [_relay("auth", kind, lock)] if kind else [_relay("closed")]
-    return [_relay("auth", "smtp"), _relay(settings.relay or "auth")]
+    return [_relay("auth", kind or "smtp", lock), _relay(settings.relay or "auth")]
 
 
 def auth_fix(config: PleskConfig, finding: Finding) -> Fix | None:

@@ -61,11 +61,14 @@ class MailSettings:
     def submission(self) -> bool:
         return self.value("message_submission") == "true"
 
-    def auth_type(self) -> str | None:
-        """The `-auth-type` of `plesk bin mailserver --set-relay auth` these settings amount to."""
-        if self.pop_auth and self.smtp_auth:
+    def auth_type(self, stored: bool = False) -> str | None:
+        """The `-auth-type` of `plesk bin mailserver --set-relay auth` these settings amount to (`stored`:
+        the rows as they are, which Plesk keeps in the other modes too, where they have no effect)."""
+        pop = not self._disabled("disable_pop_auth") if stored else self.pop_auth
+        smtp = not self._disabled("disable_smtp_auth") if stored else self.smtp_auth
+        if pop and smtp:
             return "both"
-        return "pop3" if self.pop_auth else "smtp" if self.smtp_auth else None
+        return "pop3" if pop else "smtp" if smtp else None
 
     def why(self, param: str) -> str:
         """How a row reads, for a message: `disable_smtp_auth = true` or `no disable_pop_auth row`."""
