@@ -17,7 +17,6 @@ from pathlib import Path
 from mailcfg.errors import MailcfgError
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.sshtarget import is_ssh_target
-from mailcfg.snapshot import dir_kind
 
 MAX_DEPTH = 4  # hosts/<site>/<host>/etc/... is as deep as fleets of snapshots go
 MAX_DIRECTORIES = 10000  # per level: `lint /` must not walk the whole filesystem
@@ -70,6 +69,8 @@ def _ssh_config_names(word: str) -> bool:
 def _below(word: str) -> list[str]:
     """`word` itself, or the targets below a directory that is none: each snapshot, host directory or
     copied /etc, without entering one found, following no symbolic link, MAX_DEPTH levels down."""
+    from mailcfg.snapshot import dir_kind  # the systems' layouts: not loaded for `--help`
+
     if not os.path.isdir(word) or dir_kind(Path(word)) is not None:
         return [word]
     found: list[str] = []
