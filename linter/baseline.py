@@ -71,15 +71,21 @@ def render(findings: Iterable[tuple[str, Finding]]) -> str:
 def load(path: str | Path) -> Baseline:
     name = str(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise MailcfgError(f"{name}: baseline not found (write one with `mailcfg lint --write-baseline FILE`)") \
             from None
-    except OSError as exc:
-        raise MailcfgError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f":{exc.lineno}:{exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise MailcfgError(f"{name}{where}: not a mailcfg baseline (invalid JSON)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MailcfgError(f"{name}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse(text, name)
+
+
+def parse(text: str, name: str) -> Baseline:
+    """A baseline file's text; `name` names it in errors."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MailcfgError(f"{name}:{exc.lineno}:{exc.colno}: not a mailcfg baseline (invalid JSON)") from None
     if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("entries"), list):
         raise MailcfgError(f"{name}: not a mailcfg baseline of version {VERSION} "
                            f"(expected {{\"version\": {VERSION}, \"entries\": [...]}})")

