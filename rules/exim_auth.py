@@ -9,6 +9,7 @@ from mailcfg.exim.config import EximConfig
 from mailcfg.exim.edit import add_driver_option, exim_fix
 from mailcfg.exim.engine import offered, start_tls
 from mailcfg.exim.probes import OUTSIDE_HELO, listening_ports
+from mailcfg.exim.services import service_name, service_port
 from mailcfg.exim.session import Session
 from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fix import UNSAFE, Fix
@@ -88,13 +89,13 @@ def check_auth_without_tls(config: EximConfig) -> Iterator[Finding]:
                 yield AUTH_WITHOUT_TLS.finding(
                     f"{name} offers {public_name(driver)} on port {port} before STARTTLS: the password "
                     "crosses the network in clear text (set server_advertise_condition = "
-                    "${if def:tls_in_cipher})", driver.origin.location, service=str(port))
+                    "${if def:tls_in_cipher})", driver.origin.location, service=service_name(port))
 
 
 @AUTH_WITHOUT_TLS.fixer
 def fix_auth_without_tls(config: EximConfig, finding: Finding) -> Fix | None:
     """Advertise the authenticator only under TLS, when the same clients are offered STARTTLS."""
-    port = int(finding.service or 25)
+    port = service_port(finding.service) or 25
     driver = next((d for d in servers(config.parsed) if d.origin.location == finding.location), None)
     if driver is None or driver.get("server_advertise_condition") is not None:
         return None

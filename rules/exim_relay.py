@@ -16,6 +16,7 @@ from mailcfg.exim.lists import split_list
 from mailcfg.exim.match import in_list
 from mailcfg.exim.parse import NamedList, Statement
 from mailcfg.exim.probes import Trial, logged_in, outsider_trials, user_trial
+from mailcfg.exim.services import service_name
 from mailcfg.exim.session import Session, World
 from mailcfg.exim.whatif import keeps_answers, legitimate, losers, named_identities
 from mailcfg.findings import Finding, Location, Severity
@@ -76,10 +77,11 @@ def check_open_relay(config: EximConfig) -> Iterator[Finding]:
     for trial in open_relays(config):
         where = _granted_by(trial.decision)
         what = f" by the statement at {where.file}:{where.line}" if where else ""
-        fix = relay_fix(config, str(trial.probe.port))
+        fix = relay_fix(config, service_name(trial.probe.port))
         loss = f"; {fix.summary.split('; ', 1)[1]}" if fix is not None and "; " in fix.summary else ""
         yield OPEN_RELAY.finding(f"open relay: an outside client ({describe(trial)}) gets "
-                                 f"\"{trial.decision.reply}\"{what}{loss}", where, service=str(trial.probe.port))
+                                 f"\"{trial.decision.reply}\"{what}{loss}", where,
+                                 service=service_name(trial.probe.port))
 
 
 @NO_RCPT_ACL.checker
@@ -173,7 +175,7 @@ def check_users_cannot_relay(config: EximConfig) -> Iterator[Finding]:
     yield USERS_CANNOT_RELAY.finding(
         f"a user logged in on port {trial.probe.port} gets \"{trial.decision.reply}\" for "
         f"<{trial.probe.rcpt}>: the RCPT ACL refuses authenticated clients before accepting them", where,
-        service=str(trial.probe.port))
+        service=service_name(trial.probe.port))
 
 
 def _statement_at(config: EximConfig, where: Location | None) -> tuple[str, int] | None:
@@ -210,16 +212,16 @@ def fix_open_relay(config: EximConfig, finding: Finding) -> Fix | None:
     return relay_fix(config, finding.service)
 
 
-def relay_fix(config: EximConfig, port: str | None) -> Fix | None:
-    """The open-relay fix for the outsider on `port` (computed once per configuration)."""
-    return config.remember(("relay_fix", port), lambda: _relay_fix(config, port))
+def relay_fix(config: EximConfig, service: str | None) -> Fix | None:
+    """The open-relay fix for the outsider on `service` (computed once per configuration)."""
+    return config.remember(("relay_fix", service), lambda: _relay_fix(config, service))
 
 
-def _relay_fix(config: EximConfig, port: str | None) -> Fix | None:
+def _relay_fix(config: EximConfig, service: str | None) -> Fix | None:
     """The relay check (`require domains = +local_domains : +relay_to_domains`) right before the
     statement that let the outsider in, when every trusted client was accepted earlier. Unsafe when
     a client address or sender the ACL's `hosts`/`senders` conditions name loses relaying by it."""
-    trial = next((t for t in open_relays(config) if str(t.probe.port) == port), None)
+    trial = next((t for t in open_relays(config) if service_name(t.probe.port) == service), None)
     gate = _relay_gate(config)
     if trial is None or gate is None:
         return None

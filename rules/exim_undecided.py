@@ -10,6 +10,7 @@ from mailcfg.dependence import Dependency, deciding
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.dependence import dependencies
 from mailcfg.exim.probes import Trial, logged_in, outsider_trials, user_trial
+from mailcfg.exim.services import service_name
 from mailcfg.findings import Finding, Severity
 from mailcfg.rule import Rule
 
@@ -39,7 +40,7 @@ def check_undecided(config: EximConfig) -> Iterator[Finding]:
         deps = dependencies(config, trial.probe, decision)
         for dep in deciding(deps, decision.action):
             _, asked = found.setdefault((dep.what, dep.piece), (dep, {}))
-            asked.setdefault(question, (str(trial.probe.port), f"{decision.action} offline; {dep.outcomes()}"))
+            asked.setdefault(question, (service_name(trial.probe.port), f"{decision.action} offline; {dep.outcomes()}"))
     for dep, asked in found.values():
         note = f"{dep.name}: not decided offline, taken as not met"
         if note not in config.assumptions:

@@ -24,7 +24,7 @@ def test_explain_json_names_the_statement_that_decided():
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert (data["decision"], data["stage"], data["reply"], data["service"]) == ("accept", "rcpt", "250 Accepted",
-                                                                                 "25")
+                                                                                 "smtp")
     last = data["trace"][-1]
     assert (last["what"], last["file"], last["line"]) == ("accept encrypted = *", "etc/exim4/exim4.conf", 29)
 
@@ -32,7 +32,7 @@ def test_explain_json_names_the_statement_that_decided():
 def test_explain_by_service_name_and_an_unknown_service():
     out = mailcfg("explain", str(HOST), "--client", "198.51.100.7", "--rcpt", "victim@example.com",
                   "--service", "submission")
-    assert out.returncode == 0 and "service 587" in out.stdout and "550 relay not permitted" in out.stdout
+    assert out.returncode == 0 and "service submission" in out.stdout and "550 relay not permitted" in out.stdout
     bad = mailcfg("explain", str(HOST), "--client", "198.51.100.7", "--rcpt", "x@example.com", "--service", "pickup")
     assert bad.returncode == 2 and "Exim has no service 'pickup'" in bad.stderr and "Traceback" not in bad.stderr
 

@@ -19,6 +19,7 @@ from mailcfg.exim.expand import expand, truth
 from mailcfg.exim.lists import split_list
 from mailcfg.exim.match import Host, ListError, in_list, match_list
 from mailcfg.exim.parse import Driver
+from mailcfg.exim.services import service_name
 from mailcfg.exim.session import TLS_CIPHER, Session, World
 from mailcfg.transaction import Decision, Probe, Step
 
@@ -55,7 +56,7 @@ def decide_taking(config: EximConfig, probe: Probe, choices: tuple[bool, ...], w
 
 def _decide(s: Session) -> Decision:
     config, probe = s.config, s.probe
-    service = str(probe.port or 25)
+    service = service_name(probe.port or 25)
     if config.error is not None:
         s.step("startup", "configuration", "error", config.error.message,
                config.error.origin)

@@ -14,11 +14,11 @@ from mailcfg.exim.chosen import chosen
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.engine import decide, recipient_domain, start_tls
 from mailcfg.exim.lists import split_list
+from mailcfg.exim.services import SERVICE_PORTS
 from mailcfg.exim.session import Session, World
 from mailcfg.outsiders import FOREIGN, OUTSIDE_SENDER, OUTSIDE_V4, OUTSIDE_V6, USER, VICTIM
 from mailcfg.transaction import Decision, Probe, literal_helo
 
-SERVICE_PORTS = {"smtp": 25, "submission": 587, "smtps": 465, "ssmtp": 465, "urd": 465}
 OUTSIDE_HELO = "client.outside.example"
 LITERAL = "[192.0.2.254]"  # another host's address literal (documentation range)
 

@@ -14,9 +14,9 @@ from mailcfg.exim.config import EximConfig, load_exim
 from mailcfg.exim.dependence import dependencies
 from mailcfg.exim.engine import decide as decide_exim
 from mailcfg.exim.options import known
-from mailcfg.exim.probes import SERVICE_PORTS
 from mailcfg.exim.references import references
 from mailcfg.exim.reload import EXIM, EXIM_DEBIAN
+from mailcfg.exim.services import SERVICE_PORTS, service_port
 from mailcfg.exim.subject import subject
 from mailcfg.snapshot import Mount, Snapshot
 from mailcfg.system import Decider, Layout, MailSystem, Model, Wanted, output
@@ -66,10 +66,10 @@ def _decider(exim: Model) -> Decider:
 
 
 def _port_probe(probe: Probe) -> Probe:
-    """Exim has no master.cf: a service names its port (smtp, submission, smtps, or a number)."""
+    """Exim has no master.cf: a service names its port (smtp, submission, submissions, or a number)."""
     if probe.service is None:
         return probe
-    port = SERVICE_PORTS.get(probe.service) or (int(probe.service) if probe.service.isdigit() else None)
+    port = service_port(probe.service)
     if port is None:
         raise MailcfgError(f"Exim has no service {probe.service!r}: name a port (--port N) or one of "
                            f"{', '.join(SERVICE_PORTS)}")
