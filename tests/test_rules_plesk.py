@@ -179,3 +179,21 @@ def test_restore_sets_back_the_stored_authorization_types_of_an_open_relay(tmp_p
     fix = next(fix for f, fix in _lint(root).fixes if f.rule == "plesk-relay-open")
     assert fix.restore == ("plesk bin mailserver --set-relay auth -auth-type both -lock-time 15",
                            "plesk bin mailserver --set-relay open")
+
+
+def test_fix_patch_writes_the_plesk_script_and_changes_no_file(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import EXAMPLES
+
+    copy = tmp_path / "host"
+    shutil.copytree(EXAMPLES / "plesk-open-relay", copy)
+    before = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    out = subprocess.run([sys.executable, "-m", "mailcfg", "fix", str(copy), "--patch", str(tmp_path / "fix.sh"),
+                          "--write"], capture_output=True, text=True, check=False)
+    assert (tmp_path / "fix.sh").read_text().splitlines()[1:] == [
+        "plesk bin mailserver --set-relay auth -auth-type smtp", "plesk bin mailserver --set-message-submission true"]
+    assert "--apply runs them there (--write changes no host)" in out.stderr
+    assert {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()} == before
