@@ -511,16 +511,25 @@ def config_command(
 
 
 @app.command()
-def rules(rule_id: Annotated[str | None, typer.Argument(help="Show this rule's documentation.")] = None) -> None:
+def rules(
+    rule_id: Annotated[str | None, typer.Argument(help="Show this rule's documentation.")] = None,
+    fmt: Annotated[DecisionFormat, typer.Option("--format", "-f", help="text: one rule a line (never wrapped) or "
+                                                "the page; json: the rules' metadata (with the page as `doc`).")]
+        = DecisionFormat.text,
+    output: Output = None,
+) -> None:
     """List the rules, or show one rule's documentation."""
     from mailcfg.registry import all_rules, rule_by_id
+    from mailcfg.reporters import rulelist
 
     if rule_id is None:
-        sys.stdout.write("".join(f"{rule.id:<32} {rule.severity.value:<8} {','.join(rule.tags):<22} {rule.title}\n"
-                                 for rule in all_rules()))
+        _emit((rulelist.render_json if fmt is DecisionFormat.json else rulelist.render_text)(all_rules()), output)
         return
-    doc = rule_by_id(rule_id).doc
-    if sys.stdout.isatty():
+    rule = rule_by_id(rule_id)
+    doc = rule.doc
+    if fmt is DecisionFormat.json or output is not None:
+        _emit(rulelist.render_doc_json(rule) if fmt is DecisionFormat.json else doc, output)
+    elif sys.stdout.isatty():
         from rich.console import Console
         from rich.markdown import Markdown
 

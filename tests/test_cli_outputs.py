@@ -7,13 +7,16 @@ import dataclasses
 import io
 import json
 import re
+import sys
 from collections import Counter
 from importlib import resources
 from pathlib import Path
+from xml.etree import ElementTree
 
 import jsonschema
 import pytest
-from conftest import EXAMPLES, make_snapshot
+from conftest import EXAMPLES, REPO, make_snapshot
+from mailcfg.cli import main
 from mailcfg.color import use_color
 from mailcfg.decisions import run_policy
 from mailcfg.diff import unified
@@ -172,3 +175,95 @@ def test_changed_files_map_to_the_target_holding_them(tmp_path, monkeypatch):
     stock = lint_path("hosts/mx2")  # without master.cf: what the assumed stock one causes is about the whole
     kept = only_changed(stock, units(["hosts/mx2/etc/postfix/main.cf"])[0]).findings
     assert any(f.rule == "postfix-no-relay-check" and not Path("hosts/mx2", f.location.file).exists() for f in kept)
+
+
+def _cli(monkeypatch, capsys, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """`mailcfg ARGS` in process, through main() (exit codes and one-line errors as the console script)."""
+    for name in ("NO_COLOR", "FORCE_COLOR", "MAILCFG_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "argv", ["mailcfg", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    out = capsys.readouterr()
+    return exc.value.code or 0, out.out, out.err
+
+
+@pytest.mark.parametrize("command", [[], ["lint"], ["test"], ["explain"], ["fix"], ["rules"], ["fetch"]])
+def test_dash_h_is_help_everywhere(monkeypatch, capsys, command):
+    code, out, _ = _cli(monkeypatch, capsys, *command, "-h")
+    assert code == 0 and "Usage:" in out
+    if not command:
+        assert "--install-completion" in out  # shell completion is on
+
+
+def test_lint_concise_statistics_and_colour_from_the_command_line(monkeypatch, capsys):
+    code, out, _ = _cli(monkeypatch, capsys, "lint", "-f", "concise", "-q", *EXAMPLE_TARGETS)
+    assert code == 1 and out and all(PARSABLE.match(line) for line in out.splitlines())
+    findings = len(out.splitlines())
+    code, out, _ = _cli(monkeypatch, capsys, "lint", "--statistics", "-f", "json", *EXAMPLE_TARGETS)
+    assert code == 1 and sum(r["count"] for r in json.loads(out)) == findings
+    code, _, err = _cli(monkeypatch, capsys, "lint", "--statistics", "-f", "sarif", EXAMPLE_TARGETS[0])
+    assert code == 2 and "--statistics prints text, concise or json" in err
+    assert "\x1b[" in _cli(monkeypatch, capsys, "lint", "--color", "always", EXAMPLE_TARGETS[0])[1]
+    assert "\x1b[" in _cli(monkeypatch, capsys, "lint", EXAMPLE_TARGETS[0], env={"FORCE_COLOR": "1"})[1]
+    assert "\x1b[" not in _cli(monkeypatch, capsys, "lint", "--color", "never", EXAMPLE_TARGETS[0],
+                               env={"FORCE_COLOR": "1"})[1]
+    assert "\x1b[" not in _cli(monkeypatch, capsys, "lint", EXAMPLE_TARGETS[0])[1]  # not a terminal
+
+
+def test_rules_as_json_and_unwrapped_text(monkeypatch, capsys):
+    code, out, _ = _cli(monkeypatch, capsys, "rules", "--format", "json")
+    rules = json.loads(out)
+    assert code == 0 and {"postfix-open-relay", "exim-open-relay"} <= {r["id"] for r in rules}
+    assert all(Path(REPO, r["docs"]).is_file() for r in rules)
+    code, out, _ = _cli(monkeypatch, capsys, "rules")
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines] == [r["id"] for r in rules]  # one line each, never wrapped
+    code, out, _ = _cli(monkeypatch, capsys, "rules", "postfix-open-relay", "-f", "json")
+    assert json.loads(out)["doc"].startswith("#")
+
+
+def test_explain_and_test_take_several_targets_and_write_reports(monkeypatch, capsys, tmp_path):
+    relay, exim = str(EXAMPLES / "open-relay"), str(EXAMPLES / "exim-hosting")
+    code, out, _ = _cli(monkeypatch, capsys, "explain", relay, exim, "--client", "198.51.100.7",
+                        "--rcpt", "x@elsewhere.example", "--port", "25", "-f", "json")
+    doc = json.loads(out)
+    assert code == 0 and [t["target"] for t in doc["targets"]] == [relay, exim]
+    assert [t["decision"] for t in doc["targets"]] == ["reject", "reject"]
+    assert doc["targets"][0]["service"] == doc["targets"][1]["service"] == "smtp"  # one naming for both
+    report = tmp_path / "probes.xml"
+    code, out, _ = _cli(monkeypatch, capsys, "test", relay, "--policy", str(EXAMPLES / "open-relay/policy.yml"),
+                        "-f", "junit", "-o", str(report))
+    assert code == 1 and out == ""
+    cases = ElementTree.parse(report).getroot().findall(".//testcase")
+    assert len(cases) == 4 and sum(1 for c in cases if c.find("failure") is not None) == 1
+    code, out, err = _cli(monkeypatch, capsys, "test", relay, str(tmp_path / "none"), "--policy",
+                          str(EXAMPLES / "open-relay/policy.yml"), "-f", "json")
+    assert code == 2 and f"{tmp_path / 'none'}:" in err
+    assert [t.get("status", "ok") for t in json.loads(out)["targets"]] == ["ok", "error"]
+
+
+def test_fix_several_targets_as_json(monkeypatch, capsys, tmp_path):
+    a = make_snapshot(tmp_path / "a", main="compatibility_level = 3.6\nsoft_bounce = yes\n", master=MASTER)
+    b = make_snapshot(tmp_path / "b", main="compatibility_level = 3.6\n", master=MASTER)
+    code, out, err = _cli(monkeypatch, capsys, "fix", str(a), str(b), "--unsafe-fixes", "-f", "json")
+    targets = json.loads(out)["targets"]
+    assert [t["target"] for t in targets] == [str(a), str(b)]
+    assert [f["rule"] for f in targets[0]["applied"]] == ["postfix-soft-bounce"]
+    assert targets[0]["changed"] == ["etc/postfix/main.cf"] and targets[1]["applied"] == []
+    assert code == 0, err
+    code, _, err = _cli(monkeypatch, capsys, "fix", str(a), str(b), "--patch", str(tmp_path / "x.patch"))
+    assert code == 2 and "--patch takes one target" in err
+
+
+def test_lint_changed_files(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    make_snapshot(Path("mx1"), main="soft_bounce = yes\n", master=MASTER, files={"/etc/postfix/access": "x OK\n"})
+    code, out, _ = _cli(monkeypatch, capsys, "lint", "--changed", "-f", "concise", "-q", "mx1/etc/postfix/access")
+    assert code == 0 and out == ""
+    code, out, _ = _cli(monkeypatch, capsys, "lint", "--changed", "-f", "concise", "-q", "mx1/etc/postfix/main.cf",
+                        "mx1/etc/postfix/access")
+    assert code == 1 and out.startswith("mx1/etc/postfix/main.cf:1:1: warning [postfix-soft-bounce]")
+    assert "master.cf" not in out
