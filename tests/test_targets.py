@@ -13,7 +13,7 @@ import pytest
 import realexim
 from conftest import EXAMPLES, make_snapshot
 from mailcfg.lint import lint_snapshot
-from mailcfg.reporters import FORMATS
+from mailcfg.reporters.formats import FORMATS
 from mailcfg.snapshot import load_local
 
 UE4CC = ("dc_eximconfig_configtype='internet'\ndc_other_hostnames='example.org'\ndc_local_interfaces=''\n"

@@ -1,20 +1,4 @@
-"""Reporters: lint results for people (text, concise) and machines (json, sarif, junit, github, codeclimate)."""
+"""Reporters: lint results for people and machines (the formats by name: mailcfg.reporters.formats).
 
-from __future__ import annotations
-
-from collections.abc import Callable
-
-from mailcfg.lint import TargetResult
-from mailcfg.reporters import codeclimate, concise, github, json_report, junit, sarif, text
-
-Renderer = Callable[[list[TargetResult], bool], str]
-
-FORMATS: dict[str, Renderer] = {
-    "text": text.render,
-    "concise": concise.render,
-    "json": json_report.render,
-    "sarif": sarif.render,
-    "junit": junit.render,
-    "github": github.render,
-    "codeclimate": codeclimate.render,
-}
+Nothing is imported here: a module that needs one reporter (or `visible`) loads no other, nor the analysis.
+"""

@@ -1,0 +1,65 @@
+"""Start-up stays light: what a command does not use, it does not import (no timing here).
+
+Each command runs in a fresh interpreter, as the console script does, and reports the modules it
+ended with. SSH (paramiko), YAML (ruamel), templates (jinja2: a fix to render), Markdown rendering,
+pydantic (typer's own conversion) and the progress bar are each loaded only by what uses them;
+`--help` loads none of the analysis either.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+RUN = """
+import json, sys
+sys.argv = ["mailcfg", *json.loads(sys.argv[1])]
+from mailcfg.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+print("\\nMODULES " + json.dumps(sorted(sys.modules)))
+"""
+NEVER = ("paramiko", "ruamel", "jinja2", "rich.markdown", "rich.progress", "pydantic", "invoke", "cryptography")
+ANALYSIS = ("mailcfg.lint", "mailcfg.postfix.engine", "mailcfg.exim.engine", "mailcfg.rules.postfix_relay",
+            "mailcfg.rules.exim_relay", "rich")
+
+
+def _modules(*args: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", RUN, json.dumps(args)], capture_output=True, text=True, check=False,
+                         timeout=120, env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "HOME": "/nonexistent"})
+    assert "MODULES " in out.stdout, out.stderr
+    return set(json.loads(out.stdout.rpartition("MODULES ")[2]))
+
+
+def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules for name in names if m == name or m.startswith(name + "."))
+
+
+@pytest.mark.parametrize("args", [("lint", str(EXAMPLES / "hardened-submission")),
+                                  ("lint", "-f", "json", str(EXAMPLES / "debian-stock")),
+                                  ("rules",),
+                                  ("test", str(EXAMPLES / "open-relay"), "--policy",
+                                   str(EXAMPLES / "open-relay" / "policy.yml"))])
+def test_a_local_command_loads_no_ssh_yaml_template_or_markdown_library(args):
+    modules = _modules(*args)
+    assert "mailcfg.cli" in modules
+    assert _loaded(modules, NEVER) == []
+
+
+def test_the_templates_load_only_when_a_fix_is_rendered():
+    modules = _modules("lint", str(EXAMPLES / "broken-submission"))  # it has fixes to offer
+    assert "jinja2" in modules
+    assert _loaded(modules, tuple(n for n in NEVER if n != "jinja2")) == []
+
+
+def test_help_loads_none_of_the_analysis():
+    modules = _modules("--help")
+    assert "typer" in modules
+    assert _loaded(modules, NEVER + ANALYSIS) == []
