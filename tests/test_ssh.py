@@ -122,6 +122,25 @@ def test_lint_of_the_host_equals_lint_of_its_fetched_snapshot(server, home, tmp_
     assert mailcfg(home, "fetch", server.url(), "-o", str(snap), *ssh).returncode == 0
 
 
+def test_explain_and_test_of_a_host_decide_on_its_collected_configuration(server, home, tmp_path):
+    """explain and test take hosts as lint does: collected read-only, then decided as the same files locally."""
+    kh = server.known_hosts(tmp_path / "known_hosts")
+    ssh = ("--known-hosts", str(kh), "--identity", str(server.client_key))
+    local = str(server.conf)  # what the host serves as /etc/postfix
+    probe = ("--client", "198.51.100.77", "--helo", "web1.example.org", "--rcpt", "victim@example.com")
+    out = mailcfg(home, "explain", server.url(), local, *probe, "-f", "json", *ssh)
+    assert out.returncode == 0, out.stderr
+    remote, here = json.loads(out.stdout)["targets"]
+    assert remote["target"] == server.url() and remote["decision"] == "accept"  # the HELO table's open relay
+    mine = ("target", "trace", "assumptions")  # the host's facts (its Postfix version) are known remotely only
+    assert {k: v for k, v in remote.items() if k not in mine} == {k: v for k, v in here.items() if k not in mine}
+    assert not any("version unknown" in a for a in remote["assumptions"])
+    policy = EXAMPLES / "open-relay" / "policy.yml"
+    out = mailcfg(home, "test", server.url(), "--policy", str(policy), "-f", "junit", *ssh)
+    assert out.returncode == 1, out.stderr
+    assert out.stdout.count("<testcase ") == 4 and out.stdout.count('type="probe-failed"') == 1
+
+
 def test_unknown_host_key_is_refused_unless_accepted(server, home, tmp_path):
     snap = tmp_path / "snap"
     out = mailcfg(home, "fetch", server.url(), "-o", str(snap), "--identity", str(server.client_key))
