@@ -28,7 +28,7 @@ from pathlib import Path
 
 from mailcfg.decisions import explain as explain_probe
 from mailcfg.errors import MailcfgError
-from mailcfg.findings import Severity
+from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fixer import FixRun, fix_target
 from mailcfg.lint import TargetResult, lint_snapshot
 from mailcfg.policy import probe_of
@@ -37,7 +37,8 @@ from mailcfg.remote.collect import write_snapshot
 from mailcfg.remote.collection import Collection as _Steps
 from mailcfg.snapshot import FACTS, Snapshot, load_local
 
-__all__ = ["Collection", "FixPlan", "Report", "explain", "fixes", "fixes_for_files", "lint", "lint_files"]
+__all__ = ["Collection", "FixPlan", "Report", "explain", "fixes", "fixes_for_files", "lint", "lint_files", "render",
+           "summary"]
 
 
 @dataclass
@@ -79,15 +80,20 @@ def _only(select: Sequence[str] | None, ignore: Sequence[str] | None) -> set[str
     return selected([r.id for r in all_rules()], select=select, ignore=ignore)
 
 
-def _report(result: TargetResult, rules: set[str] | None) -> Report:
-    findings = [f for f in result.findings if rules is None or f.rule in rules]
-    summary: dict = {s.value: 0 for s in Severity}
-    summary["rules"] = {}
+def summary(findings: Sequence[Mapping]) -> dict:
+    """Counts of finding objects: {"error": n, "warning": n, "info": n, "rules": {rule_id: n}}."""
+    counts: dict = {s.value: 0 for s in Severity}
+    counts["rules"] = {}
     for f in findings:
-        summary[f.severity.value] += 1
-        summary["rules"][f.rule] = summary["rules"].get(f.rule, 0) + 1
+        counts[f["severity"]] += 1
+        counts["rules"][f["rule"]] = counts["rules"].get(f["rule"], 0) + 1
+    return counts
+
+
+def _report(result: TargetResult, rules: set[str] | None) -> Report:
+    findings = [f.to_json() for f in result.findings if rules is None or f.rule in rules]
     return Report(result.target, list(result.systems), result.status, result.error,
-                  [f.to_json() for f in findings], list(result.assumptions), summary)
+                  findings, list(result.assumptions), summary(findings))
 
 
 def lint(target: str | os.PathLike, *, select: Sequence[str] | None = None,
@@ -198,3 +204,25 @@ def fixes_for_files(files: Mapping[str, str | bytes], *, facts: Mapping | None =
     """The fixes for configuration given as content, keyed by absolute host path."""
     with _snapshot_of(files, facts, "files") as snapshot:
         return _fix(snapshot, select, ignore, unsafe)
+
+def _result(target: Report | Mapping) -> TargetResult:
+    """A Report, or a DESIGN.md target object (what the Ansible lint task returns), as the reporters take it."""
+    data = target.to_json() if isinstance(target, Report) else target
+    try:
+        findings = [Finding(f["rule"], Severity(f["severity"]), f["message"],
+                            Location(f.get("file"), f.get("line"), f.get("column")), f.get("service"), f.get("fix"),
+                            f.get("subject"), f.get("fingerprint")) for f in data.get("findings") or []]
+        return TargetResult(str(data["target"]), list(data.get("systems") or []), data.get("status") or "ok",
+                            data.get("error"), findings, list(data.get("assumptions") or []))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MailcfgError(f"{data.get('target', 'a target')}: not a lint result: {exc!r}") from None
+
+
+def render(targets: Sequence[Report | Mapping], fmt: str) -> str:
+    """Lint results of several targets as one report in one of the CLI's formats (json, sarif, junit,
+    github, codeclimate, concise, text), e.g. the Ansible collection's report of a whole run."""
+    from mailcfg.reporters.formats import FORMATS
+
+    if fmt not in FORMATS:
+        raise MailcfgError(f"{fmt!r}: not a report format (one of {', '.join(FORMATS)})")
+    return FORMATS[fmt]([_result(t) for t in targets], False)
