@@ -163,6 +163,13 @@ AUDIT = """\
       mailcfg.mailcfg.lint:
         fail_on: never
       register: lint
+    - name: Lint as an unprivileged user, through sudo
+      mailcfg.mailcfg.lint:
+        fail_on: never
+      become: true
+      vars:
+        ansible_user: auditor
+      register: lint_become
     - name: Preview the fixes
       mailcfg.mailcfg.fix:
         unsafe: true
@@ -172,7 +179,7 @@ AUDIT = """\
       ignore_errors: true
     - name: Keep the results
       ansible.builtin.copy:
-        content: "{{ {'lint': lint, 'preview': preview, 'example': mail_lint} | to_json }}"
+        content: "{{ {'lint': lint, 'become': lint_become, 'preview': preview, 'example': mail_lint} | to_json }}"
         dest: "{{ out }}/{{ inventory_hostname }}-audit.json"
         mode: "0600"
       delegate_to: localhost
@@ -276,7 +283,8 @@ class Play:
 def mx(tmp_path_factory):
     from test_apply import Host
 
-    host = Host(tmp_path_factory.mktemp("ansible-mx"))
+    host = Host(tmp_path_factory.mktemp("ansible-mx"), users={"auditor": "ALL=(root) NOPASSWD: ALL"})
+    os.chmod(host.conf / "helo_access", 0o600)  # for root only: without become, the relay is not decided
     yield host
     host.stop()
 
@@ -343,16 +351,18 @@ def test_playbooks_lint_fix_and_stop_a_bad_template_on_real_hosts(mx, harness, t
     lint, preview = kept["lint"], kept["preview"]
     assert without_fingerprint(lint["findings"]) == without_fingerprint(expected)  # what `mailcfg lint` says
     assert lint["status"] == "ok" and lint["systems"] == ["postfix"] and not lint.get("failed")
+    assert kept["become"]["findings"] == lint["findings"]  # become honoured: auditor reads through sudo
     assert lint["summary"]["rules"]["postfix-open-relay"] >= 1
     assert preview["changed"] and preview["files"] == ["/etc/postfix/main.cf"]
-    assert "-    check_helo_access" in audit.stdout or "check_helo_access" in audit.stdout  # --diff shows it
+    assert "\n-    check_helo_access hash:/etc/postfix/helo_access,\n" in audit.stdout  # --diff shows the change
     assert "postfix-open-relay" in {f["rule"] for f in preview["fixed"]}
     # per-rule counts, summed over the lint tasks that did not fail (Ansible drops a failed task's stats)
     stats = custom_stats(audit.stdout)
-    # on mx: Lint, the first lint EXAMPLE and its pre-deploy one (all_vars: no relay); the relay-only one failed
-    assert stats["mailcfg_hosts"] == 3
+    # on mx: Lint, Lint as auditor, the first lint EXAMPLE and its pre-deploy one (group_vars/all.yml: no
+    # relay); the relay-only EXAMPLE failed
+    assert stats["mailcfg_hosts"] == 4
     assert stats["mailcfg_rule_postfix_open_relay"] == sum(x["summary"]["rules"]["postfix-open-relay"]
-                                                          for x in (lint, kept["example"]))
+                                                          for x in (lint, kept["become"], kept["example"]))
     # the pre-deploy check stopped mx3's bad template before the deploy task, naming the template line
     assert not list(play.out.glob("*-deployed-main.cf"))
     report = {t["target"]: t for t in play.kept("audit.json")["targets"]}

@@ -49,13 +49,13 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"mailcfg: {exc}") from None
         try:
             written = self._write(plan.files, args, task_vars)
-            ran = self._commands(plan, result)
+            self._commands(plan, result)
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         left = list(plan.left)
-        summary = _summary(left)
+        summary = api.summary(left)
         result.update(
-            changed=written["changed"] or bool(ran),
+            changed=written["changed"] or bool(plan.commands),  # commands: run, or would run in check mode
             files=written["files"],
             backups=written["backups"],
             commands=[_command(c) for c in plan.commands],
@@ -112,25 +112,15 @@ class ActionModule(ActionBase):
     def _commands(self, plan, result):
         """Plesk's own commands (Plesk regenerates the files they govern), not in check mode; on a
         failure the plan's restore commands run and the task fails naming the command."""
-        if not plan.commands or self._task.check_mode:
-            return []
-        ran = []
+        if self._task.check_mode:
+            return
         for command in plan.commands:
             line = _command(command)
             out = self._low_level_execute_command(line, sudoable=True)
-            ran.append(line)
             if out["rc"] != 0:
                 for restore in plan.restore:
                     self._low_level_execute_command(_command(restore), sudoable=True)
                 said = " ".join((out.get("stderr") or out.get("stdout") or "").split())[:300]
                 result.update(failed=True, msg=f"mailcfg: `{line}` failed (exit code {out['rc']}): {said}; restored")
                 break
-        return ran
 
-
-def _summary(findings):
-    summary = {"error": 0, "warning": 0, "info": 0, "rules": {}}
-    for finding in findings:
-        summary[finding["severity"]] = summary.get(finding["severity"], 0) + 1
-        summary["rules"][finding["rule"]] = summary["rules"].get(finding["rule"], 0) + 1
-    return summary

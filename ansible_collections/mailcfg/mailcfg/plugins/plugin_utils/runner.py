@@ -7,6 +7,8 @@ Controller side only: nothing here is sent to a managed host.
 
 from __future__ import annotations
 
+import contextlib
+
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.basic import missing_required_lib
 
@@ -18,6 +20,14 @@ except ImportError:  # ansible-test's import sanity test, or a controller withou
     api = None
     MAILCFG_VERSION = None
     MailcfgError = Exception
+
+if api is not None:
+    # Ansible runs each host's task in a worker forked from the process that imported this plugin:
+    # what the analysis loads on first use (rule modules, the MTAs' defaults tables, templates) is
+    # loaded here once and inherited, instead of again in every worker (~0.1 s of CPU per host).
+    with contextlib.suppress(MailcfgError):
+        api.lint_files({"/etc/postfix/main.cf": "mynetworks = 127.0.0.0/8\n", "/etc/exim4/exim4.conf": "begin acl\n"},
+                       target="warm-up")
 
 # The collection's version (galaxy.yml); requirements.txt pins mailcfg to the same.
 COLLECTION_VERSION = "0.1.0"
