@@ -87,6 +87,21 @@ def test_ansible_test_sanity_passes():
         assert f'Running sanity test "{test}"' in out.stdout + out.stderr
 
 
+def test_without_mailcfg_on_the_controller_the_task_fails_naming_the_library(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import sys\nsys.modules['mailcfg'] = None  # not importable\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")} | {
+        "HOME": str(tmp_path), "PYTHONPATH": str(site), "ANSIBLE_COLLECTIONS_PATH": str(REPO),
+        "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "False", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False"}
+    out = subprocess.run([str(BIN / "ansible"), "localhost", "-m", "mailcfg.mailcfg.lint", "-a",
+                          json.dumps({"files": {"/etc/postfix/main.cf": "mynetworks = 0.0.0.0/0\n"}})],
+                         env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "Failed to import the required Python library (mailcfg==0.1.0)" in out.stdout, out.stdout
+    assert f"Python {sys.executable}" in out.stdout and "Traceback" not in out.stdout + out.stderr
+
+
 # --- tracing a rendered line to its template ----------------------------------------------------------
 
 def test_a_rendered_line_is_traced_to_the_one_template_line_that_sets_it_or_not_at_all():
