@@ -90,8 +90,12 @@ def summary(findings: Sequence[Mapping]) -> dict:
     return counts
 
 
-def _report(result: TargetResult, rules: set[str] | None) -> Report:
-    findings = [f.to_json() for f in result.findings if rules is None or f.rule in rules]
+def _report(result: TargetResult, rules: set[str] | None, name: str | None = None) -> Report:
+    """The report; fingerprints name the target `name` (default: as the result names it), as the CLI does."""
+    from mailcfg.fingerprint import assign
+
+    kept = [f for f in result.findings if rules is None or f.rule in rules]
+    findings = [f.to_json() for f in assign(kept, name or result.target)]
     return Report(result.target, list(result.systems), result.status, result.error,
                   findings, list(result.assumptions), summary(findings))
 
@@ -100,7 +104,9 @@ def lint(target: str | os.PathLike, *, select: Sequence[str] | None = None,
          ignore: Sequence[str] | None = None) -> Report:
     """Lint a local target: a snapshot, a mail system's config directory, a copy of /etc, or one file."""
     rules = _only(select, ignore)
-    return _report(lint_snapshot(load_local(os.fspath(target))), rules)
+    from mailcfg.projectconfig import project_name
+
+    return _report(lint_snapshot(load_local(os.fspath(target))), rules, project_name(os.fspath(target)))
 
 
 def _host_path(path: str) -> str:
@@ -204,6 +210,7 @@ def fixes_for_files(files: Mapping[str, str | bytes], *, facts: Mapping | None =
     """The fixes for configuration given as content, keyed by absolute host path."""
     with _snapshot_of(files, facts, "files") as snapshot:
         return _fix(snapshot, select, ignore, unsafe)
+
 
 def _result(target: Report | Mapping) -> TargetResult:
     """A Report, or a DESIGN.md target object (what the Ansible lint task returns), as the reporters take it."""

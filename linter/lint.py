@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from mailcfg.errors import MailcfgError
 from mailcfg.findings import Finding
+from mailcfg.fingerprint import assign
 from mailcfg.fix import Fix
 from mailcfg.registry import all_rules, rule_by_id
 from mailcfg.rules.snapshot_reads import SnapshotReads
@@ -30,6 +31,13 @@ class TargetResult:
     fixes: list[tuple[Finding, Fix]] = field(default_factory=list)  # the findings that have a fix, with it
     suppressed: int = 0  # findings hidden by suppression comments
     baselined: int = 0  # findings hidden by the baseline (mailcfg.pipeline)
+
+    def replaced(self, findings: list[Finding | None]) -> TargetResult:
+        """This result with findings[i] in place of its i-th finding (None: dropped); fixes follow their
+        findings (a fix is recorded with the very finding object it repairs)."""
+        new = {id(old): f for old, f in zip(self.findings, findings, strict=True)}
+        fixes = [(new[id(f)], fix) for f, fix in self.fixes if new.get(id(f)) is not None]
+        return dataclasses.replace(self, findings=[f for f in findings if f is not None], fixes=fixes)
 
     def keys(self) -> set[tuple[str, str | None]]:
         """(rule, service) of each finding: what "the same finding" means across two lints."""
@@ -75,7 +83,7 @@ def lint_snapshot(snapshot: Snapshot, *, require_reason: bool = False) -> Target
     result.fixes += checked.fixes
     result.findings.sort(key=lambda f: (f.location.file or "", f.location.line or 0, f.location.column or 0,
                                         f.rule))
-    return result
+    return result.replaced(list(assign(result.findings, snapshot.target)))
 
 
 def _with_fix(finding: Finding, models: dict[str, Model],

@@ -77,17 +77,20 @@ class Pipeline:
         if result.status != "ok":
             return result
         rules = settings.rules()
-        findings = [_severity(f, settings) for f in result.findings if f.rule in rules]
-        return dataclasses.replace(result, findings=assign(findings, self.name(target)))
+        named = iter(assign([_severity(f, settings) for f in result.findings if f.rule in rules], self.name(target)))
+        return result.replaced([next(named) if f.rule in rules else None for f in result.findings])
 
     def hide(self, result: TargetResult, target: Target, settings: Settings) -> TargetResult:
         """`result` less the baseline's findings, with its stale entries for this target."""
         if self.baseline is None or result.status != "ok":
             return result
-        findings, baselined, stale = self.baseline.split(self.name(target), result.findings)
+        shown, baselined, stale = self.baseline.split(self.name(target), result.findings)
+        keep = {id(f) for f in shown}
+        result = result.replaced([f if id(f) in keep else None for f in result.findings])
         if STALE in settings.rules():
-            findings += assign(stale, self.name(target))
-        return dataclasses.replace(result, findings=findings, baselined=baselined)
+            result.findings += assign(stale, self.name(target))
+        result.baselined = baselined
+        return result
 
     def record(self, results: list[TargetResult], targets: list[Target], path: Path) -> str:
         """The baseline file for these results; from now on the run's baseline."""

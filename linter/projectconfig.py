@@ -153,6 +153,12 @@ def find(start: Path | None = None) -> Path | None:
         directory = directory.parent
 
 
+def project_name(path: str) -> str:
+    """A local target as fingerprints name it in a run with the default configuration: relative to the
+    nearest configuration file's directory, else to the working directory."""
+    return ProjectConfig(find()).relative(path)
+
+
 def load(config: Path | None = None, isolated: bool = False) -> ProjectConfig:
     """The configuration the run uses: `config`, else the nearest file, else none (`isolated`: none)."""
     if isolated:
