@@ -197,3 +197,15 @@ def test_fix_patch_writes_the_plesk_script_and_changes_no_file(tmp_path):
         "plesk bin mailserver --set-relay auth -auth-type smtp", "plesk bin mailserver --set-message-submission true"]
     assert "--apply runs them there (--write changes no host)" in out.stderr
     assert {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()} == before
+
+
+def test_a_plesk_host_read_without_root_is_still_plesk_and_undecided(tmp_path):
+    import json
+
+    root = snapshot(tmp_path / "h", without=("plesk-mail-settings.tsv", "plesk-whitelist.tsv", "plesk-version.txt"))
+    (root / "etc/psa/psa.conf").unlink()
+    (root / ".mailcfg-host/facts.json").write_text(json.dumps(
+        {"unreadable": [{"path": "/etc/psa/psa.conf", "reason": "permission-denied"}]}))
+    result = _lint(root)
+    assert "plesk" in result.systems
+    assert sorted(f.rule for f in result.findings if f.rule.startswith("plesk-")) == ["plesk-undecided"] * 2
