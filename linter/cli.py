@@ -450,11 +450,12 @@ def _fixed(target: str, run, write: bool, apply: bool, patch: Path | None) -> st
         for change in run.changes:
             write_inside(run.root, change.path, change.after)
         if run.changes:
-            _say(f"mailcfg: {target}: {len(run.changes)} file(s) written; then run: {'; '.join(steps)}")
+            _say(f"mailcfg: {target}: {len(run.changes)} file(s) written"
+                 + (f"; then run: {'; '.join(steps)}" if steps else ""))
     if commands and not apply:
         _say(f"mailcfg: {target}: these fixes run commands on the host: --apply runs them there"
              + (" (--write changes no host)" if write else ""))
-    elif run.changes and not apply and not write:
+    elif run.changes and steps and not apply and not write:  # (removing a comment needs no reload)
         _say(f"mailcfg: {target}: once the changes are in place, run: {'; '.join(steps)}")
     return text
 
