@@ -198,7 +198,7 @@ def lint(
         items = expand(targets, inventory, limit)
     pipe = _pipeline(config, isolated, select, ignore, extend_select, fail_on, fail_on_stale, baseline,
                      write_baseline is not None)
-    items = pipe.included(items, exclude or [])
+    items = pipe.included(items, exclude or [], targets)
     settings = pipe.settings_of(items, inventory)
     hosts = [t for t in items if t.host is not None]
     for t in hosts:

@@ -43,9 +43,10 @@ class Pipeline:
         pipeline.run_settings().rules()  # a bad command-line entry stops the run before it starts
         return pipeline
 
-    def included(self, targets: list[Target], exclude: list[str]) -> list[Target]:
-        """The targets not excluded (by the project's globs, or `exclude`, relative to the working directory)."""
-        return [t for t in targets if t.path is None or not self.config.excluded(t.path, exclude)]
+    def included(self, targets: list[Target], exclude: list[str], named: list[str]) -> list[Target]:
+        """The targets not excluded (by the project's globs, or `exclude`, relative to the working directory);
+        a path named on the command line itself is linted anyway (as ruff does without --force-exclude)."""
+        return [t for t in targets if t.path is None or t.path in named or not self.config.excluded(t.path, exclude)]
 
     def settings_of(self, targets: list[Target], inventory_file: Path | None) -> dict[str, Settings]:
         """Each target's settings, by label; an inventory pattern of `targets:` selects its hosts."""

@@ -171,6 +171,8 @@ def test_per_target_settings_and_exclude(project, capsys):
     assert "postfix-soft-bounce" in targets["hosts/mx1"] and "postfix-soft-bounce" not in targets["hosts/mx2"]
     _, out, _ = cli(capsys, "lint", "-f", "json", "--exclude", "hosts/mx2", "hosts")
     assert [t["target"] for t in json.loads(out)["targets"]] == ["hosts/mx1"]
+    _, out, _ = cli(capsys, "lint", "-f", "json", "hosts/old")  # named itself: linted anyway
+    assert [t["target"] for t in json.loads(out)["targets"]] == ["hosts/old"]
 
 
 def test_per_target_facts_set_the_postfix_version(project, capsys):

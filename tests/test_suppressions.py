@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 from conftest import EXAMPLES, by_rule, make_snapshot
 from mailcfg.fixer import fix_target
-from mailcfg.lint import lint_snapshot
+from mailcfg.lint import lint_path, lint_snapshot
 from mailcfg.snapshot import load_local
 from mailcfg.source import SourceFile
 from mailcfg.suppression import directives
@@ -98,3 +99,13 @@ def test_suppressions_in_an_example_are_counted_in_text_summary(tmp_path, capsys
                          master=(EXAMPLES / "broken-submission" / "etc/postfix/master.cf").read_text())
     code, out, _ = cli(capsys, "lint", str(root))
     assert code == 1 and "1 suppressed" in out
+
+
+def test_exim_statement_suppressed_in_a_real_configuration(tmp_path):
+    shutil.copytree(EXAMPLES / "exim-hosting", tmp_path / "ex")
+    conf = tmp_path / "ex" / "etc" / "exim4" / "exim4.conf"
+    conf.write_text(conf.read_text().replace("  accept  encrypted", "  # mailcfg: ignore exim-open-relay -- lab\n"
+                                                                      "  accept  encrypted"))
+    result = lint_path(str(tmp_path / "ex"))
+    assert by_rule(result.findings, "exim-open-relay") == [] and result.suppressed == 3
+    assert [f for f in result.findings if f.rule.startswith("mailcfg-")] == []
