@@ -11,6 +11,7 @@ linted in this run are left alone.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,10 +53,13 @@ class Baseline:
 
 
 def _stale(entry: Entry, path: str) -> Finding:
+    """The finding about a stale entry, placed in the baseline file (CI annotations need a file)."""
     where = f" in {entry.file}" + (f" ({entry.subject})" if entry.subject else "") if entry.file else ""
+    relative = os.path.relpath(path)
     return Finding(STALE, Severity.INFO,
-                   f"{path}: entry {entry.fingerprint} ({entry.rule}{where}) is no longer found; "
-                   f"write the baseline again to drop it", Location(), subject=entry.fingerprint)
+                   f"entry {entry.fingerprint} ({entry.rule}{where}) is no longer found; "
+                   f"write the baseline again to drop it", Location(path if relative.startswith("..") else relative),
+                   subject=entry.fingerprint)
 
 
 def render(findings: Iterable[tuple[str, Finding]]) -> str:

@@ -24,6 +24,7 @@ from mailcfg.lint import TargetResult, lint_snapshot
 from mailcfg.projectconfig import Overrides, ProjectConfig, Settings
 from mailcfg.remote import inventory
 from mailcfg.snapshot import Snapshot, load_local
+from mailcfg.source import SourceFile
 from mailcfg.targets import Target
 
 
@@ -88,8 +89,11 @@ class Pipeline:
         shown, baselined, stale = self.baseline.split(self.name(target), result.findings)
         keep = {id(f) for f in shown}
         result = result.replaced([f if id(f) in keep else None for f in result.findings])
-        if STALE in settings.rules():
+        if STALE in settings.rules() and stale:
             result.findings += assign(stale, self.name(target))
+            # the reports name the baseline file where it is, not as a file of the target
+            result.sources = {**result.sources, stale[0].location.file: SourceFile(
+                stale[0].location.file, [], Path(self.baseline.path))}
         result.baselined = baselined
         return result
 

@@ -166,7 +166,7 @@ def load(config: Path | None = None, isolated: bool = False) -> ProjectConfig:
     path = config if config is not None else find()
     if path is None:
         return ProjectConfig()
-    if not path.is_file():
+    if not path.exists() or path.is_dir():  # /dev/null: an empty configuration, as ansible-lint takes it
         raise MailcfgError(f"{path}: configuration file not found")
     data = _read_chain(path, [])
     base = path.parent
