@@ -294,6 +294,7 @@ def _master_cf(text: str, steps: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
+POLICY_TIMING = "smtpd_policy_service_try_limit = 1\n"
 STOCK_MASTER = "smtp      inet  n       -       n       -       -       smtpd"
 # master.cf files that are what an installer appends to the distribution's own
 FRAGMENTS = {"iredmail__iRedMail": "the installer appends these services to the distribution's master.cf"}
@@ -314,6 +315,10 @@ def postfix_setup(folder: Path, out: Path, cert: tuple[Path, Path], files: list[
     host_files: dict[str, str] = {}
     text = _substitute(folder.name, main.read_text(errors="replace"), setup.steps, "main.cf")
     text = _tables(_main_cf(text, setup.steps, empty, host_files), setup.steps, empty, "main.cf")
+    if "check_policy_service" in text:
+        text += POLICY_TIMING
+        setup.steps.append("main.cf: a policy service that is not here is tried once, not twice a second apart "
+                           "(smtpd_policy_service_try_limit = 1): the same 451, sooner")
     (etc / "main.cf").write_text(text)
     if master is not None:
         mtext = _substitute(folder.name, master.read_text(errors="replace"), setup.steps, "master.cf")
