@@ -132,6 +132,8 @@ class MailSystem:
     # fetch: POSIX sh the first step also runs (mailcfg.remote.collect's `run`, `file` and `denied` at hand):
     # commands whose output its analysis reads (Plesk: `plesk db`), files only such a command can give
     collect: str = ""
+    # host files its `collect` reads by name, and directories it reads whole (ending in "/"): not asked again
+    first_files: tuple[str, ...] = ()
     # lint: a system built on another (Plesk on the Postfix it writes) sees each finding of the systems it
     # `requires` with its fix: (its model, finding, fix) -> the finding as it explains it, and the fix it allows
     review: Callable[[Model, Finding, Fix | None], tuple[Finding, Fix | None]] | None = None

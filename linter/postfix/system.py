@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mailcfg.dependence import Dependency, relevant
 from mailcfg.errors import MailcfgError
+from mailcfg.postfix import collect
 from mailcfg.postfix.config import MAIN_CF, MASTER_CF, POSTFIX_DIR, PostfixConfig, load_postfix
 from mailcfg.postfix.dependence import dependencies
 from mailcfg.postfix.engine import decide_on, select_service
@@ -84,6 +85,8 @@ SYSTEM = MailSystem(
     owns=(POSTFIX_DIR + "/",),
     wanted=_wanted,
     host_facts=_host_facts,
+    collect=collect.SCRIPT,
+    first_files=collect.FILES,
     subject=subject,
     is_setting=is_known,
     fix_order=("postfix-no-relay-check", "postfix-syntax", "postfix-open-relay", "postfix-mynetworks-too-wide",

@@ -16,15 +16,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from mailcfg.errors import MailcfgError
-from mailcfg.remote.collect import (
-    EXIM_CONF_D,
-    NEVER_GLOBS,
-    PHASE1_FILES,
-    SYSTEM_FILES,
-    Collected,
-    sendable,
-    write_snapshot,
-)
+from mailcfg.remote.collect import NEVER_GLOBS, SYSTEM_FILES, Collected, first_files, sendable, write_snapshot
 from mailcfg.snapshot import load_local
 from mailcfg.systems import mail_systems
 
@@ -83,18 +75,20 @@ def plan(collected: Collected) -> Plan:
             loads |= found.loads
             secrets |= found.secrets
     secrets = {s for path in secrets for s in spellings(path)}
-    done = set(collected.files) | {p for p, _ in collected.errors} | collected.asked | PHASE1_FILES
+    first, whole = first_files()
+    done = set(collected.files) | {p for p, _ in collected.errors} | collected.asked | first
 
     def allowed(path: str) -> bool:
         return path not in done and not _secret(path, secrets) and sendable(path) and not never(path)
 
     # configuration files still to read may name more credentials: they come first, alone
-    pending = {p for p in loads if not p.startswith(EXIM_CONF_D) and allowed(p)}
+    pending = {p for p in loads if not p.startswith(whole) and allowed(p)}
     if pending:
         return Plan([], sorted(pending), secrets)
     wanted = sorted(p for p in reads if allowed(p))
-    # phase 1 sent every conf.d part run_parts can pick; Debian's loader also looks for their .rul twins
-    optional = {p for p in optional - reads if not p.startswith(EXIM_CONF_D)}
+    # phase 1 sent the directories it reads whole (Exim's conf.d: every part run_parts can pick); the loader
+    # also looks for names there phase 1 did not send (Debian's .rul twins)
+    optional = {p for p in optional - reads if not p.startswith(whole)}
     return Plan(wanted, sorted(p for p in optional if allowed(p)), secrets)
 
 
