@@ -223,3 +223,19 @@ def test_examples_directory_lints_the_same_with_an_empty_config(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     code, out, _ = cli(capsys, "lint", "-f", "json", str(EXAMPLES / "broken-submission"))
     assert code == 1 and len(json.loads(out)["targets"][0]["findings"]) == 14
+
+
+def test_targets_match_inventory_groups(project, capsys):
+    (project / ".mailcfg.yml").write_text(
+        "targets:\n  - match: 'submission:!smtp-backup*'\n    ignore: [tls]\n"
+        "  - match: 'mx1.example.org'\n    severity: {postfix-open-relay: warning}\n")
+    inventory = str(EXAMPLES / "inventory.yml")
+    shown = {}
+    for host in ("smtp.example.org", "smtp-backup.example.org", "mx1.example.org"):
+        code, out, _ = cli(capsys, "config", "--show", "-i", inventory, host)
+        assert code == 0
+        shown[host] = json.loads(out)
+    assert shown["smtp.example.org"]["ignore"] == ["tls"] and "postfix-auth-without-tls" not in \
+        shown["smtp.example.org"]["rules"]
+    assert shown["smtp-backup.example.org"]["ignore"] == []
+    assert shown["mx1.example.org"]["severity"] == {"postfix-open-relay": "warning"}
