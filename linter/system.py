@@ -51,8 +51,10 @@ if TYPE_CHECKING:
     from mailcfg.lint import TargetResult
     from mailcfg.remote.apply import Applied
     from mailcfg.remote.applyscript import Mta
+    from mailcfg.remote.collect import Collected
     from mailcfg.remote.hosts import HostSpec
     from mailcfg.remote.knownhosts import KnownHosts
+    from mailcfg.remote.redact import Redacted
     from mailcfg.remote.ssh import SshOptions
     from mailcfg.snapshot import Mount, Snapshot
 
@@ -134,6 +136,8 @@ class MailSystem:
     collect: str = ""
     # host files its `collect` reads by name, and directories it reads whole (ending in "/"): not asked again
     first_files: tuple[str, ...] = ()
+    # fetch: its secrets written inline in what was collected, replaced line for line (mailcfg.remote.redact)
+    redact: Callable[[Collected], Redacted] | None = None
     # lint: a system built on another (Plesk on the Postfix it writes) sees each finding of the systems it
     # `requires` with its fix: (its model, finding, fix) -> the finding as it explains it, and the fix it allows
     review: Callable[[Model, Finding, Fix | None], tuple[Finding, Fix | None]] | None = None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mailcfg.dependence import Dependency, relevant
 from mailcfg.errors import MailcfgError
-from mailcfg.exim import collect
+from mailcfg.exim import collect, redact
 from mailcfg.exim.config import EximConfig, load_exim
 from mailcfg.exim.dependence import dependencies
 from mailcfg.exim.engine import decide as decide_exim
@@ -122,6 +122,7 @@ SYSTEM = MailSystem(
     wanted=_wanted,
     host_facts=_host_facts,
     collect=collect.SCRIPT,
+    redact=redact.redact,
     first_files=(*collect.FILES, collect.CONF_D),  # phase 1 sends every conf.d part run_parts can pick
     subject=subject,
     fix_order=("exim-no-rcpt-acl", "exim-open-relay", "exim-relay-from-any", "exim-users-cannot-relay",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mailcfg.dependence import Dependency, relevant
 from mailcfg.errors import MailcfgError
-from mailcfg.postfix import collect
+from mailcfg.postfix import collect, redact
 from mailcfg.postfix.config import MAIN_CF, MASTER_CF, POSTFIX_DIR, PostfixConfig, load_postfix
 from mailcfg.postfix.dependence import dependencies
 from mailcfg.postfix.engine import decide_on, select_service
@@ -86,6 +86,7 @@ SYSTEM = MailSystem(
     wanted=_wanted,
     host_facts=_host_facts,
     collect=collect.SCRIPT,
+    redact=redact.redact,
     first_files=collect.FILES,
     subject=subject,
     is_setting=is_known,
