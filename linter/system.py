@@ -13,8 +13,9 @@ mailcfg.systems, in that order, through a `MailSystem`:
 - `decider(model)` decides one SMTP transaction for explain/test; the first system of the
   snapshot that has one decides (a host with Postfix and Exim: Postfix; Plesk has none, its
   host's decisions are Postfix's);
-- fetch: `wanted(snapshot, commands)` names the further host files its analysis reads, after the
-  fixed first collection step;
+- fetch: `collect` is its part of the first collection step (sh: its files and read-only commands;
+  `first_files` what that reads), `host_facts` its facts.json entry, `redact` blanks the secrets its
+  files spell out, and `wanted(snapshot, commands)` names the further host files its analysis reads;
 - fix --apply: `mta(run)` for the file-based commit-confirmed apply (mailcfg.remote.apply: the
   files checked, backed up, written, checked with the MTA's own tool, reloaded, confirmed or
   restored), or `applier()` for a system that changes a host another way (Plesk: its CLI).
@@ -26,8 +27,10 @@ Adding a mail system
 2. Add "mailcfg.<name>.system" to `SYSTEMS` in linter/systems.py (order matters: earlier
    systems decide first and claim a config directory first).
 3. Write its rules in rules/<name>_*.py with `system="<name>"`, each with a doc page.
-4. Say how its fetched files are found (`wanted`), how its fixes reach a host (`mta` or
-   `applier`), and what a fix leaves to run (Fix.after, Fix.commands).
+4. Say how a host is read (`collect`, `first_files`, `host_facts`, `redact`, `wanted`), how its fixes
+   reach a host (`mta` or `applier`), what a fix leaves to run (Fix.after, Fix.commands), and in
+   which order its fixes go (`fix_order`, `fix_first`).
+5. tests/test_seam.py checks that no module outside its folder branches on its name.
 Never import another system's package: what two systems share goes to a neutral module (the SMTP
 transaction model is mailcfg.transaction).
 """

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NAMES = ("postfix", "exim", "plesk")
 # Modules that must not know one system from another.
 NEUTRAL = ("lint.py", "decisions.py", "cli.py", "fixer.py", "fix.py", "snapshot.py", "configkind.py",
-           "overlay.py", "api.py", "remote/apply.py", "remote/plan.py", "remote/fetch.py", "reporters/decision.py")
+           "overlay.py", "api.py", "remote/apply.py", "remote/plan.py", "remote/fetch.py", "remote/collect.py",
+           "remote/collection.py", "remote/redact.py", "reporters/decision.py")
 
 
 def _imports(path: Path) -> list[str]:
