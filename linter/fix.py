@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from mailcfg.edits import Edit
 
 SAFE, UNSAFE = "safe", "unsafe"
-RELOAD_POSTFIX = ("postfix reload",)  # Fix.after for changes to main.cf or master.cf
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mailcfg.findings import Finding, Severity
-from mailcfg.fix import RELOAD_POSTFIX, UNSAFE, Fix
+from mailcfg.fix import UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.edit import set_for
 from mailcfg.postfix.listedit import list_value, word
+from mailcfg.postfix.reload import RELOAD
 from mailcfg.postfix.restrictions import lists_and_classes, parse
 from mailcfg.postfix.services import main_view, view_of, views
 from mailcfg.rule import Rule
@@ -63,7 +64,7 @@ def fix_soft_bounce(config: PostfixConfig, finding: Finding) -> Fix | None:
     if view is None:
         return None
     return Fix(SOFT_BOUNCE.id, UNSAFE, "soft_bounce = no: rejections are permanent again",
-               (set_for(view, "soft_bounce", ["no"]),), RELOAD_POSTFIX)
+               (set_for(view, "soft_bounce", ["no"]),), RELOAD)
 
 
 @PERMIT_MX_BACKUP.fixer
@@ -78,5 +79,5 @@ def fix_permit_mx_backup(config: PostfixConfig, finding: Finding) -> Fix | None:
         words = [word(i) for i in lv.items if i.name != "permit_mx_backup"]
         if len(words) < len(lv.items):
             return Fix(PERMIT_MX_BACKUP.id, UNSAFE, f"{lv.holder}: permit_mx_backup removed (list backup domains in "
-                       f"relay_domains)", (lv.set(words),), RELOAD_POSTFIX)
+                       f"relay_domains)", (lv.set(words),), RELOAD)
     return None

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 
 from mailcfg.edits import Edit
 from mailcfg.findings import Finding, Severity
-from mailcfg.fix import RELOAD_POSTFIX, UNSAFE, Fix
+from mailcfg.fix import UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.edit import holder, set_for
 from mailcfg.postfix.listedit import list_value, with_item_before
 from mailcfg.postfix.mynetworks import network
+from mailcfg.postfix.reload import RELOAD
 from mailcfg.postfix.restrictions import lists_and_classes, parse
 from mailcfg.postfix.services import describe, view_of, views
 from mailcfg.postfix.tokens import split
@@ -99,7 +100,7 @@ def _fix(config: PostfixConfig, service: str | None) -> Fix | None:
         if view.get("mynetworks_style").strip().lower() == "host":
             return None
         return Fix(MYNETWORKS_TOO_WIDE.id, UNSAFE, "mynetworks_style = host: only this host's own addresses are "
-                   "trusted", (set_for(view, "mynetworks_style", ["host"]),), RELOAD_POSTFIX)
+                   "trusted", (set_for(view, "mynetworks_style", ["host"]),), RELOAD)
     kept, dropped = [], []
     for tok in split(value):
         net = _listed(tok.text)
@@ -110,7 +111,7 @@ def _fix(config: PostfixConfig, service: str | None) -> Fix | None:
         kept = LOOPBACK + kept
     edits = [set_for(view, "mynetworks", kept), *_sasl_beside_mynetworks(config)]
     return Fix(MYNETWORKS_TOO_WIDE.id, UNSAFE, f"{name}: {', '.join(dropped)} no longer trusted to relay (clients "
-               f"there must authenticate)", tuple(dict.fromkeys(edits)), RELOAD_POSTFIX)
+               f"there must authenticate)", tuple(dict.fromkeys(edits)), RELOAD)
 
 
 def _sasl_beside_mynetworks(config: PostfixConfig) -> list[Edit]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from mailcfg.dependence import Dependency
 from mailcfg.findings import Finding, Location, Severity
-from mailcfg.fix import RELOAD_POSTFIX, SAFE, UNSAFE, Fix
+from mailcfg.fix import SAFE, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.dependence import dependencies
 from mailcfg.postfix.effective import ParameterView
@@ -29,6 +29,7 @@ from mailcfg.postfix.probes import (
     known_recipient,
     user_probe,
 )
+from mailcfg.postfix.reload import RELOAD
 from mailcfg.postfix.restrictions import LISTS, lists_and_classes, parse, parse_value
 from mailcfg.postfix.services import describe, port, public, view_of, views, where
 from mailcfg.postfix.tls import offers_tls
@@ -309,7 +310,7 @@ def _relay_fix(config: PostfixConfig, service: str | None) -> Fix | None:
         if any(who.startswith("recipient") for who in lose):
             instead += "; list a recipient domain to relay to in relay_domains"
         summary += f"; the fix takes relaying away from {', '.join(lose)} ({instead})"
-    return Fix(OPEN_RELAY.id, UNSAFE if lose else SAFE, summary, (lv.set(words),), RELOAD_POSTFIX)
+    return Fix(OPEN_RELAY.id, UNSAFE if lose else SAFE, summary, (lv.set(words),), RELOAD)
 
 
 @NO_RELAY_CHECK.fixer
@@ -332,7 +333,7 @@ def fix_no_relay_check(config: PostfixConfig, finding: Finding) -> Fix | None:
         words = with_relay_gate(items)
         return None if words is None else Fix(
             NO_RELAY_CHECK.id, SAFE, f"{lv.holder}: add the relay check smtpd requires ({', '.join(words)})",
-            (lv.set(words),), RELOAD_POSTFIX)
+            (lv.set(words),), RELOAD)
     return None
 
 
@@ -353,7 +354,7 @@ def fix_users_cannot_relay(config: PostfixConfig, finding: Finding) -> Fix | Non
             if words is None:
                 return None  # already trusted there: something else refuses
             return Fix(USERS_CANNOT_RELAY.id, SAFE, f"{lv.holder}: let logged-in users through before "
-                       f"{item.text} ({', '.join(words)})", (lv.set(words),), RELOAD_POSTFIX)
+                       f"{item.text} ({', '.join(words)})", (lv.set(words),), RELOAD)
     return None
 
 
@@ -377,5 +378,5 @@ def fix_inbound_rejected(config: PostfixConfig, finding: Finding) -> Fix | None:
             if words is None or decide_on(WhatIf(view, {lv.holder: ", ".join(words)}), trial.probe).action != "accept":
                 return None
             return Fix(INBOUND_REJECTED.id, UNSAFE, f"{lv.holder}: accept mail to this host's own domains before "
-                       f"{item.text} ({', '.join(words)})", (lv.set(words),), RELOAD_POSTFIX)
+                       f"{item.text} ({', '.join(words)})", (lv.set(words),), RELOAD)
     return None

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from mailcfg.edits import Edit, render
 from mailcfg.findings import Finding, Severity
-from mailcfg.fix import RELOAD_POSTFIX, SAFE, UNSAFE, Fix
+from mailcfg.fix import SAFE, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.edit import holder, override_lines, set_for
 from mailcfg.postfix.effective import ParameterView
@@ -14,6 +14,7 @@ from mailcfg.postfix.engine import decide_on
 from mailcfg.postfix.listedit import list_value, with_item_before
 from mailcfg.postfix.mastercf import Override
 from mailcfg.postfix.probes import user_probe
+from mailcfg.postfix.reload import RELOAD
 from mailcfg.postfix.restrictions import lists_and_classes
 from mailcfg.postfix.services import describe, is_submission, main_view, view_of, views, where
 from mailcfg.postfix.tls import auth_needs_tls, has_certificate, offers_tls, tls_mode
@@ -127,7 +128,7 @@ def fix_submission(config: PostfixConfig, finding: Finding) -> Fix | None:
         settings = _submission_settings(config, view)
         return None if settings is None else Fix(
             SUBMISSION_NO_AUTH.id, SAFE, f"{describe(service)}: {', '.join(f'-o {n}={v}' for n, v in settings)}",
-            tuple(override_lines(config.master, service, settings)), RELOAD_POSTFIX)
+            tuple(override_lines(config.master, service, settings)), RELOAD)
     if is_submission(service) or _auth_anywhere(config):
         return None  # AUTH only inside a TLS that never starts: a certificate is needed, which no fix can invent
     main = main_view(config)
@@ -138,7 +139,7 @@ def fix_submission(config: PostfixConfig, finding: Finding) -> Fix | None:
                   else "smtpd_recipient_restrictions")
     after = max(s.line.last_line for s in config.master.services)
     return Fix(SUBMISSION_NO_AUTH.id, SAFE, "master.cf: add the submission (587) and submissions (465) services with "
-               "SMTP AUTH", (Edit(config.master.source.path, after + 1, after, text),), RELOAD_POSTFIX)
+               "SMTP AUTH", (Edit(config.master.source.path, after + 1, after, text),), RELOAD)
 
 
 def _submission_settings(config: PostfixConfig, view: ParameterView) -> list[tuple[str, str]] | None:
@@ -197,7 +198,7 @@ def fix_auth_without_tls(config: PostfixConfig, finding: Finding) -> Fix | None:
         return None
     return Fix(AUTH_WITHOUT_TLS.id, UNSAFE, "smtpd_tls_auth_only = yes: AUTH only after STARTTLS (mail clients that "
                "log in without TLS stop working)", (set_for(view, "smtpd_tls_auth_only", ["yes"]),),
-               RELOAD_POSTFIX)
+               RELOAD)
 
 
 @SASL_ANONYMOUS.fixer
@@ -209,4 +210,4 @@ def fix_anonymous(config: PostfixConfig, finding: Finding) -> Fix | None:
         return None
     held, _origin, value = holder(view, name)
     words = [*split_list(value), "noanonymous"]
-    return Fix(SASL_ANONYMOUS.id, SAFE, f"{held} = {', '.join(words)}", (set_for(view, name, words),), RELOAD_POSTFIX)
+    return Fix(SASL_ANONYMOUS.id, SAFE, f"{held} = {', '.join(words)}", (set_for(view, name, words),), RELOAD)

@@ -7,11 +7,12 @@ import ipaddress
 from collections.abc import Iterator
 
 from mailcfg.findings import Finding, Location, Severity
-from mailcfg.fix import RELOAD_POSTFIX, SAFE, Fix
+from mailcfg.fix import SAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.known import restrictions
 from mailcfg.postfix.listedit import list_value
 from mailcfg.postfix.maincf import Problem
+from mailcfg.postfix.reload import RELOAD
 from mailcfg.postfix.restrictions import Item, lists_and_classes, parse
 from mailcfg.postfix.services import main_view, view_of, views
 from mailcfg.postfix.tables import parse_ref
@@ -142,7 +143,7 @@ def fix_misspelt_restriction(config: PostfixConfig, finding: Finding) -> Fix | N
             words = lv.words
             words[k] = correct
             return Fix(SYNTAX.id, SAFE, f"{lv.holder}: {item.text} is no restriction Postfix knows; corrected to "
-                       f"{correct}", (lv.set(words),), RELOAD_POSTFIX)
+                       f"{correct}", (lv.set(words),), RELOAD)
     return None
 
 
