@@ -65,9 +65,9 @@ def lint_path(target: str) -> TargetResult:
         return TargetResult(target, status="error", error=str(exc).removeprefix(f"{target}: "))  # named once
 
 
-def lint_snapshot(snapshot: Snapshot, *, require_reason: bool = False) -> TargetResult:
+def lint_snapshot(snapshot: Snapshot) -> TargetResult:
     """Every rule's findings on the snapshot, less those suppression comments hide, plus what is wrong
-    with those comments (`require_reason`: one without a reason too)."""
+    with those comments."""
     result = TargetResult(snapshot.target, list(snapshot.systems), unreadable=list(snapshot.facts.unreadable))
     result.assumptions += [f"{p} was not read on the host ({r}): what depends on it is left undecided"
                            for p, r in result.unreadable]
@@ -77,7 +77,7 @@ def lint_snapshot(snapshot: Snapshot, *, require_reason: bool = False) -> Target
         result.assumptions += model.assumptions
         result.sources.update(model.sources)
     result.findings += _run("snapshot", SnapshotReads(snapshot, result.sources))  # after every read
-    checked = check_suppressions(result.findings, result.sources, require_reason)
+    checked = check_suppressions(result.findings, result.sources)
     result.suppressed = checked.suppressed
     result.findings = [_with_fix(f, models, result.fixes) for f in checked.kept] + checked.problems
     result.fixes += checked.fixes

@@ -25,6 +25,7 @@ from mailcfg.projectconfig import Overrides, ProjectConfig, Settings
 from mailcfg.remote import inventory
 from mailcfg.snapshot import Snapshot, load_local
 from mailcfg.source import SourceFile
+from mailcfg.suppression import missing_reasons
 from mailcfg.targets import Target
 
 
@@ -78,6 +79,8 @@ class Pipeline:
         """`result` with the selected rules' findings only, at the project's severities, fingerprinted."""
         if result.status != "ok":
             return result
+        if settings.require_reason:
+            result = dataclasses.replace(result, findings=result.findings + missing_reasons(result.sources))
         rules = settings.rules()
         named = iter(assign([_severity(f, settings) for f in result.findings if f.rule in rules], self.name(target)))
         return result.replaced([next(named) if f.rule in rules else None for f in result.findings])
@@ -110,7 +113,7 @@ def lint_local(job: tuple[str, Settings]) -> TargetResult:
     path, settings = job
     try:
         snapshot = with_stated_facts(load_local(path), settings)
-        return lint_snapshot(snapshot, require_reason=settings.require_reason)
+        return lint_snapshot(snapshot)
     except MailcfgError as exc:
         return TargetResult(path, status="error", error=str(exc).removeprefix(f"{path}: "))  # named once
 

@@ -8,8 +8,8 @@ conditions of an Exim ACL statement) or continued with a backslash.
 Suppressions are checked, never trusted blindly: a rule id that names no rule, or a comment that
 starts `mailcfg:` but is no suppression, is `mailcfg-invalid-suppression` (with the closest rule id);
 a suppression that hides nothing is `mailcfg-unused-suppression`, which `mailcfg fix` removes; and
-where the project asks for reasons (`require-reason: true`), one without a reason is
-`mailcfg-suppression-missing-reason`.
+where the project asks for reasons (`require-reason: true`, applied by mailcfg.pipeline to local
+targets and hosts alike), one without a reason is `mailcfg-suppression-missing-reason`.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def _indent(text: str) -> int:
     return len(text) - len(text.lstrip(BLANKS))
 
 
-def check(findings: Iterable[Finding], sources: dict[str, SourceFile], require_reason: bool = False) -> Outcome:
+def check(findings: Iterable[Finding], sources: dict[str, SourceFile]) -> Outcome:
     """The findings no suppression hides, how many were hidden, and what is wrong with the suppressions."""
     by_file = {path: directives(source) for path, source in sources.items()}
     covering: dict[tuple[str, int], list[Directive]] = {}
@@ -136,12 +136,12 @@ def check(findings: Iterable[Finding], sources: dict[str, SourceFile], require_r
     known = {name for rule in all_rules() for name in (rule.id, *rule.aliases)}
     for path in sorted(by_file):
         for d in by_file[path]:
-            _judge(d, sources[path], used, known, require_reason, outcome)
+            _judge(d, sources[path], used, known, outcome)
     return outcome
 
 
 def _judge(d: Directive, source: SourceFile, used: set[tuple[Directive, Name]], known: set[str],
-           require_reason: bool, outcome: Outcome) -> None:
+           outcome: Outcome) -> None:
     if not d.names:
         outcome.problems.append(Finding(
             INVALID, Severity.ERROR, "not a suppression mailcfg can read: write `# mailcfg: ignore RULE -- reason`",
@@ -154,10 +154,6 @@ def _judge(d: Directive, source: SourceFile, used: set[tuple[Directive, Name]], 
             INVALID, Severity.ERROR, f"suppression names no rule: {name.text!r}"
             + (f"; did you mean {close!r}?" if close else " (see `mailcfg rules`)"),
             Location(d.file, d.line, name.column), subject=f"ignore {name.text}"))
-    if require_reason and d.reason is None:
-        outcome.problems.append(Finding(
-            MISSING_REASON, Severity.WARNING, "suppression without a reason: add ` -- why it is accepted`",
-            Location(d.file, d.line, 1), subject="ignore " + ", ".join(n.text for n in d.names)))
     idle = [n for n in d.names if n.text in known and (d, n) not in used]
     if not idle:
         return
@@ -168,6 +164,13 @@ def _judge(d: Directive, source: SourceFile, used: set[tuple[Directive, Name]], 
                       Location(d.file, d.line, idle[0].column), subject=f"ignore {what}", fix=SAFE)
     outcome.problems.append(finding)
     outcome.fixes.append((finding, _removal(d, source, keep, what)))
+
+
+def missing_reasons(sources: dict[str, SourceFile]) -> list[Finding]:
+    """A finding for each suppression without a reason (for projects that ask for reasons)."""
+    return [Finding(MISSING_REASON, Severity.WARNING, "suppression without a reason: add ` -- why it is accepted`",
+                    Location(d.file, d.line, 1), subject="ignore " + ", ".join(n.text for n in d.names))
+            for path in sorted(sources) for d in directives(sources[path]) if d.names and d.reason is None]
 
 
 def _removal(d: Directive, source: SourceFile, keep: list[Name], what: str) -> Fix:

@@ -10,15 +10,15 @@ from mailcfg.fixer import fix_target
 from mailcfg.lint import lint_path, lint_snapshot
 from mailcfg.snapshot import load_local
 from mailcfg.source import SourceFile
-from mailcfg.suppression import directives
+from mailcfg.suppression import directives, missing_reasons
 from test_pipeline_config import cli
 
 SMTP = "smtp inet n - y - - smtpd\n"
 
 
-def lint_main(tmp_path, main: str, require_reason: bool = False):
+def lint_main(tmp_path, main: str):
     root = make_snapshot(tmp_path / "s", main=main, master=SMTP)
-    return lint_snapshot(load_local(str(root)), require_reason=require_reason)
+    return lint_snapshot(load_local(str(root)))
 
 
 def test_a_used_suppression_hides_its_finding_and_is_counted(tmp_path):
@@ -68,8 +68,7 @@ def test_a_suppression_with_a_blank_line_below_hides_nothing(tmp_path):
 def test_missing_reason_only_when_the_project_asks(tmp_path, monkeypatch, capsys):
     main = "# mailcfg: ignore postfix-soft-bounce\nsoft_bounce = yes\n"
     assert by_rule(lint_main(tmp_path, main).findings, "mailcfg-suppression-missing-reason") == []
-    [missing] = by_rule(lint_main(tmp_path, main, require_reason=True).findings,
-                        "mailcfg-suppression-missing-reason")
+    [missing] = missing_reasons(lint_main(tmp_path, main).sources)
     assert missing.severity.value == "warning" and missing.location.line == 1
     (tmp_path / ".git").mkdir()
     (tmp_path / ".mailcfg.yml").write_text("require-reason: true\n")
