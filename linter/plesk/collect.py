@@ -27,7 +27,6 @@ def _quoted(text: str) -> str:
 SCRIPT = r"""
 if [ -f __PSA_CONF__ ]; then
   file __PSA_CONF__
-  optional /usr/local/psa/version
   optional /opt/psa/version
   plesk_mta() {
     root=$(sed -n 's/^PRODUCT_ROOT_D[[:space:]]*//p' __PSA_CONF__ 2>/dev/null | head -n 1)

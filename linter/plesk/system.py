@@ -22,13 +22,15 @@ def _load(snapshot: Snapshot, models: Mapping[str, Model]) -> PleskConfig:
 
 
 VERSION_FILE = "/usr/local/psa/version"
+VERSION_FILES = (VERSION_FILE, "/opt/psa/version")  # $PRODUCT_ROOT_D/version: RPM, DEB systems ([V])
 
 
 def _host_facts(files: Mapping[str, bytes], commands: Mapping[str, tuple[int, bytes]]) -> dict | None:
-    if VERSION_FILE not in files and layout.PSA_CONF not in files:
+    version = next((files[p] for p in VERSION_FILES if p in files), None)
+    if version is None and layout.PSA_CONF not in files:
         return None
     m = re.search(r"^Product version:.*?(\S+)\s*$", output(commands, "plesk-version") or "", re.M)
-    words = files.get(VERSION_FILE, b"").decode("utf-8", "replace").split()
+    words = (version or b"").decode("utf-8", "replace").split()
     return {"version": m[1]} if m else {"version": words[0]} if words else {}
 
 
@@ -46,7 +48,7 @@ SYSTEM = MailSystem(
     requires=("postfix",),
     applier=lambda: apply_plesk,
     collect=f"optional {VERSION_FILE}\n" + SCRIPT,
-    first_files=(VERSION_FILE,),
+    first_files=(*VERSION_FILES, layout.PSA_CONF, *(layout.MAPS_DIR + m for m in layout.MAPS)),
     review=review,
     host_facts=_host_facts,
 )
