@@ -37,9 +37,10 @@ class Baseline:
     path: str
     entries: dict[str, Entry]  # by fingerprint
 
-    def split(self, target: str, findings: Iterable[Finding]) -> tuple[list[Finding], int, list[Finding]]:
-        """(the findings not in the baseline, how many were hidden, a stale-entry finding for each
-        entry of `target` no longer found)."""
+    def split(self, target: str, findings: Iterable[Finding], rules: set[str]) -> tuple[list[Finding], int,
+                                                                                      list[Finding]]:
+        """(the findings not in the baseline, how many were hidden, a stale-entry finding for each entry
+        of `target` no longer found among those of `rules`, the rules the run checked)."""
         kept: list[Finding] = []
         found: set[str] = set()
         for f in findings:
@@ -48,7 +49,7 @@ class Baseline:
             else:
                 kept.append(f)
         stale = [_stale(e, self.path) for fp, e in sorted(self.entries.items())
-                 if e.target == target and fp not in found]
+                 if e.target == target and e.rule in rules and fp not in found]
         return kept, len(found), stale
 
 

@@ -89,10 +89,11 @@ class Pipeline:
         """`result` less the baseline's findings, with its stale entries for this target."""
         if self.baseline is None or result.status != "ok":
             return result
-        shown, baselined, stale = self.baseline.split(self.name(target), result.findings)
+        rules = settings.rules()
+        shown, baselined, stale = self.baseline.split(self.name(target), result.findings, rules)
         keep = {id(f) for f in shown}
         result = result.replaced([f if id(f) in keep else None for f in result.findings])
-        if STALE in settings.rules() and stale:
+        if STALE in rules and stale:
             result.findings += assign(stale, self.name(target))
             # the reports name the baseline file where it is, not as a file of the target
             result.sources = {**result.sources, stale[0].location.file: SourceFile(

@@ -67,6 +67,9 @@ def test_fixed_findings_leave_stale_entries(fleet, capsys):
     assert code == 0 and [(f["rule"], f["severity"]) for f in stale] == [("mailcfg-stale-baseline", "info")]
     assert "postfix-soft-bounce" in stale[0]["message"] and findings(out)["hosts/mx1"] == []
     assert cli(capsys, "lint", "hosts", "--fail-on-stale")[0] == 1
+    # nor are entries of rules this run does not check
+    code, out, _ = cli(capsys, "lint", "-f", "json", "hosts", "--select", "postfix-unknown-parameter")
+    assert code == 0 and findings(out) == {"hosts/mx1": [], "hosts/mx2": []}
     # a target not linted in this run keeps its entries without a word
     code, out, _ = cli(capsys, "lint", "-f", "json", "hosts/mx1")
     assert code == 0 and findings(out) == {"hosts/mx1": []}
