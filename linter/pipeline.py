@@ -67,7 +67,7 @@ class Pipeline:
     def run_settings(self) -> Settings:
         return self.overrides.apply(self.config.settings)
 
-    def settings(self, target: Target, in_pattern=None) -> Settings:
+    def settings(self, target: Target, in_pattern: Callable[[str], bool] | None = None) -> Settings:
         return self.overrides.apply(self.config.for_target(target.label, target.path, in_pattern))
 
     def name(self, target: Target) -> str:
