@@ -17,10 +17,8 @@ from pathlib import Path
 
 from mailcfg.lint import TargetResult
 from mailcfg.snapshot import dir_kind
+from mailcfg.systems import mail_systems
 
-# The /etc subdirectories a copy of /etc is recognised by (mailcfg.snapshot.dir_kind): a config
-# directory in one of them is linted as part of the /etc copy, and that copy as part of its snapshot.
-ETC_SLOTS = ("postfix", "exim4", "exim")
 SNAPSHOT, ETC = "snapshot", "etc"
 
 
@@ -28,6 +26,12 @@ SNAPSHOT, ETC = "snapshot", "etc"
 class Unit:
     target: str  # the directory to lint, as the changed files' paths spell it
     files: frozenset[Path]  # the changed files in it, resolved
+
+
+def _etc_slots() -> set[str]:
+    """The /etc subdirectories the mail systems' configurations live in (mailcfg.system.Layout): a config
+    directory in one of them is linted as part of the /etc copy, and that copy as part of its snapshot."""
+    return {d.removeprefix("/etc/") for s in mail_systems() for d in s.layout.directories if d.startswith("/etc/")}
 
 
 def units(files: list[str]) -> list[Unit]:
@@ -54,7 +58,7 @@ def _target_of(file: Path, kind: Callable[[Path], str | None]) -> str | None:
         found = kind(directory)
         if found is None:
             continue
-        if found not in (SNAPSHOT, ETC) and directory.name in ETC_SLOTS and kind(directory.parent) == ETC:
+        if found not in (SNAPSHOT, ETC) and directory.name in _etc_slots() and kind(directory.parent) == ETC:
             directory, found = directory.parent, ETC
         if found == ETC and directory.name == "etc" and kind(directory.parent) == SNAPSHOT:
             directory = directory.parent
