@@ -209,3 +209,19 @@ def test_a_plesk_host_read_without_root_is_still_plesk_and_undecided(tmp_path):
     result = _lint(root)
     assert "plesk" in result.systems
     assert sorted(f.rule for f in result.findings if f.rule.startswith("plesk-")) == ["plesk-undecided"] * 2
+
+
+def test_fix_runs_the_relay_mode_first_and_the_last_authorization_type_wins(tmp_path):
+    from mailcfg.fixer import fix_target
+
+    root = snapshot(tmp_path / "h", {"disable_smtp_auth": "true", "disable_pop_auth": "false", "poplock_time": "5",
+                                     "message_submission": "false"})
+    run = fix_target(str(root), unsafe=True)
+    assert [f.rule for f in run.applied] == ["plesk-smtp-auth-disabled", "plesk-pop-before-smtp",
+                                             "plesk-submission-disabled"]
+    assert [c for f in run.applied for c in f.commands] == [
+        "plesk bin mailserver --set-relay auth -auth-type both -lock-time 5",
+        "plesk bin mailserver --set-relay auth -auth-type smtp",
+        "plesk bin mailserver --set-message-submission true"]
+    assert run.applied[0].safety == "safe" and run.applied[1].safety == "unsafe"
+    assert not any(f.rule.startswith("plesk-") for f in run.after.findings)

@@ -50,5 +50,8 @@ SYSTEM = MailSystem(
     collect=f"optional {VERSION_FILE}\n" + SCRIPT,
     first_files=(*VERSION_FILES, layout.PSA_CONF, *(layout.MAPS_DIR + m for m in layout.MAPS)),
     review=review,
+    # the relay mode first: the authorization types after it are set within relay mode auth
+    fix_order=("plesk-relay-open", "plesk-smtp-auth-disabled", "plesk-pop-before-smtp", "plesk-whitelist-too-wide",
+               "plesk-submission-disabled"),
     host_facts=_host_facts,
 )
