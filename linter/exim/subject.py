@@ -2,7 +2,8 @@
 
 A main option by its name, a named list by kind and name, an ACL statement by its ACL, verb
 and the names of its conditions (`acl acl_check_rcpt: accept hosts`), a driver option by driver
-and option. Line numbers and values never enter it.
+and option, a Debian update-exim4.conf.conf variable by its name. Line numbers and values never
+enter it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def _index(config: EximConfig) -> dict[tuple[str, int], str]:
         _at(index, d.origin, f"{d.kind} {d.name}")
         for s in d.settings.values():
             _cover(index, s.line, f"{d.kind} {d.name}: {s.name}")
+    if config.debian is not None:  # update-exim4.conf.conf's dc_* variables
+        for dc in config.debian.settings.values():
+            _at(index, dc.origin, dc.name)
     return index
 
 
