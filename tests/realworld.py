@@ -84,6 +84,20 @@ GO_BRANCHES_DROPPED: dict[str, tuple[str, ...]] = {
 PREFIX_TABLES: dict[str, tuple[str, str]] = {"Mailu__Mailu": ("podop", "socketmap:unix:/tmp/podop.socket:")}
 # Host files a setting names that are no table: what they hold on a fresh install
 HOST_FILES = {"/etc/mailname": "example.com\n"}
+# Docker images' environment (${env{NAME}{$value}...} in Exim files): what a deployment passes, as the
+# images' documentation shows it; credentials stay unset (client side only)
+ENV_VALUES: dict[str, dict[str, str]] = {
+    "appwrite__docker-smtp": {"LOCAL_DOMAINS": "example.com", "RELAY_TO_DOMAINS": "relay.example",
+                              "RELAY_FROM_HOSTS": "127.0.0.1;10.0.0.0/8", "SMARTHOST_HOST": "smtp.example.net",
+                              "SMARTHOST_PORT": "587"},
+    "bambocher__docker-exim-relay": {"RELAY_FROM_HOSTS": "127.0.0.1 : 10.0.0.0/8 : 172.16.0.0/12",
+                                     "DKIM_SELECTOR": "default", "DKIM_SIGN_HEADERS": "From:To:Subject"},
+    "devture__exim-relay": {"LOCAL_DOMAINS": "example.com", "RELAY_TO_DOMAINS": "", "RELAY_TO_USERS": "",
+                            "RELAY_FROM_HOSTS": "10.0.0.0/8"},
+}
+ENV_LOOKUP = re.compile(r"\$\{env\{(\w+)\}\{\$value\}\s*(?:fail\s*|\{[^{}]*\}\s*)\}")
+# Host paths of another distribution, as this host (and its snapshot) has them
+EXIM_PATHS: dict[str, dict[str, str]] = {"devture__exim-relay": {"/etc/mail/aliases": "/etc/aliases"}}
 # Jinja2 templates (Mailu): rendered with these variables, as Mailu's start script does
 JINJA_VALUES: dict[str, dict[str, object]] = {
     "Mailu__Mailu": {"DOMAIN": "example.com", "HOSTNAMES": "mail.example.com", "MESSAGE_SIZE_LIMIT": "50000000",
@@ -150,6 +164,14 @@ def _substitute(name: str, text: str, steps: list[str], what: str) -> str:
                          f"{', ...' if len(used) > 6 else ''})")
         left = sorted(set(re.findall(r"PH_[A-Z0-9_]+|%\{\w+\}|\{\{[^}]*\}\}", text)))
         assert not left, f"{name} {what}: placeholders without a value: {left}"
+    if name in ENV_VALUES:
+        env = ENV_VALUES[name]
+        text = ENV_LOOKUP.sub(lambda m: env.get(m[1], m[0]), text)
+        values = ", ".join(f"{k}={v}" for k, v in env.items())
+        steps.append(f"{what}: the container's environment written in ({values})")
+    for path, here in EXIM_PATHS.get(name, {}).items():
+        text = text.replace(path, here)
+        steps.append(f"{what}: {path} (another distribution's path, not on this host) is {here} here")
     if name in PREFIX_TABLES:
         prefix, value = PREFIX_TABLES[name]
         text, n = re.subn(r"\$\{" + prefix + r"\}(\w+)", lambda m: value + m[1], text)
@@ -446,7 +468,38 @@ def _exim_text(text: str, steps: list[str]) -> str:
                       "tls_privatekey": "tls_privatekey: the harness's test key",
                       "exim_user": "exim_user: Debian-exim (the account this host has)",
                       "exim_group": "exim_group: Debian-exim (the group this host has)"}[name])
+    _client_only_drivers(lines, steps)
     return "\n".join(lines) + "\n"
+
+
+MISSING_AUTH_DRIVERS = ("spa",)  # authenticator drivers Debian's light build has not
+
+
+def _client_only_drivers(lines: list[str], steps: list[str]) -> None:
+    """An authenticator of a driver this build lacks, client-side only (no server_ option), goes: it
+    is used only when Exim sends to a smarthost and decides nothing a client of this server is told."""
+    start = next((i for i, line in enumerate(lines) if line.strip() == "begin authenticators"), None)
+    if start is None:
+        return
+    i = start + 1
+    while i < len(lines):
+        m = re.match(r"([A-Za-z0-9_-]+):\s*$", lines[i])
+        if not m:
+            if lines[i].strip().startswith("begin "):
+                return
+            i += 1
+            continue
+        end = i + 1
+        while end < len(lines) and (lines[end][:1] in (" ", "\t", "#") or not lines[end].strip()):
+            end += 1
+        body = [line.strip() for line in lines[i + 1:end] if not line.strip().startswith("#")]
+        driver = next((b.split("=", 1)[1].strip() for b in body if re.match(r"driver\s*=", b)), "")
+        if driver in MISSING_AUTH_DRIVERS and not any(b.startswith("server_") for b in body):
+            for k in range(i, end):
+                lines[k] = "#mailcfg-neutralised# " + lines[k] if lines[k].strip() else lines[k]
+            steps.append(f"authenticator {m[1]} goes: driver {driver}, which this Exim build lacks, and client-side "
+                         f"only (no server_ option)")
+        i = end
 
 
 def _known_account(kind: str, name: str) -> bool:

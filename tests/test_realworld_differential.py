@@ -142,10 +142,12 @@ def test_exim_corpus_agrees_with_real_exim(tmp_path_factory):
         answers = rx.real_answers(run.config, probes, run.macros)
         agree = compared = undecided = 0
         wrong = []
+        reasons: Counter[str] = Counter()
         for probe, answer in zip(probes, answers, strict=True):
             decision = exim_decide(config, probe, NO_DNS)
             if decision.undecided:
                 undecided += 1
+                reasons[decision.undecided[0][:70]] += 1
                 continue
             compared += 1
             if agrees(decision, answer):
@@ -168,7 +170,8 @@ def test_exim_corpus_agrees_with_real_exim(tmp_path_factory):
         totals["undecided"] += undecided
         totals["verdicts"] += 1
         totals["verdicts_agree"] += verdict_ok
-        table.append(f"{setup.name:42} started; probes agreed {agree}/{compared} ({undecided} undecided); open "
+        why = "".join(f"; {n}x {reason}" for reason, n in reasons.most_common(2))
+        table.append(f"{setup.name:42} started; probes agreed {agree}/{compared} ({undecided} undecided{why}); open "
                      f"relay: mailcfg {'yes' if trials else 'no'}, real "
                      f"{'yes' if real_open or (trials and not unconfirmed) else 'no'}; verdict "
                      f"{'agreed' if verdict_ok else 'DISAGREES'}; with DNS mailcfg says "
