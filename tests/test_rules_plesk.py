@@ -225,3 +225,10 @@ def test_fix_runs_the_relay_mode_first_and_the_last_authorization_type_wins(tmp_
         "plesk bin mailserver --set-message-submission true"]
     assert run.applied[0].safety == "safe" and run.applied[1].safety == "unsafe"
     assert not any(f.rule.startswith("plesk-") for f in run.after.findings)
+
+
+def test_users_refused_because_plesk_closed_the_relay_are_put_down_to_plesk(tmp_path):
+    result = _lint(snapshot(tmp_path / "h", {"relay": "closed"}))
+    users = next(f for f in result.findings if f.rule == "postfix-users-cannot-relay")
+    assert "Plesk does not let users relay after SMTP AUTH (plesk-smtp-auth-disabled)" in users.message
+    assert users.fix is None
