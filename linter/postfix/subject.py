@@ -1,7 +1,8 @@
 """What a Postfix finding is about, from where it is: the subject of its fingerprint.
 
 main.cf: the parameter; master.cf: the service (`name/type`), with the `-o` parameter when the
-finding is on an override; a lookup table: the key. Line numbers and values never enter it.
+finding is on an override; a lookup table: the key; a line Postfix cannot read: its text. Line
+numbers and values never enter it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from mailcfg.source import LogicalLine
 
 
 def subject(config: PostfixConfig, file: str, line: int) -> str | None:
-    return config.remember(("subject-index",), lambda: _index(config)).get((file, line))
+    found = config.remember(("subject-index",), lambda: _index(config)).get((file, line))
+    if found is not None:
+        return found
+    for source in (config.main.source, config.master.source):
+        if file == source.path and 0 < line <= len(source.lines):
+            # a line Postfix cannot read names no parameter or service: it stands for itself
+            return "line " + " ".join(source.line_text(line).split())
+    return None
 
 
 def _index(config: PostfixConfig) -> dict[tuple[str, int], str]:
