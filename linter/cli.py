@@ -356,8 +356,9 @@ def fix(
     rule: Annotated[list[str] | None, typer.Option("--rule", hidden=True, help="Old name of --select.")] = None,
     config: ConfigFile = None,
     isolated: Isolated = False,
-    fail_on: Annotated[FailOn, typer.Option(help="Exit 1 when a finding at least this severe is left after the "
-                                                 "fixes, whatever the mode.")] = FailOn.warning,
+    fail_on: Annotated[FailOn | None, typer.Option(help="Exit 1 when a finding at least this severe is left after "
+                                                        "the fixes, whatever the mode (default: the "
+                                                        "configuration's fail-on, else warning).")] = None,
     fmt: Annotated[FixFormat, typer.Option("--format", "-f", help="text: the diff (what --diff prints); json: per "
                                            "target the fixes applied, skipped and why, and the findings left.")]
         = FixFormat.text,
@@ -379,7 +380,7 @@ def fix(
     from mailcfg.reporters.fixreport import render as render_fixes
 
     gate = _pipeline(config, isolated, [*(select or []), *(rule or [])] if select or rule else None, ignore,
-                     extend_select).run_settings()
+                     extend_select, fail_on).run_settings()
     chosen = None if gate.select is None and not gate.ignore and not gate.extend_select else sorted(gate.rules())
     items = expand(targets, inventory, limit)
     if patch is not None and len(items) != 1:
@@ -417,8 +418,9 @@ def fix(
     if any(o.apply is not None and o.apply[0] not in ("applied", "unchanged") for o in runs):
         raise typer.Exit(1)
     # as `ruff check --fix`: 1 while findings are left, in every mode
-    if fail_on is not FailOn.never and any(f.severity.rank >= Severity(fail_on.value).rank
-                                           for o in runs for f in o.run.after.findings):
+    threshold = gate.fail_on or "warning"
+    if threshold != "never" and any(f.severity.rank >= Severity(threshold).rank
+                                    for o in runs for f in o.run.after.findings):
         raise typer.Exit(1)
 
 
@@ -687,7 +689,8 @@ def main() -> None:
     """Entry point: bad input ends with one line on stderr and exit 2, never a traceback."""
     cliconvert.install()
     try:
-        code = app(standalone_mode=False)  # returns the exit code of typer.Exit in this mode
+        # named `mailcfg` however started (python -m mailcfg): usage lines, and the completion variable
+        code = app(standalone_mode=False, prog_name="mailcfg")  # returns the exit code of typer.Exit in this mode
     except MailcfgError as exc:
         _say(f"mailcfg: {exc}")
         sys.exit(exc.exit_code)
