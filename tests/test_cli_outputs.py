@@ -198,6 +198,12 @@ def test_dash_h_is_help_everywhere(monkeypatch, capsys, command):
         assert "--install-completion" in out  # shell completion is on
 
 
+def test_shell_completion_completes_commands_and_options(monkeypatch, capsys):
+    env = {"_MAILCFG_COMPLETE": "complete_bash", "COMP_WORDS": "mailcfg lint --for", "COMP_CWORD": "2"}
+    code, out, err = _cli(monkeypatch, capsys, env=env)
+    assert code == 0 and out.split() == ["--format", "--forks"], err
+
+
 def test_lint_concise_statistics_and_colour_from_the_command_line(monkeypatch, capsys):
     code, out, _ = _cli(monkeypatch, capsys, "lint", "-f", "concise", "-q", *EXAMPLE_TARGETS)
     assert code == 1 and out and all(PARSABLE.match(line) for line in out.splitlines())
