@@ -1,13 +1,16 @@
 """The public configurations of ../shared/corpus/realworld, judged by the real daemons.
 
-Every configuration the real Postfix can start (after the neutralisation tests/realworld.py does
-and writes down per file) answers the standard probe set (tests/postfix_generator.py's battery,
-for its own services and domains) through the real smtpd, and mailcfg's engine must give the same
-answers. The open-relay verdict must agree too: postfix-open-relay is present exactly when a
-probe relays for an outsider on the real server, and every witness it names relays there.
+Every configuration the real Postfix (or Exim) can start, after the neutralisation
+tests/realworld.py does and writes down per file, answers the standard probe set through the real
+daemon (tests/postfix_generator.py's battery for its own services and domains, through smtpd with
+XCLIENT; tests/exim_generator.py's through `exim -bh`), and mailcfg's engine must give the same
+answers. The open-relay verdict must agree too: postfix-open-relay (exim-open-relay) is present
+when a probe relays for an outsider on the real server, and every witness it names relays there.
 
-The per-file table is printed (pytest -s) and written to realworld-report.txt in the test's
-temporary directory. Where the neutralisation itself causes a difference, EXPECTED says so.
+The table (one row per configuration, with its corpus files and neutralisation steps below) is
+printed (pytest -s) and written to realworld-report.txt in each test's temporary directory. Where
+the neutralisation itself causes a difference, EXPECTED says so. Both tests run every configuration:
+a few seconds each at most (a policy service that is not there is tried once, see realworld.py).
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ def test_postfix_corpus_agrees_with_real_postfix(harness, tmp_path_factory):
             failures.append(comparison.report(10) + "".join(f"\n  witness not confirmed: {p}" for p in unconfirmed)
                             + ("\n  the real Postfix relays " + str(real_open[0]) if real_open and
                                not witnesses[s.name] else ""))
-    steps = [f"{s.name}:\n" + "".join(f"    - {step}\n" for step in s.steps) for s in setups]
+    steps = [f"{s.name} ({', '.join(s.files)}):\n" + "".join(f"    - {step}\n" for step in s.steps) for s in setups]
     pct = 100.0 * totals["agree"] / totals["compared"] if totals["compared"] else 100.0
     summary = (f"Postfix corpus: {len(setups)} configurations ({sum(len(s.files) for s in setups)} files), "
                f"{totals['verdicts']} started; decisions agreed {totals['agree']}/{totals['compared']} ({pct:.2f}%), "
@@ -179,7 +182,7 @@ def test_exim_corpus_agrees_with_real_exim(tmp_path_factory):
         if (wrong or not verdict_ok) and setup.name not in EXPECTED:
             failures.append("\n".join(wrong[:8]) + "".join(f"\n  witness not confirmed: {p}" for p in unconfirmed)
                             + (f"\n  the real Exim relays {real_open[0]}" if real_open and not trials else ""))
-    steps = [f"{s.name}:\n" + "".join(f"    - {step}\n" for step in s.steps) for s in setups]
+    steps = [f"{s.name} ({', '.join(s.files)}):\n" + "".join(f"    - {step}\n" for step in s.steps) for s in setups]
     pct = 100.0 * totals["agree"] / totals["compared"] if totals["compared"] else 100.0
     summary = (f"Exim corpus: {len(setups)} configurations ({sum(len(s.files) for s in setups)} files), "
                f"{totals['verdicts']} started; decisions agreed {totals['agree']}/{totals['compared']} ({pct:.2f}%), "
