@@ -13,9 +13,8 @@ import os
 
 from mailcfg.findings import Finding, Severity
 from mailcfg.lint import TargetResult
-from mailcfg.reporters.fixdiff import fix_diff, fixes_by_finding
 from mailcfg.reporters.paths import Places
-from mailcfg.reporters.text import STYLE, Out, summary
+from mailcfg.reporters.text import STYLE, Out, fix_text, fixes_of, summary
 from mailcfg.reporters.visible import visible
 
 
@@ -32,13 +31,13 @@ def render(results: list[TargetResult], color: bool = False, *, quiet: bool = Fa
             error = (result.error or "").removeprefix(f"{result.status}: ")
             out.add(f"{visible(result.target)}: {out.paint('error', STYLE[Severity.ERROR])} [{result.status}] "
                     f"{visible(error)}")
-        fixes = fixes_by_finding(result) if show_fixes else {}
+        fixes = fixes_of(result) if show_fixes else {}
         for f in result.findings:
             where = _place(places, result, f, local)
             out.add(f"{where}: {out.paint(f.severity.value, STYLE[f.severity])} [{f.rule}] {visible(f.message)}")
             if f in fixes:
                 diffs.append((f"{where}: fix ({fixes[f].safety}) [{f.rule}] {visible(fixes[f].summary)}",
-                              fix_diff(result, fixes[f])))
+                              fix_text(result, fixes[f])))
     for head, diff in diffs:
         out.add()
         out.add(head)
@@ -67,3 +66,4 @@ def _path(places: Places, result: TargetResult, file: str, local: bool) -> str:
         base = result.target if os.path.isdir(result.target) else os.path.dirname(result.target)
         return os.path.join(base, file)
     return f"{result.target}:/{file}"
+

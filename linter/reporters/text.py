@@ -12,7 +12,6 @@ import textwrap
 
 from mailcfg.findings import Finding, Severity
 from mailcfg.lint import TargetResult
-from mailcfg.reporters.fixdiff import fix_diff, fixes_by_finding
 from mailcfg.reporters.visible import visible
 
 STYLE = {Severity.ERROR: "1;31", Severity.WARNING: "33", Severity.INFO: "36"}
@@ -86,7 +85,7 @@ def _target(out: Out, result: TargetResult, width: int | None, show_fixes: bool)
         out.add(f"  {out.paint(result.status + ':', BOLD_RED)} {visible(error)}")
     by_file: dict[str, list[Finding]] = {}
     lines: dict[tuple[str, int], str | None] = {}
-    fixes = fixes_by_finding(result) if show_fixes else {}
+    fixes = fixes_of(result) if show_fixes else {}
     for f in result.findings:
         by_file.setdefault(f.location.file or "(configuration as a whole)", []).append(f)
     for file, findings in by_file.items():
@@ -103,7 +102,7 @@ def _target(out: Out, result: TargetResult, width: int | None, show_fixes: bool)
             if f in fixes:
                 label = f"fix ({fixes[f].safety}): "
                 _wrapped(out, GUTTER + label, GUTTER + out.paint(label, BOLD), visible(fixes[f].summary), width)
-                out.diff(fix_diff(result, fixes[f]), GUTTER)
+                out.diff(fix_text(result, fixes[f]), GUTTER)
     for note in result.assumptions:
         text = f"assumed: {visible(note)}"
         for line in (textwrap.wrap(text, max(width, MIN_WIDTH) - 2, subsequent_indent="  ", break_long_words=False,
@@ -160,3 +159,15 @@ def _line(result: TargetResult, f: Finding, seen: dict[tuple[str, int], str | No
         seen[key] = None if source is None or not key[1] or key[1] > len(source.lines) else \
             source.line_text(key[1]).expandtabs(1)
     return seen[key]
+
+
+def fixes_of(result: TargetResult) -> dict:
+    from mailcfg.reporters.fixdiff import fixes_by_finding  # loads the fix machinery: only for --show-fixes
+
+    return fixes_by_finding(result)
+
+
+def fix_text(result: TargetResult, fix) -> str:
+    from mailcfg.reporters.fixdiff import fix_diff
+
+    return fix_diff(result, fix)
