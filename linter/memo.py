@@ -1,9 +1,12 @@
-"""Results computed once per configuration: what several rules and fixes ask for again."""
+"""Results computed once: per configuration (what several rules and fixes ask for again), or per input
+across a run (`Shared`: what many equal hosts of a fleet would each compute again)."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -18,3 +21,25 @@ class Memo:
         if key not in self.memo:
             self.memo[key] = compute()
         return self.memo[key]
+
+
+class Shared(Generic[T]):
+    """Results kept by key for the whole run, the `size` last used of them; safe to use from threads
+    (two threads may compute the same result once each: the last one is kept)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._kept: OrderedDict[str, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        value = compute()
+        with self._lock:
+            self._kept[key] = value
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return value

@@ -8,7 +8,11 @@ Ansible action plugin (through mailcfg.api) drive the same steps, so there is on
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+
 from mailcfg.errors import MailcfgError
+from mailcfg.memo import Shared
 from mailcfg.remote.collect import HEADER, MAX_ROUNDS, Collected, first_script, parse_stream, send_script
 from mailcfg.remote.plan import Plan, plan, withhold_secrets
 from mailcfg.remote.redact import redact
@@ -29,7 +33,7 @@ class Collection:
             return None
         if self._collected is None:
             return first_script()
-        step = plan(self._collected)
+        step = _planned(self._collected)
         if step.empty or self._rounds >= MAX_ROUNDS:
             withhold_secrets(self._collected, step.secrets)
             # before anything is written, analysed or printed (the planner's private copies aside)
@@ -60,3 +64,22 @@ class Collection:
         if self._result is None:
             raise MailcfgError("collection: not complete (run next_script() until it returns None)")
         return self._result
+
+
+# A fleet's hosts often hold the same files: what to fetch next is planned once for each distinct
+# collection so far (the plan is worked out from what was collected alone).
+_PLANS: Shared[Plan] = Shared()
+
+
+def _planned(collected: Collected) -> Plan:
+    return _PLANS.get(digest(collected), lambda: plan(collected))
+
+
+def digest(collected: Collected, *more: object) -> str:
+    """Everything collected (and `more`), in one canonical form: equal for byte-for-byte equal collections."""
+    parts = [repr(more)]
+    for f in dataclasses.fields(collected):
+        value = getattr(collected, f.name)
+        parts.append(repr(sorted(value.items()) if isinstance(value, dict) else
+                          sorted(value) if isinstance(value, set) else value))
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import tempfile
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from mailcfg.errors import MailcfgError
 from mailcfg.lint import TargetResult, lint_snapshot
+from mailcfg.memo import Shared
 from mailcfg.registry import canonical_ids
 from mailcfg.remote.collect import HEADER, Collected, StreamError, write_snapshot
-from mailcfg.remote.collection import Collection
+from mailcfg.remote.collection import Collection, digest
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.knownhosts import KnownHosts
 from mailcfg.remote.route import connect
@@ -104,36 +102,18 @@ def lint_host(spec: HostSpec, options: SshOptions, known: KnownHosts | None = No
 
 # A fleet's hosts often hold the same files (one template, one image): the analysis of a collection is
 # kept and given to every host whose collection is byte for byte the same (each named as itself).
-_ANALYSED: OrderedDict[str, TargetResult] = OrderedDict()
-_ANALYSED_MAX = 256
-_ANALYSED_LOCK = threading.Lock()
+_ANALYSED: Shared[TargetResult] = Shared()
 
 
 def _analysed(collected: Collected, roles: list[str] | None, label: str) -> TargetResult:
-    key = _digest(collected, roles)
-    with _ANALYSED_LOCK:
-        done = _ANALYSED.get(key)
-    if done is None:
+    def analyse() -> TargetResult:
         with _written(collected, roles, label) as snapshot:
-            done = lint_snapshot(snapshot)
-        with _ANALYSED_LOCK:
-            _ANALYSED[key] = done
-            while len(_ANALYSED) > _ANALYSED_MAX:
-                _ANALYSED.popitem(last=False)
-    result = copy.copy(done)
+            return lint_snapshot(snapshot)
+
+    result = copy.copy(_ANALYSED.get(digest(collected, roles), analyse))
     for f in dataclasses.fields(result):  # its own lists: a caller may add to one host's
         value = getattr(result, f.name)
         if isinstance(value, list | dict | set):
             setattr(result, f.name, copy.copy(value))
     result.target = label
     return result
-
-
-def _digest(collected: Collected, roles: list[str] | None) -> str:
-    """Everything the snapshot is written from, in one canonical form."""
-    parts = [repr(roles)]
-    for f in dataclasses.fields(collected):
-        value = getattr(collected, f.name)
-        parts.append(repr(sorted(value.items()) if isinstance(value, dict) else
-                          sorted(value) if isinstance(value, set) else value))
-    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
