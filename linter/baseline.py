@@ -30,6 +30,13 @@ class Entry:
     target: str
     file: str | None
     subject: str | None
+    reason: str | None = None  # written by people into the file; kept when the baseline is written again
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        if self.reason is None:
+            del data["reason"]
+        return data
 
 
 @dataclass
@@ -63,13 +70,15 @@ def _stale(entry: Entry, path: str) -> Finding:
                    subject=entry.fingerprint)
 
 
-def render(findings: Iterable[tuple[str, Finding]]) -> str:
+def render(findings: Iterable[tuple[str, Finding]], earlier: Baseline | None = None) -> str:
     """The baseline file for (target, finding) pairs: JSON, entries sorted, one stable text for the
-    same findings."""
-    entries = {f.fingerprint: Entry(f.fingerprint, f.rule, target, f.location.file, f.subject)
+    same findings; the reasons `earlier` gives its entries are kept."""
+    reasons = {fp: e.reason for fp, e in earlier.entries.items()} if earlier is not None else {}
+    entries = {f.fingerprint: Entry(f.fingerprint, f.rule, target, f.location.file, f.subject,
+                                    reasons.get(f.fingerprint))
                for target, f in findings if f.fingerprint is not None and f.rule != STALE}
     ordered = sorted(entries.values(), key=lambda e: (e.target, e.file or "", e.rule, e.subject or "", e.fingerprint))
-    return json.dumps({"version": VERSION, "tool": "mailcfg", "entries": [asdict(e) for e in ordered]},
+    return json.dumps({"version": VERSION, "tool": "mailcfg", "entries": [e.to_json() for e in ordered]},
                       indent=2, sort_keys=True) + "\n"
 
 
@@ -100,7 +109,8 @@ def parse(text: str, name: str) -> Baseline:
             entry = Entry(**{k: item.get(k) for k in Entry.__dataclass_fields__})
         except AttributeError:
             entry = None
-        if entry is None or not all(isinstance(v, str) for v in (entry.fingerprint, entry.rule, entry.target)):
+        if entry is None or not all(isinstance(v, str) for v in (entry.fingerprint, entry.rule, entry.target)) \
+                or not isinstance(entry.reason, str | None):
             raise MailcfgError(f"{name}: entry {i + 1}: expected an object with fingerprint, rule and target")
         entries[entry.fingerprint] = entry
     return Baseline(name, entries)

@@ -103,7 +103,12 @@ class Pipeline:
 
     def record(self, results: list[TargetResult], targets: list[Target], path: Path) -> str:
         """The baseline file for these results; from now on the run's baseline."""
-        text = baselines.render((self.name(t), f) for r, t in zip(results, targets, strict=True) for f in r.findings)
+        try:
+            earlier = baselines.load(path) if path.exists() else None
+        except MailcfgError:  # not a baseline: replaced as asked
+            earlier = None
+        text = baselines.render(((self.name(t), f) for r, t in zip(results, targets, strict=True)
+                                 for f in r.findings), earlier)
         self.baseline = baselines.parse(text, str(path))
         return text
 

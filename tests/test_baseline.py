@@ -40,6 +40,10 @@ def test_written_baseline_hides_everything_and_is_stable(fleet, capsys):
     first = (fleet / "known.json").read_text()
     cli(capsys, "lint", "hosts", "--write-baseline", "known.json")
     assert (fleet / "known.json").read_text() == first
+    data["entries"][0]["reason"] = "accepted until the office moves"  # people may say why: kept
+    (fleet / "known.json").write_text(json.dumps(data))
+    cli(capsys, "lint", "hosts", "--write-baseline", "known.json")
+    assert json.loads((fleet / "known.json").read_text())["entries"][0]["reason"] == "accepted until the office moves"
     code, out, _ = cli(capsys, "lint", "-f", "json", "hosts", "--baseline", "known.json")
     assert code == 0 and findings(out) == {"hosts/mx1": [], "hosts/mx2": []}
     assert {t["baselined"] for t in json.loads(out)["targets"]} == {len(data["entries"]) // 2}
