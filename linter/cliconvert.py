@@ -27,16 +27,15 @@ class _NotPlain(Exception):
 def _plain_type(annotation: Any) -> bool:
     if get_origin(annotation) is list:
         return _plain_type(get_args(annotation)[0])
-    return annotation in (str, bool, int, float, Path) or (isinstance(annotation, type) and issubclass(annotation, Enum))
+    return annotation in (str, bool, int, float, Path) or (
+        isinstance(annotation, type) and issubclass(annotation, Enum))
 
 
 def _number(kind: type, value: Any, info: Any) -> int | float:
-    if isinstance(value, str) and (_INT if kind is int else _FLOAT).match(value):
-        number = kind(value)
-    elif type(value) is kind or (kind is float and type(value) is int):
-        number = kind(value)
-    else:
+    written = isinstance(value, str) and (_INT if kind is int else _FLOAT).match(value)
+    if not (written or type(value) is kind or (kind is float and type(value) is int)):
         raise _NotPlain
+    number = kind(value)
     if getattr(info, "clamp", False) or (info.min is not None and number < info.min) or (
             info.max is not None and number > info.max):
         raise _NotPlain
