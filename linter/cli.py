@@ -624,7 +624,7 @@ def explain(
         _emit(_decisions_json(outcomes), output)
     else:
         painted = use_color(color, sys.stdout, to_file=output is not None)
-        _emit("".join(render_explained(o.value, painted) for o in outcomes if o.value is not None), output)
+        _emit("\n".join(render_explained(o.value, painted) for o in outcomes if o.value is not None), output)
     code = _failed(outcomes)
     if code:
         raise typer.Exit(code)
@@ -673,7 +673,7 @@ def test_policy(
               probes.render_sarif(runs, policy, failed), output)
     else:
         painted = use_color(color, sys.stdout, to_file=output is not None)
-        _emit("".join(render_test(run, painted) for run in runs), output)
+        _emit("\n".join(render_test(run, painted) for run in runs), output)
     for run in runs:
         for r in run.results:
             if r.decision is None:
