@@ -123,4 +123,3 @@ class ActionModule(ActionBase):
                 said = " ".join((out.get("stderr") or out.get("stdout") or "").split())[:300]
                 result.update(failed=True, msg=f"mailcfg: `{line}` failed (exit code {out['rc']}): {said}; restored")
                 break
-

@@ -2,18 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-
-from ansible.errors import AnsibleError
-from ansible.module_utils.basic import missing_required_lib
-from ansible.plugins.callback import CallbackBase
-
-try:
-    from mailcfg import api
-except ImportError:  # ansible-test's import sanity test, or a controller without mailcfg
-    api = None
-
 DOCUMENTATION = r"""
 name: mailcfg_report
 type: aggregate
@@ -54,6 +42,18 @@ options:
         key: format
 """
 
+# Ansible's documentation tools want DOCUMENTATION before any import.
+import os  # noqa: E402
+import tempfile  # noqa: E402
+
+from ansible.errors import AnsibleError  # noqa: E402
+from ansible.module_utils.basic import missing_required_lib  # noqa: E402
+from ansible.plugins.callback import CallbackBase  # noqa: E402
+
+try:
+    from mailcfg import api
+except ImportError:  # ansible-test's import sanity test, or a controller without mailcfg
+    api = None
 
 LINT = "mailcfg.mailcfg.lint"
 
