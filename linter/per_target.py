@@ -11,11 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from mailcfg.errors import MailcfgError
 from mailcfg.snapshot import Snapshot
 from mailcfg.targets import Target
+
+if TYPE_CHECKING:
+    from mailcfg.remote.knownhosts import KnownHosts
+    from mailcfg.remote.sshtarget import SshOptions
 
 R = TypeVar("R")
 
@@ -29,9 +33,9 @@ class Outcome(Generic[R]):
 
 
 def each(items: list[Target], work: Callable[[Target, Snapshot | None], R], forks: int = 1,
-         ssh=None, known=None) -> list[Outcome[R]]:
+         ssh: SshOptions | None = None, known: KnownHosts | None = None) -> list[Outcome[R]]:
     """`work(target, snapshot)` for every target (snapshot None for a local one), at most `forks` at
-    once, outcomes in the order given. `ssh` and `known` (SshOptions, KnownHosts) reach the hosts."""
+    once, outcomes in the order given; `ssh` and `known` reach the hosts."""
     def one(t: Target) -> Outcome[R]:
         try:
             return Outcome(t.label, work(t, None)) if t.host is None else _on_host(t, work, ssh, known)
@@ -44,7 +48,8 @@ def each(items: list[Target], work: Callable[[Target, Snapshot | None], R], fork
         return list(pool.map(one, items))
 
 
-def _on_host(t: Target, work: Callable[[Target, Snapshot | None], R], ssh, known) -> Outcome[R]:
+def _on_host(t: Target, work: Callable[[Target, Snapshot | None], R], ssh: SshOptions | None,
+             known: KnownHosts | None) -> Outcome[R]:
     # the SSH stack loads only when there is a host to reach
     from mailcfg.remote.fetch import fetched
     from mailcfg.remote.sshtarget import SshError
