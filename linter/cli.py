@@ -190,8 +190,8 @@ def lint(
     if changed:
         from mailcfg.precommit import units
 
-        if inventory is not None:
-            raise MailcfgError("--changed takes changed files, not inventory hosts")
+        if inventory is not None or limit is not None:
+            raise MailcfgError("--changed takes changed files, not inventory hosts (-i, --limit)")
         changes = units(targets)
         items = [Target(u.target, path=u.target) for u in changes]
     else:
