@@ -16,17 +16,15 @@ from mailcfg import __version__, cliconvert
 from mailcfg.color import ColorChoice, use_color
 from mailcfg.errors import MailcfgError
 from mailcfg.findings import Severity
-from mailcfg.policy import load_policy, probe_problem
 from mailcfg.remote.applyscript import CONFIRM_SECONDS
-from mailcfg.remote.hosts import HostSpec
-from mailcfg.remote.sshtarget import PASSPHRASE_ENV, SshOptions, is_ssh_target
 from mailcfg.reporters.visible import visible
 from mailcfg.targets import Target, expand
-from mailcfg.transaction import Probe, literal_helo
 from mailcfg.writes import write_atomic, write_inside
 
 if TYPE_CHECKING:
     from mailcfg.pipeline import Pipeline
+    from mailcfg.remote.hosts import HostSpec
+    from mailcfg.remote.sshtarget import SshOptions
 
 # Start-up: each command imports what it uses (the analysis, SSH, rich's Markdown...) in its body, and
 # help is plain text (rich_markup_mode=None: rich loads for nothing else either).
@@ -120,6 +118,8 @@ Inventory = Annotated[Path | None, typer.Option("--inventory", "-i", help="Ansib
 def _ssh_options(known_hosts: Path | None, accept_new: bool, identity: Path | None, timeout: float,
                  command_timeout: float, become: bool, hosts: list[HostSpec]) -> SshOptions:
     """The run's SSH settings; on a terminal, one passphrase prompt when a key to be used is encrypted."""
+    from mailcfg.remote.sshtarget import PASSPHRASE_ENV, SshOptions
+
     passphrase = None
     if hosts and not os.environ.get(PASSPHRASE_ENV) and not os.environ.get("SSH_AUTH_SOCK") and sys.stdin.isatty():
         from mailcfg.remote.ssh import default_keys, encrypted  # paramiko: only when hosts are named
@@ -311,6 +311,7 @@ def fetch(
     """Copy the files a host's mail analysis reads, and its facts, into a snapshot directory (one SSH
     connection, read-only; never credentials)."""
     from mailcfg.remote.fetch import fetch as fetch_host
+    from mailcfg.remote.sshtarget import is_ssh_target
 
     found = expand([target], inventory) if is_ssh_target(target) or "/" not in target else []
     if len(found) != 1 or found[0].host is None:
@@ -610,7 +611,9 @@ def explain(
     """Predict what the server answers to one SMTP transaction, and show why (hosts are collected first)."""
     from mailcfg.decisions import explain as explain_probe
     from mailcfg.per_target import each
+    from mailcfg.policy import probe_problem
     from mailcfg.reporters.decision import render_explained
+    from mailcfg.transaction import Probe, literal_helo
 
     helo = helo if helo is not None else client_name or literal_helo(client)
     probe = Probe(client, rcpt, sender, helo, client_name, sasl_user, tls, service, port)
@@ -655,6 +658,7 @@ def test_policy(
     2 when a probe is not valid (the others are still run and reported), 3 when a host is unreachable."""
     from mailcfg.decisions import run_policy
     from mailcfg.per_target import each
+    from mailcfg.policy import load_policy
     from mailcfg.reporters.decision import render_test
 
     expectations = load_policy(policy)

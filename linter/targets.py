@@ -13,10 +13,12 @@ import fnmatch
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailcfg.errors import MailcfgError
-from mailcfg.remote.hosts import HostSpec
-from mailcfg.remote.sshtarget import is_ssh_target
+
+if TYPE_CHECKING:
+    from mailcfg.remote.hosts import HostSpec
 
 MAX_DEPTH = 4  # hosts/<site>/<host>/etc/... is as deep as fleets of snapshots go
 MAX_DIRECTORIES = 10000  # per level: `lint /` must not walk the whole filesystem
@@ -31,6 +33,8 @@ class Target:
 
 def expand(words: list[str], inventory_file: Path | None = None, limit: str | None = None) -> list[Target]:
     from mailcfg.remote import inventory  # its YAML library loads only for a YAML inventory
+    from mailcfg.remote.hosts import HostSpec
+    from mailcfg.remote.sshtarget import is_ssh_target
 
     inv = inventory.load(inventory_file) if inventory_file is not None else None
     if limit is not None and inv is None:
