@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailcfg.findings import Location
-from mailcfg.postfix.netindex import NetIndex, Network
+from mailcfg.postfix.netindex import NetIndex, Network, address
 from mailcfg.postfix.tables import PATTERN_FILE_TYPES, Entry, Table
 
 
@@ -131,9 +131,8 @@ def _cidr_body(table: Table) -> _Body:
 
 
 def _cidr(table: Table, key: str) -> tuple[Entry | None, str]:
-    try:
-        addr = ipaddress.ip_address(key.strip("[]"))
-    except ValueError:
+    addr = address(key.strip("[]"))
+    if addr is None:
         return None, ""
     body = table.index.get("cidr") or _cidr_body(table)
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from mailcfg.findings import Location
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.lookup import Hit, Undecided, find_first
-from mailcfg.postfix.netindex import NetIndex
+from mailcfg.postfix.netindex import NetIndex, address
 from mailcfg.postfix.tables import TableRef, parse_ref
 from mailcfg.postfix.tokens import split_list
 
@@ -128,9 +128,8 @@ def _first_name(c: Compiled, name: str, parent: bool) -> int | None:
 
 
 def _first_address(c: Compiled, addr: str) -> int | None:
-    try:
-        client = ipaddress.ip_address(addr)
-    except ValueError:
+    client = address(addr)
+    if client is None:
         return None
     found = [c.addresses.get(client), c.networks.first(client)]
     return min((p for p in found if p is not None), default=None)

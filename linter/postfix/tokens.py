@@ -7,6 +7,7 @@ swallows the rest of the value; a `}` with no open group is an ordinary characte
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 LIST_SEPARATORS = ", \t\r\n"
@@ -35,6 +36,11 @@ class Token:
 
 
 def split(value: str, separators: str = LIST_SEPARATORS) -> list[Token]:
+    return list(_split(value, separators))
+
+
+@functools.lru_cache(maxsize=8192)  # the same values are split by every rule and every decision
+def _split(value: str, separators: str) -> tuple[Token, ...]:
     tokens: list[Token] = []
     i, n = 0, len(value)
     while i < n:
@@ -55,7 +61,7 @@ def split(value: str, separators: str = LIST_SEPARATORS) -> list[Token]:
             i += 1
         problem = "{" if level > 0 else "}" if stray else None
         tokens.append(Token(value[start:i], start, problem))
-    return tokens
+    return tuple(tokens)
 
 
 def split_list(value: str) -> list[str]:
