@@ -124,3 +124,13 @@ def test_collection_driven_over_ssh_lints_as_the_ssh_collector_does(tmp_path):
         assert "postfix-open-relay" in {f["rule"] for f in plan.fixed}
     finally:
         server.stop()
+
+
+def test_fixes_of_a_plesk_host_are_its_commands_not_file_edits(tmp_path):
+    from fakeplesk.snapshots import snapshot
+
+    plan = api.fixes(snapshot(tmp_path / "plesk", {"relay": "open"}))
+    assert plan.files == {}  # Plesk regenerates main.cf: its settings change through its CLI only
+    assert plan.commands == ["plesk bin mailserver --set-relay auth -auth-type smtp"]
+    assert plan.restore[-1] == "plesk bin mailserver --set-relay open"
+    assert "plesk-relay-open" in {f["rule"] for f in api.lint(tmp_path / "plesk").findings}
