@@ -113,6 +113,8 @@ def _host_path(path: str) -> str:
     if not isinstance(path, str) or not path.startswith("/") or "\0" in path or \
             any(part in ("", ".", "..") for part in path[1:].split("/")):
         raise MailcfgError(f"{path!r}: not an absolute host path of plain names (no '..', '.' or '//')")
+    if path.startswith("/" + FACTS.split("/")[0] + "/"):  # the snapshot's own files: facts come as `facts`
+        raise MailcfgError(f"{path!r}: not a host file (give facts with facts=)")
     return path
 
 

@@ -77,6 +77,7 @@ def test_explain_takes_probe_keys_as_a_policy_file_does():
     (lambda: api.lint_files({"etc/postfix/main.cf": OPEN}), "'etc/postfix/main.cf': not an absolute host path"),
     (lambda: api.lint_files({"/etc/postfix/../shadow": "x"}), "'/etc/postfix/../shadow': not an absolute"),
     (lambda: api.lint_files({}), "files: no files given"),
+    (lambda: api.lint_files({"/.mailcfg-host/facts.json": "{}"}), "not a host file"),
     (lambda: api.lint("/nonexistent/mailcfg"), "/nonexistent/mailcfg: no such file or directory"),
     (lambda: api.lint_files({"/etc/postfix/main.cf": OPEN}, select=["postfix-open-rely"]), "did you mean"),
     (lambda: api.explain(EXAMPLES / "open-relay", client="nope", rcpt="a@b.test"), "is not an IP address"),
