@@ -6,7 +6,9 @@ undecided, never a pass."""
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,12 +76,19 @@ def _snapshot(root: Path, statement: str) -> Path:
     return root
 
 
-def _real(root: Path, work: Path) -> Path:
-    """The configuration for the real Exim, its lookup file in a directory Exim's own user can read
-    (pytest's are root's alone): Exim reads lookup files after giving up root."""
-    shared = Path(tempfile.mkdtemp(prefix="mailcfg-exim-"))
-    shared.chmod(0o755)
-    partners = shared / "partners"
+@pytest.fixture
+def readable() -> Iterator[Path]:
+    """A directory Exim's own user can read (pytest's are root's alone): Exim reads lookup files
+    after giving up root."""
+    directory = Path(tempfile.mkdtemp(prefix="mailcfg-exim-"))
+    directory.chmod(0o755)
+    yield directory
+    shutil.rmtree(directory)
+
+
+def _real(root: Path, work: Path, readable: Path) -> Path:
+    """The configuration for the real Exim, its lookup file where Exim can read it."""
+    partners = readable / "partners"
     partners.write_text(PARTNERS)
     partners.chmod(0o644)
     text = (root / "etc/exim4/exim4.conf").read_text().replace("/etc/exim4/partners", str(partners))
@@ -87,7 +96,7 @@ def _real(root: Path, work: Path) -> Path:
 
 
 @pytest.mark.parametrize("name", list(CHOSEN))
-def test_a_relay_by_a_chosen_value_is_found_and_real_exim_confirms_it(tmp_path: Path, name: str):
+def test_a_relay_by_a_chosen_value_is_found_and_real_exim_confirms_it(tmp_path: Path, name: str, readable: Path):
     statement, varied = CHOSEN[name]
     root = _snapshot(tmp_path / "snap", statement)
     config = load_exim(load_local(str(root)))
@@ -99,20 +108,20 @@ def test_a_relay_by_a_chosen_value_is_found_and_real_exim_confirms_it(tmp_path: 
     assert not plain, f"{name}: the plain attempt should be refused, {trial.probe} was accepted"
     assert varied in trial.form.lower() or (varied == "rcpt" and "local part" in trial.form), trial.form
     (tmp_path / "work").mkdir()
-    [answer] = rx.real_answers(_real(root, tmp_path / "work"), [trial.probe])
+    [answer] = rx.real_answers(_real(root, tmp_path / "work", readable), [trial.probe])
     assert answer.action == "accept", f"{name}: mailcfg says {trial.probe} relays; real Exim: {answer.lines}"
     findings = [f for f in lint_snapshot(load_local(str(root))).findings if f.rule == "exim-open-relay"]
     assert findings and trial.form.split(" (")[0] in findings[0].message, [f.message for f in findings]
 
 
-def test_a_plain_configuration_is_no_open_relay_for_any_chosen_value(tmp_path: Path):
+def test_a_plain_configuration_is_no_open_relay_for_any_chosen_value(tmp_path: Path, readable: Path):
     """Every attempt of the search is asked of the real Exim too: none is accepted, as mailcfg says."""
     root = _snapshot(tmp_path / "snap", "  deny senders = *@spam.example")
     config = load_exim(load_local(str(root)))
     assert not open_relays(config, NO_DNS)
     (tmp_path / "work").mkdir()
     trials = outsider_trials(config, NO_DNS)
-    answers = rx.real_answers(_real(root, tmp_path / "work"), [t.probe for t in trials])
+    answers = rx.real_answers(_real(root, tmp_path / "work", readable), [t.probe for t in trials])
     accepted = [(t.probe, a.lines) for t, a in zip(trials, answers, strict=True) if a.action == "accept"]
     assert not accepted, accepted[:3]
     assert all(t.decision.action == a.action for t, a in zip(trials, answers, strict=True))
