@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 import realexim as rx
+from conftest import EXAMPLES
+from mailcfg.decisions import explain, run_policy
 from mailcfg.exim.config import load_exim
 from mailcfg.exim.engine import decide
 from mailcfg.exim.session import World
+from mailcfg.policy import load_policy
 from mailcfg.snapshot import load_local
 from mailcfg.transaction import Probe
 
@@ -82,3 +85,19 @@ def test_addresses_are_read_as_real_exim_reads_them(tmp_path: Path, options: str
             wrong.append(f"MAIL FROM:{probe.sender!r} RCPT TO:{probe.rcpt!r}\n  exim: {answer.lines}\n  mailcfg: "
                          f"{decision.reply}")
     assert not wrong, f"{len(wrong)} of {len(probes)} disagree:\n" + "\n".join(wrong)
+
+
+def test_explain_and_test_read_source_routes_as_exim_does(tmp_path: Path):
+    """explain shows the address Exim reads; a policy file's probes use the same reading."""
+    host = str(EXAMPLES / "exim-hosting")
+    shown = explain(host, Probe("198.51.100.7", "@example.org:victim@remote.example", "", "client.example.net"))
+    assert shown.decision.reply == "550 relay not permitted"
+    assert any(s.result == "read" and "<victim@remote.example>" in s.note for s in shown.decision.trace)
+    policy = tmp_path / "policy.yml"
+    policy.write_text("probes:\n"
+                      "  - {name: in, client: 198.51.100.7, rcpt: '@remote.example:postmaster@example.org', "
+                      "expect: accept}\n"
+                      "  - {name: out, client: 198.51.100.7, rcpt: ' @example.org,@example.net:v@remote.example', "
+                      "expect: reject}\n")
+    run = run_policy(host, load_policy(policy))
+    assert [(c.actual, c.passed) for c in run.results] == [("accept", True), ("reject", True)], run.results
