@@ -40,8 +40,10 @@ def decide(config: EximConfig, probe: Probe, world: World | None = None) -> Deci
     if not first.undecided or not 0 < points <= MAX_BRANCHES:
         return first
     for choices in product((False, True), repeat=points):
-        other = _decide(Session(config, probe, world, choices=choices))
-        if (other.action, other.reply) != (first.action, first.reply):
+        branch = Session(config, probe, world, choices=choices)
+        other = _decide(branch)
+        # a branch that meets undecided conditions of its own has not been tried both ways: no conclusion
+        if branch.points > points or (other.action, other.reply) != (first.action, first.reply):
             return first
     first.trace.append(Step("rcpt", "undecided conditions", "no difference",
                             "every answer to them gives the same reply"))
