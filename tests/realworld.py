@@ -95,6 +95,9 @@ ENV_VALUES: dict[str, dict[str, str]] = {
     "devture__exim-relay": {"LOCAL_DOMAINS": "example.com", "RELAY_TO_DOMAINS": "", "RELAY_TO_USERS": "",
                             "RELAY_FROM_HOSTS": "10.0.0.0/8"},
 }
+# variables the images leave unset by default: ${env{NAME}{if set}{if not}} is its "if not" branch
+ENV_UNSET: dict[str, tuple[str, ...]] = {"devture__exim-relay": ("DISABLE_SENDER_VERIFICATION",)}
+ENV_CHOICE = re.compile(r"\$\{env\{(\w+)\}\{([^{}$]*)\}\{([^{}$]*)\}\}")
 ENV_LOOKUP = re.compile(r"\$\{env\{(\w+)\}\{\$value\}\s*(?:fail\s*|\{[^{}]*\}\s*)\}")
 # Host paths of another distribution, as this host (and its snapshot) has them
 EXIM_PATHS: dict[str, dict[str, str]] = {"devture__exim-relay": {"/etc/mail/aliases": "/etc/aliases"}}
@@ -169,6 +172,10 @@ def _substitute(name: str, text: str, steps: list[str], what: str) -> str:
         text = ENV_LOOKUP.sub(lambda m: env.get(m[1], m[0]), text)
         values = ", ".join(f"{k}={v}" for k, v in env.items())
         steps.append(f"{what}: the container's environment written in ({values})")
+    if name in ENV_UNSET:
+        unset = ENV_UNSET[name]
+        text = ENV_CHOICE.sub(lambda m: m[3] if m[1] in unset else m[0], text)
+        steps.append(f"{what}: the container's environment leaves {', '.join(unset)} unset (its default)")
     for path, here in EXIM_PATHS.get(name, {}).items():
         text = text.replace(path, here)
         steps.append(f"{what}: {path} (another distribution's path, not on this host) is {here} here")
