@@ -523,11 +523,12 @@ def rules(
     output: Output = None,
 ) -> None:
     """List the rules, or show one rule's documentation."""
-    from mailcfg.registry import all_rules, rule_by_id
+    from mailcfg.registry import all_rules, listing, rule_by_id
     from mailcfg.reporters import rulelist
 
-    if rule_id is None:
-        _emit((rulelist.render_json if fmt is DecisionFormat.json else rulelist.render_text)(all_rules()), output)
+    if rule_id is None:  # the text needs only the declarations: read without loading the rules' engines
+        _emit(rulelist.render_json(all_rules()) if fmt is DecisionFormat.json else rulelist.render_text(listing()),
+              output)
         return
     rule = rule_by_id(rule_id)
     doc = rule.doc

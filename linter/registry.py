@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib
 import pkgutil
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 
 import mailcfg.rules
 from mailcfg.errors import MailcfgError
+from mailcfg.findings import Severity
 from mailcfg.rule import Rule
 
 
 @cache
 def all_rules() -> tuple[Rule, ...]:
-    found: dict[str, Rule] = {}
-    for info in pkgutil.iter_modules(mailcfg.rules.__path__):
-        module = importlib.import_module(f"mailcfg.rules.{info.name}")
-        for value in vars(module).values():
-            if isinstance(value, Rule):
-                found[value.id] = value
+    found = {rule.id: rule for info in pkgutil.iter_modules(mailcfg.rules.__path__) for rule in _imported(info.name)}
     return tuple(sorted(found.values(), key=lambda r: r.id))
+
+
+def _imported(name: str) -> list[Rule]:
+    module = importlib.import_module(f"mailcfg.rules.{name}")
+    return [value for value in vars(module).values() if isinstance(value, Rule)]
 
 
 def rule_by_id(rule_id: str) -> Rule:
@@ -42,3 +46,49 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
 def canonical_ids(rule_id: str) -> set[str]:
     """The ids a suppression naming `rule_id` covers (a rule's aliases name it too)."""
     return {r.id for r in all_rules() if rule_id == r.id or rule_id in r.aliases} or {rule_id}
+
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A rule as its declaration states it, without its check."""
+
+    id: str
+    title: str
+    severity: Severity
+    tags: tuple[str, ...]
+    system: str
+    aliases: tuple[str, ...] = ()
+
+
+_DECLARED = ("id", "title", "severity", "tags", "system", "aliases")
+
+
+@cache
+def listing() -> tuple[Listed, ...]:
+    """Every rule as declared, read from the rule modules' source without importing them (most load the
+    analysis engines: `mailcfg rules` lists without them); a module whose declarations are not literal
+    `Rule(...)` arguments, or whose source is not at hand, is imported instead."""
+    found: dict[str, Listed] = {}
+    for info in pkgutil.iter_modules(mailcfg.rules.__path__):
+        try:
+            text = resources.files("mailcfg.rules").joinpath(f"{info.name}.py").read_text(encoding="utf-8")
+            declared = [_declared(node) for node in ast.walk(ast.parse(text))
+                        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Rule"]
+        except (OSError, SyntaxError, ValueError, TypeError, KeyError):
+            declared = [Listed(r.id, r.title, r.severity, tuple(r.tags), r.system, tuple(r.aliases))
+                        for r in _imported(info.name)]
+        found |= {rule.id: rule for rule in declared}
+    return tuple(sorted(found.values(), key=lambda r: r.id))
+
+
+def _declared(call: ast.Call) -> Listed:
+    nodes = dict(zip(_DECLARED, call.args, strict=False))
+    nodes |= {k.arg: k.value for k in call.keywords if k.arg in _DECLARED}
+    severity = nodes.pop("severity", None)
+    if not (isinstance(severity, ast.Attribute) and isinstance(severity.value, ast.Name)
+            and severity.value.id == "Severity"):
+        raise ValueError("severity is not written Severity.NAME")
+    values = {k: ast.literal_eval(v) for k, v in nodes.items()}
+    return Listed(values["id"], values["title"], Severity[severity.attr], tuple(values["tags"]), values["system"],
+                  tuple(values.get("aliases", ())))

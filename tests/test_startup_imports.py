@@ -59,6 +59,10 @@ def test_the_templates_load_only_when_a_fix_is_rendered():
     assert _loaded(modules, tuple(n for n in NEVER if n != "jinja2")) == []
 
 
+def test_the_rule_list_loads_no_engine():
+    assert _loaded(_modules("rules"), NEVER + ANALYSIS) == []
+
+
 def test_help_loads_none_of_the_analysis():
     modules = _modules("--help")
     assert "typer" in modules

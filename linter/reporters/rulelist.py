@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from mailcfg.registry import Listed
 from mailcfg.rule import Rule
 
 DOCS = "rules/docs/{id}.md"  # the page in the repository (and in the package, as mailcfg/rules/docs)
@@ -16,7 +17,7 @@ def _json(rule: Rule) -> dict:
             "docs": DOCS.format(id=rule.id)}
 
 
-def render_text(rules: Iterable[Rule]) -> str:
+def render_text(rules: Iterable[Rule | Listed]) -> str:
     return "".join(f"{r.id:<32} {r.severity.value:<8} {','.join(r.tags):<22} {r.title}\n" for r in rules)
 
 
