@@ -6,6 +6,7 @@ import ast
 import difflib
 import importlib
 import pkgutil
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -62,6 +63,18 @@ class Listed:
 
 
 _DECLARED = ("id", "title", "severity", "tags", "system", "aliases")
+_DECLARATION = re.compile(r"^[A-Za-z_]\w* = Rule\(", re.M)  # a rule module's `NAME = Rule(...)` statements
+
+
+def _statement(text: str) -> ast.Assign:
+    """The statement `text` starts with (a declaration spans a few lines): parsed alone, not the module."""
+    lines = text.split("\n", 20)
+    for n in range(1, len(lines) + 1):
+        try:
+            return ast.parse("\n".join(lines[:n])).body[0]
+        except SyntaxError:
+            continue
+    raise ValueError("no statement")
 
 
 @cache
@@ -73,9 +86,8 @@ def listing() -> tuple[Listed, ...]:
     for info in pkgutil.iter_modules(mailcfg.rules.__path__):
         try:
             text = resources.files("mailcfg.rules").joinpath(f"{info.name}.py").read_text(encoding="utf-8")
-            declared = [_declared(node) for node in ast.walk(ast.parse(text))
-                        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Rule"]
-        except (OSError, SyntaxError, ValueError, TypeError, KeyError):
+            declared = [_declared(_statement(text[m.start():]).value) for m in _DECLARATION.finditer(text)]
+        except (OSError, SyntaxError, ValueError, TypeError, KeyError, AttributeError):
             declared = [Listed(r.id, r.title, r.severity, tuple(r.tags), r.system, tuple(r.aliases))
                         for r in _imported(info.name)]
         found |= {rule.id: rule for rule in declared}
