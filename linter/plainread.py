@@ -97,19 +97,20 @@ def _yaml(text: str) -> tuple[list[Item], list[int]] | None:
     seen_probes = False
     item: Item | None = None
     key_indent = dash_indent = -1
+    text = text.replace("\r\n", "\n")
+    if "\t" in text or "\r" in text:
+        return None
     for number, raw in enumerate(text.split("\n"), 1):
-        line = raw.rstrip(" \r")
-        if "\t" in line or "\r" in line:
-            return None
+        line = raw.rstrip(" ")
         content = line.lstrip(" ")
-        if not content or content.startswith("#"):
+        if not content or content[0] == "#":
             continue
         if not seen_probes:
             if line != "probes:" and not re.fullmatch(r"probes: +#.*", line):
                 return None
             seen_probes = True
             continue
-        m = _ITEM.match(line)
+        m = _ITEM.match(line) if content[0] == "-" else None
         if m and (dash_indent < 0 or len(m.group(1)) == dash_indent):
             dash_indent = len(m.group(1))
             key_indent = m.start(2)
@@ -131,12 +132,12 @@ _NOT_PLAIN = object()
 
 
 def _scalar(text: str) -> object:
-    quoted = _SINGLE.match(text)
-    if quoted:
-        return quoted.group(1).replace("''", "'")
-    quoted = _DOUBLE.match(text)
-    if quoted:
-        return quoted.group(1)
+    if text[:1] == "'":
+        quoted = _SINGLE.match(text)
+        return quoted.group(1).replace("''", "'") if quoted else _NOT_PLAIN
+    if text[:1] == '"':
+        quoted = _DOUBLE.match(text)
+        return quoted.group(1) if quoted else _NOT_PLAIN
     if " #" in text:
         text = text[:text.index(" #")]
     text = text.rstrip(" ")
