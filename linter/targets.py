@@ -32,11 +32,14 @@ class Target:
 
 
 def expand(words: list[str], inventory_file: Path | None = None, limit: str | None = None) -> list[Target]:
-    from mailcfg.remote import inventory  # its YAML library loads only for a YAML inventory
     from mailcfg.remote.hosts import HostSpec
     from mailcfg.remote.sshtarget import is_ssh_target
 
-    inv = inventory.load(inventory_file) if inventory_file is not None else None
+    inv = None
+    if inventory_file is not None:  # the inventory reader (and its YAML library) only for a run that names one
+        from mailcfg.remote import inventory
+
+        inv = inventory.load(inventory_file)
     if limit is not None and inv is None:
         raise MailcfgError("--limit selects hosts of an inventory: give one with -i FILE")
     allowed = {h.name for h in inventory.select(inv, limit)} if inv is not None and limit else None
