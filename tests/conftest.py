@@ -24,6 +24,12 @@ def pytest_sessionstart(session) -> None:
         compileall.compile_dir(REPO / folder, quiet=2)
 
 
+def named_apart(findings: list[dict]) -> list[dict]:
+    """JSON findings without their fingerprints: a fingerprint hashes the target's name, so the same host
+    under another name (URL, snapshot path, inventory alias) has other fingerprints and the same findings."""
+    return [{k: v for k, v in f.items() if k != "fingerprint"} for f in findings]
+
+
 def make_snapshot(root: Path, main: str | None = None, master: str | None = None,
                   facts: dict | None = None, files: dict[str, str] | None = None) -> Path:
     """A snapshot directory: etc/postfix/{main,master}.cf, other host files, facts."""

@@ -125,6 +125,8 @@ def error_mailer(view, r: Resolved) -> tuple[str, str] | None:
     the rejection, from the transport's nexthop. Undecided where the nexthop is not known offline: transport_maps
     may send the domain elsewhere, and a bare `error` on a local or virtual domain, or with a relayhost, has a
     nexthop this sketch does not follow."""
+    if r.klass not in TRANSPORTS:  # the class itself is undecided, and recorded so by resolve_for()
+        return None
     transport, _, nexthop = view.get(TRANSPORTS[r.klass]).strip().partition(":")
     if transport.strip().lower() != "error":
         return None
