@@ -24,22 +24,40 @@ class Memo:
 
 
 class Shared(Generic[T]):
-    """Results kept by key for the whole run, the `size` last used of them; safe to use from threads
-    (two threads may compute the same result once each: the last one is kept)."""
+    """Results kept by key for the whole run, the `size` last used of them; safe to use from threads.
+    A result is computed once: threads asking for a key being computed wait for it (a fleet's first
+    hosts arrive together, and each would otherwise compute what the others are computing)."""
 
     def __init__(self, size: int = 256) -> None:
         self.size = size
         self._kept: OrderedDict[str, T] = OrderedDict()
+        self._computing: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: str, compute: Callable[[], T]) -> T:
+    def _kept_value(self, key: str) -> tuple[bool, T | None]:
         with self._lock:
             if key in self._kept:
                 self._kept.move_to_end(key)
-                return self._kept[key]
-        value = compute()
+                return True, self._kept[key]
+            return False, None
+
+    def get(self, key: str, compute: Callable[[], T]) -> T:
+        found, value = self._kept_value(key)
+        if found:
+            return value  # type: ignore[return-value]
         with self._lock:
-            self._kept[key] = value
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
-        return value
+            gate = self._computing.setdefault(key, threading.Lock())
+        with gate:
+            found, value = self._kept_value(key)  # computed while this thread waited
+            if found:
+                return value  # type: ignore[return-value]
+            try:
+                value = compute()  # when it raises, the next waiter computes for itself
+                with self._lock:
+                    self._kept[key] = value
+                    while len(self._kept) > self.size:
+                        self._kept.popitem(last=False)
+                return value
+            finally:
+                with self._lock:
+                    self._computing.pop(key, None)

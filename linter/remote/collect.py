@@ -34,6 +34,7 @@ The output is a framed archive on stdout:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -138,6 +139,7 @@ printf '=== END\n'
 
 
 
+@functools.cache  # the same for every host of a run
 def first_script() -> str:
     """Phase 1 with each mail system's own files and commands (MailSystem.collect: postconf, exim -bV,
     Plesk's `plesk db`...)."""

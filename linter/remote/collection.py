@@ -33,11 +33,11 @@ class Collection:
             return None
         if self._collected is None:
             return first_script()
-        step = _planned(self._collected)
+        key = digest(self._collected)
+        step = _PLANS.get(key, lambda: plan(self._collected))
         if step.empty or self._rounds >= MAX_ROUNDS:
-            withhold_secrets(self._collected, step.secrets)
             # before anything is written, analysed or printed (the planner's private copies aside)
-            self._result = redact(self._collected)[0]
+            self._result = _FINISHED.get(key, lambda: _finished(self._collected, step.secrets))
             return None
         self._step = step
         return send_script(step.wanted, step.optional, step.secrets)
@@ -66,13 +66,16 @@ class Collection:
         return self._result
 
 
-# A fleet's hosts often hold the same files: what to fetch next is planned once for each distinct
-# collection so far (the plan is worked out from what was collected alone).
+# A fleet's hosts often hold the same files: what to fetch next is planned, and a complete collection's
+# secrets withheld and redacted, once for each distinct collection (both depend on what was collected
+# alone). A finished collection may so be shared by several hosts: it is read, never changed.
 _PLANS: Shared[Plan] = Shared()
+_FINISHED: Shared[Collected] = Shared()
 
 
-def _planned(collected: Collected) -> Plan:
-    return _PLANS.get(digest(collected), lambda: plan(collected))
+def _finished(collected: Collected, secrets: set[str]) -> Collected:
+    withhold_secrets(collected, secrets)
+    return redact(collected)[0]
 
 
 def digest(collected: Collected, *more: object) -> str:
