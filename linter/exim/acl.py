@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -87,9 +88,9 @@ def run_acl(session: Session, where: str, text: str, origin: Origin | None, leve
         elif verb == "require" and rc != OK:
             outcome = AclResult(rc, message, statement, name)
         if outcome is not None:
-            session.step(where, str(statement), _WORD[outcome.rc], f"end of {name}", statement.origin)
+            session.step(where, statement.text, _WORD[outcome.rc], f"end of {name}", statement.origin)
             return outcome
-        session.step(where, str(statement), "next", "", statement.origin)
+        session.step(where, statement.text, "next", "", statement.origin)
     session.step(where, name, "deny", "end of the ACL: implicit deny", origin)
     return AclResult(FAIL, None, None, name)
 
@@ -138,23 +139,27 @@ def _statement(session: Session, where: str, statement: Statement, level: int) -
     return rc, verified_message
 
 
+# The list conditions: the kind of list, and what is looked for in it
+_SUBJECTS: dict[str, tuple[str, Callable[[Session], Host | str]]] = {
+    "hosts": ("host", lambda s: s.client),
+    "domains": ("domain", lambda s: s.rcpt_domain),
+    "local_parts": ("localpart", lambda s: s.rcpt_local),
+    "senders": ("address", lambda s: s.sender),
+    "sender_domains": ("domain", lambda s: s.sender_domain),
+    "recipients": ("address", lambda s: s.rcpt),
+}
+
+
 def _condition(session: Session, where: str, item: AclItem, level: int) -> tuple[str, str | None]:
     """One condition's answer (OK, FAIL, DEFER, ERROR, or DISCARD/DROP from a nested ACL), and any
     user message it supplies (a failed verification's)."""
     name, value = item.name, item.value
-    probe = session.probe
     if name in _LIVE:
         return _unknown(session, where, str(item), "needs the live server (DNS, counters or message content)",
                                item.origin)
-    if name in ("hosts", "domains", "local_parts", "senders", "sender_domains", "recipients"):
-        kind, subject = {
-            "hosts": ("host", Host(probe.client, probe.client_name)),
-            "domains": ("domain", session.rcpt_domain),
-            "local_parts": ("localpart", session.rcpt_local),
-            "senders": ("address", session.sender),
-            "sender_domains": ("domain", session.sender_domain),
-            "recipients": ("address", session.rcpt),
-        }[name]
+    if name in _SUBJECTS:
+        kind, subject_of = _SUBJECTS[name]
+        subject = subject_of(session)
         if name == "sender_domains" and not session.sender:
             session.step(where, str(item), "no match", "the sender is empty: it has no domain", item.origin)
             return FAIL, None

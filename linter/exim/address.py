@@ -10,9 +10,16 @@ is why a reply can quote the argument changed. Replies quote the argument as Exi
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 
-SPECIALS = set(' ()<>@,;:\\".[]\x7f')
+# Runs of characters the C loops step over one at a time
+_BLANKS = re.compile(r"\s*")  # isspace()
+_LITERAL = re.compile(r"[.:0-9a-fA-F]*")  # a domain literal's digits, dots and colons
+_LABEL = re.compile(r"[-0-9A-Za-z]*")  # a domain label (ASCII letters and digits, hyphens)
+_QUOTED = re.compile(r'[^"\\]*')  # inside a quoted string, up to a quote or a backslash
+_ATOM = re.compile(r'[^ ()<>@,;:\\".\[\]\x7f\x00-\x1f]*')  # an atom: no special, space, DEL or control
 MAX_BRACKETS = 5  # strip_excess_angle_brackets: more nested pairs than this are an error
 MAX_ADDRESS = 256  # EXIM_EMAILADDR_MAX: a longer address is refused
 
@@ -95,14 +102,22 @@ class _Parser:
         self.comment_at = 0  # last_comment_position
 
     def ch(self, at: int | None = None) -> str:
-        at = self.i if at is None else at
-        return self.s[at] if at < len(self.s) else ""
+        try:
+            return self.s[self.i if at is None else at]
+        except IndexError:
+            return ""
+
+    def _run_of(self, run: re.Pattern[str]) -> str:
+        """The characters from here on that `run` matches, stepped over."""
+        found = run.match(self.s, self.i)
+        assert found is not None  # every run pattern matches the empty string
+        self.i = found.end()
+        return found[0]
 
     def skip_comment(self) -> None:
         self.comment_at = self.i
         while self.i < len(self.s):
-            while self.ch().isspace():
-                self.i += 1
+            self._run_of(_BLANKS)
             if self.ch() != "(":
                 break
             level = 1
@@ -129,9 +144,7 @@ class _Parser:
             if self.s[self.i:self.i + 5].lower() in ("ipv6:", "ipv4:"):
                 out += self.s[self.i:self.i + 5]
                 self.i += 5
-            while self.ch() and (self.ch() in ".:" or self.ch() in "0123456789abcdefABCDEF"):
-                out += self.ch()
-                self.i += 1
+            out += self._run_of(_LITERAL)
             if self.ch() == "]":
                 out += "]"
                 self.i += 1
@@ -145,9 +158,7 @@ class _Parser:
         while True:
             start = len(out)
             if self.ch() != "-":
-                while self.ch() and ((self.ch().isascii() and self.ch().isalnum()) or self.ch() == "-"):
-                    out += self.ch()
-                    self.i += 1
+                out += self._run_of(_LABEL)
             self.skip_comment()
             if len(out) == start:  # an empty component
                 if self.syntax.trailing_dot and out and self.ch() != ".":
@@ -171,24 +182,25 @@ class _Parser:
                 out += '"'
                 self.i += 1
                 while self.ch() and self.ch() != '"':
-                    out += self.ch()
-                    if self.ch() == "\\" and self.ch(self.i + 1):
-                        self.i += 1
+                    out += self._run_of(_QUOTED)
+                    if self.ch() == "\\":
                         out += self.ch()
-                    self.i += 1
+                        if self.ch(self.i + 1):
+                            self.i += 1
+                            out += self.ch()
+                        self.i += 1
                 if self.ch() != '"':
                     self.error = "unmatched doublequote in local part"
                     return out
                 out += '"'
                 self.i += 1
             else:
-                while self.ch() and ((self.ch() not in SPECIALS and ord(self.ch()) >= 32) or self.ch() == "\\"):
-                    c = self.ch()
-                    out += c
-                    self.i += 1
-                    if c == "\\" and self.ch():
-                        out += self.ch()
-                        self.i += 1
+                while True:
+                    out += self._run_of(_ATOM)
+                    if self.ch() != "\\":
+                        break
+                    out += "\\" + self.ch(self.i + 1)
+                    self.i += 2 if self.ch(self.i + 1) else 1
             self.skip_comment()
             if len(out) == word_start and self.ch() != ".":
                 if not out and not allow_null:
@@ -231,6 +243,7 @@ class _Parser:
         return f"{local}@{self.domain(False)}", True
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function: a policy's probes repeat their addresses
 def extract(mailbox: str, allow_null: bool, syntax: Syntax = Syntax()) -> Extracted:
     """parse_extract_address for one SMTP argument (no header groups)."""
     p = _Parser(mailbox, syntax)
@@ -319,6 +332,7 @@ def _succeeded(p: _Parser, mailbox: str, start: int, end: int, address: str, has
     return Extracted(address, None, has_domain)
 
 
+@functools.lru_cache(maxsize=4096)
 def split(address: str) -> Split:
     """deliver_split_address without the percent hack: the domain after the last `@`, in lower
     case; the local part with unquoted double quotes and quoting backslashes removed."""

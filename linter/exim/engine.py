@@ -8,6 +8,7 @@ must be set for any mail to be accepted. Replies are Exim's own texts.
 from __future__ import annotations
 
 import ipaddress
+import string
 from dataclasses import replace
 from itertools import product
 
@@ -17,7 +18,7 @@ from mailcfg.exim.auth import PASSWORD_MECHANISMS, public_name, servers
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.expand import expand, truth
 from mailcfg.exim.lists import split_list
-from mailcfg.exim.match import Host, ListError, in_list, match_list
+from mailcfg.exim.match import ListError, in_list, match_list
 from mailcfg.exim.parse import Driver
 from mailcfg.exim.services import service_name
 from mailcfg.exim.session import TLS_CIPHER, Session, World
@@ -26,6 +27,7 @@ from mailcfg.transaction import Decision, Probe, Step
 ACCEPTED = "250 Accepted"
 
 
+_NAME_CHARS = frozenset(string.ascii_letters + string.digits + ".-")  # what a HELO name may hold
 MAX_BRANCHES = 4  # undecided conditions whose both answers are tried (2**4 runs at most)
 
 
@@ -131,8 +133,8 @@ def _helo_syntax(s: Session, helo: str) -> bool:
             return ipaddress.ip_address(inner).version == (version or ipaddress.ip_address(inner).version)
         except ValueError:
             return False
-    allowed = s.config.option("helo_allow_chars")
-    return bool(helo) and all((c.isascii() and c.isalnum()) or c in ".-" or c in allowed for c in helo)
+    allowed = s.config.remember("helo chars", lambda: _NAME_CHARS | set(s.config.option("helo_allow_chars")))
+    return bool(helo) and set(helo) <= allowed
 
 
 def _read_address(s: Session, stage: str, written: str) -> str | tuple[str, str, str]:
@@ -146,8 +148,9 @@ def _read_address(s: Session, stage: str, written: str) -> str | tuple[str, str,
                 s.undecided_step(stage, f"MAIL FROM parameters {' '.join(known)}", "what Exim does with their "
                                  "values is not modelled", None, branch=False)
         data = put_back_option(data, rcpt=stage == "rcpt")
-    syntax = Syntax(*(s.config.option(o) == "true" for o in
-                      ("allow_domain_literals", "strip_trailing_dot", "strip_excess_angle_brackets")))
+    syntax = s.config.remember("address syntax", lambda: Syntax(*(
+        s.config.option(o) == "true" for o in ("allow_domain_literals", "strip_trailing_dot",
+                                                "strip_excess_angle_brackets"))))
     found = extract(data, allow_null=stage == "mail", syntax=syntax)
     what = "MAIL FROM" if stage == "mail" else "RCPT TO"
     if found.address is None:
@@ -221,7 +224,7 @@ def _advertised(s: Session, option: str, stage: str = "helo") -> bool | None:
     value = s.config.option(option)
     setting = s.config.setting(option)
     try:
-        outcome = match_list(s.env, "host", value, Host(s.probe.client, s.probe.client_name))
+        outcome = match_list(s.env, "host", value, s.client)
     except ListError as exc:  # Exim takes a list it cannot use as not matching
         s.step(stage, option, "no match", str(exc), setting.origin if setting else None)
         return False

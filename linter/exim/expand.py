@@ -32,6 +32,12 @@ class Context:
     exists: Callable[[str], bool | None] = lambda _path: None  # a file on the host; None: not known
     read_lines: Callable[[str], list[str] | None] = lambda _path: None  # a host file's lines; None: not known
     host_in: Callable[[str, str], bool | None] = lambda _ip, _list: None  # match_ip: an address in a host list
+    # What expansions gave, by text and the values of the variables they read (a trie, see _recall):
+    # shared by the sessions of one configuration, whose files answer every probe alike. None: not kept.
+    answers: dict[str, _Read | Expanded] | None = None
+    # How often expansions consulted the session (read a variable, asked host_in): an answer found
+    # while this stayed put is the same for every probe with the same subject (match.match_list)
+    consulted: int = 0
 
 
 @dataclass(frozen=True)
@@ -45,8 +51,22 @@ class Expanded:
 def expand(text: str, ctx: Context) -> Expanded:
     if "$" not in text and "\\" not in text:
         return Expanded(text)
+    if ctx.answers is None:
+        return _expand(_Parser(text, ctx))
+    known = _recall(ctx.answers.get(text), ctx)
+    if known is not None:
+        return known
+    parser = _Parser(text, ctx, reads=[])
+    result = _expand(parser)
+    if parser.reads is not None:
+        ctx.answers[text] = _remember(ctx.answers.get(text), parser.reads, result)
+    return result
+
+
+def _expand(parser: _Parser) -> Expanded:
+    text = parser.s
     try:
-        value, _ = _Parser(text, ctx).run(0, stop="")
+        value, _ = parser.run(0, stop="")
         return Expanded(value)
     except ForcedFail:
         return Expanded(None, "the expansion is forced to fail", forced_fail=True)
@@ -54,6 +74,46 @@ def expand(text: str, ctx: Context) -> Expanded:
         return Expanded(None, f"Exim cannot expand {text!r}: {exc}", error=True)
     except Undecidable as exc:
         return Expanded(None, str(exc))
+
+
+_MISSING = object()  # a variable nobody set, as an expansion read it
+
+
+@dataclass
+class _Read:
+    """A variable an expansion read, and what it went on to do for each value it had."""
+
+    name: str
+    then: dict[object, _Read | Expanded]  # value (or _MISSING) -> the next variable read, or the answer
+
+
+def _recall(node: _Read | Expanded | None, ctx: Context) -> Expanded | None:
+    """The answer an expansion gave before with the same values of every variable it read (it reads
+    the same ones in the same order for as long as their values agree: it is deterministic)."""
+    variables = ctx.variables
+    while isinstance(node, _Read):
+        ctx.consulted += 1
+        node = node.then.get(variables.get(node.name, _MISSING))
+    return node
+
+
+def _remember(root: _Read | Expanded | None, reads: list[tuple[str, object]], answer: Expanded
+              ) -> _Read | Expanded:
+    """`root` with one more path: the variables read, in order, with their values, then the answer."""
+    if not reads:
+        return answer
+    root = root if isinstance(root, _Read) else _Read(reads[0][0], {})
+    node = root
+    for i, (name, value) in enumerate(reads):
+        if node.name != name:  # a deterministic expansion never gets here; then it is not remembered
+            return root
+        follows = node.then.get(value)
+        if follows is None:
+            follows = node.then[value] = _Read(reads[i + 1][0], {}) if i + 1 < len(reads) else answer
+        if not isinstance(follows, _Read):
+            return root
+        node = follows
+    return root
 
 
 def truth(value: str) -> bool | None:
@@ -76,10 +136,14 @@ MAX_NESTING = 50  # expansions and conditions nested deeper are left undecided, 
 
 
 class _Parser:
-    def __init__(self, text: str, ctx: Context) -> None:
+    def __init__(self, text: str, ctx: Context, reads: list[tuple[str, object]] | None = None) -> None:
         self.s = text
         self.ctx = ctx
         self.depth = 0
+        # the variables read so far and their values, for Context.answers; None when the answer depends on
+        # more than they (a match_ip consults the probe's host and the trace)
+        self.reads = reads
+        self.bound = 0  # ${lookup} branches being expanded: $value is then the lookup's own
 
     def _deeper(self) -> None:
         self.depth += 1
@@ -120,9 +184,13 @@ class _Parser:
         return "".join(out), i
 
     def _variable(self, name: str) -> str:
-        if name not in self.ctx.variables:
+        value = self.ctx.variables.get(name, _MISSING)
+        self.ctx.consulted += 1
+        if self.reads is not None and not (self.bound and name == "value"):
+            self.reads.append((name, value))
+        if value is _MISSING:
             raise Undecidable(f"${name} is not known offline")
-        return self.ctx.variables[name]
+        return value  # type: ignore[return-value]
 
     def _dollar(self, i: int) -> tuple[str, int]:
         s = self.s
@@ -173,6 +241,7 @@ class _Parser:
         if i < len(self.s) and self.s[i] == "{":
             saved = self.ctx.variables.get("value")
             self.ctx.variables["value"] = value or ""
+            self.bound += 1
             try:
                 yes, i = self._branch(i, value is not None)
                 i = self._skip_blanks(i)
@@ -184,6 +253,7 @@ class _Parser:
                     if value is None:
                         raise ForcedFail()
             finally:
+                self.bound -= 1
                 if saved is None:
                     self.ctx.variables.pop("value", None)
                 else:
@@ -320,6 +390,8 @@ class _Parser:
         if name == "match_ip":
             address, j = self._braced(j)
             hosts, j = self._braced(j)
+            self.reads = None
+            self.ctx.consulted += 1
             found = self.ctx.host_in(address, hosts)
             if found is None:
                 raise Undecidable(f"match_ip{{{address}}}{{{hosts}}} is not decided offline")

@@ -8,6 +8,7 @@ Debian's generator produces lines too: those it writes itself point at the setti
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from mailcfg.findings import Location
 
@@ -17,7 +18,7 @@ class Origin:
     file: str  # snapshot-relative path, as findings report it
     line: int  # from 1
 
-    @property
+    @cached_property  # every step of every decision's trace points somewhere (Location is frozen)
     def location(self) -> Location:
         return Location(self.file, self.line)
 

@@ -8,6 +8,7 @@ snapshot lacks, or an expansion the model does not evaluate is undecided (result
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -40,6 +41,15 @@ class Environment:
     # An address's answers for named domain lists, kept as Exim keeps them (domain_cache): a list first
     # matched against the domain before the percent hack keeps that answer for the rewritten one.
     domain_cache: dict[str, bool] | None = None
+    # Lists' answers by (kind, text, subject, dns) for one configuration, with what they took for granted
+    # (see match_list); None: not kept
+    answers: dict[tuple, tuple[Outcome, tuple[str, ...]]] | None = None
+    assumed: list[str] = field(default_factory=list)  # what matching took for granted, in order
+
+
+def _assume(env: Environment, text: str) -> None:
+    env.assumed.append(text)
+    env.assume(text)
 
 
 MAX_NESTING = 50  # named lists inside named lists followed this deep (the analysis's own stack is finite)
@@ -54,6 +64,26 @@ Subject = Host | str
 
 
 def match_list(env: Environment, kind: str, text: str, subject: Subject, seen: tuple[str, ...] = ()) -> Outcome:
+    """The list's answer. One that consulted nothing of the session but the subject (no variable, no
+    cache of domain answers) is remembered for the configuration, and what it took for granted is
+    taken again when it is reused."""
+    if seen or env.answers is None or (kind == "domain" and env.domain_cache is not None):
+        return _match_list(env, kind, text, subject, seen)
+    key = (kind, text, subject.address, subject.name, env.dns) if isinstance(subject, Host) else \
+        (kind, text, subject, env.dns)
+    known = env.answers.get(key)
+    if known is not None:
+        for assumption in known[1]:
+            env.assume(assumption)
+        return known[0]
+    consulted, assumed = env.context.consulted, len(env.assumed)
+    outcome = _match_list(env, kind, text, subject, seen)
+    if env.context.consulted == consulted:
+        env.answers[key] = (outcome, tuple(env.assumed[assumed:]))
+    return outcome
+
+
+def _match_list(env: Environment, kind: str, text: str, subject: Subject, seen: tuple[str, ...]) -> Outcome:
     expanded = expand(text, env.context)
     if expanded.forced_fail:
         return Outcome(False, "", "")  # "as if the subject is not in the list"
@@ -120,6 +150,8 @@ def _match_items(env: Environment, kind: str, items: list[str], subject: Subject
     return Outcome(negated, "")
 
 
+# pure functions of an item's text, asked again for every probe
+@functools.lru_cache(maxsize=4096)
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         addr = ipaddress.ip_address(text)
@@ -130,6 +162,7 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return addr
 
 
+@functools.lru_cache(maxsize=4096)
 def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     if "/" not in text:
         addr = _address(text)
@@ -140,6 +173,7 @@ def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _lookup_kind(item: str) -> tuple[str, str] | None:
     """("lsearch", "/etc/file") for `lsearch;/etc/file` and its partial-/net- forms."""
     m = re.match(r"^([a-z0-9*@-]+);\s*(.*)$", item, re.S)
@@ -200,7 +234,7 @@ def _host_item(env: Environment, item: str, host: Host) -> tuple[bool | str | No
         return None, "the primary host name is not known"
     addresses = env.hosts_file.get(name.lower())
     if addresses is None and name.lower() == "localhost" and not env.hosts_file:
-        env.assume("localhost is taken to be 127.0.0.1 and ::1 (the snapshot has no /etc/hosts)")
+        _assume(env, "localhost is taken to be 127.0.0.1 and ::1 (the snapshot has no /etc/hosts)")
         addresses = ["127.0.0.1", "::1"]
     if addresses is None and not env.dns:
         return "unknown", ""  # without DNS the name is not found: Exim's "failed to find IP address"
@@ -229,7 +263,7 @@ def _domain_item(env: Environment, item: str, domain: str) -> tuple[bool | None,
         return re.search(item, domain) is not None, ""
     if item == "@":
         if env.primary_hostname is None:
-            env.assume(f"the host's own name is not known: taken to differ from {domain}")
+            _assume(env, f"the host's own name is not known: taken to differ from {domain}")
             return False, ""
         return domain == env.primary_hostname.lower(), ""
     if item == "@[]":

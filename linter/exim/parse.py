@@ -7,6 +7,7 @@ it, with their wording; the first one found stops the parse, as it stops Exim.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from mailcfg.exim.lines import Origin
 from mailcfg.exim.options import known
@@ -61,6 +62,10 @@ class AclItem:
         return ACL_ITEMS[self.name]
 
     def __str__(self) -> str:
+        return self._text
+
+    @cached_property  # every decision's trace names the item again
+    def _text(self) -> str:
         return f"{'!' if self.negated else ''}{self.name}" + ("" if self.name == "endpass" else f" = {self.value}")
 
 
@@ -72,6 +77,10 @@ class Statement:
 
     def __str__(self) -> str:
         return " ".join([self.verb] + [str(i) for i in self.items])
+
+    @cached_property  # asked once the statement is complete: by the engine, for every decision's trace
+    def text(self) -> str:
+        return str(self)
 
 
 @dataclass

@@ -45,9 +45,11 @@ class Session:
     sender_failure: tuple[str, str] | None = None  # (sender, why) once sender verification has failed
     context: Context = field(init=False)
     env: Environment = field(init=False)
+    client: Host = field(init=False)  # the probe's client, as host lists see it
 
     def __post_init__(self) -> None:
         probe, config = self.probe, self.config
+        self.client = Host(probe.client, probe.client_name)
         port = str(probe.port or 25)
         variables = {
             "sender_host_address": probe.client, "sender_host_name": probe.client_name or "",
@@ -58,12 +60,13 @@ class Session:
             "sender_address_local_part": "", "rcpt_count": "0", "recipients_count": "0",
             "smtp_active_hostname": config.primary_hostname or "",
         }
-        self.context = Context(variables, exists=self._exists, read_lines=config.read_lines, host_in=self._host_in)
+        self.context = Context(variables, exists=self._exists, read_lines=config.read_lines, host_in=self._host_in,
+                               answers=config.remember("expansions", dict))
         addresses = [i.address for i in config.snapshot.facts.interfaces] \
             if config.snapshot.facts.interfaces is not None else None
         self.env = Environment(config.parsed.lists, self.context, config.primary_hostname, addresses,
                                config.hosts_file, config.read_lines, config.snapshot.directory, self.assume,
-                               self.world.dns)
+                               self.world.dns, answers=config.remember("list answers", dict))
 
     def _exists(self, path: str) -> bool | None:
         # the filesystem is asked once per configuration and path, not once per probe
