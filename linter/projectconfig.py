@@ -189,15 +189,17 @@ def load(config: Path | None = None, isolated: bool = False) -> ProjectConfig:
 def _read_chain(path: Path, seen: list[Path]) -> dict[str, Any]:
     """The file's keys over those of the files it extends (paths in each made relative to the first)."""
     real = path.resolve()
-    if real in seen:
-        raise MailcfgError(f"{path}: extends itself through {' -> '.join(str(p) for p in seen)}")
-    data = _read(path)
+    data, extends_at = _read(path)
     if "extends" not in data:
         return data
     parent = path.parent / data.pop("extends")
     if not parent.is_file():
-        raise MailcfgError(f"{path}: extends {parent}: no such file")
-    base = _read_chain(parent, [*seen, real])
+        raise MailcfgError(f"{path}:{extends_at}: extends: {parent}: no such file")
+    chain = [*seen, real]
+    if parent.resolve() in chain:
+        raise MailcfgError(f"{path}:{extends_at}: extends: {parent} extends itself through "
+                           f"{' -> '.join(str(p) for p in [*chain, parent.resolve()])}")
+    base = _read_chain(parent, chain)
     for key in ("baseline",):  # relative to the file that names it
         if key in base:
             base[key] = os.path.relpath(parent.parent / base[key], path.parent)
@@ -207,8 +209,9 @@ def _read_chain(path: Path, seen: list[Path]) -> dict[str, Any]:
     return merged
 
 
-def _read(path: Path) -> dict[str, Any]:
-    """One file, validated; rule entries and severity keys canonical. Errors name file:line:column."""
+def _read(path: Path) -> tuple[dict[str, Any], str]:
+    """One file, validated; rule entries and severity keys canonical. Errors name file:line:column.
+    With it, the line:column of its `extends` value (for the errors only the chain can see)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -225,7 +228,7 @@ def _read(path: Path) -> dict[str, Any]:
     except YAMLError as exc:
         raise MailcfgError(f"{path}:1:1: {str(exc).splitlines()[0]}") from None
     if doc is None:
-        return {}
+        return {}, "1:1"
     _validate(path, doc)
     for key in ENTRY_KEYS:
         _check_entries(path, doc, key)
@@ -234,7 +237,8 @@ def _read(path: Path) -> dict[str, Any]:
         for key in ENTRY_KEYS:
             _check_entries(path, entry, key)
         _check_severity(path, entry)
-    return _plain(doc)
+    line, column = _position(doc, ["extends"])
+    return _plain(doc), f"{line}:{column}"
 
 
 def _validate(path: Path, doc: Any) -> None:
@@ -262,7 +266,8 @@ def _wording(error: Any) -> str:
         return f"unknown key {extra[0]!r}" + (f" (known: {', '.join(known)})" if known else "")
     if error.validator == "enum":
         return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
-    return error.message
+    shown = repr(error.instance)  # a whole mapping or file in the message would not be one line a reader takes in
+    return error.message.replace(shown, shown[:60] + "...", 1) if len(shown) > 80 else error.message
 
 
 def _position(doc: Any, path: list[Any]) -> tuple[int, int]:
