@@ -142,6 +142,19 @@ def myorigin(view: ParameterView) -> str:
 
 def own_addresses(view: ParameterView) -> list[str]:
     """Addresses smtpd counts as its own for `[ip]` literals: inet_interfaces plus proxy_interfaces."""
+    found = view.memo.get("own-addresses")
+    if found is None:  # asked for every address literal
+        addrs = _own_addresses(view)
+        found = view.memo["own-addresses"] = {"text": addrs, "parsed": {ipaddress.ip_address(a) for a in addrs}}
+    return list(found["text"])
+
+
+def _own_parsed(view: ParameterView) -> set:
+    own_addresses(view)
+    return view.memo["own-addresses"]["parsed"]
+
+
+def _own_addresses(view: ParameterView) -> list[str]:
     addrs = [i.address for i in view.listen_addresses()]
     for item in view.items("proxy_interfaces"):
         try:
@@ -163,7 +176,7 @@ def is_local(view: ParameterView, domain: str) -> tuple[bool, str, Location | No
         addr = address_of(name[1:-1])
         if addr is None:
             return False, "", None
-        if addr in {ipaddress.ip_address(a) for a in own_addresses(view)}:
+        if addr in _own_parsed(view):
             return True, f"[{addr}] is one of this host's addresses (inet_interfaces/proxy_interfaces)", \
                 view.location("inet_interfaces")
     return False, "", None
@@ -174,6 +187,7 @@ def without_final_dot(name: str) -> str:
     return name[:-1] if len(name) > 1 and name.endswith(".") and not name.endswith("..") else name
 
 
+@functools.lru_cache(maxsize=4096)  # the same names come back probe after probe
 def valid_hostname(name: str) -> bool:
     if not name or len(name) > 255 or re.fullmatch(r"[0-9.]+", name):
         return False
@@ -182,6 +196,7 @@ def valid_hostname(name: str) -> bool:
                and not label.startswith("-") and not label.endswith("-") for label in labels)
 
 
+@functools.lru_cache(maxsize=4096)
 def address_of(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The address a literal's inside (`1.2.3.4`, `IPv6:2001:db8::1`) names, or None."""
     try:

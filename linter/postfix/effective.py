@@ -27,6 +27,8 @@ class ParameterView:
         self._items: dict[str, list[str]] = {}
         self._origins: dict[str, Override | Parameter | None] = {}
         self._yes: dict[str, bool] = {}
+        self._compat: tuple[int, ...] | None = None
+        self._listen: list[Interface] | None = None
         self.memo: dict[str, dict] = {}  # results derived from this view alone (resolved addresses, ...)
 
     def origin(self, name: str) -> Override | Parameter | None:
@@ -72,7 +74,9 @@ class ParameterView:
 
     @property
     def compat(self) -> tuple[int, ...]:
-        return compat_level(self.get("compatibility_level"))
+        if self._compat is None:  # asked by every decision
+            self._compat = compat_level(self.get("compatibility_level"))
+        return self._compat
 
     def _computed_default(self, name: str) -> str | None:
         facts = self.config.snapshot.facts
@@ -97,6 +101,11 @@ class ParameterView:
 
     def listen_addresses(self) -> list[Interface]:
         """The host's own addresses as Postfix sees them: inet_interfaces within inet_protocols."""
+        if self._listen is None:  # asked for every address literal
+            self._listen = self._listen_addresses()
+        return list(self._listen)
+
+    def _listen_addresses(self) -> list[Interface]:
         protocols = {p.lower() for p in split_list(self.get("inet_protocols"))}
         versions = {4, 6} if "all" in protocols else {v for v, p in ((4, "ipv4"), (6, "ipv6")) if p in protocols}
         chosen = [i for i in self._listen_interfaces() if ipaddress.ip_address(i.address).version in versions]

@@ -10,6 +10,9 @@ policy server or a table outside the snapshot is recorded as undecided and treat
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from operator import attrgetter
+
 from mailcfg.errors import MailcfgError
 from mailcfg.findings import Location
 from mailcfg.postfix.address import internal_form
@@ -31,6 +34,7 @@ from mailcfg.postfix.session import (
     REJECT,
     SENDER,
     Crash,
+    Defer,
     ServerError,
     Session,
     action_of,
@@ -180,6 +184,35 @@ def _decide(view: ParameterView, probe: Probe) -> Decision:
     if fatal is not None:
         step = Step("startup", "smtpd_check_init", "error", fatal[0], fatal[1])
         return Decision("error", "startup", None, trace=[step])
+    # Everything before RCPT TO is the same for every recipient: the relay search sends dozens of
+    # recipient forms with one client, HELO and sender, so it is worked out once for them.
+    others = _others(probe)
+    cache = view.memo.setdefault("opened", {})
+    opened = cache.get(others)
+    if opened is None:
+        opened = cache[others] = _opened(view, probe)
+    if isinstance(opened, Decision):
+        return Decision(opened.action, opened.stage, opened.reply, trace=list(opened.trace),
+                        undecided=list(opened.undecided))
+    s = opened.copy(probe)
+    recipient = internal_form(probe.rcpt)
+    if recipient.lower() == "postmaster":
+        s.step("RCPT TO", "permit", "RFC 5321 requires plain <postmaster> to be accepted")
+        return _done(s, "250 2.1.5 Ok", "rcpt")
+    if not recipient or bad_syntax(s, recipient):
+        s.step("RCPT TO", "reject", "trivial-rewrite finds the recipient address invalid")
+        return _done(s, "501 5.1.3 Bad recipient address syntax", "rcpt")
+    s.recipient = recipient
+    reply = _check_rcpt(s, view.yes("smtpd_delay_reject"), others)
+    return _done(s, reply or "250 2.1.5 Ok", "rcpt")
+
+
+# A probe's fields but its recipient: what a session knows before RCPT TO.
+_others = attrgetter(*(f.name for f in fields(Probe) if f.name != "rcpt"))
+
+
+def _opened(view: ParameterView, probe: Probe) -> Session | Decision:
+    """The session up to RCPT TO (its recipient not looked at), or the decision if it ends before."""
     s = Session(view, probe, False, probe.helo, internal_form(probe.sender) if probe.sender else "")
     s.evaluate = generic
     s.stage = "connect"
@@ -229,16 +262,7 @@ def _decide(view: ParameterView, probe: Probe) -> Decision:
         if reply is not None:
             return _done(s, reply, "mail")
     s.stage = "rcpt"
-    recipient = internal_form(probe.rcpt)
-    if recipient.lower() == "postmaster":
-        s.step("RCPT TO", "permit", "RFC 5321 requires plain <postmaster> to be accepted")
-        return _done(s, "250 2.1.5 Ok", "rcpt")
-    if not recipient or bad_syntax(s, recipient):
-        s.step("RCPT TO", "reject", "trivial-rewrite finds the recipient address invalid")
-        return _done(s, "501 5.1.3 Bad recipient address syntax", "rcpt")
-    s.recipient = recipient
-    reply = _check_rcpt(s, delay)
-    return _done(s, reply or "250 2.1.5 Ok", "rcpt")
+    return s
 
 
 def _tls(s: Session) -> bool:
@@ -333,21 +357,13 @@ def _run_list(s: Session, param: str, reply_name: str, reply_class: str) -> str:
     return status
 
 
-def _check_rcpt(s: Session, delay: bool) -> str | None:
+def _check_rcpt(s: Session, delay: bool, others: tuple) -> str | None:
     """smtpd_check_rcpt(): delayed lists, then relay and recipient lists, defer_if_permit, unlisted."""
     view = s.view
     if delay:
-        s.carried_defer = None
-        for param, name, cls in (
-            ("smtpd_client_restrictions", s.namaddr, CLIENT),
-            ("smtpd_helo_restrictions", s.helo, HELO),
-            ("smtpd_sender_restrictions", s.sender, SENDER),
-        ):
-            if name is None:
-                continue
-            reply = _run_stage(s, "rcpt", param, name, cls)
-            if reply is not None:
-                return reply
+        reply = _delayed(s, others)
+        if reply is not None:
+            return reply
     s.stage = "rcpt"
     s.warn_if_reject = s.recursion = 0
     s.defer_if_reject = None
@@ -364,6 +380,46 @@ def _check_rcpt(s: Session, delay: bool) -> str | None:
     if status != REJECT and view.yes("smtpd_reject_unlisted_recipient") and not s.rcptmap_checked:
         status = unlisted(s, "smtpd_reject_unlisted_recipient")
     return s.reply if status == REJECT else None
+
+
+@dataclass(frozen=True)
+class _Delayed:
+    """What the delayed client, HELO and sender lists added to a session that did not ask for its recipient."""
+
+    trace: list[Step]
+    undecided: list[str]
+    carried_defer: Defer | None
+    reply: str | None
+    refused: bool
+
+
+def _delayed(s: Session, others: tuple) -> str | None:
+    """The client, HELO and sender lists at RCPT TO; the reply if one rejects. Where they never looked at the
+    recipient, what they did holds for every recipient of the same client, HELO and sender (kept per view)."""
+    cache = s.view.memo.setdefault("delayed", {})
+    known = cache.get(others)
+    if known is not None:
+        s.trace += known.trace
+        s.undecided += known.undecided
+        s.carried_defer, s.reply, s.stage = known.carried_defer, known.reply, "rcpt"
+        return known.reply if known.refused else None
+    first, undecided, s.recipient_read = len(s.trace), len(s.undecided), False
+    s.carried_defer = None
+    reply = None
+    for param, name, cls in (
+        ("smtpd_client_restrictions", s.namaddr, CLIENT),
+        ("smtpd_helo_restrictions", s.helo, HELO),
+        ("smtpd_sender_restrictions", s.sender, SENDER),
+    ):
+        if name is None:
+            continue
+        reply = _run_stage(s, "rcpt", param, name, cls)
+        if reply is not None:
+            break
+    if not s.recipient_read:
+        cache[others] = _Delayed(s.trace[first:], s.undecided[undecided:], s.carried_defer, s.reply,
+                                 reply is not None)
+    return reply
 
 
 def _relay_list_emulated(view: ParameterView) -> bool:

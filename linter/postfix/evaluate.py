@@ -50,7 +50,9 @@ def generic(s: Session, items: list[Item], reply_name: str, reply_class: str, de
     saved_recursion = s.recursion
     s.recursion += 1
     status = DUNNO
-    classes = set(s.view.items("smtpd_restriction_classes"))
+    classes = s.view.memo.get("classes")
+    if classes is None:  # every list, class and table result runs through here
+        classes = s.view.memo["classes"] = set(s.view.items("smtpd_restriction_classes"))
     for index, item in enumerate(items):
         if item.name == "warn_if_reject":
             if not s.warn_if_reject:

@@ -27,7 +27,11 @@ class Match:
 
 
 def parent_style(view: ParameterView, param: str) -> bool:
-    return param in {x.lower() for x in view.items("parent_domain_matches_subdomains")}
+    names = view.memo.get("parent-style")
+    if names is None:  # asked at every match
+        names = view.memo["parent-style"] = dict.fromkeys(x.lower()
+                                                          for x in view.items("parent_domain_matches_subdomains"))
+    return param in names
 
 
 def _patterns(view: ParameterView, param: str) -> list[str]:
@@ -160,6 +164,24 @@ def _decided(view: ParameterView, param: str, c: Compiled, found: tuple[int, Hit
     return Match(not pattern.startswith("!"), pattern, view.location(param))
 
 
+def _remembered(match):
+    """A match function whose answers are kept per view: a list is asked about the same client, domain or
+    address probe after probe (an Undecided is raised again each time)."""
+    kind = match.__name__
+
+    def remembered(view: ParameterView, param: str, *what):
+        memo = view.memo.setdefault(kind, {})
+        key = (param, *what)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = match(view, param, *what)
+        return found
+
+    remembered.__doc__ = match.__doc__
+    return remembered
+
+
+@_remembered
 def match_hosts(view: ParameterView, param: str, name: str | None, addr: str) -> Match:
     """namadr_list: a client by name (when known) or address, e.g. mynetworks."""
     parent = parent_style(view, param)
@@ -170,6 +192,7 @@ def match_hosts(view: ParameterView, param: str, name: str | None, addr: str) ->
     return _decided(view, param, c, _first(view, c, before, keys), entry_only=True)
 
 
+@_remembered
 def match_domains(view: ParameterView, param: str, domain: str) -> Match:
     """domain_list (relay_domains): names, with subdomains where parent matching applies."""
     parent = parent_style(view, param)
@@ -178,6 +201,7 @@ def match_domains(view: ParameterView, param: str, domain: str) -> Match:
                                            parent_keys(domain.lower(), parent)))
 
 
+@_remembered
 def match_strings(view: ParameterView, param: str, text: str) -> Match:
     """string_list (mydestination, virtual_*_domains): exact, case-insensitive."""
     c = compiled(view, param)

@@ -51,7 +51,7 @@ class Session:
     authenticated: bool
     helo: str | None
     sender: str
-    recipient: str | None = None
+    rcpt: str | None = None  # the recipient: read it as `recipient`, which notes that it was read
     stage: str = "rcpt"
     trace: list[Step] = field(default_factory=list)
     undecided: list[str] = field(default_factory=list)
@@ -65,6 +65,25 @@ class Session:
     rcptmap_checked: bool = False
     # the restriction-list evaluator, for lists that access-table results and classes hold
     evaluate: Callable[..., str] | None = field(default=None, repr=False)
+    # whether anything asked for the recipient (what the engine decided without it holds for every recipient)
+    recipient_read: bool = False
+
+    @property
+    def recipient(self) -> str | None:
+        self.recipient_read = True
+        return self.rcpt
+
+    @recipient.setter
+    def recipient(self, value: str | None) -> None:
+        self.rcpt = value
+
+    def copy(self, probe: Probe) -> Session:
+        """This session's state for `probe` (another recipient), to go on from where this one stands."""
+        new = object.__new__(Session)  # not through __init__: called for every probe of a relay search
+        new.__dict__.update(self.__dict__)
+        new.probe, new.trace, new.undecided = probe, list(self.trace), list(self.undecided)
+        new.classes = list(self.classes)
+        return new
 
     @property
     def name(self) -> str:
