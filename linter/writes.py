@@ -4,16 +4,27 @@ files only inside the target."""
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from mailcfg.errors import MailcfgError
 
 
+def _temporary(directory: Path, name: str) -> tuple[int, str]:
+    """A new file beside the target, created with the mode open() gives a new file (0666 less the umask),
+    not mkstemp's 0600: a new report, baseline or patch must be as readable as any file the user writes."""
+    while True:
+        tmp = directory / f".{name}.{secrets.token_hex(6)}"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(tmp)
+        except FileExistsError:
+            continue
+
+
 def write_atomic(path: Path, text: str) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+        fd, tmp = _temporary(directory, path.name)
     except OSError as exc:
         raise MailcfgError(f"{path}: cannot write: {exc.strerror or exc}") from exc
     try:
