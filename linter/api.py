@@ -168,7 +168,7 @@ class Collection(_Steps):
             return _report(lint_snapshot(snapshot), rules)
 
 
-def explain(target: str | os.PathLike, **probe) -> dict:
+def explain(target: str | os.PathLike, **probe: str | int | bool) -> dict:
     """What the server at local `target` answers one SMTP transaction, with the trace (the JSON of
     `mailcfg explain --format json`). Probe keys as in a policy file: client, rcpt, sender, helo,
     client_name, sasl_user, tls, service, port."""

@@ -135,3 +135,22 @@ def test_fixes_of_a_plesk_host_are_its_commands_not_file_edits(tmp_path):
     assert plan.commands == ["plesk bin mailserver --set-relay auth -auth-type smtp"]
     assert plan.restore[-1] == "plesk bin mailserver --set-relay open"
     assert "plesk-relay-open" in {f["rule"] for f in api.lint(tmp_path / "plesk").findings}
+
+
+def test_the_api_is_typed_for_its_callers():
+    """Every public function annotates each parameter and its result, and the package says it is typed
+    (PEP 561 py.typed, shipped as package data), so a caller's type checker reads mailcfg.api."""
+    import inspect
+    import tomllib
+    from pathlib import Path
+
+    for name in api.__all__:
+        obj = getattr(api, name)
+        if inspect.isfunction(obj):
+            signature = inspect.signature(obj)
+            assert signature.return_annotation is not inspect.Signature.empty, name
+            assert all(p.annotation is not inspect.Parameter.empty for p in signature.parameters.values()), name
+    package = Path(api.__file__).parent
+    assert (package / "py.typed").is_file()
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
+    assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["mailcfg"]
