@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -70,13 +70,17 @@ def _stale(entry: Entry, path: str) -> Finding:
                    subject=entry.fingerprint)
 
 
-def render(findings: Iterable[tuple[str, Finding]], earlier: Baseline | None = None) -> str:
+def render(findings: Iterable[tuple[str, Finding]], earlier: Baseline | None = None,
+           judged: Container[tuple[str, str]] = ()) -> str:
     """The baseline file for (target, finding) pairs: JSON, entries sorted, one stable text for the
-    same findings; the reasons `earlier` gives its entries are kept."""
+    same findings; the reasons `earlier` gives its entries are kept, and so are its entries of a
+    (target, rule) the run did not judge (`judged`): a target not linted, or not reached, keeps them."""
     reasons = {fp: e.reason for fp, e in earlier.entries.items()} if earlier is not None else {}
-    entries = {f.fingerprint: Entry(f.fingerprint, f.rule, target, f.location.file, f.subject,
-                                    reasons.get(f.fingerprint))
-               for target, f in findings if f.fingerprint is not None and f.rule != STALE}
+    entries = {fp: e for fp, e in (earlier.entries.items() if earlier is not None else ())
+               if (e.target, e.rule) not in judged}
+    entries.update({f.fingerprint: Entry(f.fingerprint, f.rule, target, f.location.file, f.subject,
+                                         reasons.get(f.fingerprint))
+                    for target, f in findings if f.fingerprint is not None and f.rule != STALE})
     ordered = sorted(entries.values(), key=lambda e: (e.target, e.file or "", e.rule, e.subject or "", e.fingerprint))
     return json.dumps({"version": VERSION, "tool": "mailcfg", "entries": [e.to_json() for e in ordered]},
                       indent=2, sort_keys=True) + "\n"

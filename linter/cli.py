@@ -229,7 +229,7 @@ def lint(
         results = list(in_order(lint_local, [(t.path or t.label, settings[t.label]) for t in items]))
     results = [pipe.prepare(r, t, settings[t.label]) for r, t in zip(results, items, strict=True)]
     if write_baseline is not None:
-        write_atomic(write_baseline, pipe.record(results, items, write_baseline))
+        write_atomic(write_baseline, pipe.record(results, items, write_baseline, settings))
         _say(f"mailcfg: baseline written to {write_baseline} "
              f"({sum(len(r.findings) for r in results)} findings, hidden from now on)")
     results = [pipe.hide(r, t, settings[t.label]) for r, t in zip(results, items, strict=True)]

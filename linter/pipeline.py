@@ -101,14 +101,18 @@ class Pipeline:
         result.baselined = baselined
         return result
 
-    def record(self, results: list[TargetResult], targets: list[Target], path: Path) -> str:
-        """The baseline file for these results; from now on the run's baseline."""
+    def record(self, results: list[TargetResult], targets: list[Target], path: Path,
+               settings: dict[str, Settings]) -> str:
+        """The baseline file for these results (the earlier file's entries of targets this run did not judge,
+        or of rules it did not check there, kept); from now on the run's baseline."""
         try:
             earlier = baselines.load(path) if path.exists() else None
         except MailcfgError:  # not a baseline: replaced as asked
             earlier = None
+        judged = {(self.name(t), rule) for r, t in zip(results, targets, strict=True) if r.status == "ok"
+                  for rule in settings[t.label].rules()}
         text = baselines.render(((self.name(t), f) for r, t in zip(results, targets, strict=True)
-                                 for f in r.findings), earlier)
+                                 for f in r.findings), earlier, judged)
         self.baseline = baselines.parse(text, str(path))
         return text
 

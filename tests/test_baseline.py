@@ -49,6 +49,18 @@ def test_written_baseline_hides_everything_and_is_stable(fleet, capsys):
     assert {t["baselined"] for t in json.loads(out)["targets"]} == {len(data["entries"]) // 2}
 
 
+def test_writing_again_keeps_the_entries_of_targets_and_rules_the_run_did_not_judge(fleet, capsys):
+    cli(capsys, "lint", "hosts", "--write-baseline", "known.json")
+    everything = json.loads((fleet / "known.json").read_text())["entries"]
+    cli(capsys, "lint", "hosts/mx1", "--write-baseline", "known.json")  # one host re-baselined: mx2's stay
+    assert json.loads((fleet / "known.json").read_text())["entries"] == everything
+    (fleet / "hosts" / "mx2" / "etc" / "postfix" / "main.cf").write_text("myhostname = mx.example.org\n")
+    cli(capsys, "lint", "hosts", "--select", "postfix-soft-bounce", "--write-baseline", "known.json")
+    kept = json.loads((fleet / "known.json").read_text())["entries"]
+    # the fixed soft_bounce of mx2 is dropped; its other rules were not checked, so their entries stay
+    assert kept == [e for e in everything if (e["target"], e["rule"]) != ("hosts/mx2", "postfix-soft-bounce")]
+
+
 def test_moved_lines_and_comments_keep_findings_hidden_new_ones_show(fleet, capsys):
     cli(capsys, "lint", "hosts", "--write-baseline", "known.json")
     main = fleet / "hosts" / "mx1" / "etc" / "postfix" / "main.cf"
