@@ -273,3 +273,14 @@ def test_lint_changed_files(monkeypatch, capsys, tmp_path):
                         "mx1/etc/postfix/access")
     assert code == 1 and out.startswith("mx1/etc/postfix/main.cf:1:1: warning [postfix-soft-bounce]")
     assert "master.cf" not in out
+
+
+def test_quiet_text_shows_only_findings_and_failed_targets(monkeypatch, capsys, tmp_path):
+    make_snapshot(tmp_path / "clean", main="myhostname = mx.example.org\n")
+    make_snapshot(tmp_path / "bounce", main="myhostname = mx.example.org\nsoft_bounce = yes\n")
+    args = ("lint", "--isolated", "--select", "postfix-soft-bounce", str(tmp_path / "clean"), str(tmp_path / "bounce"))
+    code, out, _ = _cli(monkeypatch, capsys, *args)
+    assert "clean" in out and "assumed:" in out  # the full view names every target and its assumptions
+    code, out, _ = _cli(monkeypatch, capsys, *args, "-q", str(tmp_path / "missing"))
+    assert code == 2 and "postfix-soft-bounce" in out and "missing" in out  # a failed target is still shown
+    assert "clean" not in out and "assumed:" not in out and "target" not in out.splitlines()[-1], out

@@ -47,11 +47,13 @@ class Out:
 
 def render(results: list[TargetResult], color: bool = False, *, width: int | None = None, quiet: bool = False,
            show_fixes: bool = False) -> str:
-    """The grouped report; `width` wraps messages (None: never), `quiet` leaves out the summary,
-    `show_fixes` shows each fix's diff under its finding."""
+    """The grouped report; `width` wraps messages (None: never), `quiet` shows the findings and failed
+    targets only (no summary, no assumptions, no target without findings), `show_fixes` shows each
+    fix's diff under its finding."""
     out = Out(color)
     for result in results:
-        _target(out, result, width, show_fixes)
+        if not (quiet and result.status == "ok" and not result.findings):
+            _target(out, result, width, show_fixes, quiet)
     if not quiet:
         summary(out, results)
     return out.text()
@@ -77,7 +79,7 @@ def summary(out: Out, results: list[TargetResult]) -> None:
                 + (f" ({fixes['unsafe']} more with --unsafe-fixes)" if fixes["unsafe"] else ""))
 
 
-def _target(out: Out, result: TargetResult, width: int | None, show_fixes: bool) -> None:
+def _target(out: Out, result: TargetResult, width: int | None, show_fixes: bool, quiet: bool = False) -> None:
     systems = ", ".join(result.systems) or "nothing recognised"
     out.add(f"{out.paint(visible(result.target), BOLD)} ({systems})")
     if result.status != "ok":  # an SSH reason may already start with the status: say it once
@@ -103,7 +105,7 @@ def _target(out: Out, result: TargetResult, width: int | None, show_fixes: bool)
                 label = f"fix ({fixes[f].safety}): "
                 _wrapped(out, GUTTER + label, GUTTER + out.paint(label, BOLD), visible(fixes[f].summary), width)
                 out.diff(fix_text(result, fixes[f]), GUTTER)
-    for note in result.assumptions:
+    for note in () if quiet else result.assumptions:
         text = f"assumed: {visible(note)}"
         for line in (textwrap.wrap(text, max(width, MIN_WIDTH) - 2, subsequent_indent="  ", break_long_words=False,
                                    break_on_hyphens=False) if width else [text]):
