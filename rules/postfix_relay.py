@@ -190,9 +190,10 @@ def check_users_cannot_relay(config: PostfixConfig) -> Iterator[Finding]:
     if step is not None and decision.action == "error" and _syntax_error(config, step):
         return  # a restriction smtpd cannot run: postfix-syntax reports it, with this consequence
     reason = f"; {step.what}: {step.note}" if step and step.note else ""
+    answer = f"gets \"{decision.reply}\"" if decision.reply else "gets no reply (smtpd cannot start)"
     yield USERS_CANNOT_RELAY.finding(
         f"an authenticated user cannot send to other domains on any service; on {describe(service, config)} a "
-        f"logged-in client gets \"{decision.reply}\"{reason}",
+        f"logged-in client {answer}{reason}",
         (step.location if step and step.location else None) or service.location, service=service.name)
 
 

@@ -247,6 +247,13 @@ def test_mynetworks_severity_depends_on_width(lint):
     assert [f.severity for f in narrow] == [Severity.WARNING]
 
 
+def test_users_cannot_relay_where_smtpd_cannot_start_says_so_not_none(lint):
+    main = MODERN + CERT + "smtpd_sasl_auth_enable = yes\nsmtpd_relay_restrictions = permit\n" \
+        "smtpd_recipient_restrictions = permit\n"  # no reject_unauth_destination anywhere: smtpd exits
+    [found] = by_rule(lint(main=main, master=SMTP), "postfix-users-cannot-relay")
+    assert "gets no reply (smtpd cannot start)" in found.message and "None" not in found.message, found.message
+
+
 def test_suppression_comment_silences_only_the_named_rule(lint):
     main = ("# mailcfg: ignore postfix-soft-bounce -- staging host, reviewed\n"
             "soft_bounce = yes\n"
