@@ -284,3 +284,15 @@ def test_quiet_text_shows_only_findings_and_failed_targets(monkeypatch, capsys, 
     code, out, _ = _cli(monkeypatch, capsys, *args, "-q", str(tmp_path / "missing"))
     assert code == 2 and "postfix-soft-bounce" in out and "missing" in out  # a failed target is still shown
     assert "clean" not in out and "assumed:" not in out and "target" not in out.splitlines()[-1], out
+
+
+def test_junit_names_a_finding_about_a_whole_file_without_a_line(monkeypatch, capsys, tmp_path):
+    # a Plesk host whose `plesk db` failed: plesk-undecided about each missing file, at no line
+    host = make_snapshot(tmp_path / "plesk", main="compatibility_level = 3.6\n",
+                         files={"/etc/psa/psa.conf": "PRODUCT_ROOT_D /opt/psa\n",
+                                "/.mailcfg-host/cmd/plesk-mta.txt": "postfix\n"})
+    code, out, _ = _cli(monkeypatch, capsys, "lint", "--isolated", "-f", "junit", str(host))
+    assert code == 1
+    names = [c.get("name") for c in ElementTree.fromstring(out).iter("testcase")
+             if c.get("classname", "").endswith(".plesk-undecided")]
+    assert sorted(names) == [".mailcfg-host/cmd/plesk-mail-settings.tsv", ".mailcfg-host/cmd/plesk-whitelist.tsv"]

@@ -30,7 +30,8 @@ def render(results: list[TargetResult], color: bool = False) -> str:
                           name=_unique(f"{label}.mailcfg", "no findings", names))
         for f in target.findings:
             # XML 1.0 cannot carry control characters at all
-            where = visible(f"{f.location.file or '-'}:{f.location.line or 0}")
+            line = f":{f.location.line}" if f.location.line else ""  # a finding about a whole file has no line 0
+            where = visible(f"{f.location.file or '-'}{line}")
             classname = f"{label}.{f.rule}"
             name = where + (f" {visible(f.subject)}" if f.subject else "") + \
                 (f" [{visible(f.service)}]" if f.service else "")
