@@ -200,9 +200,9 @@ def _read_chain(path: Path, seen: list[Path]) -> dict[str, Any]:
         raise MailcfgError(f"{path}:{extends_at}: extends: {parent} extends itself through "
                            f"{' -> '.join(str(p) for p in [*chain, parent.resolve()])}")
     base = _read_chain(parent, chain)
-    for key in ("baseline",):  # relative to the file that names it
-        if key in base:
-            base[key] = os.path.relpath(parent.parent / base[key], path.parent)
+    if "baseline" in base:  # paths are relative to the file that names them
+        base["baseline"] = os.path.relpath(parent.parent / base["baseline"], path.parent)
+    base["exclude"] = [os.path.relpath(parent.parent / glob, path.parent) for glob in base.get("exclude", [])]
     merged = {**base, **data}
     merged["severity"] = {**base.get("severity", {}), **data.get("severity", {})}
     merged["targets"] = base.get("targets", []) + data.get("targets", [])

@@ -90,7 +90,7 @@ def test_extends_merges_and_resolves_paths_from_each_file(tmp_path):
     (tmp_path / "base").mkdir()
     (tmp_path / "base" / "mailcfg.yml").write_text(
         "ignore: [postfix-soft-bounce]\nseverity: {postfix-syntax: warning}\nbaseline: known.json\n"
-        "targets:\n  - match: 'hosts/*'\n    roles: [mx]\n")
+        "exclude: ['../hosts/retired-*']\ntargets:\n  - match: 'hosts/*'\n    roles: [mx]\n")
     (tmp_path / ".mailcfg.yml").write_text(
         "extends: base/mailcfg.yml\nseverity: {postfix-unknown-parameter: info}\n"
         "targets:\n  - match: hosts/mx1\n    ignore: [tls]\n")
@@ -99,6 +99,8 @@ def test_extends_merges_and_resolves_paths_from_each_file(tmp_path):
     assert s.ignore == ["postfix-soft-bounce"]
     assert s.severity == {"postfix-syntax": "warning", "postfix-unknown-parameter": "info"}
     assert Path(s.baseline).resolve() == (tmp_path / "base" / "known.json").resolve()
+    # exclude globs, like the baseline, are relative to the file that names them
+    assert config.excluded(str(tmp_path / "hosts" / "retired-mx")) and not config.excluded(str(tmp_path / "hosts"))
     mx1 = config.for_target("hosts/mx1", str(tmp_path / "hosts" / "mx1"))
     assert mx1.roles == ["mx"] and mx1.ignore == ["postfix-soft-bounce", "tls"]
     assert "postfix-tls-missing-cert" not in mx1.rules()
