@@ -8,6 +8,7 @@ decision that depended on it says so and rules do not build on it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -155,102 +156,102 @@ def _condition(session: Session, where: str, item: AclItem, level: int) -> tuple
     user message it supplies (a failed verification's)."""
     name, value = item.name, item.value
     if name in _LIVE:
-        return _unknown(session, where, str(item), "needs the live server (DNS, counters or message content)",
+        return _unknown(session, where, item.text, "needs the live server (DNS, counters or message content)",
                                item.origin)
     if name in _SUBJECTS:
         kind, subject_of = _SUBJECTS[name]
         subject = subject_of(session)
         if name == "sender_domains" and not session.sender:
-            session.step(where, str(item), "no match", "the sender is empty: it has no domain", item.origin)
+            session.step(where, item.text, "no match", "the sender is empty: it has no domain", item.origin)
             return FAIL, None
         env = session.recipient_env() if name == "domains" else session.env
         try:
             outcome = match_list(env, kind, value, subject)
         except ListError as exc:
-            session.step(where, str(item), "error", str(exc), item.origin)
+            session.step(where, item.text, "error", str(exc), item.origin)
             return DEFER, None
         if outcome.result is None:
-            return _unknown(session, where, str(item), outcome.undecided, item.origin)
-        session.step(where, str(item), "match" if outcome.result else "no match", "", item.origin,
+            return _unknown(session, where, item.text, outcome.undecided, item.origin)
+        session.step(where, item.text, "match" if outcome.result else "no match", "", item.origin,
                      matched=outcome.item)
         return (OK if outcome.result else FAIL), None
     if name == "authenticated":
         if session.authenticated is None:
-            session.step(where, str(item), "no match", "the session is not authenticated", item.origin)
+            session.step(where, item.text, "no match", "the session is not authenticated", item.origin)
             return FAIL, None
         outcome = match_list(session.env, "localpart", value, session.authenticated.name)
-        session.step(where, str(item), "match" if outcome.result else "no match",
+        session.step(where, item.text, "match" if outcome.result else "no match",
                      f"authenticated by {session.authenticated.name}", item.origin)
         return (OK if outcome.result else FAIL), None
     if name == "encrypted":
         if not session.tls:
-            session.step(where, str(item), "no match", "the session is not encrypted", item.origin)
+            session.step(where, item.text, "no match", "the session is not encrypted", item.origin)
             return FAIL, None
         if value.strip() == "*":
-            session.step(where, str(item), "match", "the session is encrypted", item.origin)
+            session.step(where, item.text, "match", "the session is encrypted", item.origin)
             return OK, None
-        return _unknown(session, where, str(item), "the cipher the client negotiates is not known", item.origin)
+        return _unknown(session, where, item.text, "the cipher the client negotiates is not known", item.origin)
     if name == "condition":
         expanded = expand(value, session.context)
         if expanded.error:
-            session.step(where, str(item), "error", expanded.why, item.origin)
+            session.step(where, item.text, "error", expanded.why, item.origin)
             return ERROR, None
         if expanded.forced_fail:
-            session.step(where, str(item), "match", "forced expansion failure: the condition is ignored",
+            session.step(where, item.text, "match", "forced expansion failure: the condition is ignored",
                          item.origin)
             return OK, None
         if expanded.value is None:
-            return _unknown(session, where, str(item), expanded.why, item.origin)
+            return _unknown(session, where, item.text, expanded.why, item.origin)
         result = truth(expanded.value)
         if result is None:
-            session.step(where, str(item), "defer", f"{expanded.value!r} is neither true nor false", item.origin)
+            session.step(where, item.text, "defer", f"{expanded.value!r} is neither true nor false", item.origin)
             return DEFER, None
-        session.step(where, str(item), "true" if result else "false", f"expands to {expanded.value!r}",
+        session.step(where, item.text, "true" if result else "false", f"expands to {expanded.value!r}",
                      item.origin)
         return (OK if result else FAIL), None
     if name == "acl":
         expanded = expand(value, session.context)
         if expanded.value is None:
-            return _unknown(session, where, str(item), expanded.why, item.origin)
+            return _unknown(session, where, item.text, expanded.why, item.origin)
         nested = run_acl(session, where, expanded.value, item.origin, level + 1)
         return {OK: OK, FAIL: FAIL, DEFER: DEFER, ERROR: ERROR, DISCARD: DISCARD, DROP: DROP}[nested.rc], \
             nested.message
     if name == "verify":
         return _verify(session, where, item)
-    return _unknown(session, where, str(item), "this condition is not evaluated offline", item.origin)
+    return _unknown(session, where, item.text, "this condition is not evaluated offline", item.origin)
 
 
 def _verify(session: Session, where: str, item: AclItem) -> tuple[str, str | None]:
     what, _, options = item.value.strip().partition("/")
     what = what.strip().lower()
     if "callout" in options:
-        return _unknown(session, where, str(item), "a callout asks another server", item.origin)
+        return _unknown(session, where, item.text, "a callout asks another server", item.origin)
     if what == "recipient":
         verdict = verify_address(session, session.rcpt, where, item.origin, recipient=True)
     elif what == "sender":
         if not session.sender:
-            session.step(where, str(item), "ok", "the sender is empty (a bounce): verification succeeds",
+            session.step(where, item.text, "ok", "the sender is empty (a bounce): verification succeeds",
                          item.origin)
             return OK, None
         verdict = verify_address(session, session.sender, where, item.origin, recipient=False)
     elif what == "reverse_host_lookup":
         if session.probe.client_name is None:
-            session.step(where, str(item), "fail", "the client has no reverse DNS name", item.origin)
+            session.step(where, item.text, "fail", "the client has no reverse DNS name", item.origin)
             return FAIL, None
-        return _unknown(session, where, str(item), "the forward lookup of the client's name needs DNS", item.origin)
+        return _unknown(session, where, item.text, "the forward lookup of the client's name needs DNS", item.origin)
     elif what == "helo":
         return _verify_helo(session, where, item)
     elif what == "certificate":
         if not session.tls:
-            session.step(where, str(item), "fail", "the session is not encrypted", item.origin)
+            session.step(where, item.text, "fail", "the session is not encrypted", item.origin)
             return FAIL, None
-        return _unknown(session, where, str(item), "the client's certificate is not known", item.origin)
+        return _unknown(session, where, item.text, "the client's certificate is not known", item.origin)
     else:
-        return _unknown(session, where, str(item), f"verify = {what} is not evaluated offline", item.origin)
+        return _unknown(session, where, item.text, f"verify = {what} is not evaluated offline", item.origin)
     if verdict.rc != "undecided":
-        session.step(where, str(item), verdict.rc, verdict.note, item.origin)
+        session.step(where, item.text, verdict.rc, verdict.note, item.origin)
     if verdict.rc == "undecided":
-        return _unknown(session, where, str(item), verdict.note, item.origin)
+        return _unknown(session, where, item.text, verdict.note, item.origin)
     if verdict.rc == "ok" or (verdict.rc == "defer" and "defer_ok" in options.split("/")):
         return OK, None
     if what == "sender":  # the reply then starts with what failed (smtp_handle_acl_fail)
@@ -267,22 +268,22 @@ def _verify_helo(session: Session, where: str, item: AclItem) -> tuple[str, str 
     with contextlib.suppress(ValueError):
         client = ipaddress.ip_address(client).compressed
     if helo is None:
-        session.step(where, str(item), "fail", "the client sent no HELO or EHLO", item.origin)
+        session.step(where, item.text, "fail", "the client sent no HELO or EHLO", item.origin)
         return FAIL, None
     if helo.startswith("["):
         ok = helo[1:].startswith(client) or (client.lower().startswith("::ffff:") and helo[1:].startswith(client[7:]))
-        session.step(where, str(item), "ok" if ok else "fail",
+        session.step(where, item.text, "ok" if ok else "fail",
                      f"the HELO literal {'starts' if ok else 'does not start'} with the client's address {client}",
                      item.origin)
         return (OK if ok else FAIL), None
     if session.probe.client_name and session.probe.client_name.lower() == helo.lower():
-        session.step(where, str(item), "ok", "the HELO name is the client's reverse DNS name", item.origin)
+        session.step(where, item.text, "ok", "the HELO name is the client's reverse DNS name", item.origin)
         return OK, None
     if not session.world.dns:
-        session.step(where, str(item), "fail", "DNS does not answer here: the HELO name cannot be verified",
+        session.step(where, item.text, "fail", "DNS does not answer here: the HELO name cannot be verified",
                      item.origin)
         return FAIL, None
-    return _unknown(session, where, str(item), f"whether {helo} resolves to {client} is a question for DNS",
+    return _unknown(session, where, item.text, f"whether {helo} resolves to {client} is a question for DNS",
                     item.origin)
 
 
@@ -324,6 +325,11 @@ _CODE = re.compile(r"^\d\d\d\s(?:\d\.\d\d?\d?\.\d\d?\d?\s)?")
 def with_code(code: str, text: str, before: list[str] | None = None) -> str:
     """`text` as Exim sends it (smtp_message_code, smtp_respond): a code (and enhanced code) at its start
     replaces `code` when the first digit agrees and is dropped when not; each line carries it."""
+    return _with_code(code, text, tuple(before or ()))
+
+
+@functools.lru_cache(maxsize=1024)  # the same few replies, for every probe
+def _with_code(code: str, text: str, before: tuple[str, ...]) -> str:
     prefix = code + " "
     m = _CODE.match(text)
     if m:
@@ -331,5 +337,5 @@ def with_code(code: str, text: str, before: list[str] | None = None) -> str:
             prefix = m[0]
         text = text[m.end():]
     base, enhanced = prefix[:3], prefix[4:]
-    lines = [*(before or []), *(text.split("\n") or [""])]
+    lines = [*before, *(text.split("\n") or [""])]
     return "\n".join(f"{base}{' ' if i == len(lines) - 1 else '-'}{enhanced}{line}" for i, line in enumerate(lines))

@@ -59,6 +59,7 @@ def argument(written: str) -> str:
     return f"<{written}>"
 
 
+@functools.lru_cache(maxsize=4096)
 def put_back_option(data: str, rcpt: bool) -> str:
     """extract_option on the argument followed by smtp_in.c's putting back of an option it does not
     know: trailing white space goes, and for RCPT a bare last word's space becomes `=`."""

@@ -28,6 +28,7 @@ ACCEPTED = "250 Accepted"
 
 
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + ".-")  # what a HELO name may hold
+_DEFAULT_WORLD = World()  # frozen: one serves every decision
 MAX_BRANCHES = 4  # undecided conditions whose both answers are tried (2**4 runs at most)
 
 
@@ -35,7 +36,7 @@ def decide(config: EximConfig, probe: Probe, world: World | None = None) -> Deci
     """The decision, and whether it depends on what the snapshot cannot show: when it has undecided
     conditions, each combination of their answers is tried, and if all give the same reply, so does
     the server whatever the truth is."""
-    world = world or World()
+    world = world or _DEFAULT_WORLD
     session = Session(config, probe, world)
     first = _decide(session)
     points = session.points
@@ -55,7 +56,7 @@ def decide(config: EximConfig, probe: Probe, world: World | None = None) -> Deci
 
 def decide_taking(config: EximConfig, probe: Probe, choices: tuple[bool, ...], world: World | None = None) -> Decision:
     """One run that takes the undecided conditions as `choices` says (met or not, in the order met)."""
-    return _decide(Session(config, probe, world or World(), choices=choices))
+    return _decide(Session(config, probe, world or _DEFAULT_WORLD, choices=choices))
 
 
 def _decide(s: Session) -> Decision:
@@ -107,7 +108,7 @@ def _decide(s: Session) -> Decision:
 def recipient_domain(config: EximConfig, probe: Probe, world: World | None = None) -> str | None:
     """The domain the RCPT ACL sees for the probe's recipient, where the mail goes (route dropped, after
     the percent hack); None when Exim refuses the address, or when it may treat it as local."""
-    s = Session(config, probe, world or World())
+    s = Session(config, probe, world or _DEFAULT_WORLD)
     found = _read_address(s, "rcpt", probe.rcpt)
     if isinstance(found, tuple):
         return None

@@ -49,13 +49,14 @@ class Expanded:
 
 
 def expand(text: str, ctx: Context) -> Expanded:
-    if "$" not in text and "\\" not in text:
-        return Expanded(text)
     if ctx.answers is None:
-        return _expand(_Parser(text, ctx))
+        return Expanded(text) if "$" not in text and "\\" not in text else _expand(_Parser(text, ctx))
     known = _recall(ctx.answers.get(text), ctx)
     if known is not None:
         return known
+    if "$" not in text and "\\" not in text:
+        ctx.answers[text] = Expanded(text)
+        return ctx.answers[text]
     parser = _Parser(text, ctx, reads=[])
     result = _expand(parser)
     if parser.reads is not None:

@@ -56,17 +56,16 @@ class AclItem:
     value: str
     negated: bool
     origin: Origin
+    # worked out once: every decision asks them again
+    modifier: bool = field(init=False, repr=False, compare=False)
+    text: str = field(init=False, repr=False, compare=False)  # as the trace names it
 
-    @property
-    def modifier(self) -> bool:
-        return ACL_ITEMS[self.name]
+    def __post_init__(self) -> None:
+        self.modifier = ACL_ITEMS[self.name]
+        self.text = f"{'!' if self.negated else ''}{self.name}" + ("" if self.name == "endpass" else f" = {self.value}")
 
     def __str__(self) -> str:
-        return self._text
-
-    @cached_property  # every decision's trace names the item again
-    def _text(self) -> str:
-        return f"{'!' if self.negated else ''}{self.name}" + ("" if self.name == "endpass" else f" = {self.value}")
+        return self.text
 
 
 @dataclass

@@ -44,7 +44,7 @@ def verify_address(session: Session, address: str, where: str, origin: Origin | 
     try:
         session.context.variables.update({"local_part": local.lower(), "domain": domain.lower()})
         declined = None  # the message a declining router left on the address
-        routers = session.config.parsed.of_kind("router")
+        routers = session.config.remember("routers", lambda: session.config.parsed.of_kind("router"))
         for router in routers:
             verdict = _router(session, router, local, domain.lower(), recipient, where)
             if verdict is not None and verdict.rc == "decline":

@@ -62,8 +62,9 @@ class Session:
         }
         self.context = Context(variables, exists=self._exists, read_lines=config.read_lines, host_in=self._host_in,
                                answers=config.remember("expansions", dict))
-        addresses = [i.address for i in config.snapshot.facts.interfaces] \
-            if config.snapshot.facts.interfaces is not None else None
+        interfaces = config.snapshot.facts.interfaces
+        addresses = config.remember("interface addresses", lambda: [i.address for i in interfaces]) \
+            if interfaces is not None else None
         self.env = Environment(config.parsed.lists, self.context, config.primary_hostname, addresses,
                                config.hosts_file, config.read_lines, config.snapshot.directory, self.assume,
                                self.world.dns, answers=config.remember("list answers", dict))
