@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from mailcfg.findings import Finding, Location, Severity
 from mailcfg.plesk import layout
 from mailcfg.plesk.config import PleskConfig, unanalysed
+from mailcfg.plesk.drift import uncompared
 from mailcfg.rule import Rule
 
 UNDECIDED = Rule(
@@ -26,6 +27,11 @@ def check(config: PleskConfig) -> Iterator[Finding]:
         if name in config.missing:
             yield UNDECIDED.finding(f"{name} is missing ({config.missing[name]}): {what} not judged; fetch the host "
                                     "again, or look at `plesk db` there", Location(name))
+    skipped = uncompared(config)
+    if skipped is not None:
+        why, where = skipped
+        yield UNDECIDED.finding(f"whether Plesk's white list ({layout.WHITELIST}) agrees with mynetworks "
+                                f"(plesk-config-drift) is not judged: {why}", where)
     settings = config.settings
     if settings is not None and settings.relay is None:
         shown = settings.value("relay")

@@ -174,6 +174,17 @@ def test_a_mynetworks_postfix_computes_is_not_compared_with_the_white_list(tmp_p
     assert "plesk-config-drift" not in plesk_ids(root)
 
 
+def test_a_white_list_that_cannot_be_compared_with_mynetworks_is_undecided_not_passed(tmp_path):
+    root = snapshot(tmp_path / "h", whitelist=["127.0.0.1/8", "192.168.1.0/24"])
+    main = root / "etc/postfix/main.cf"
+    text = main.read_text()
+    main.write_text("".join(line for line in text.splitlines(keepends=True) if not line.startswith("mynetworks")))
+    assert plesk_ids(root) == ["plesk-undecided"]
+    main.write_text(text.replace("mynetworks = ", "mynetworks = hash:/etc/postfix/trusted "))
+    [found] = [f for f in _lint(root).findings if f.rule == "plesk-undecided"]
+    assert "hash:/etc/postfix/trusted" in found.message and found.location.file == "etc/postfix/main.cf"
+
+
 def test_restore_sets_back_the_stored_authorization_types_of_an_open_relay(tmp_path):
     root = snapshot(tmp_path / "h", {"relay": "open", "disable_pop_auth": "0", "poplock_time": "15"})
     fix = next(fix for f, fix in _lint(root).fixes if f.rule == "plesk-relay-open")

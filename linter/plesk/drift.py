@@ -8,7 +8,8 @@ hand edit that will be lost, or settings Plesk never applied. What is compared, 
   main.cf in that mode, plesk-postfix.md §1.2);
 - the white list and mynetworks hold the same networks ([I, fairly strong] Plesk writes the white list
   into mynetworks, §1.3); loopback is left out of the comparison, as how Plesk writes it is [NF], and a
-  mynetworks that is not set (Postfix computes one) is not compared;
+  mynetworks that is not set (Postfix computes one) or names a table is not compared (plesk-undecided
+  says so where the white list holds more than loopback);
 - message submission on: an smtpd listens on port 587 ([V] the GUI's "through the port 587").
 The open and closed modes' Postfix shapes are [NF]: they are not compared.
 """
@@ -84,6 +85,20 @@ def _mynetworks(value: str) -> set[Network] | None:
         except ValueError:
             return None
     return nets
+
+
+def uncompared(config: PleskConfig) -> tuple[str, Location] | None:
+    """Why a white list holding more than loopback is not compared with mynetworks (and where), if it is not."""
+    postfix, white = config.postfix, config.whitelist
+    smtp = postfix.smtpd_on_port(25) if postfix is not None and config.settings is not None else None
+    if smtp is None or not any(not e.network.is_loopback for e in white or ()):
+        return None
+    where, value = smtp.where("mynetworks"), smtp.value("mynetworks")
+    if where is None:
+        return "mynetworks is not set: Postfix computes it from the host's interfaces", Location(layout.WHITELIST)
+    if _mynetworks(value) is None:
+        return f"mynetworks = {value.strip()} names a table, a host name or an exclusion ({_where(where)})", where
+    return None
 
 
 def _networks(config: PleskConfig, smtp: Smtpd) -> list[Drift]:
