@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 import textwrap
 from pathlib import Path
@@ -229,3 +230,16 @@ def test_inventory_settings_win_over_ssh_config(tmp_path):
     assert (hosts["plain"].user, hosts["plain"].port, hosts["plain"].proxy_jump) == ("cfguser", 2200, "bastion")
     assert (hosts["own"].user, hosts["own"].port, hosts["own"].proxy_jump) == ("root", 22, None)
     assert (hosts["cmd"].proxy_jump, hosts["cmd"].proxy_command) == (None, "nc %h %p")
+
+
+def test_match_exec_runs_its_command_as_ssh_does(tmp_path, monkeypatch):
+    """paramiko is imported without invoke (mailcfg.remote.sshlib); a config with `Match exec` gets it."""
+    marker = tmp_path / "ran"
+    path = tmp_path / "config"
+    path.write_text(f"Match host mx1 exec \"touch {marker} && true\"\n    HostName 192.0.2.7\n"
+                    "Match host mx2 exec false\n    HostName 192.0.2.8\n")
+    with open(os.devnull) as stdin:
+        monkeypatch.setattr("sys.stdin", stdin)  # invoke copies stdin to the command: not pytest's
+        assert sshconfig.resolve("mx1", path).hostname == "192.0.2.7"
+        assert marker.exists()
+        assert sshconfig.resolve("mx2", path).hostname == "mx2"

@@ -67,3 +67,10 @@ def test_help_loads_none_of_the_analysis():
     modules = _modules("--help")
     assert "typer" in modules
     assert _loaded(modules, NEVER + ANALYSIS) == []
+
+
+def test_a_host_loads_paramiko_without_invoke():
+    # port 1 on loopback refuses at once; invoke serves only ssh_config's `Match exec`, which there is none of
+    modules = _modules("lint", "--timeout", "5", "ssh://127.0.0.1:1")
+    assert "paramiko" in modules
+    assert _loaded(modules, ("invoke",)) == []

@@ -109,7 +109,20 @@ optional() { if [ -e "$1" ]; then file "$1"; fi; }
 
 SYSTEM_FILES = ("/etc/mailname", "/etc/hosts", "/etc/passwd", "/etc/aliases")
 
-SCRIPT = "{\n" + PRELUDE + r"""
+# The output leaves the host in a few large writes: sh writes each printf and each command's output
+# on its own, and every write would be an SSH packet the controller decrypts and parses in Python (a
+# fleet controller's CPU). POSIX dd aggregates its input into obs-sized output blocks; where dd is
+# missing or refuses, it has read nothing and cat passes the output on as written.
+GATHER = "mailcfg_out() { dd obs=1048576 2>/dev/null || cat; }\n"
+
+
+def _whole(body: str) -> str:
+    """`body` as one compound command (`sh -s` reads all of it before running any, so no command in it
+    can read the rest of the script), with /dev/null as its standard input, its output gathered."""
+    return GATHER + "{\n" + body + "} </dev/null | mailcfg_out\n"
+
+
+SCRIPT = _whole(PRELUDE + r"""
 run() {
   name=$1
   shift
@@ -134,8 +147,7 @@ for f in __SYSTEM__; do optional "$f"; done
 
 __SYSTEMS__
 printf '=== END\n'
-} </dev/null
-""".replace("__SYSTEM__", " ".join(SYSTEM_FILES))
+""".replace("__SYSTEM__", " ".join(SYSTEM_FILES)))
 
 
 
@@ -197,7 +209,7 @@ def send_script(wanted: list[str], optional: list[str] | None = None, denied: se
         if not sendable(path):
             raise ValueError(f"not a host path a script may name: {path!r}")
     delimiter = f"MAILCFG_{secrets.token_hex(16)}"
-    return ("{\n" + PRELUDE + "printf '=== MAILCFG 1\\n'\n"
+    return _whole(PRELUDE + "printf '=== MAILCFG 1\\n'\n"
             + 'while IFS= read -r line <&3; do\n'
             + '  case "$line" in\n'
             # a credential is denied by its name and by where its links lead (the file it is)
@@ -206,7 +218,7 @@ def send_script(wanted: list[str], optional: list[str] | None = None, denied: se
             + '    "f "*) file "${line#f }" ;;\n'
             + '    "o "*) optional "${line#o }" ;; esac\n'
             + f"done 3<<'{delimiter}'\n" + "".join(f"{line}\n" for line in lines) + f"{delimiter}\n"
-            + "printf '=== END\\n'\n} </dev/null\n")
+            + "printf '=== END\\n'\n")
 
 
 class StreamError(MailcfgError):

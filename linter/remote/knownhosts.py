@@ -60,7 +60,7 @@ class Entry:
         return hit
 
     def pkey(self) -> paramiko.PKey | None:
-        import paramiko  # only once a host is connected to: naming hosts must not load it
+        from mailcfg.remote.sshlib import paramiko  # only once a host is connected to: naming hosts must not load it
 
         try:
             return paramiko.PKey.from_type_string(self.key_type, self.blob)

@@ -31,9 +31,9 @@ def connect(spec: HostSpec, options: SshOptions, known: KnownHosts | None = None
             depth: int = 0) -> Connection:
     """An open connection to `spec`; an `SshError` naming `spec` when it, or a hop on the way, fails."""
     # paramiko loads when a host is connected to, not with the modules that name hosts (start-up)
-    import paramiko
     from mailcfg.remote import sshconfig
     from mailcfg.remote.ssh import Connection, load_known_hosts
+    from mailcfg.remote.sshlib import paramiko
 
     if spec.refused:
         raise MailcfgError(f"{spec.name}: {spec.refused}")

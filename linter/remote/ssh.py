@@ -30,9 +30,9 @@ import sys
 import time
 from pathlib import Path
 
-import paramiko
 from mailcfg.errors import MailcfgError
 from mailcfg.remote.knownhosts import KnownHosts, Trust, recordable
+from mailcfg.remote.sshlib import paramiko
 from mailcfg.remote.sshtarget import PASSPHRASE_ENV, HostKeyError, SshError, SshOptions, SshTarget
 
 MAX_OUTPUT = 512 * 1024 * 1024

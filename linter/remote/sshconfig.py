@@ -17,11 +17,11 @@ import os
 from pathlib import Path
 from typing import ClassVar
 
-import paramiko
 from mailcfg.errors import MailcfgError
 from mailcfg.remote.hosts import CONFIGURABLE, HostSpec, name_problem
 from mailcfg.remote.knownhosts import expand
 from mailcfg.remote.ssh import one_line
+from mailcfg.remote.sshlib import load_invoke, paramiko
 
 DEFAULT_CONFIG = "~/.ssh/config"
 
@@ -53,7 +53,11 @@ class _Config(paramiko.SSHConfig):
 @functools.lru_cache(maxsize=8)
 def _parse(file: str, _mtime_ns: int) -> paramiko.SSHConfig:
     """Parsed once per file and version: every bare host name and every jump hop asks again."""
-    return _Config.from_path(file)
+    with open(file, encoding="utf-8") as f:
+        text = f.read()
+    if "exec" in text.lower():  # a `Match exec` runs its command through invoke (mailcfg.remote.sshlib)
+        load_invoke()
+    return _Config.from_text(text)
 
 
 def resolve(name: str, config: str | os.PathLike | None = None) -> HostSpec:
