@@ -1,6 +1,6 @@
 """Every performance figure of issue 18 beside its yardstick, measured in the same run (see bench/run).
 
-Usage: bench/run [--quick] [--snapshots N] [--no-fleet] [--fleet-hosts N]
+Usage: bench/run [--quick] [--snapshots N] [--no-fleet] [--fleet-hosts N] [--only PART ...]
 
     start-up      `mailcfg --help`, `mailcfg rules`, `mailcfg lint SMALL` (whole processes, median of
                   repeated runs) against an empty `python -c pass`
@@ -219,12 +219,17 @@ def fleet(hosts: int) -> list[Row]:
             Row("fleet: controller CPU per host", 1000 * m_cpu / hosts, "ms", 1000 * a_cpu / hosts, "<= 10 ms")]
 
 
+PARTS = ("start-up", "throughput", "engine", "policy", "fleet")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs and snapshots (a rough look)")
     parser.add_argument("--snapshots", type=int, default=1000, help="generated snapshots for the throughput")
     parser.add_argument("--no-fleet", action="store_true", help="skip the SSH fleet (needs root and sshd)")
     parser.add_argument("--fleet-hosts", type=int, default=200)
+    parser.add_argument("--only", action="append", metavar="PART", choices=PARTS,
+                        help=f"run only this part, one of {', '.join(PARTS)} (may be repeated)")
     args = parser.parse_args()
     quick = args.quick
     print(f"mailcfg benchmarks: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}", flush=True)
@@ -234,7 +239,7 @@ def main() -> None:
                         ("engine", lambda: engine(10 if quick else 40)),
                         ("policy", lambda: policy(2000)),
                         ("fleet", None if args.no_fleet else lambda: fleet(20 if quick else args.fleet_hosts))):
-        if step is None:
+        if step is None or (args.only and label not in args.only):
             continue
         print(f"  {label} ...", file=sys.stderr, flush=True)
         rows += step()
