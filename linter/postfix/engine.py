@@ -88,13 +88,25 @@ def decide_on(view: ParameterView, probe: Probe) -> Decision:
     return decision
 
 
+# A probe's fields but its HELO name: a decision that never read the name holds for every other name.
+_but_helo = attrgetter(*(f.name for f in fields(Probe) if f.name != "helo"))
+
+
 def _decided(view: ParameterView, probe: Probe) -> Decision:
+    blind = view.memo.setdefault("helo-blind", {})
+    if probe.helo is not None:
+        known = blind.get(_but_helo(probe))
+        if known is not None:  # the relay search tries HELO names one after another
+            return Decision(known.action, known.stage, known.reply, known.service, list(known.trace),
+                            list(known.undecided))
     try:
-        decision = _decide(view, probe)
+        decision, s = _decide(view, probe)
     except Crash as crash:
         s = crash.session
         decision = Decision("error", s.stage, "connection closed by the server", trace=s.trace, undecided=s.undecided)
     decision.service = view.service.name if view.service else None
+    if probe.helo is not None and (s is None or not s.helo_read):
+        blind[_but_helo(probe)] = decision
     return decision
 
 
@@ -179,11 +191,12 @@ def _has_required(view: ParameterView, value: str, classes: set[str]) -> bool:
     return False
 
 
-def _decide(view: ParameterView, probe: Probe) -> Decision:
+def _decide(view: ParameterView, probe: Probe) -> tuple[Decision, Session | None]:
+    """The decision, and the session that made it (None: smtpd never started one)."""
     fatal = startup_error(view)
     if fatal is not None:
         step = Step("startup", "smtpd_check_init", "error", fatal[0], fatal[1])
-        return Decision("error", "startup", None, trace=[step])
+        return Decision("error", "startup", None, trace=[step]), None
     # Everything before RCPT TO is the same for every recipient: the relay search sends dozens of
     # recipient forms with one client, HELO and sender, so it is worked out once for them.
     others = _others(probe)
@@ -191,28 +204,30 @@ def _decide(view: ParameterView, probe: Probe) -> Decision:
     opened = cache.get(others)
     if opened is None:
         opened = cache[others] = _opened(view, probe)
-    if isinstance(opened, Decision):
-        return Decision(opened.action, opened.stage, opened.reply, trace=list(opened.trace),
-                        undecided=list(opened.undecided))
+    if isinstance(opened, tuple):
+        decision, s = opened
+        return Decision(decision.action, decision.stage, decision.reply, trace=list(decision.trace),
+                        undecided=list(decision.undecided)), s
     s = opened.copy(probe)
     recipient = internal_form(probe.rcpt)
     if recipient.lower() == "postmaster":
         s.step("RCPT TO", "permit", "RFC 5321 requires plain <postmaster> to be accepted")
-        return _done(s, "250 2.1.5 Ok", "rcpt")
+        return _done(s, "250 2.1.5 Ok", "rcpt"), s
     if not recipient or bad_syntax(s, recipient):
         s.step("RCPT TO", "reject", "trivial-rewrite finds the recipient address invalid")
-        return _done(s, "501 5.1.3 Bad recipient address syntax", "rcpt")
+        return _done(s, "501 5.1.3 Bad recipient address syntax", "rcpt"), s
     s.recipient = recipient
     reply = _check_rcpt(s, view.yes("smtpd_delay_reject"), others)
-    return _done(s, reply or "250 2.1.5 Ok", "rcpt")
+    return _done(s, reply or "250 2.1.5 Ok", "rcpt"), s
 
 
 # A probe's fields but its recipient: what a session knows before RCPT TO.
 _others = attrgetter(*(f.name for f in fields(Probe) if f.name != "rcpt"))
 
 
-def _opened(view: ParameterView, probe: Probe) -> Session | Decision:
-    """The session up to RCPT TO (its recipient not looked at), or the decision if it ends before."""
+def _opened(view: ParameterView, probe: Probe) -> Session | tuple[Decision, Session]:
+    """The session up to RCPT TO (its recipient not looked at), or the decision if it ends before (with
+    the session that made it)."""
     s = Session(view, probe, False, probe.helo, internal_form(probe.sender) if probe.sender else "")
     s.evaluate = generic
     s.stage = "connect"
@@ -235,13 +250,13 @@ def _opened(view: ParameterView, probe: Probe) -> Session | Decision:
     if not delay:
         reply = _run_stage(s, "connect", "smtpd_client_restrictions", s.namaddr, CLIENT)
         if reply is not None:
-            return _done(s, reply, "connect")
+            return _done(s, reply, "connect"), s
     s.stage = "helo"
     if probe.helo is not None and not delay:
         s.carried_defer = s.defer_if_permit
-        reply = _run_stage(s, "helo", "smtpd_helo_restrictions", probe.helo, HELO)
+        reply = _run_stage(s, "helo", "smtpd_helo_restrictions", s.quoted_helo(), HELO)
         if reply is not None:
-            return _done(s, reply, "helo")
+            return _done(s, reply, "helo"), s
     s.stage = "mail"
     if tls_mode(view) in ("encrypt",) and not tls:
         s.step(
@@ -250,17 +265,17 @@ def _opened(view: ParameterView, probe: Probe) -> Session | Decision:
             "TLS is mandatory and the client did not STARTTLS",
             view.location("smtpd_tls_security_level") or view.location("smtpd_enforce_tls"),
         )
-        return _done(s, "530 5.7.0 Must issue a STARTTLS command first", "mail")
+        return _done(s, "530 5.7.0 Must issue a STARTTLS command first", "mail"), s
     if view.yes("smtpd_helo_required") and probe.helo is None:
         s.step("smtpd_helo_required", "reject", "the client sent no HELO/EHLO", view.location("smtpd_helo_required"))
-        return _done(s, "503 5.5.1 Error: send HELO/EHLO first", "mail")
+        return _done(s, "503 5.5.1 Error: send HELO/EHLO first", "mail"), s
     if s.sender and bad_syntax(s, s.sender):
         s.step("MAIL FROM", "reject", "trivial-rewrite finds the sender address invalid")
-        return _done(s, "501 5.1.7 Bad sender address syntax", "mail")
+        return _done(s, "501 5.1.7 Bad sender address syntax", "mail"), s
     if not delay:
         reply = _run_stage(s, "mail", "smtpd_sender_restrictions", s.sender, SENDER)
         if reply is not None:
-            return _done(s, reply, "mail")
+            return _done(s, reply, "mail"), s
     s.stage = "rcpt"
     return s
 
@@ -391,6 +406,7 @@ class _Delayed:
     carried_defer: Defer | None
     reply: str | None
     refused: bool
+    helo_read: bool
 
 
 def _delayed(s: Session, others: tuple) -> str | None:
@@ -401,14 +417,14 @@ def _delayed(s: Session, others: tuple) -> str | None:
     if known is not None:
         s.trace += known.trace
         s.undecided += known.undecided
-        s.carried_defer, s.reply, s.stage = known.carried_defer, known.reply, "rcpt"
+        s.carried_defer, s.reply, s.stage, s.helo_read = known.carried_defer, known.reply, "rcpt", known.helo_read
         return known.reply if known.refused else None
     first, undecided, s.recipient_read = len(s.trace), len(s.undecided), False
     s.carried_defer = None
     reply = None
     for param, name, cls in (
         ("smtpd_client_restrictions", s.namaddr, CLIENT),
-        ("smtpd_helo_restrictions", s.helo, HELO),
+        ("smtpd_helo_restrictions", s.quoted_helo(), HELO),
         ("smtpd_sender_restrictions", s.sender, SENDER),
     ):
         if name is None:
@@ -418,7 +434,7 @@ def _delayed(s: Session, others: tuple) -> str | None:
             break
     if not s.recipient_read:
         cache[others] = _Delayed(s.trace[first:], s.undecided[undecided:], s.carried_defer, s.reply,
-                                 reply is not None)
+                                 reply is not None, s.helo_read)
     return reply
 
 

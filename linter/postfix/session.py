@@ -49,7 +49,7 @@ class Session:
     view: ParameterView
     probe: Probe
     authenticated: bool
-    helo: str | None
+    helo_name: str | None  # the HELO name: read it as `helo`, which notes that it was read
     sender: str
     rcpt: str | None = None  # the recipient: read it as `recipient`, which notes that it was read
     stage: str = "rcpt"
@@ -67,11 +67,21 @@ class Session:
     evaluate: Callable[..., str] | None = field(default=None, repr=False)
     # whether anything asked for the recipient (what the engine decided without it holds for every recipient)
     recipient_read: bool = False
+    helo_read: bool = False  # the same for the HELO name (quoting it in a reply counts)
 
     @property
     def recipient(self) -> str | None:
         self.recipient_read = True
         return self.rcpt
+
+    @property
+    def helo(self) -> str | None:
+        self.helo_read = True
+        return self.helo_name
+
+    def quoted_helo(self) -> str | None:
+        """The HELO name as the name a reply quotes (the HELO list's): read only if a reply quotes it."""
+        return None if self.helo_name is None else Quoted(self.helo_name, self)
 
     @recipient.setter
     def recipient(self, value: str | None) -> None:
@@ -103,6 +113,19 @@ class Session:
     def code(self, name: str) -> int:
         text = self.view.get(name).strip()
         return int(text) if text.isdigit() else 0
+
+
+class Quoted(str):
+    """A HELO name a reply may quote: formatting it into a text notes that the session read it."""
+
+    def __new__(cls, text: str, session: Session) -> Quoted:
+        quoted = super().__new__(cls, text)
+        quoted.session = session
+        return quoted
+
+    def __format__(self, spec: str) -> str:
+        self.session.helo_read = True
+        return format(str(self), spec)
 
 
 def reject(s: Session, code: int, dsn: str, text: str, klass: str = "policy") -> str:
