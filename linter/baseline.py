@@ -99,7 +99,10 @@ def load(path: str | Path) -> Baseline:
 
 
 def parse(text: str, name: str) -> Baseline:
-    """A baseline file's text; `name` names it in errors."""
+    """A baseline file's text; `name` names it in errors. An empty file (`--baseline /dev/null`, as
+    `--config /dev/null`) accepts nothing: a run can show every finding whatever the project's baseline."""
+    if not text.strip():
+        return Baseline(name, {})
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

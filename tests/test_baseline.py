@@ -107,3 +107,10 @@ def test_bad_baseline_is_one_line_exit_2(fleet, capsys, text, words):
     assert code == 2 and out == "" and err.count("\n") == 1 and words in err and "known.json" in err
     code, _, err = cli(capsys, "lint", "hosts", "--baseline", "missing.json")
     assert code == 2 and "baseline not found" in err
+
+
+def test_an_empty_baseline_such_as_dev_null_hides_nothing(fleet, capsys):
+    (fleet / ".mailcfg.yml").write_text("baseline: known.json\n")
+    cli(capsys, "lint", "hosts", "--write-baseline", "known.json")
+    code, out, err = cli(capsys, "lint", "-f", "json", "hosts", "--baseline", "/dev/null")
+    assert code == 1 and all(f for f in findings(out).values()), err  # the project's baseline set aside
