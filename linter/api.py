@@ -32,7 +32,7 @@ from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fixer import FixRun, fix_target
 from mailcfg.lint import TargetResult, lint_snapshot
 from mailcfg.policy import probe_of
-from mailcfg.registry import all_rules
+from mailcfg.registry import listing
 from mailcfg.remote.collect import write_snapshot
 from mailcfg.remote.collection import Collection as _Steps
 from mailcfg.snapshot import FACTS, Snapshot, load_local
@@ -77,7 +77,7 @@ def _only(select: Sequence[str] | None, ignore: Sequence[str] | None) -> set[str
         return None
     from mailcfg.selection import selected
 
-    return selected([r.id for r in all_rules()], select=select, ignore=ignore)
+    return selected([r.id for r in listing()], select=select, ignore=ignore)
 
 
 def summary(findings: Sequence[Mapping]) -> dict:

@@ -185,7 +185,7 @@ def lint(
     """Check mail-server configuration and report what is wrong."""
     from mailcfg.fanout import run_all
     from mailcfg.pipeline import lint_local, stale_failure
-    from mailcfg.registry import rule_by_id
+    from mailcfg.registry import declared
 
     if changed:
         from mailcfg.precommit import units
@@ -204,7 +204,7 @@ def lint(
     for t in hosts:
         for name in t.host.vars.get("mailcfg_skip_rules", ()):
             try:
-                rule_by_id(name)
+                declared(name)
             except MailcfgError as exc:
                 raise MailcfgError(f"{inventory}: host {t.label}: mailcfg_skip_rules: {exc}") from None
     ssh = _ssh_options(known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become,
@@ -221,6 +221,8 @@ def lint(
         results = run_all(items, lambda t: check(t) if t.host is not None else
                           lint_local((t.path or t.label, settings[t.label])), forks,
                           [t.label for t in items], progress=interactive)
+    elif len(items) == 1:  # one target: no workers to start (nor their module)
+        results = [lint_local((items[0].path or items[0].label, settings[items[0].label]))]
     else:  # CPU-bound: every core, in input order
         from mailcfg.parallel import in_order
         from mailcfg.registry import all_rules

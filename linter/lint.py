@@ -9,7 +9,7 @@ from mailcfg.errors import MailcfgError
 from mailcfg.findings import Finding
 from mailcfg.fingerprint import assign
 from mailcfg.fix import Fix
-from mailcfg.registry import all_rules, rule_by_id
+from mailcfg.registry import rule_by_id, rules_of
 from mailcfg.rules.snapshot_reads import SnapshotReads
 from mailcfg.snapshot import Snapshot, load_local
 from mailcfg.source import SourceFile
@@ -114,7 +114,6 @@ def _with_subjects(findings: list[Finding], system: str, model: Model) -> list[F
 
 def _run(system: str, context: Model | SnapshotReads) -> list[Finding]:
     findings: list[Finding] = []
-    for rule in all_rules():
-        if rule.system == system:
-            findings.extend(rule.check(context))
+    for rule in rules_of(system):
+        findings.extend(rule.check(context))
     return findings

@@ -22,7 +22,6 @@ from mailcfg.findings import Finding, Severity
 from mailcfg.fingerprint import assign
 from mailcfg.lint import TargetResult, lint_snapshot
 from mailcfg.projectconfig import Overrides, ProjectConfig, Settings
-from mailcfg.remote import inventory
 from mailcfg.snapshot import Snapshot, load_local
 from mailcfg.source import SourceFile
 from mailcfg.suppression import missing_reasons
@@ -52,12 +51,16 @@ class Pipeline:
 
     def settings_of(self, targets: list[Target], inventory_file: Path | None) -> dict[str, Settings]:
         """Each target's settings, by label; an inventory pattern of `targets:` selects its hosts."""
-        inv = inventory.load(inventory_file) if inventory_file is not None and self.config.targets else None
+        inv = select = None
+        if inventory_file is not None and self.config.targets:
+            from mailcfg.remote import inventory  # the inventory reader: only for a run given -i
+
+            inv, select = inventory.load(inventory_file), inventory.select
 
         def selects(label: str) -> Callable[[str], bool]:
             def check(pattern: str) -> bool:
                 try:
-                    return inv is not None and any(h.name == label for h in inventory.select(inv, pattern))
+                    return inv is not None and any(h.name == label for h in select(inv, pattern))
                 except MailcfgError:  # a path glob, no inventory pattern
                     return False
             return check

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mailcfg.errors import MailcfgError
-from mailcfg.registry import all_rules, rule_by_id
+from mailcfg.registry import declared, listing
 from mailcfg.selection import resolve, selected
 
 NAMES = (".mailcfg.yml", ".mailcfg.yaml")
@@ -56,7 +56,7 @@ class Settings:
 
     def rules(self) -> set[str]:
         """The ids of the rules these settings run."""
-        return selected([r.id for r in all_rules()], self.select, self.ignore, self.extend_select)
+        return selected([r.id for r in listing()], self.select, self.ignore, self.extend_select)
 
     def to_json(self) -> dict:
         data = {k.replace("_", "-"): v for k, v in asdict(self).items()}
@@ -137,7 +137,7 @@ def _merged(settings: Settings, entry: dict[str, Any]) -> Settings:
 
 
 def _severity(mapping: dict[str, str]) -> dict[str, str]:
-    return {rule_by_id(rule).id: level for rule, level in mapping.items()}
+    return {declared(rule).id: level for rule, level in mapping.items()}
 
 
 def find(start: Path | None = None) -> Path | None:
@@ -293,7 +293,7 @@ def _key_position(mapping: Any, key: str) -> tuple[int, int]:
 
 
 def _check_entries(path: Path, mapping: Any, key: str) -> None:
-    universe = {r.id for r in all_rules()}
+    universe = {r.id for r in listing()}
     for i, entry in enumerate(mapping.get(key, [])):
         try:
             resolve([entry], universe)
@@ -309,12 +309,12 @@ def _check_entries(path: Path, mapping: Any, key: str) -> None:
 def _check_severity(path: Path, mapping: Any) -> None:
     for rule in mapping.get("severity", {}):
         try:
-            rule_by_id(rule)
+            declared(rule)
         except MailcfgError as exc:
             line, column = _key_position(mapping["severity"], rule)
             raise MailcfgError(f"{path}:{line}:{column}: severity: {exc}") from None
     if "severity" in mapping:
-        mapping["severity"] = {rule_by_id(rule).id: level for rule, level in mapping["severity"].items()}
+        mapping["severity"] = {declared(rule).id: level for rule, level in mapping["severity"].items()}
 
 
 def _plain(value: Any) -> Any:

@@ -24,18 +24,35 @@ def all_rules() -> tuple[Rule, ...]:
     return tuple(sorted(found.values(), key=lambda r: r.id))
 
 
-def _imported(name: str) -> list[Rule]:
+@cache
+def rules_of(system: str) -> tuple[Rule, ...]:
+    """The rules of one system (by id), importing only the rule modules that declare some: linting a
+    Postfix host loads neither the Exim nor the Plesk rules and engines."""
+    modules = sorted({r.module for r in listing() if r.system == system})
+    found = {rule.id: rule for name in modules for rule in _imported(name) if rule.system == system}
+    return tuple(sorted(found.values(), key=lambda r: r.id))
+
+
+@cache
+def _imported(name: str) -> tuple[Rule, ...]:
     module = importlib.import_module(f"mailcfg.rules.{name}")
-    return [value for value in vars(module).values() if isinstance(value, Rule)]
+    return tuple(value for value in vars(module).values() if isinstance(value, Rule))
+
+
+def declared(rule_id: str) -> Listed:
+    """The rule `rule_id` (an id or an alias) names, as declared; MailcfgError for no rule."""
+    for rule in listing():
+        if rule_id == rule.id or rule_id in rule.aliases:
+            return rule
+    close = suggest(rule_id, [name for rule in listing() for name in (rule.id, *rule.aliases)])
+    hint = f"; did you mean {close!r}?" if close else ""
+    raise MailcfgError(f"unknown rule {rule_id!r}{hint} (see `mailcfg rules` for the list)")
 
 
 def rule_by_id(rule_id: str) -> Rule:
-    for rule in all_rules():
-        if rule_id == rule.id or rule_id in rule.aliases:
-            return rule
-    close = suggest(rule_id, [name for rule in all_rules() for name in (rule.id, *rule.aliases)])
-    hint = f"; did you mean {close!r}?" if close else ""
-    raise MailcfgError(f"unknown rule {rule_id!r}{hint} (see `mailcfg rules` for the list)")
+    """The rule `rule_id` names, loading its module alone."""
+    listed = declared(rule_id)
+    return next(rule for rule in _imported(listed.module) if rule.id == listed.id)
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
@@ -46,7 +63,7 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
 
 def canonical_ids(rule_id: str) -> set[str]:
     """The ids a suppression naming `rule_id` covers (a rule's aliases name it too)."""
-    return {r.id for r in all_rules() if rule_id == r.id or rule_id in r.aliases} or {rule_id}
+    return {r.id for r in listing() if rule_id == r.id or rule_id in r.aliases} or {rule_id}
 
 
 
@@ -60,6 +77,7 @@ class Listed:
     tags: tuple[str, ...]
     system: str
     aliases: tuple[str, ...] = ()
+    module: str = ""  # the rule module (in mailcfg.rules) that declares it
 
 
 _DECLARED = ("id", "title", "severity", "tags", "system", "aliases")
@@ -86,15 +104,16 @@ def listing() -> tuple[Listed, ...]:
     for info in pkgutil.iter_modules(mailcfg.rules.__path__):
         try:
             text = resources.files("mailcfg.rules").joinpath(f"{info.name}.py").read_text(encoding="utf-8")
-            declared = [_declared(_statement(text[m.start():]).value) for m in _DECLARATION.finditer(text)]
+            declared = [_declared(_statement(text[m.start():]).value, info.name)
+                        for m in _DECLARATION.finditer(text)]
         except (OSError, SyntaxError, ValueError, TypeError, KeyError, AttributeError):
-            declared = [Listed(r.id, r.title, r.severity, tuple(r.tags), r.system, tuple(r.aliases))
+            declared = [Listed(r.id, r.title, r.severity, tuple(r.tags), r.system, tuple(r.aliases), info.name)
                         for r in _imported(info.name)]
         found |= {rule.id: rule for rule in declared}
     return tuple(sorted(found.values(), key=lambda r: r.id))
 
 
-def _declared(call: ast.Call) -> Listed:
+def _declared(call: ast.Call, module: str) -> Listed:
     nodes = dict(zip(_DECLARED, call.args, strict=False))
     nodes |= {k.arg: k.value for k in call.keywords if k.arg in _DECLARED}
     severity = nodes.pop("severity", None)
@@ -103,4 +122,4 @@ def _declared(call: ast.Call) -> Listed:
         raise ValueError("severity is not written Severity.NAME")
     values = {k: ast.literal_eval(v) for k, v in nodes.items()}
     return Listed(values["id"], values["title"], Severity[severity.attr], tuple(values["tags"]), values["system"],
-                  tuple(values.get("aliases", ())))
+                  tuple(values.get("aliases", ())), module)

@@ -12,7 +12,7 @@ import fnmatch
 from collections.abc import Iterable
 
 from mailcfg.errors import MailcfgError
-from mailcfg.registry import all_rules, canonical_ids, suggest
+from mailcfg.registry import canonical_ids, listing, suggest
 from mailcfg.rule import TAGS
 
 GLOB_CHARS = "*?["
@@ -29,7 +29,7 @@ def selected(rule_ids: Iterable[str], select: Iterable[str] | None = None, ignor
 
 def resolve(entries: Iterable[str], universe: set[str]) -> set[str]:
     """The ids among `universe` the entries name; MailcfgError for an entry that names no rule."""
-    tags = {rule.id: rule.tags for rule in all_rules()}
+    tags = {rule.id: rule.tags for rule in listing()}
     ids: set[str] = set()
     for entry in entries:
         entry = entry.strip()
@@ -47,7 +47,7 @@ def _matches(entry: str, universe: set[str], tags: dict[str, tuple[str, ...]]) -
         return matched
     if entry in TAGS:  # a tag no rule of this run carries selects nothing, and is no typo
         return {i for i in universe if entry in tags.get(i, ())}
-    if entry not in tags and not any(entry in rule.aliases for rule in all_rules()):
+    if entry not in tags and not any(entry in rule.aliases for rule in listing()):
         raise MailcfgError(_unknown(entry, universe))
     return canonical_ids(entry) & universe
 
@@ -55,7 +55,7 @@ def _matches(entry: str, universe: set[str], tags: dict[str, tuple[str, ...]]) -
 def _unknown(entry: str, universe: set[str]) -> str:
     if any(c in entry for c in GLOB_CHARS):
         return f"rule pattern {entry!r} matches no rule (see `mailcfg rules` for the list)"
-    names = [*universe, *TAGS, *(a for rule in all_rules() if rule.id in universe for a in rule.aliases)]
+    names = [*universe, *TAGS, *(a for rule in listing() if rule.id in universe for a in rule.aliases)]
     close = suggest(entry, names)
     hint = f"; did you mean {close!r}?" if close else ""
     return f"unknown rule or tag {entry!r}{hint} (see `mailcfg rules` for the list)"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from mailcfg.edits import Edit
 from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fix import SAFE, Fix
-from mailcfg.registry import all_rules, canonical_ids, suggest
+from mailcfg.registry import canonical_ids, listing, suggest
 from mailcfg.source import BLANKS, SourceFile
 
 INVALID = "mailcfg-invalid-suppression"
@@ -133,7 +133,7 @@ def check(findings: Iterable[Finding], sources: dict[str, SourceFile]) -> Outcom
             outcome.suppressed += 1
         else:
             outcome.kept.append(f)
-    known = {name for rule in all_rules() for name in (rule.id, *rule.aliases)}
+    known = {name for rule in listing() for name in (rule.id, *rule.aliases)}
     for path in sorted(by_file):
         for d in by_file[path]:
             _judge(d, sources[path], used, known, outcome)

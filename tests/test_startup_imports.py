@@ -74,3 +74,12 @@ def test_a_host_loads_paramiko_without_invoke():
     modules = _modules("lint", "--timeout", "5", "ssh://127.0.0.1:1")
     assert "paramiko" in modules
     assert _loaded(modules, ("invoke",)) == []
+
+
+def test_a_postfix_target_loads_only_the_postfix_rules():
+    modules = _modules("lint", str(EXAMPLES / "hardened-submission"))
+    assert "mailcfg.rules.postfix_relay" in modules
+    assert _loaded(modules, tuple(f"mailcfg.rules.{m}" for m in ("exim_auth", "exim_relay", "exim_syntax",
+                                                                "exim_undecided", "plesk_drift", "plesk_relay",
+                                                                "plesk_undecided", "plesk_whitelist"))) == []
+    assert _loaded(modules, ("multiprocessing", "mailcfg.remote.inventory")) == []  # one target: no workers
