@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 import realsshd  # noqa: E402
-from mailcfg.remote.collect import SCRIPT  # noqa: E402
+from mailcfg.remote.collect import first_script  # noqa: E402
 
 MAILCFG = REPO / ".venv" / "bin" / "mailcfg"
 ANSIBLE_VENV = REPO / "bench" / ".venv-ansible"
@@ -258,7 +258,7 @@ def run_ansible(work: Path, inv: Path, names: list[str], forks: int, kh: Path, k
     run = Run("ansible", len(names), forks)
     out, err = work / "ansible.out", work / "ansible.err"
     # base64: one plain raw command, safe from Ansible's templating ({# ... in the script) and from quoting
-    command = f"echo {base64.b64encode(SCRIPT.encode()).decode()} | base64 -d | sh"
+    command = f"echo {base64.b64encode(first_script().encode()).decode()} | base64 -d | sh"
     ssh_common = f"-o UserKnownHostsFile={kh} -o StrictHostKeyChecking=yes"
     argv = [str(ANSIBLE), "all", "-i", str(inv), "-f", str(forks), "-m", "raw", "-a", command,
             "-u", "root", "--private-key", str(key), "-e", json.dumps({"ansible_ssh_common_args": ssh_common})]
