@@ -48,6 +48,9 @@ class PostfixConfig(Memo):
 
     def tables(self) -> list[Table]:
         """Every lookup table that main.cf or a master.cf `-o` names, read where the snapshot has it."""
+        return list(self.remember("tables", self._tables_named))  # asked again for every finding's subject
+
+    def _tables_named(self) -> list[Table]:
         values = [p.value for p in self.main.entries]
         values += [o.value for s in self.master.services for o in s.overrides]
         refs = {ref for v in values for tok in split(v) if (ref := parse_ref(tok.inner())) is not None}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailcfg.findings import Location
 from mailcfg.postfix.effective import ParameterView
@@ -31,10 +31,10 @@ class Item:
     argument: str | None = None
     restriction: Restriction | None = None
     missing_argument: bool = False
+    name: str = field(init=False, repr=False, compare=False)  # lower case: asked for at every step of every list
 
-    @property
-    def name(self) -> str:
-        return self.text.lower()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.text.lower())
 
     @property
     def table(self) -> TableRef | None:
