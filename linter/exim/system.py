@@ -7,21 +7,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailcfg.dependence import Dependency, relevant
 from mailcfg.errors import MailcfgError
 from mailcfg.exim import collect, redact
-from mailcfg.exim.config import EximConfig, load_exim
-from mailcfg.exim.dependence import dependencies
-from mailcfg.exim.engine import decide as decide_exim
 from mailcfg.exim.options import known
-from mailcfg.exim.references import references
 from mailcfg.exim.reload import EXIM, EXIM_DEBIAN
 from mailcfg.exim.services import SERVICE_PORTS, service_port
-from mailcfg.exim.subject import subject
 from mailcfg.snapshot import Mount, Snapshot
 from mailcfg.system import Decider, Layout, MailSystem, Model, Wanted, output
 from mailcfg.transaction import Decision, Probe
+
+if TYPE_CHECKING:
+    from mailcfg.exim.config import EximConfig
 
 EXIM_DIR = "/etc/exim4"
 DEBIAN_CONF = "update-exim4.conf.conf"
@@ -52,11 +51,19 @@ def _single(target: str, path: Path) -> list[Mount]:
     return [Mount(EXIM_DIR + "/exim4.conf", path, shown=target)]
 
 
+# The parser and the engine load with the first Exim configuration, not with the list of systems
+# (every run consults it: a Postfix host's lint, `mailcfg --help`'s neighbours, a fleet's start).
 def _load(snapshot: Snapshot, _: Mapping[str, Model]) -> EximConfig:
+    from mailcfg.exim.config import load_exim
+
     return load_exim(snapshot)
 
 
 def _decider(exim: Model) -> Decider:
+    from mailcfg.exim.config import EximConfig
+    from mailcfg.exim.dependence import dependencies
+    from mailcfg.exim.engine import decide as decide_exim
+
     assert isinstance(exim, EximConfig)
 
     def decide(probe: Probe) -> tuple[Decision, list[Dependency]]:
@@ -83,6 +90,8 @@ def _port_probe(probe: Probe) -> Probe:
 def _wanted(snapshot: Snapshot | None, commands: Mapping[str, tuple[int, bytes]]) -> Wanted:
     found = Wanted()
     if snapshot is not None:
+        from mailcfg.exim.references import references
+
         refs = references(snapshot)
         found = Wanted(refs.reads, refs.optional, refs.loads, refs.secrets)
     # the file `exim -bP config_file` names: a build may read its configuration from anywhere
@@ -92,6 +101,12 @@ def _wanted(snapshot: Snapshot | None, commands: Mapping[str, tuple[int, bytes]]
         found.optional.add(path)
         found.loads.add(path)
     return found
+
+
+def _subject(exim: Model, file: str, line: int) -> str | None:
+    from mailcfg.exim.subject import subject
+
+    return subject(exim, file, line)
 
 
 def _host_facts(files: Mapping[str, bytes], commands: Mapping[str, tuple[int, bytes]]) -> dict | None:
@@ -124,7 +139,7 @@ SYSTEM = MailSystem(
     collect=collect.SCRIPT,
     redact=redact.redact,
     first_files=(*collect.FILES, collect.CONF_D),  # phase 1 sends every conf.d part run_parts can pick
-    subject=subject,
+    subject=_subject,
     fix_order=("exim-no-rcpt-acl", "exim-open-relay", "exim-relay-from-any", "exim-users-cannot-relay",
                "exim-auth-without-tls"),
     fix_first=("exim-open-relay", "exim-relay-from-any", "exim-no-rcpt-acl"),
