@@ -37,14 +37,6 @@ class PleskConfig:
     sources: dict[str, SourceFile] = field(default_factory=dict)
 
 
-def detect(snapshot: Snapshot) -> bool:
-    """A Plesk host: its psa.conf is in the snapshot ([V] /etc/psa/psa.conf), or the fetch found it and could
-    not read it, or what a fetch collects from Plesk's CLI is there."""
-    return snapshot.is_snapshot and (snapshot.resolve(layout.PSA_CONF) is not None or
-                                     any(path == layout.PSA_CONF for path, _ in snapshot.facts.unreadable) or
-                                     any(snapshot.meta(name) is not None for name in (layout.SETTINGS, layout.VERSION)))
-
-
 def load_plesk(snapshot: Snapshot, postfix: Postfix | None) -> PleskConfig:
     sources: dict[str, SourceFile] = {}
     unread = dict(snapshot.facts.unreadable)

@@ -7,18 +7,45 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailcfg.plesk import layout
-from mailcfg.plesk.apply import apply_plesk
 from mailcfg.plesk.collect import SCRIPT
-from mailcfg.plesk.config import PleskConfig, detect, load_plesk
-from mailcfg.plesk.review import review
 from mailcfg.snapshot import Mount, Snapshot
 from mailcfg.system import Layout, MailSystem, Model, output
 
+if TYPE_CHECKING:
+    from mailcfg.findings import Finding
+    from mailcfg.fix import Fix
+    from mailcfg.plesk.config import PleskConfig
 
+
+def _detect(snapshot: Snapshot) -> bool:
+    """A Plesk host: its psa.conf is in the snapshot ([V] /etc/psa/psa.conf), or the fetch found it and could
+    not read it, or what a fetch collects from Plesk's CLI is there."""
+    return snapshot.is_snapshot and (snapshot.resolve(layout.PSA_CONF) is not None or
+                                     any(path == layout.PSA_CONF for path, _ in snapshot.facts.unreadable) or
+                                     any(snapshot.meta(name) is not None for name in (layout.SETTINGS, layout.VERSION)))
+
+
+# The reader, the review and the applier load with the first Plesk host, not with the list of systems
+# (every run consults it: a plain Postfix target's lint, a fleet's start).
 def _load(snapshot: Snapshot, models: Mapping[str, Model]) -> PleskConfig:
+    from mailcfg.plesk.config import load_plesk
+
     return load_plesk(snapshot, models.get("postfix"))  # type: ignore[arg-type]
+
+
+def _review(config: Model, finding: Finding, fix: Fix | None) -> tuple[Finding, Fix | None]:
+    from mailcfg.plesk.review import review
+
+    return review(config, finding, fix)  # type: ignore[arg-type]
+
+
+def _applier():
+    from mailcfg.plesk.apply import apply_plesk
+
+    return apply_plesk
 
 
 VERSION_FILE = "/usr/local/psa/version"
@@ -41,15 +68,15 @@ def _single(_target: str, _path: Path) -> list[Mount]:
 SYSTEM = MailSystem(
     name="plesk",
     title="Plesk",
-    detect=detect,
+    detect=_detect,
     load=_load,
     layout=Layout(directories=(layout.PSA_CONF.rsplit("/", 1)[0],),
                   looked_for="a snapshot with etc/psa/psa.conf (Plesk)", single=_single),
     requires=("postfix",),
-    applier=lambda: apply_plesk,
+    applier=_applier,
     collect=f"optional {VERSION_FILE}\n" + SCRIPT,
     first_files=(*VERSION_FILES, layout.PSA_CONF, *(layout.MAPS_DIR + m for m in layout.MAPS)),
-    review=review,
+    review=_review,
     # the relay mode first: the authorization types after it are set within relay mode auth
     fix_order=("plesk-relay-open", "plesk-smtp-auth-disabled", "plesk-pop-before-smtp", "plesk-whitelist-too-wide",
                "plesk-submission-disabled"),
