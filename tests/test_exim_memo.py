@@ -1,0 +1,64 @@
+"""The Exim engine's per-configuration memos (expansions by the variables they read, list answers by
+subject) never change a decision: a probe decided on a configuration that has already decided
+others gets the decision it gets on a fresh one, trace and assumptions included."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from exim_generator import generate_batch, write_snapshot
+from mailcfg.exim.config import EximConfig, load_exim
+from mailcfg.exim.engine import decide
+from mailcfg.exim.session import World
+from mailcfg.snapshot import load_local
+from mailcfg.transaction import Probe
+
+# A list answer that takes something for granted (no /etc/hosts: localhost is assumed), an expansion
+# that depends on the sender, and one whose ${lookup} binds $value for its branches
+CONFIG = """\
+hostlist relay_from_hosts = localhost
+acl_smtp_rcpt = acl_check_rcpt
+begin acl
+acl_check_rcpt:
+  deny condition = ${if eq{$sender_address_domain}{blocked.example}}
+       message = blocked sender
+  accept hosts = +relay_from_hosts
+  accept condition = ${lookup{$sender_address_local_part}lsearch{/etc/exim4/friends}{${if eq{$value}{yes}}}{no}}
+  deny message = relay not permitted
+"""
+PROBES = [Probe("127.0.0.1", "x@elsewhere.example", "a@sender.example", "client.example"),
+          Probe("127.0.0.1", "x@elsewhere.example", "a@blocked.example", "client.example"),
+          Probe("198.51.100.7", "x@elsewhere.example", "friend@sender.example", "client.example"),
+          Probe("198.51.100.7", "x@elsewhere.example", "enemy@sender.example", "client.example"),
+          Probe("127.0.0.1", "x@elsewhere.example", "a@sender.example", "client.example")]
+
+
+def _fresh(config: EximConfig, probe: Probe, world: World | None = None):
+    config.memo.clear()  # what the configuration remembered: as if just loaded
+    return decide(config, probe, world)
+
+
+def test_remembered_answers_decide_as_fresh_ones(tmp_path: Path):
+    root = tmp_path / "snap"
+    (root / "etc" / "exim4").mkdir(parents=True)
+    (root / "etc" / "exim4" / "exim4.conf").write_text(CONFIG)
+    (root / "etc" / "exim4" / "friends").write_text("friend: yes\nenemy: no\n")
+    (root / ".mailcfg-host").mkdir()
+    (root / ".mailcfg-host" / "facts.json").write_text(json.dumps({"hostname": "mx.example.com"}))
+    config = load_exim(load_local(str(root)))
+    shared = [decide(config, p) for p in PROBES]
+    assert [d.action for d in shared] == ["accept", "reject", "accept", "reject", "accept"]
+    assert [_fresh(config, p) for p in PROBES] == shared
+    # the list answer remembered from the first probe still says what it took for granted
+    assert any("localhost is taken to be" in s.what for s in shared[-1].trace)
+
+
+def test_generated_configurations_in_any_order(tmp_path: Path):
+    for i, generated in enumerate(generate_batch(31, 4)):
+        config = load_exim(load_local(str(write_snapshot(generated, tmp_path / str(i)))))
+        for world in (World(), World(dns=False)):
+            forward = [decide(config, p, world) for p in generated.probes]
+            backward = [decide(config, p, world) for p in reversed(generated.probes)][::-1]
+            assert backward == forward, generated.name
+            assert [_fresh(config, p, world) for p in generated.probes[::3]] == forward[::3], generated.name
