@@ -183,7 +183,6 @@ def lint(
                                           "only findings in those files.")] = False,
 ) -> None:
     """Check mail-server configuration and report what is wrong."""
-    from mailcfg.fanout import run_all
     from mailcfg.pipeline import lint_local, stale_failure
     from mailcfg.registry import declared
 
@@ -218,6 +217,8 @@ def lint(
 
     interactive = output is None and fmt is Format.text and sys.stdout.isatty() and sys.stderr.isatty()
     if hosts:  # waiting on the network: threads (local targets among them are checked in turn)
+        from mailcfg.fanout import run_all
+
         results = run_all(items, lambda t: check(t) if t.host is not None else
                           lint_local((t.path or t.label, settings[t.label])), forks,
                           [t.label for t in items], progress=interactive)

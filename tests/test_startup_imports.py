@@ -76,10 +76,11 @@ def test_a_host_loads_paramiko_without_invoke():
     assert _loaded(modules, ("invoke",)) == []
 
 
-def test_a_postfix_target_loads_only_the_postfix_rules():
+def test_one_postfix_target_loads_neither_exim_plesk_nor_the_workers():
     modules = _modules("lint", str(EXAMPLES / "hardened-submission"))
     assert "mailcfg.rules.postfix_relay" in modules
     assert _loaded(modules, tuple(f"mailcfg.rules.{m}" for m in ("exim_auth", "exim_relay", "exim_syntax",
                                                                 "exim_undecided", "plesk_drift", "plesk_relay",
                                                                 "plesk_undecided", "plesk_whitelist"))) == []
-    assert _loaded(modules, ("multiprocessing", "mailcfg.remote.inventory")) == []  # one target: no workers
+    assert _loaded(modules, ("multiprocessing", "concurrent", "mailcfg.remote.inventory", "mailcfg.reporters.junit",
+                             "mailcfg.exim.engine", "mailcfg.plesk.config")) == []  # one target, text: no workers
