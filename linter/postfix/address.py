@@ -65,12 +65,16 @@ def internalize(toks: list[Tok]) -> str:
     return "".join(t.text for t in toks)
 
 
+_SPECIAL = re.compile(r'[ ()<>@,;:\\"\[\]\x00-\x1f]')  # what a dot-string cannot hold: specials, blanks, controls
+
+
 def _dot_string(local: str) -> bool:
     if not local or local[0] == "." or local[-1] == "." or ".." in local:
         return False
-    return not any(ch in ' ()<>@,;:\\"[]' or ord(ch) < 32 for ch in local)
+    return _SPECIAL.search(local) is None
 
 
+@functools.lru_cache(maxsize=4096)  # the same addresses come back probe after probe
 def quote_local(addr: str) -> str:
     """quote_822_local: the external form, quoting a local part that is not a dot-string."""
     at = addr.rfind("@")
