@@ -27,6 +27,10 @@ class ParameterView:
         self._items: dict[str, list[str]] = {}
         self._origins: dict[str, Override | Parameter | None] = {}
         self._yes: dict[str, bool] = {}
+        if type(self) is ParameterView and (service is None or not service.overrides):
+            # main.cf's values alone (no `-o`): every such view of the configuration works them out once
+            self._expanded, self._items, self._origins, self._yes = config.remember(
+                "main.cf values", lambda: (self._expanded, self._items, self._origins, self._yes))
         self._compat: tuple[int, ...] | None = None
         self._listen: list[Interface] | None = None
         self.memo: dict[str, dict] = {}  # results derived from this view alone (resolved addresses, ...)
