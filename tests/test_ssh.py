@@ -706,3 +706,24 @@ def test_revoked_host_keys_from_ssh_config_as_openssh_reads_it(server, home, tmp
                    capture_output=True)
     out, [target] = lint_json(home, "mx", "--known-hosts", str(kh))
     assert target["status"] == "error" and "binary KRL" in target["error"] and out.returncode == 2
+
+
+def test_a_command_s_output_error_and_exit_code_over_an_aead_cipher(server, home, tmp_path, monkeypatch):
+    """In-process: the remote command's streams and exit code come back (waited for, not polled), on
+    AES-GCM, which mailcfg asks for first (no per-packet MAC in Python); the host key still checked."""
+    from mailcfg.remote.hosts import HostSpec
+    from mailcfg.remote.route import connect
+    from mailcfg.remote.ssh import SshOptions
+
+    monkeypatch.setenv("HOME", str(home))  # no ~/.ssh of this machine's
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    options = SshOptions(known_hosts=server.known_hosts(tmp_path / "known_hosts"), identity=server.client_key)
+    spec = HostSpec.from_url(server.url())
+    with connect(spec, options) as conn:
+        assert conn.client.get_transport().remote_cipher == "aes128-gcm@openssh.com"
+        big = 300_000  # more than one SSH window's packet: read as it arrives
+        assert conn.run("sh -s", f"head -c {big} /dev/zero; printf err >&2; exit 3".encode()) == \
+            (3, b"\0" * big, b"err")
+    (tmp_path / "known_hosts").write_text(server.known_hosts_line(keygen(tmp_path / "other")))
+    with pytest.raises(Exception, match="CHANGED"):
+        connect(spec, options)

@@ -21,6 +21,7 @@ reached or fetched"), whose message is one line naming the host.
 from __future__ import annotations
 
 import base64
+import functools
 import getpass
 import hashlib
 import os
@@ -113,6 +114,17 @@ def encrypted(path: Path) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=16)
+def _identity(path: Path, passphrase: str | None) -> paramiko.PKey | None:
+    """The --identity key (with its -cert.pub, if any), read once for all of a run's connections: paramiko
+    would read the file again for each, trying every key type. None when it cannot be read: paramiko's own
+    attempt then says why."""
+    try:
+        return paramiko.PKey.from_path(path, passphrase)
+    except Exception:
+        return None
+
+
 def default_keys() -> list[Path]:
     """The key files paramiko tries by itself (look_for_keys)."""
     ssh = Path(os.path.expanduser("~/.ssh"))
@@ -158,11 +170,12 @@ class Connection:
         if o.identity is not None and not o.identity.is_file():
             self.close()
             raise MailcfgError(f"{o.identity}: identity file not found")
+        passphrase = o.passphrase or os.environ.get(PASSPHRASE_ENV) or None
+        key = _identity(o.identity, passphrase) if o.identity is not None else None
         try:
             self.client.connect(
-                t.host, port=t.port, username=t.user or getpass.getuser(),
-                key_filename=str(o.identity) if o.identity else None,
-                passphrase=o.passphrase or os.environ.get(PASSPHRASE_ENV) or None,
+                t.host, port=t.port, username=t.user or getpass.getuser(), pkey=key,
+                key_filename=str(o.identity) if o.identity and key is None else None, passphrase=passphrase,
                 timeout=o.timeout, banner_timeout=o.timeout, auth_timeout=o.timeout,
                 allow_agent=True, look_for_keys=True, sock=self.sock, transport_factory=_Transport)
         except Exception as exc:
