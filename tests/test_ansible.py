@@ -20,8 +20,10 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -237,7 +239,7 @@ FIX = """\
 class Play:
     """The playbook directory, its inventory and a way to run ansible-playbook on it."""
 
-    def __init__(self, root: Path, mx):
+    def __init__(self, root: Path, mx, control: Path):
         self.root, self.mx, self.out = root, mx, root / "out"
         self.out.mkdir(parents=True)
         key, kh = mx.sshd.client_key, mx.kh
@@ -273,6 +275,7 @@ class Play:
         (root / "fix.yml").write_text(FIX)
         self.home = root / "home"
         self.home.mkdir()
+        self.control = control
 
     def run(self, playbook: str, *args: str, report: str, fmt: str) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK" and not k.startswith("ANSIBLE_")} | {
@@ -282,7 +285,7 @@ class Play:
             "ANSIBLE_HOST_KEY_CHECKING": "True", "ANSIBLE_PIPELINING": "True",
             # one connection per host for the whole run, gone a few seconds after it
             "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=5s",
-            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.home / "cp"),
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.control),
             "ANSIBLE_SSH_TRANSFER_METHOD": "piped",  # the test sshd has no sftp subsystem
             "ANSIBLE_SHOW_CUSTOM_STATS": "True", "ANSIBLE_CALLBACKS_ENABLED": "mailcfg.mailcfg.mailcfg_report",
             "MAILCFG_REPORT_FILE": str(self.out / report), "MAILCFG_REPORT_FORMAT": fmt,
@@ -348,9 +351,18 @@ def relay_answer(harness, root: Path, files: dict[str, bytes]) -> rp.Observed:
     return answer
 
 
-def test_playbooks_lint_fix_and_stop_a_bad_template_on_real_hosts(mx, harness, tmp_path):
+@pytest.fixture
+def control_dir():
+    """ssh's control sockets: their path must fit a sun_path (108 bytes), which pytest's temporary paths
+    (deeper under a parallel run's worker) may not."""
+    path = Path(tempfile.mkdtemp(prefix="mailcfg-cp-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_playbooks_lint_fix_and_stop_a_bad_template_on_real_hosts(mx, harness, tmp_path, control_dir):
     mx.reset()
-    play = Play(tmp_path / "play", mx)
+    play = Play(tmp_path / "play", mx, control_dir)
     expected = cli_findings(mx)
     assert "postfix-open-relay" in {f["rule"] for f in expected}
     before = {p.name: p.read_bytes() for p in mx.conf.iterdir() if p.is_file()}
