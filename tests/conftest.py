@@ -24,6 +24,18 @@ def pytest_sessionstart(session) -> None:
         compileall.compile_dir(REPO / folder, quiet=2)
 
 
+# The files that take longest (real daemons, apply's timeouts, differential batches) go first: the parallel
+# run hands out whole files in collection order, so a long one left for last would run alone at the end.
+LONGEST_FIRST = ("test_apply_faults", "test_exim_fix_real", "test_ssh", "test_fix_real_postfix", "test_scale",
+                 "test_relay_rules_differential", "test_postconf_differential", "test_hostile", "test_apply_exim",
+                 "test_postfix_differential", "test_apply", "test_ansible", "test_fix", "test_plesk_host")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
+
+
 def named_apart(findings: list[dict]) -> list[dict]:
     """JSON findings without their fingerprints: a fingerprint hashes the target's name, so the same host
     under another name (URL, snapshot path, inventory alias) has other fingerprints and the same findings."""
