@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -166,12 +165,7 @@ def main() -> None:
             print(f"collection / mailcfg: wall {col.wall / nat.wall:.2f}x, cpu {col.cpu / nat.cpu:.2f}x, "
                   f"peak RSS {col.peak_rss / nat.peak_rss:.2f}x, peak PSS {col.peak_pss / nat.peak_pss:.2f}x")
     finally:
-        for srv in servers:
-            try:
-                srv.stop()
-            except Exception as exc:  # keep stopping the others
-                print(f"stopping sshd on port {srv.port}: {exc}", file=sys.stderr)
-        shutil.rmtree(root, ignore_errors=True)
+        fleet.stop_all(servers, root)
 
 
 if __name__ == "__main__":

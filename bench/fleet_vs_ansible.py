@@ -404,12 +404,17 @@ def main() -> None:
               "and anything else that ran.")
         print(f"mailcfg collects and lints; ansible only collects. sshd MaxStartups log lines: {drops}.")
     finally:
-        for srv in servers:
-            try:
-                srv.stop()
-            except Exception as exc:  # keep stopping the others
-                print(f"stopping sshd on port {srv.port}: {exc}", file=sys.stderr)
-        shutil.rmtree(root, ignore_errors=True)
+        stop_all(servers, root)
+
+
+def stop_all(servers, root: Path) -> None:
+    """Stop every test sshd (one failing to stop does not keep the others running), then drop the hosts' files."""
+    for srv in servers:
+        try:
+            srv.stop()
+        except Exception as exc:  # keep stopping the others
+            print(f"stopping sshd on port {srv.port}: {exc}", file=sys.stderr)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
