@@ -22,8 +22,9 @@ from pathlib import Path
 import realexim as rx
 from exim_generator import generate_batch, real_config, write_snapshot
 from mailcfg.exim.config import load_exim
+from mailcfg.exim.engine import recipient_domain
 from mailcfg.exim.match import in_list
-from mailcfg.exim.probes import outsider_trials, user_trial
+from mailcfg.exim.probes import listening_ports, outsider_trials, user_trial
 from mailcfg.exim.session import Session, World
 from mailcfg.lint import lint_snapshot
 from mailcfg.rules.exim_relay import open_relays, wide_items
@@ -61,11 +62,16 @@ def _ours(config, domain: str) -> bool:
 
 def _intended(probe, answer: rx.Answer, fixed, removed: list[str], whole_acl: bool) -> bool:
     """A change the fixes are meant to make: a relay attempt by a client that is not logged in, for a
-    domain the fixed configuration does not take mail for (the wildcard that made it "ours" is gone),
-    or a client in a removed range. After acl_smtp_rcpt is pointed from an inline ACL at the
-    configuration's RCPT ACL (`whole_acl`, an unsafe fix), that ACL's refusals of clients that are not
-    logged in are intended too."""
-    if not answer.auth_ok and (whole_acl or not _ours(fixed, probe.rcpt.rpartition("@")[2].lower())):
+    domain the fixed configuration does not take mail for (the wildcard that made it "ours" is gone;
+    the domain as the RCPT ACL sees it, after the percent hack), or a client in a removed range. After
+    acl_smtp_rcpt is pointed from an inline ACL at the configuration's RCPT ACL (`whole_acl`, an unsafe
+    fix), that ACL's refusals of clients that are not logged in are intended too. A transaction on a
+    port the daemon does not listen on (the generator asks Exim as if it arrived there) cannot happen:
+    what the fix does to it is nobody's loss."""
+    if rx.probe_port(probe) not in listening_ports(fixed):
+        return True
+    domain = recipient_domain(fixed, probe, NO_DNS) or probe.rcpt.rpartition("@")[2]
+    if not answer.auth_ok and (whole_acl or not _ours(fixed, domain.lower())):
         return True
     client = ipaddress.ip_address(probe.client)
     for item in removed:

@@ -103,6 +103,7 @@ def test_engine_agrees_with_real_postfix(harness, tmp_path_factory):
     comparison, generated = rp.run_differential(harness, workdir, SEED, CONFIGS)
     assert len(generated) == CONFIGS
     assert comparison.compared > 0.5 * len(comparison.rows), comparison.summary()
+    print(f"\nPostfix differential, seed {SEED}, {CONFIGS} configurations: {comparison.summary()}")
     if comparison.failures():
         pytest.fail(f"engine vs real Postfix {rp.postfix_version()}, seed {SEED}, {CONFIGS} configurations "
                     f"(snapshots in {workdir}):\n" + comparison.report(), pytrace=False)
