@@ -1,7 +1,5 @@
 """The `mailcfg` command line."""
 
-from __future__ import annotations
-
 import getpass
 import json
 import os
@@ -16,7 +14,7 @@ from mailcfg import __version__, cliconvert
 from mailcfg.color import ColorChoice, use_color
 from mailcfg.errors import MailcfgError
 from mailcfg.findings import Severity
-from mailcfg.remote.applyscript import CONFIRM_SECONDS
+from mailcfg.remote import CONFIRM_SECONDS
 from mailcfg.reporters.visible import visible
 from mailcfg.targets import Target, expand
 from mailcfg.writes import write_atomic, write_inside
@@ -113,10 +111,16 @@ Become = Annotated[bool, typer.Option("--become", help="Read the host's files as
                                       "(inventory: mailcfg_become or ansible_become per host).")]
 Inventory = Annotated[Path | None, typer.Option("--inventory", "-i", help="Ansible-style inventory (YAML or INI); "
                                                 "targets that are no local path are host patterns.")]
+Targets = Annotated[list[str], typer.Argument(help="What lint takes: snapshot directories, Postfix or Exim config "
+                                               "directories or files, hosts (ssh://user@host:port, names from "
+                                               "~/.ssh/config, with -i inventory host patterns).")]
+Forks = Annotated[int, typer.Option(min=1, help="Hosts collected at the same time.")]
+Limit = Annotated[str | None, typer.Option(help="Only the inventory hosts this pattern selects.")]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")]
 
 
 def _ssh_options(known_hosts: Path | None, accept_new: bool, identity: Path | None, timeout: float,
-                 command_timeout: float, become: bool, hosts: list[HostSpec]) -> SshOptions:
+                 command_timeout: float, become: bool, hosts: "list[HostSpec]") -> "SshOptions":
     """The run's SSH settings; on a terminal, one passphrase prompt when a key to be used is encrypted."""
     from mailcfg.remote.sshtarget import PASSPHRASE_ENV, SshOptions
 
@@ -133,7 +137,7 @@ def _ssh_options(known_hosts: Path | None, accept_new: bool, identity: Path | No
                       command_timeout=command_timeout, become=become, passphrase=passphrase)
 
 
-def _known_hosts(ssh: SshOptions):
+def _known_hosts(ssh: "SshOptions"):
     from mailcfg.remote.ssh import load_known_hosts  # paramiko: only when hosts are named
 
     return load_known_hosts(ssh)
@@ -265,7 +269,7 @@ def lint(
 
 def _pipeline(config: Path | None, isolated: bool, select: list[str] | None, ignore: list[str] | None,
               extend_select: list[str] | None, fail_on: FailOn | None = None, fail_on_stale: bool = False,
-              baseline: Path | None = None, writing_baseline: bool = False) -> Pipeline:
+              baseline: Path | None = None, writing_baseline: bool = False) -> "Pipeline":
     """The project configuration with the command line's settings over it."""
     from mailcfg import projectconfig
     from mailcfg.pipeline import Pipeline
@@ -466,7 +470,7 @@ def _fixed(target: str, run, write: bool, apply: bool, patch: Path | None) -> st
     return text
 
 
-def _apply(t: Target, run, snapshot, ssh: SshOptions, known, confirm_timeout: int) -> tuple[str, str]:
+def _apply(t: Target, run, snapshot, ssh: "SshOptions", known, confirm_timeout: int) -> tuple[str, str]:
     """--apply on host `t`, whose collected snapshot the fixes were computed on: (status, detail)."""
     from mailcfg.lint import lint_snapshot
     from mailcfg.remote.apply import apply_run
@@ -546,16 +550,8 @@ def rules(
         sys.stdout.write(doc)
 
 
-Targets = Annotated[list[str], typer.Argument(help="What lint takes: snapshot directories, Postfix or Exim config "
-                                               "directories or files, hosts (ssh://user@host:port, names from "
-                                               "~/.ssh/config, with -i inventory host patterns).")]
-Forks = Annotated[int, typer.Option(min=1, help="Hosts collected at the same time.")]
-Limit = Annotated[str | None, typer.Option(help="Only the inventory hosts this pattern selects.")]
-Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")]
-
-
 def _reach(items: list[Target], known_hosts: Path | None, accept_new: bool, identity: Path | None,
-           timeout: float, command_timeout: float, become: bool) -> tuple[SshOptions, object]:
+           timeout: float, command_timeout: float, become: bool) -> "tuple[SshOptions, object]":
     """The SSH settings and known hosts for the hosts among `items` (read once for all of them)."""
     hosts = [t.host for t in items if t.host is not None]
     ssh = _ssh_options(known_hosts, accept_new, identity, timeout, command_timeout, become, hosts)

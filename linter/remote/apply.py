@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING
 
 from mailcfg.errors import MailcfgError
 from mailcfg.fixer import FixRun
-from mailcfg.remote.applyscript import CONFIRM_SECONDS, STATE, HostFile, Mta, Plan
+from mailcfg.remote import CONFIRM_SECONDS
+from mailcfg.remote.applyscript import STATE, HostFile, Mta, Plan
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.knownhosts import KnownHosts
 from mailcfg.remote.route import connect

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 STATE = "/var/lib/mailcfg"  # where runs, their outcomes and the lock live on the host
 SUFFIX = ".mailcfg-"  # backups: FILE.mailcfg-YYYYmmddTHHMMSSZ
 KEEP = 20  # runs kept in STATE/runs (their logs and outcomes)
-CONFIRM_SECONDS = 120  # how long a changed host waits for mailcfg's re-check before it rolls back
 
 PRELUDE = r"""trap '' HUP PIPE
 PATH="$PATH:/usr/sbin:/sbin:/usr/local/sbin:/usr/bin:/bin"
