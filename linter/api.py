@@ -38,7 +38,7 @@ from mailcfg.remote.collection import Collection as _Steps
 from mailcfg.snapshot import FACTS, Snapshot, load_local
 
 __all__ = ["Collection", "FixPlan", "Report", "explain", "fixes", "fixes_for_files", "lint", "lint_files", "render",
-           "summary"]
+           "summary", "write_report"]
 
 
 @dataclass
@@ -235,3 +235,11 @@ def render(targets: Sequence[Report | Mapping], fmt: str) -> str:
     if fmt not in FORMATS:
         raise MailcfgError(f"{fmt!r}: not a report format (one of {', '.join(FORMATS)})")
     return FORMATS[fmt]([_result(t) for t in targets], False)
+
+
+def write_report(path: str | os.PathLike, text: str) -> None:
+    """Write a rendered report as the CLI's -o does: a file atomically (its mode from the umask, or kept
+    when it is replaced), a device or FIFO (/dev/stdout, /dev/null) written into, never replaced."""
+    from mailcfg.writes import write_atomic
+
+    write_atomic(Path(path), text)

@@ -211,7 +211,7 @@ def lint(
             except MailcfgError as exc:
                 raise MailcfgError(f"{inventory}: host {t.label}: mailcfg_skip_rules: {exc}") from None
     ssh = _ssh_options(known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become,
-                       [t.host for t in hosts])
+                       [t.host for t in hosts]) if hosts else None  # SSH's modules only for a run that has hosts
     known = _known_hosts(ssh) if hosts else None  # read once for the whole fleet
 
     def check(t: Target):
@@ -317,8 +317,8 @@ def fetch(
 ) -> None:
     """Copy the files a host's mail analysis reads, and its facts, into a snapshot directory (one SSH
     connection, read-only; never credentials)."""
+    from mailcfg.remote import is_ssh_target
     from mailcfg.remote.fetch import fetch as fetch_host
-    from mailcfg.remote.sshtarget import is_ssh_target
 
     found = expand([target], inventory) if is_ssh_target(target) or "/" not in target else []
     if len(found) != 1 or found[0].host is None:
@@ -551,11 +551,13 @@ def rules(
 
 
 def _reach(items: list[Target], known_hosts: Path | None, accept_new: bool, identity: Path | None,
-           timeout: float, command_timeout: float, become: bool) -> "tuple[SshOptions, object]":
+           timeout: float, command_timeout: float, become: bool) -> "tuple[SshOptions | None, object]":
     """The SSH settings and known hosts for the hosts among `items` (read once for all of them)."""
     hosts = [t.host for t in items if t.host is not None]
+    if not hosts:
+        return None, None
     ssh = _ssh_options(known_hosts, accept_new, identity, timeout, command_timeout, become, hosts)
-    return ssh, _known_hosts(ssh) if hosts else None
+    return ssh, _known_hosts(ssh)
 
 
 def _emit(report: str, output: Path | None) -> None:

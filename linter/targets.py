@@ -32,8 +32,7 @@ class Target:
 
 
 def expand(words: list[str], inventory_file: Path | None = None, limit: str | None = None) -> list[Target]:
-    from mailcfg.remote.hosts import HostSpec
-    from mailcfg.remote.sshtarget import is_ssh_target
+    from mailcfg.remote import is_ssh_target
 
     inv = None
     if inventory_file is not None:  # the inventory reader (and its YAML library) only for a run that names one
@@ -46,6 +45,8 @@ def expand(words: list[str], inventory_file: Path | None = None, limit: str | No
     targets: list[Target] = []
     for word in words:
         if is_ssh_target(word):
+            from mailcfg.remote.hosts import HostSpec  # SSH's modules only for a run that names a host
+
             targets.append(Target(word, host=HostSpec.from_url(word)))
         elif os.path.lexists(word) or "/" in word:
             targets += [Target(path, path=path) for path in _below(word)]

@@ -4,9 +4,18 @@ files only inside the target."""
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from mailcfg.errors import MailcfgError
+
+
+def _special(path: Path) -> bool:
+    """Whether `path` is there and is no regular file (a device, a FIFO, or a link to one)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _temporary(directory: Path, name: str) -> tuple[int, str]:
@@ -21,6 +30,13 @@ def _temporary(directory: Path, name: str) -> tuple[int, str]:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    if _special(path):  # /dev/null, /dev/stdout, a FIFO: written into, never replaced by a file
+        try:
+            with open(path, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise MailcfgError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+        return
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = _temporary(directory, path.name)

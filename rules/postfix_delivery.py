@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from mailcfg.findings import Finding, Severity
 from mailcfg.fix import UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
-from mailcfg.postfix.edit import set_for
+from mailcfg.postfix.edit import RELOAD, set_for
 from mailcfg.postfix.listedit import list_value, word
-from mailcfg.postfix.reload import RELOAD
 from mailcfg.postfix.restrictions import lists_and_classes, parse
 from mailcfg.postfix.services import main_view, view_of, views
 from mailcfg.rule import Rule

@@ -9,10 +9,9 @@ from mailcfg.edits import Edit
 from mailcfg.findings import Finding, Severity
 from mailcfg.fix import UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
-from mailcfg.postfix.edit import holder, set_for
+from mailcfg.postfix.edit import RELOAD, holder, set_for
 from mailcfg.postfix.listedit import list_value, with_item_before
 from mailcfg.postfix.mynetworks import network
-from mailcfg.postfix.reload import RELOAD
 from mailcfg.postfix.restrictions import lists_and_classes, parse
 from mailcfg.postfix.services import describe, view_of, views
 from mailcfg.postfix.tokens import split

@@ -15,6 +15,7 @@ from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fix import SAFE, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.dependence import dependencies
+from mailcfg.postfix.edit import RELOAD
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide_on, missing_relay_check, relay_gate_list, startup_error
 from mailcfg.postfix.listedit import GATES, TRUSTED_CLIENTS, list_value, with_item_before, with_relay_gate
@@ -29,7 +30,6 @@ from mailcfg.postfix.probes import (
     known_recipient,
     user_probe,
 )
-from mailcfg.postfix.reload import RELOAD
 from mailcfg.postfix.restrictions import LISTS, lists_and_classes, parse, parse_value
 from mailcfg.postfix.services import describe, port, public, view_of, views, where
 from mailcfg.postfix.tls import offers_tls

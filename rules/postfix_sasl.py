@@ -8,13 +8,12 @@ from mailcfg.edits import Edit, render
 from mailcfg.findings import Finding, Severity
 from mailcfg.fix import SAFE, UNSAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
-from mailcfg.postfix.edit import holder, override_lines, set_for
+from mailcfg.postfix.edit import RELOAD, holder, override_lines, set_for
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.engine import decide_on
 from mailcfg.postfix.listedit import list_value, with_item_before
 from mailcfg.postfix.mastercf import Override
 from mailcfg.postfix.probes import user_probe
-from mailcfg.postfix.reload import RELOAD
 from mailcfg.postfix.restrictions import lists_and_classes
 from mailcfg.postfix.services import describe, is_submission, main_view, view_of, views, where
 from mailcfg.postfix.tls import auth_needs_tls, has_certificate, offers_tls, tls_mode

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fix import SAFE, Fix
 from mailcfg.postfix.config import PostfixConfig
+from mailcfg.postfix.edit import RELOAD
 from mailcfg.postfix.known import restrictions
 from mailcfg.postfix.listedit import list_value
 from mailcfg.postfix.maincf import Problem
-from mailcfg.postfix.reload import RELOAD
 from mailcfg.postfix.restrictions import Item, lists_and_classes, parse
 from mailcfg.postfix.services import main_view, view_of, views
 from mailcfg.postfix.tables import parse_ref

@@ -19,6 +19,7 @@ from mailcfg.postfix.mastercf import MasterCf, Override, Service
 from mailcfg.postfix.tokens import BLANK_SEPARATORS, split
 from mailcfg.source import SourceFile
 
+RELOAD = ("postfix reload",)  # Fix.after for changes to main.cf or master.cf
 REFERENCE = re.compile(r"^\$(?:\{(\w+)\}|\((\w+)\)|(\w+))$")
 
 

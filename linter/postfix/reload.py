@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from mailcfg.remote.applyscript import Mta
 
-RELOAD = ("postfix reload",)  # Fix.after for changes to main.cf or master.cf
-
 POSTFIX = Mta("Postfix", r"""running() { command -v postfix >/dev/null 2>&1 && postfix status >/dev/null 2>&1; }
 note() {
   was_running=no

@@ -9,13 +9,12 @@ from pathlib import Path
 
 from mailcfg.dependence import Dependency, relevant
 from mailcfg.errors import MailcfgError
-from mailcfg.postfix import collect, redact
+from mailcfg.postfix import collect
 from mailcfg.postfix.config import MAIN_CF, MASTER_CF, POSTFIX_DIR, PostfixConfig, load_postfix
 from mailcfg.postfix.dependence import dependencies
 from mailcfg.postfix.engine import decide_on, select_service
 from mailcfg.postfix.known import has_service_suffix, is_known, parameter_names
 from mailcfg.postfix.references import references
-from mailcfg.postfix.reload import POSTFIX
 from mailcfg.postfix.services import port as listening_port
 from mailcfg.postfix.services import views
 from mailcfg.postfix.subject import subject
@@ -32,6 +31,19 @@ def _single(target: str, path: Path) -> list[Mount]:
     """main.cf or master.cf (by name, or a file of settings) with the files beside it; it keeps its own name."""
     host = MASTER_CF if path.name.startswith("master.cf") else MAIN_CF
     return [Mount(host, path, shown=path.name), Mount(POSTFIX_DIR, path.parent)]
+
+
+# What serves hosts only (fix --apply, a collection's redaction) loads with the first host: a local lint needs neither.
+def _mta():
+    from mailcfg.postfix.reload import POSTFIX
+
+    return POSTFIX
+
+
+def _redact(collected):
+    from mailcfg.postfix.redact import redact
+
+    return redact(collected)
 
 
 def _load(snapshot: Snapshot, _: Mapping[str, Model]) -> PostfixConfig:
@@ -81,12 +93,12 @@ SYSTEM = MailSystem(
         creatable=(MAIN_CF,),  # a fix may write main.cf where there is none; master.cf has the stock one
     ),
     decider=_decider,
-    mta=lambda _run: POSTFIX,
+    mta=lambda _run: _mta(),
     owns=(POSTFIX_DIR + "/",),
     wanted=_wanted,
     host_facts=_host_facts,
     collect=collect.SCRIPT,
-    redact=redact.redact,
+    redact=lambda collected: _redact(collected),
     first_files=collect.FILES,
     subject=subject,
     is_setting=is_known,

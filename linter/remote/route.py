@@ -17,9 +17,10 @@ import shlex
 from typing import TYPE_CHECKING
 
 from mailcfg.errors import MailcfgError
+from mailcfg.remote import is_ssh_target
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.knownhosts import KnownHosts
-from mailcfg.remote.sshtarget import SshError, SshOptions, is_ssh_target
+from mailcfg.remote.sshtarget import SshError, SshOptions
 
 if TYPE_CHECKING:
     from mailcfg.remote.ssh import Connection

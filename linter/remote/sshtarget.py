@@ -63,10 +63,6 @@ class SshOptions:
     revoked_host_keys: Path | None = None  # RevokedHostKeys
 
 
-def is_ssh_target(text: str) -> bool:
-    return text.startswith("ssh://")
-
-
 def parse_target(text: str) -> SshTarget:
     """`ssh://[user@]host[:port]` (IPv6 in brackets)."""
     parts = urlsplit(text)

@@ -44,7 +44,6 @@ options:
 
 # Ansible's documentation tools want DOCUMENTATION before any import.
 import os  # noqa: E402
-import tempfile  # noqa: E402
 
 from ansible.errors import AnsibleError  # noqa: E402
 from ansible.module_utils.basic import missing_required_lib  # noqa: E402
@@ -52,8 +51,10 @@ from ansible.plugins.callback import CallbackBase  # noqa: E402
 
 try:
     from mailcfg import api
+    from mailcfg.errors import MailcfgError
 except ImportError:  # ansible-test's import sanity test, or a controller without mailcfg
     api = None
+    MailcfgError = OSError  # never raised then: the report stops first, naming the missing library
 
 LINT = "mailcfg.mailcfg.lint"
 
@@ -107,12 +108,8 @@ class CallbackModule(CallbackBase):
             targets.append(target)
         text = api.render(targets, self.get_option("format"))
         path = os.path.abspath(self.get_option("output"))
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".mailcfg-report-")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+            api.write_report(path, text)  # as -o writes: atomically, and never over /dev/stdout or a FIFO
+        except MailcfgError as exc:
+            raise AnsibleError(f"mailcfg_report: {exc}") from None
         self._display.display(f"mailcfg: report of {len(targets)} lint result(s) written to {path}")
