@@ -35,6 +35,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import hmac
 import os
@@ -595,7 +596,10 @@ def harness_certificate() -> Certificate:
     for every STARTTLS (200-400 ms here; 35 ms with this one)."""
     directory = EXIM_ROOT.parent / "tls"
     found = Certificate(directory / "cert.pem", directory / "key.pem", directory / "combined.pem")
-    with _CERT_LOCK:  # callers may be threads
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    # callers may be threads, and test files run in parallel processes: the first makes it, the others wait
+    with _CERT_LOCK, open(directory.parent / "tls.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         if not all(p.exists() for p in (found.cert, found.key, found.combined)):
             directory.mkdir(parents=True, exist_ok=True)
             made = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",

@@ -381,18 +381,24 @@ class PostfixInstance:
         self._kill_master()
         if self.holder is None:
             return
+        # held open while we look: a freed namespace's inode number could be another test's new one
         try:
-            netns = os.stat(f"/proc/{self.holder.pid}/ns/net").st_ino
+            held = os.open(f"/proc/{self.holder.pid}/ns/net", os.O_RDONLY)
         except OSError:
-            netns = None
+            held = None
         _stop(self.holder)  # its trap kills master's group and its sleep
         self.holder = None
-        if netns is not None:  # anything still in the instance's private network namespace was started by it
+        if held is None:
+            return
+        try:  # anything still in the instance's private network namespace was started by it
+            netns = os.fstat(held).st_ino
             for entry in os.listdir("/proc"):
                 if entry.isdigit():
                     with contextlib.suppress(OSError):
                         if os.stat(f"/proc/{entry}/ns/net").st_ino == netns:
                             os.kill(int(entry), signal.SIGKILL)
+        finally:
+            os.close(held)
 
     def __enter__(self) -> PostfixInstance:
         return self.start()

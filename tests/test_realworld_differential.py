@@ -8,7 +8,7 @@ answers. The open-relay verdict must agree too: postfix-open-relay (exim-open-re
 when a probe relays for an outsider on the real server, and every witness it names relays there.
 
 The table (one row per configuration, with its corpus files and neutralisation steps below) is
-printed (pytest -s) and written to realworld-report.txt in each test's temporary directory. Where
+printed (pytest -n 0 -s) and written to realworld-report.txt in each test's temporary directory. Where
 the neutralisation itself causes a difference, EXPECTED says so. Both tests run every configuration:
 a few seconds each at most (a policy service that is not there is tried once, see realworld.py).
 """
