@@ -210,9 +210,7 @@ def lint(
                 declared(name)
             except MailcfgError as exc:
                 raise MailcfgError(f"{inventory}: host {t.label}: mailcfg_skip_rules: {exc}") from None
-    ssh = _ssh_options(known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become,
-                       [t.host for t in hosts]) if hosts else None  # SSH's modules only for a run that has hosts
-    known = _known_hosts(ssh) if hosts else None  # read once for the whole fleet
+    ssh, known = _reach(items, known_hosts, accept_new_host_keys, identity, timeout, command_timeout, become)
 
     def check(t: Target):
         from mailcfg.remote.fetch import lint_host
@@ -552,7 +550,8 @@ def rules(
 
 def _reach(items: list[Target], known_hosts: Path | None, accept_new: bool, identity: Path | None,
            timeout: float, command_timeout: float, become: bool) -> "tuple[SshOptions | None, object]":
-    """The SSH settings and known hosts for the hosts among `items` (read once for all of them)."""
+    """The SSH settings and known hosts for the hosts among `items` (read once for all of them); none, and
+    none of SSH's modules loaded, for a run of local targets."""
     hosts = [t.host for t in items if t.host is not None]
     if not hosts:
         return None, None

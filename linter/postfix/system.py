@@ -34,7 +34,7 @@ def _single(target: str, path: Path) -> list[Mount]:
 
 
 # What serves hosts only (fix --apply, a collection's redaction) loads with the first host: a local lint needs neither.
-def _mta():
+def _mta(_run):
     from mailcfg.postfix.reload import POSTFIX
 
     return POSTFIX
@@ -93,12 +93,12 @@ SYSTEM = MailSystem(
         creatable=(MAIN_CF,),  # a fix may write main.cf where there is none; master.cf has the stock one
     ),
     decider=_decider,
-    mta=lambda _run: _mta(),
+    mta=_mta,
     owns=(POSTFIX_DIR + "/",),
     wanted=_wanted,
     host_facts=_host_facts,
     collect=collect.SCRIPT,
-    redact=lambda collected: _redact(collected),
+    redact=_redact,
     first_files=collect.FILES,
     subject=subject,
     is_setting=is_known,
