@@ -211,6 +211,8 @@ fi
 say waiting "$wait_s"
 end=$(( $(date +%s) + wait_s ))
 while :; do
+  # a daemon that dies later than the check above (a slow re-exec) is still caught before the confirmation
+  if [ "$was_running" = yes ] && ! running; then rollback "$mta stopped after the reload"; fi
   if [ -e "confirm-$token" ]; then say confirmed; finish applied "$done_how"; fi
   if [ -e abort ]; then rollback "$(cat abort)"; fi
   [ "$(date +%s)" -lt "$end" ] || rollback "no confirmation within $wait_s s (the re-check did not finish)"
