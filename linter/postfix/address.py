@@ -12,6 +12,7 @@ import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mailcfg.findings import Location
 from mailcfg.postfix.effective import ParameterView
@@ -20,8 +21,7 @@ from mailcfg.postfix.matchlist import match_domains, match_strings
 OPERATORS = '|%!()<>@,;:\\.[]'
 
 
-@dataclass
-class Tok:
+class Tok(NamedTuple):
     kind: str  # "atom", "qstring", "domlit", or the operator character itself
     text: str  # for qstring: the unquoted content
 
@@ -47,6 +47,11 @@ _ESCAPED = re.compile(r"\\(.)", re.S)
 
 
 def scan(text: str) -> list[Tok]:
+    return list(_scanned(text))
+
+
+@functools.lru_cache(maxsize=4096)  # the same addresses and domains are scanned probe after probe
+def _scanned(text: str) -> tuple[Tok, ...]:
     toks: list[Tok] = []
     for m in _TOKENS.finditer(text):
         quoted, lone_backslash, domlit, operator, atom = m.groups()
@@ -58,11 +63,11 @@ def scan(text: str) -> list[Tok]:
             toks.append(Tok("domlit", domlit))
         elif quoted is not None:
             toks.append(Tok("qstring", (_ESCAPED.sub(r"\1", quoted) if "\\" in quoted else quoted) + lone_backslash))
-    return toks
+    return tuple(toks)
 
 
 def internalize(toks: list[Tok]) -> str:
-    return "".join(t.text for t in toks)
+    return "".join([t.text for t in toks])
 
 
 _SPECIAL = re.compile(r'[ ()<>@,;:\\"\[\]\x00-\x1f]')  # what a dot-string cannot hold: specials, blanks, controls

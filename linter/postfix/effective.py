@@ -37,10 +37,12 @@ class ParameterView:
 
     def origin(self, name: str) -> Override | Parameter | None:
         """Where the value comes from: a `-o`, a main.cf line, or None for the built-in default."""
-        if name not in self._origins:  # asked for again and again by every decision
+        try:
+            return self._origins[name]
+        except KeyError:  # the first time: asked for again and again by every decision
             override = self.service.override(name) if self.service is not None else None
-            self._origins[name] = override if override is not None else self.config.main.get(name)
-        return self._origins[name]
+            found = self._origins[name] = override if override is not None else self.config.main.get(name)
+            return found
 
     def location(self, name: str) -> Location | None:
         origin = self.origin(name)
@@ -62,9 +64,11 @@ class ParameterView:
         return value
 
     def get(self, name: str) -> str:
-        if name not in self._expanded:
-            self._expanded[name] = expand(self.raw(name) or "", self.raw).value
-        return self._expanded[name]
+        value = self._expanded.get(name)
+        if value is None:
+            raw = self.raw(name) or ""
+            value = self._expanded[name] = expand(raw, self.raw).value if "$" in raw else raw
+        return value
 
     def items(self, name: str) -> list[str]:
         if name not in self._items:
@@ -72,9 +76,11 @@ class ParameterView:
         return list(self._items[name])
 
     def yes(self, name: str) -> bool:
-        if name not in self._yes:
-            self._yes[name] = self.get(name).strip().lower() in TRUE_WORDS
-        return self._yes[name]
+        try:
+            return self._yes[name]
+        except KeyError:
+            found = self._yes[name] = self.get(name).strip().lower() in TRUE_WORDS
+            return found
 
     @property
     def compat(self) -> tuple[int, ...]:

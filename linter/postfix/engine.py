@@ -57,6 +57,14 @@ FAKE_RELAY = "permit_mynetworks, permit_sasl_authenticated, permit_auth_destinat
 
 
 def select_service(config: PostfixConfig, service: str | None, port: int | None) -> Service:
+    chosen = config.remember(("service", service, port), lambda: _select_service(config, service, port))
+    if isinstance(chosen, str):
+        raise MailcfgError(chosen)
+    return chosen
+
+
+def _select_service(config: PostfixConfig, service: str | None, port: int | None) -> Service | str:
+    """The service, or why there is none."""
     services = config.smtpd_services
     if service is not None:
         chosen = [s for s in services if s.name == service or s.key == service]
@@ -67,13 +75,14 @@ def select_service(config: PostfixConfig, service: str | None, port: int | None)
     if not chosen:
         names = ", ".join(s.name for s in services) or "none"
         wanted = f"service {service!r}" if service is not None else f"port {port}"
-        raise MailcfgError(f"no smtpd {wanted} in master.cf (smtpd services: {names})")
+        return f"no smtpd {wanted} in master.cf (smtpd services: {names})"
     return chosen[-1]
 
 
 def decide(config: PostfixConfig, probe: Probe) -> Decision:
     service = select_service(config, probe.service, probe.port)
-    return decide_on(next(v for s, v in views(config) if s is service), probe)
+    return decide_on(config.remember(("view", service.key), lambda: next(v for s, v in views(config) if s is service)),
+                     probe)
 
 
 def decide_on(view: ParameterView, probe: Probe) -> Decision:

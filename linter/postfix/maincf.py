@@ -26,7 +26,7 @@ class Parameter:
     value_offset: int  # where the value starts in line.text
     file: str
 
-    @property
+    @cached_property  # asked for by every step of every decision that names the parameter
     def location(self) -> Location:
         return Location(self.file, self.line.first_line, 1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from mailcfg.findings import Location
 from mailcfg.postfix.maincf import Problem
@@ -71,11 +72,11 @@ class Service:
 
     def override(self, name: str) -> Override | None:
         """The `-o` the daemon uses for `name`: the last one given."""
-        found = None
-        for o in self.overrides:
-            if o.name == name:
-                found = o
-        return found
+        return self._last_overrides.get(name)
+
+    @cached_property  # asked for every parameter a decision reads
+    def _last_overrides(self) -> dict[str, Override]:
+        return {o.name: o for o in self.overrides}
 
     @property
     def listen_host(self) -> str | None:

@@ -7,6 +7,7 @@ Network tables (ldap, mysql, socketmap, ...) cannot be read offline and stay opa
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -45,6 +46,7 @@ class TableRef:
         return self.name.split(":", 1)[0] if self.type in WRAPPER_TYPES else self.type
 
 
+@functools.lru_cache(maxsize=1024)  # asked for each lookup of each probe
 def parse_ref(item: str) -> TableRef | None:
     """`hash:/etc/postfix/x` -> TableRef; None when `item` is not a known table type."""
     m = TABLE_REF.match(item)
