@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from mailcfg.postfix.access import access, domain_access, mail_access
 from mailcfg.postfix.address import own_addresses, valid_address, valid_hostname, without_final_dot
+from mailcfg.postfix.clientfacts import client_keys
 from mailcfg.postfix.destinations import authorized, resolve_for, same_address, unlisted
 from mailcfg.postfix.known import restrictions
 from mailcfg.postfix.lookup import Undecided, find_first
@@ -399,13 +400,7 @@ def _r_client_access(s, item, rest, reply_name, reply_class, def_acl):
     status, found = domain_access(s, item, s.name, who, cls, def_acl)
     if found:
         return status
-    addr = s.probe.client
-    keys = [(addr, False)]
-    delim = ":" if ":" in addr else "."
-    parts = addr.split(delim)
-    for n in range(len(parts) - 1, 0, -1):
-        keys.append((delim.join(parts[:n]), True))
-    return access(s, item, keys, who, cls, def_acl)
+    return access(s, item, client_keys(s.probe.client), who, cls, def_acl)
 
 
 def _r_helo_access(s, item, rest, reply_name, reply_class, def_acl):

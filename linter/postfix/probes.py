@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from mailcfg.outsiders import FOREIGN, OUTSIDE_SENDER, OUTSIDE_V4, OUTSIDE_V6, VICTIM
 from mailcfg.patterns import regex_example
 from mailcfg.postfix.address import own_addresses, valid_hostname
+from mailcfg.postfix.clientfacts import client_facts
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.lookup import Undecided
 from mailcfg.postfix.mastercf import Service
@@ -35,6 +36,19 @@ def outside_clients(view: ParameterView) -> list[str]:
     if protocols & {"all", "ipv6"}:
         clients += OUTSIDE_V6
     return clients or list(OUTSIDE_V4)
+
+
+def distinct_clients(view: ParameterView) -> list[str]:
+    """The outside clients less those whose facts equal an earlier one's (clientfacts): every attempt
+    from such a client is decided as the same attempt from the earlier one."""
+    kept: list[str] = []
+    known: list[tuple] = []
+    for client in outside_clients(view):
+        facts = client_facts(view, client)
+        if facts not in known:
+            known.append(facts)
+            kept.append(client)
+    return kept
 
 
 def local_domains(view: ParameterView) -> list[str]:
@@ -165,7 +179,7 @@ def _attacker_attempts(view: ParameterView, service: Service) -> list[Attempt]:
     helos = ["localhost", view.get("myhostname"), *own, *domains[:3], *access_keys(view, "check_helo_access")]
     senders = ["", f"postmaster@{domains[0]}" if domains else "", *_senders(view, domains)]
     forms = recipient_forms(view)
-    for client in outside_clients(view):
+    for client in distinct_clients(view):
         # STARTTLS where offered: encryption never makes smtpd stricter, and a scanner can do it too
         base = Probe(client, VICTIM, OUTSIDE_SENDER, literal_helo(client), tls=offers_tls(view),
                      service=service.name)
