@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterator
 
 from mailcfg.findings import Finding, Severity
@@ -53,9 +54,7 @@ class _Hints:
 
     def __init__(self) -> None:
         self.left = self.HINTS
-        self.by_length: dict[int, list[str]] = {}
-        for known_name in sorted(known.parameter_names()):
-            self.by_length.setdefault(len(known_name), []).append(known_name)
+        self.by_length = _by_length()
 
     def closest(self, name: str) -> str | None:
         if self.left <= 0:
@@ -66,6 +65,14 @@ class _Hints:
         candidates = [c for length in range(low, high + 1) for c in self.by_length.get(length, ())]
         close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.8)
         return close[0] if close else None
+
+
+@functools.cache  # the same for every configuration of a run
+def _by_length() -> dict[int, list[str]]:
+    by_length: dict[int, list[str]] = {}
+    for known_name in sorted(known.parameter_names()):
+        by_length.setdefault(len(known_name), []).append(known_name)
+    return by_length
 
 
 @UNKNOWN_PARAMETER.checker

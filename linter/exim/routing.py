@@ -180,10 +180,16 @@ def _manualroute(session: Session, router: Driver, name: str, domain: str) -> Ve
     return None
 
 
+# A manualroute host: `1.2.3.4:port`, `[address]:port`, and an address (ASCII digits: no other digit is one)
+_V4_PORT = re.compile(r"^([0-9.]+):[0-9]+$")
+_BRACKETED = re.compile(r"^\[(.*)\](:[0-9]+)?$")
+_ADDRESS = re.compile(r"[0-9.]+|[0-9a-fA-F:]+")
+
+
 def _hosts(session: Session, name: str, hosts: str) -> Verdict:
     for host in split_list(hosts):  # a port follows as `:port` (written `::port` in the list)
-        literal = re.sub(r"^\[(.*)\](:\d+)?$", r"\1", re.sub(r"^([\d.]+):\d+$", r"\1", host))
-        if re.fullmatch(r"[\d.]+|[0-9a-fA-F:]+", literal) or literal.lower() in session.config.hosts_file:
+        literal = _BRACKETED.sub(r"\1", _V4_PORT.sub(r"\1", host))
+        if _ADDRESS.fullmatch(literal) or literal.lower() in session.config.hosts_file:
             return Verdict("ok", f"{name} (manualroute) routes it to {host}")
     if session.world.dns:
         session.assume(f"{name}: the host {hosts} is taken to resolve in DNS")

@@ -62,12 +62,13 @@ def _hit(table: Table, keys: list[tuple[str, bool]]) -> tuple | None:
 
 
 def _tables(view: ParameterView) -> list[Table]:
-    """The tables `view`'s parameters name once expanded (`cidr:$config_directory/x` is the table smtpd
-    opens), and as written."""
+    """The tables the configuration names as written, and those `view`'s parameters name once expanded
+    (`cidr:$config_directory/x` is the table smtpd opens)."""
     found = view.memo.get("tables named")
     if found is None:
         config = view.config
-        names = set(config.main.last) | {o.name for o in (view.service.overrides if view.service else ())}
+        names = {name for name in config.main.last if "$" in (view.raw(name) or "")}
+        names |= {o.name for o in (view.service.overrides if view.service else ()) if "$" in o.value}
         refs = {ref for name in sorted(names) for tok in split(view.get(name))
                 if (ref := parse_ref(tok.inner())) is not None}
         refs |= {t.ref for t in config.tables()}
