@@ -59,6 +59,17 @@ def test_what_a_table_or_list_knows_of_an_address_keeps_its_client(tmp_path, rel
     assert _clients(tmp_path, relay, files) == kept
 
 
+def test_a_class_left_at_its_default_names_its_tables(tmp_path):
+    # alias_maps as a restriction class: its built-in value names hash:/etc/aliases, which answers
+    # for one outside client only
+    root = make_snapshot(tmp_path / "s", main=MAIN.format(relay="permit_mynetworks, reject_unauth_destination")
+                         + "mynetworks = 0.0.0.0/0\nsmtpd_restriction_classes = alias_maps\n"
+                         "smtpd_client_restrictions = alias_maps\n",
+                         files={"/etc/aliases": "198.51.100.77 REJECT\n203.0.113.77 OK\n"})
+    findings = by_rule(lint_snapshot(load_local(str(root))).findings, "postfix-open-relay")
+    assert len(findings) == 1 and "(203.0.113.77)" in findings[0].message
+
+
 def test_leaving_out_clients_changes_no_finding(tmp_path, monkeypatch):
     """On generated configurations (cidr and access tables, mynetworks, HELO and sender tables), the
     findings are the same as when every outside client is tried."""

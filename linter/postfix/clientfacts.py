@@ -16,6 +16,7 @@ from mailcfg.postfix.destinations import same_address
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.lookup import Undecided, find_first
 from mailcfg.postfix.matchlist import match_hosts
+from mailcfg.postfix.restrictions import lists_and_classes
 from mailcfg.postfix.tables import Table, parse_ref
 from mailcfg.postfix.tokens import split
 from mailcfg.transaction import literal_helo
@@ -63,12 +64,14 @@ def _hit(table: Table, keys: list[tuple[str, bool]]) -> tuple | None:
 
 def _tables(view: ParameterView) -> list[Table]:
     """The tables the configuration names as written, and those `view`'s parameters name once expanded
-    (`cidr:$config_directory/x` is the table smtpd opens)."""
+    (`cidr:$config_directory/x` is the table smtpd opens), with the built-in values of the restriction
+    lists and classes (a class left at its default can name a table: `alias_maps`)."""
     found = view.memo.get("tables named")
     if found is None:
         config = view.config
         names = {name for name in config.main.last if "$" in (view.raw(name) or "")}
         names |= {o.name for o in (view.service.overrides if view.service else ()) if "$" in o.value}
+        names |= {*lists_and_classes(view), *HOST_LISTS}
         refs = {ref for name in sorted(names) for tok in split(view.get(name))
                 if (ref := parse_ref(tok.inner())) is not None}
         refs |= {t.ref for t in config.tables()}
