@@ -359,16 +359,20 @@ def _run_stage(s: Session, stage: str, param: str, reply_name: str, reply_class:
 
 
 def _run_list(s: Session, param: str, reply_name: str, reply_class: str) -> str:
-    items = parse(s.view, param)
+    lists = s.view.memo.setdefault("lists", {})
+    found = lists.get(param)
+    if found is None:  # run for every decision
+        found = lists[param] = (parse(s.view, param), s.view.location(param), s.view.origin(param) is None)
+    items, location, builtin = found
     if not items:
-        s.step(param, "empty", "nothing to check", s.view.location(param))
+        s.step(param, "empty", "nothing to check", location)
         return DUNNO
     first = len(s.trace)
     try:
         status = generic(s, items, reply_name, reply_class, IMPLICIT_ACCESS[param])
     except ServerError as exc:
         status = exc.status
-    if s.view.origin(param) is None:  # the items come from Postfix's built-in value of the list
+    if builtin:  # the items come from Postfix's built-in value of the list
         for step in s.trace[first:]:
             if step.location is None and not step.default_of:
                 step.default_of = param
@@ -376,7 +380,7 @@ def _run_list(s: Session, param: str, reply_name: str, reply_class: str) -> str:
         param,
         action_of(s.reply or "") if status == REJECT else status if status != DUNNO else "no decision",
         "end of list" if status == DUNNO else "",
-        s.view.location(param),
+        location,
     )
     return status
 

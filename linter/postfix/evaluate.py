@@ -79,8 +79,11 @@ def _one(
     view = s.view
     name = item.name
     version = view.config.version
-    if item.kind == "table":
-        item = Item(def_acl, "restriction", item.location, item.text, restrictions()[def_acl])
+    if item.kind == "table":  # the list's implicit access check, made once per item and check
+        implied = view.memo.setdefault("implied", {})
+        key = (item, def_acl)
+        item = implied.get(key) or implied.setdefault(key, Item(def_acl, "restriction", item.location, item.text,
+                                                                restrictions()[def_acl]))
         name = def_acl
     info = item.restriction
     if item.kind == "class" and item.text in classes:

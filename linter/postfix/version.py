@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 Version = tuple[int, int]
@@ -10,6 +11,7 @@ Version = tuple[int, int]
 ASSUMED = (3, 6)
 
 
+@functools.lru_cache(maxsize=256)  # the data files name a few dozen releases, a thousand times
 def parse_version(text: str | None) -> Version | None:
     if not text:
         return None
