@@ -727,3 +727,28 @@ def test_a_command_s_output_error_and_exit_code_over_an_aead_cipher(server, home
     (tmp_path / "known_hosts").write_text(server.known_hosts_line(keygen(tmp_path / "other")))
     with pytest.raises(Exception, match="CHANGED"):
         connect(spec, options)
+
+
+def test_scripts_one_after_another_in_one_remote_shell(server, home, tmp_path, monkeypatch):
+    """In-process: the collection's steps share one channel and one remote `sh -s`: each script's output
+    comes back on its own (up to the line the shell prints after it), the shell keeps its state from one
+    script to the next, and one that exits ends the session with its exit code."""
+    from mailcfg.remote.hosts import HostSpec
+    from mailcfg.remote.route import connect
+    from mailcfg.remote.ssh import SshOptions
+
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    options = SshOptions(known_hosts=server.known_hosts(tmp_path / "known_hosts"), identity=server.client_key)
+    with connect(HostSpec.from_url(server.url()), options) as conn, conn.shell("sh -s") as sh:
+        sh.send(b"x=kept; echo $$; printf 'MAILCFG_DONE_not-the-marker\\n'\n", last=False)
+        rc, out, err = sh.read()
+        pid, rest = out.split(b"\n", 1)
+        assert (rc, rest, err) == (None, b"MAILCFG_DONE_not-the-marker\n\n", b"") and pid.isdigit()
+        big = 300_000  # more than a window: the marker is found in the output as it arrives
+        sh.send(f"head -c {big} /dev/zero; echo $x; printf err >&2\n".encode(), last=False)
+        rc, out, err = sh.read()
+        assert (rc, out) == (None, b"\0" * big + b"kept\n\n")
+        sh.send(b"echo $$; exit 4\n", last=False)
+        rc, out, late = sh.read()
+        assert (rc, out) == (4, pid + b"\n") and err + late == b"err"  # stderr is another stream: it may lag

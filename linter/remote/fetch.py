@@ -18,7 +18,7 @@ from mailcfg.remote.collection import Collection, digest
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.knownhosts import KnownHosts
 from mailcfg.remote.route import connect
-from mailcfg.remote.ssh import Connection, SshError, SshOptions
+from mailcfg.remote.ssh import Shell, SshError, SshOptions
 from mailcfg.snapshot import FACTS, Snapshot, load_local
 
 # Each step is one remote command reading its script from stdin: a constant, so no local value ever
@@ -29,27 +29,33 @@ BECOME_COMMAND = "sudo -n sh -s"
 
 
 def collect(spec: HostSpec, options: SshOptions, known: KnownHosts | None = None) -> Collected:
-    """One connection: the fixed first step, then the files the analysis reads, planned from it."""
+    """One connection and one remote shell: the fixed first step, then the files the analysis reads,
+    planned from it, each script sent once the answer to the one before is in."""
     target, become = spec.target, spec.ssh_options(options).become
     collection = Collection()
-    with connect(spec, options, known) as conn:
-        while (script := collection.next_script()) is not None:
-            out = _run(conn, target, become, script)
+    with connect(spec, options, known) as conn, conn.shell(BECOME_COMMAND if become else REMOTE_COMMAND) as sh:
+        script = collection.next_script()
+        while script is not None:
+            sh.send(script.encode(), last=False)
+            out = _output(sh, target, become)
             try:
                 collection.feed(out)
             except StreamError as exc:
                 raise SshError(target, str(exc)) from None
+            script = collection.next_script()
+        sh.send(b"", last=True)  # the shell reads the end of its script and exits
     return collection.collected
 
 
-def _run(conn: Connection, target: str, become: bool, script: str) -> bytes:
-    """One step: `script` on the standard input of `sh -s`; what it printed (the collection's output)."""
-    rc, out, err = conn.run(BECOME_COMMAND if become else REMOTE_COMMAND, script.encode())
+def _output(sh: Shell, target: str, become: bool) -> bytes:
+    """What one step's script printed (the collection's output)."""
+    rc, out, err = sh.read()
     if HEADER not in out:
         said = " ".join(err.decode("utf-8", "replace").split())[:200] or "no output"
+        status = f" (exit code {rc})" if rc is not None else ""  # None: the shell runs on, waiting for more
         if become:
-            raise SshError(target, f"--become: `sudo -n sh -s` failed (exit code {rc}): {said}")
-        raise SshError(target, f"the collection script did not run (exit code {rc}): {said}")
+            raise SshError(target, f"--become: `sudo -n sh -s` failed{status}: {said}")
+        raise SshError(target, f"the collection script did not run{status}: {said}")
     return out
 
 

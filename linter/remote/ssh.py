@@ -29,6 +29,8 @@ import selectors
 import socket
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from mailcfg.errors import MailcfgError
@@ -215,7 +217,14 @@ class Connection:
 
     def run(self, command: str, stdin: bytes = b"") -> tuple[int, bytes, bytes]:
         """Run `command`, feed it `stdin`, and return (exit code, stdout, stderr) within the command timeout."""
-        deadline = time.monotonic() + self.options.command_timeout
+        with self.shell(command) as sh:
+            sh.send(stdin, last=True)
+            return sh.read()
+
+    @contextmanager
+    def shell(self, command: str) -> Iterator[Shell]:
+        """`command` (a shell reading its script from standard input) on one channel, for scripts sent one
+        after another: each answer can decide the next script without a channel (and a remote shell) each."""
         transport = self.client.get_transport()
         if transport is None or not transport.is_active():
             raise SshError(self.target, "unreachable: the connection was closed")
@@ -227,25 +236,7 @@ class Connection:
             with selectors.DefaultSelector() as waiting:
                 waiting.register(chan.fileno(), selectors.EVENT_READ)
                 chan.exec_command(command)
-                if stdin:
-                    chan.sendall(stdin)
-                chan.shutdown_write()
-                out, err = bytearray(), bytearray()
-                while True:
-                    while chan.recv_ready():
-                        out += chan.recv(65536)
-                    while chan.recv_stderr_ready():
-                        err += chan.recv_stderr(65536)
-                    if len(out) > MAX_OUTPUT:
-                        raise SshError(self.target, f"the remote command printed more than {MAX_OUTPUT} bytes")
-                    if (chan.eof_received or chan.closed) and not chan.recv_ready() and not chan.recv_stderr_ready():
-                        break
-                    if not waiting.select(deadline - time.monotonic()):
-                        raise self._timed_out()
-            # sshd may send exit-status after the end of the output
-            if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
-                raise self._timed_out()
-            return chan.recv_exit_status(), bytes(out), bytes(err)
+                yield Shell(self, chan, waiting)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise SshError(self.target, f"unreachable: running the remote command failed: {one_line(exc)}") \
                 from None
@@ -281,6 +272,55 @@ class Connection:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class Shell:
+    """A remote shell reading its script from the channel: `send` a script, `read` what it printed."""
+
+    def __init__(self, conn: Connection, chan, waiting: selectors.BaseSelector) -> None:
+        self.conn, self.chan, self.waiting = conn, chan, waiting
+        self.marker: bytes | None = None
+        self.ended = False  # the shell's output has ended (it exited)
+
+    def send(self, script: bytes, last: bool) -> None:
+        """Send `script`; unless it is the `last`, the shell then prints a line of its own that `read`
+        waits for (random for each script: no file the script prints can hold it)."""
+        self.marker = None if last else f"MAILCFG_DONE_{os.urandom(16).hex()}".encode()
+        try:
+            self.chan.sendall(script + (b"" if last else b"printf '\\n%s\\n' '" + self.marker + b"'\n"))
+            if last:
+                self.chan.shutdown_write()
+        except OSError:
+            if not (self.chan.closed or self.chan.eof_received):
+                raise
+            # the command has ended without reading (`sudo -n` refusing): `read` returns what it said
+
+    def read(self) -> tuple[int | None, bytes, bytes]:
+        """(exit code, stdout, stderr) of the last script sent, within the command timeout: up to its marker
+        (the exit code then None: the shell waits for more), or to the end of the output."""
+        chan, deadline = self.chan, time.monotonic() + self.conn.options.command_timeout
+        end = b"\n" + self.marker + b"\n" if self.marker is not None else None
+        out, err, found = bytearray(), bytearray(), -1
+        while not self.ended:
+            while chan.recv_ready():
+                seen = len(out)
+                out += chan.recv(65536)
+                if end is not None:  # looked for in what arrived (and the marker's length before it)
+                    found = out.find(end, max(0, seen - len(end)))
+            while chan.recv_stderr_ready():
+                err += chan.recv_stderr(65536)
+            if found >= 0:
+                return None, bytes(out[:found + 1]), bytes(err)
+            if len(out) > MAX_OUTPUT:
+                raise SshError(self.conn.target, f"the remote command printed more than {MAX_OUTPUT} bytes")
+            if (chan.eof_received or chan.closed) and not chan.recv_ready() and not chan.recv_stderr_ready():
+                self.ended = True
+            elif not self.waiting.select(deadline - time.monotonic()):
+                raise self.conn._timed_out()
+        # sshd may send exit-status after the end of the output
+        if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
+            raise self.conn._timed_out()
+        return chan.recv_exit_status(), bytes(out), bytes(err)
 
 
 def one_line(exc: BaseException) -> str:
