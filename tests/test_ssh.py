@@ -739,16 +739,38 @@ def test_scripts_one_after_another_in_one_remote_shell(server, home, tmp_path, m
 
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    options = SshOptions(known_hosts=server.known_hosts(tmp_path / "known_hosts"), identity=server.client_key)
+    options = SshOptions(known_hosts=server.known_hosts(tmp_path / "known_hosts"), identity=server.client_key,
+                         command_timeout=20)
     with connect(HostSpec.from_url(server.url()), options) as conn, conn.shell("sh -s") as sh:
         sh.send(b"x=kept; echo $$; printf 'MAILCFG_DONE_not-the-marker\\n'\n", last=False)
         rc, out, err = sh.read()
         pid, rest = out.split(b"\n", 1)
-        assert (rc, rest, err) == (None, b"MAILCFG_DONE_not-the-marker\n\n", b"") and pid.isdigit()
+        assert (rc, rest, err) == (None, b"MAILCFG_DONE_not-the-marker\n", b"") and pid.isdigit()
         big = 300_000  # more than a window: the marker is found in the output as it arrives
         sh.send(f"head -c {big} /dev/zero; echo $x; printf err >&2\n".encode(), last=False)
         rc, out, err = sh.read()
-        assert (rc, out) == (None, b"\0" * big + b"kept\n\n")
+        assert (rc, out) == (None, b"\0" * big + b"kept\n")
+        # a child still printing after the step: the step's line was seen, and is not lost to what follows
+        sh.send(b"echo step; (sleep 0.3; head -c 100000 /dev/zero) &\n", last=False)
+        time.sleep(1)
+        assert sh.read()[:2] == (None, b"step\n")
         sh.send(b"echo $$; exit 4\n", last=False)
         rc, out, late = sh.read()
-        assert (rc, out) == (4, pid + b"\n") and err + late == b"err"  # stderr is another stream: it may lag
+        assert (rc, out[-len(pid) - 1:]) == (4, pid + b"\n") and err + late == b"err"
+
+
+def test_a_login_that_runs_no_shell_is_told_its_input_has_ended(server, home, tmp_path):
+    """A key whose authorized_keys line forces a command that reads its input to the end (no shell will
+    print the line mailcfg waits for first): after the connect timeout it gets the end of its input, and
+    what it said is reported, not a timeout of the whole collection."""
+    key = tmp_path / "forced_ed25519"
+    keygen(key)
+    forced = 'command="cat >/dev/null; echo restricted-key >&2; exit 1" '
+    keys = server.public / "authorized_keys"
+    keys.write_text(keys.read_text() + forced + key.with_suffix(".pub").read_text())
+    kh = server.known_hosts(tmp_path / "known_hosts")
+    out = mailcfg(home, "lint", "-f", "json", server.url(), "--known-hosts", str(kh), "--identity", str(key),
+                  "--timeout", "1")
+    [target] = json.loads(out.stdout)["targets"]
+    assert target["status"] == "unreachable" and out.returncode == 3
+    assert target["error"] == "the collection script did not run (exit code 1): restricted-key"

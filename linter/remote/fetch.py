@@ -21,9 +21,9 @@ from mailcfg.remote.route import connect
 from mailcfg.remote.ssh import Shell, SshError, SshOptions
 from mailcfg.snapshot import FACTS, Snapshot, load_local
 
-# Each step is one remote command reading its script from stdin: a constant, so no local value ever
-# reaches the remote command line. `sudo -n` never prompts: without a NOPASSWD rule it fails at once
-# and says so.
+# A host's collection runs in one remote shell reading its scripts from stdin, one step after
+# another: the command is a constant, so no local value ever reaches the remote command line.
+# `sudo -n` never prompts: without a NOPASSWD rule it fails at once and says so.
 REMOTE_COMMAND = "sh -s"
 BECOME_COMMAND = "sudo -n sh -s"
 
@@ -52,10 +52,11 @@ def _output(sh: Shell, target: str, become: bool) -> bytes:
     rc, out, err = sh.read()
     if HEADER not in out:
         said = " ".join(err.decode("utf-8", "replace").split())[:200] or "no output"
-        status = f" (exit code {rc})" if rc is not None else ""  # None: the shell runs on, waiting for more
+        if rc is None:  # the shell ran it and waits for more: it printed something else
+            raise SshError(target, f"the collection script printed no collection output: {said}")
         if become:
-            raise SshError(target, f"--become: `sudo -n sh -s` failed{status}: {said}")
-        raise SshError(target, f"the collection script did not run{status}: {said}")
+            raise SshError(target, f"--become: `sudo -n sh -s` failed (exit code {rc}): {said}")
+        raise SshError(target, f"the collection script did not run (exit code {rc}): {said}")
     return out
 
 

@@ -230,19 +230,29 @@ class Connection:
             raise SshError(self.target, "unreachable: the connection was closed")
         chan = None
         try:
-            chan = transport.open_session(timeout=self.options.timeout)
+            with self.failing():
+                chan = transport.open_session(timeout=self.options.timeout)
             # Waits on the channel's event pipe (readable once output or its end arrives), never polls:
             # a fleet's controller would otherwise spend CPU on every waiting host all the while.
             with selectors.DefaultSelector() as waiting:
                 waiting.register(chan.fileno(), selectors.EVENT_READ)
-                chan.exec_command(command)
+                with self.failing():
+                    chan.exec_command(command)
                 yield Shell(self, chan, waiting)
-        except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise SshError(self.target, f"unreachable: running the remote command failed: {one_line(exc)}") \
-                from None
         finally:
             if chan is not None:
                 chan.close()
+
+    @contextmanager
+    def failing(self) -> Iterator[None]:
+        """The SSH library's errors in the block as this host's SshError."""
+        try:
+            yield
+        except TimeoutError:
+            raise self._timed_out() from None
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise SshError(self.target, f"unreachable: running the remote command failed: {one_line(exc)}") \
+                from None
 
     def _timed_out(self) -> SshError:
         return SshError(self.target, f"unreachable: the remote command timed out after "
@@ -275,52 +285,122 @@ class Connection:
 
 
 class Shell:
-    """A remote shell reading its script from the channel: `send` a script, `read` what it printed."""
+    """A remote shell reading its script from the channel: `send` a script, `read` what it printed.
+
+    After each script but the last, the shell prints a line of the controller's on both of its outputs
+    (random for each script: no file a script prints can hold it), and `read` returns what came before
+    it. The first script is preceded by such a line too, awaited only for the connect timeout: a host
+    that runs something else than a shell for this login (a forced command reading its input to the end)
+    is then told the input has ended, and what it said is reported, instead of waiting for a line that
+    never comes."""
 
     def __init__(self, conn: Connection, chan, waiting: selectors.BaseSelector) -> None:
         self.conn, self.chan, self.waiting = conn, chan, waiting
+        self.ready: bytes | None = None  # the line the shell prints first, until it has been seen
         self.marker: bytes | None = None
-        self.ended = False  # the shell's output has ended (it exited)
+        self.deadline = 0.0
+        self.out, self.err = bytearray(), bytearray()  # received and not yet returned
+        self.ended = False  # the output has ended (the command exited)
+        self.started = False
 
     def send(self, script: bytes, last: bool) -> None:
-        """Send `script`; unless it is the `last`, the shell then prints a line of its own that `read`
-        waits for (random for each script: no file the script prints can hold it)."""
-        self.marker = None if last else f"MAILCFG_DONE_{os.urandom(16).hex()}".encode()
-        try:
-            self.chan.sendall(script + (b"" if last else b"printf '\\n%s\\n' '" + self.marker + b"'\n"))
-            if last:
-                self.chan.shutdown_write()
-        except OSError:
-            if not (self.chan.closed or self.chan.eof_received):
-                raise
-            # the command has ended without reading (`sudo -n` refusing): `read` returns what it said
+        self.deadline = time.monotonic() + self.conn.options.command_timeout
+        self.marker = None if last else _line()
+        head = b""
+        if not self.started and not last:
+            self.ready = _line()
+            head = b"printf '\\n%s\\n' '" + self.ready + b"'\n"
+        self.started = True
+        with self.conn.failing():
+            try:
+                self.chan.settimeout(max(0.1, self.deadline - time.monotonic()))
+                self.chan.sendall(head + script + (b"" if last else _print(self.marker)))
+                if last:
+                    self.chan.shutdown_write()
+            except OSError as exc:
+                if isinstance(exc, TimeoutError) or not (self.chan.closed or self.chan.eof_received):
+                    raise
+                # the command has ended without reading (`sudo -n` refusing): `read` returns what it said
 
     def read(self) -> tuple[int | None, bytes, bytes]:
-        """(exit code, stdout, stderr) of the last script sent, within the command timeout: up to its marker
+        """(exit code, stdout, stderr) of the last script sent, within the command timeout: up to its line
         (the exit code then None: the shell waits for more), or to the end of the output."""
-        chan, deadline = self.chan, time.monotonic() + self.conn.options.command_timeout
-        end = b"\n" + self.marker + b"\n" if self.marker is not None else None
-        out, err, found = bytearray(), bytearray(), -1
-        while not self.ended:
-            while chan.recv_ready():
-                seen = len(out)
-                out += chan.recv(65536)
-                if end is not None:  # looked for in what arrived (and the marker's length before it)
-                    found = out.find(end, max(0, seen - len(end)))
-            while chan.recv_stderr_ready():
-                err += chan.recv_stderr(65536)
-            if found >= 0:
-                return None, bytes(out[:found + 1]), bytes(err)
-            if len(out) > MAX_OUTPUT:
-                raise SshError(self.conn.target, f"the remote command printed more than {MAX_OUTPUT} bytes")
-            if (chan.eof_received or chan.closed) and not chan.recv_ready() and not chan.recv_stderr_ready():
-                self.ended = True
-            elif not self.waiting.select(deadline - time.monotonic()):
+        with self.conn.failing():
+            if self.ready is not None:
+                ready, self.ready = _framed(self.ready), None
+                options = self.conn.options
+                got = self._until(ready, None, time.monotonic() + min(options.timeout, options.command_timeout))
+                if got == "found":  # what came before it is the login's, not the script's
+                    self._take(self.out.find(ready) + len(ready), 0)
+                elif got == "time":
+                    self.chan.shutdown_write()  # no shell: the command gets the end of its input, and ends
+                    self.marker = None
+                    self.deadline = time.monotonic() + options.command_timeout
+            end = _framed(self.marker) if self.marker is not None else None
+            got = self._until(end, end, self.deadline)
+            if got == "time":
                 raise self.conn._timed_out()
-        # sshd may send exit-status after the end of the output
-        if not chan.status_event.wait(max(0.0, deadline - time.monotonic())):
-            raise self.conn._timed_out()
-        return chan.recv_exit_status(), bytes(out), bytes(err)
+            if got == "found":
+                out, err = self._take(self.out.find(end), 0), self._take(self.err.find(end), 1)
+                self._take(len(end), 0)
+                self._take(len(end), 1)
+                return None, out, err
+            # ended: sshd may send exit-status after the end of the output
+            if not self.chan.status_event.wait(max(0.0, self.deadline - time.monotonic())):
+                raise self.conn._timed_out()
+            return self.chan.recv_exit_status(), self._take(len(self.out), 0), self._take(len(self.err), 1)
+
+    def _until(self, on_out: bytes | None, on_err: bytes | None, deadline: float) -> str:
+        """Receive until stdout holds `on_out` and stderr `on_err` (None: until the output ends): "found",
+        "ended" (the output ended first) or "time"."""
+        chan = self.chan
+        looked = [0, 0]  # how far each buffer has been searched: each byte is looked at about once
+        while True:
+            while chan.recv_ready():
+                self.out += chan.recv(65536)
+            while chan.recv_stderr_ready():
+                self.err += chan.recv_stderr(65536)
+            if len(self.out) > MAX_OUTPUT:
+                raise SshError(self.conn.target, f"the remote command printed more than {MAX_OUTPUT} bytes")
+            if on_out is not None and self._holds(0, on_out, looked) and (on_err is None or
+                                                                          self._holds(1, on_err, looked)):
+                return "found"
+            if (chan.eof_received or chan.closed) and not chan.recv_ready() and not chan.recv_stderr_ready():
+                return "ended"
+            if not self.waiting.select(deadline - time.monotonic()):
+                return "time"
+
+    def _holds(self, which: int, text: bytes, looked: list[int]) -> bool:
+        """Whether stdout (0) or stderr (1) holds `text`, searching only what arrived since the last look
+        (-1 in `looked`: found already; the buffers only grow while waiting)."""
+        if looked[which] < 0:
+            return True
+        buffer = self.out if which == 0 else self.err
+        if buffer.find(text, max(0, looked[which] - len(text) + 1)) >= 0:
+            looked[which] = -1
+            return True
+        looked[which] = len(buffer)
+        return False
+
+    def _take(self, count: int, which: int) -> bytes:
+        """The first `count` bytes received on stdout (0) or stderr (1), taken out."""
+        buffer = self.out if which == 0 else self.err
+        taken = bytes(buffer[:count])
+        del buffer[:count]
+        return taken
+
+
+def _line() -> bytes:
+    return f"MAILCFG_{os.urandom(16).hex()}".encode()
+
+
+def _print(line: bytes) -> bytes:
+    """sh printing `line` after a newline on both its outputs."""
+    return b"printf '\\n%s\\n' '" + line + b"'; printf '\\n%s\\n' '" + line + b"' >&2\n"
+
+
+def _framed(line: bytes) -> bytes:
+    return b"\n" + line + b"\n"
 
 
 def one_line(exc: BaseException) -> str:
