@@ -150,3 +150,61 @@ def _scalar(text: str) -> object:
     if text[0] in _INDICATORS or ": " in text or text.endswith(":") or _NUMBERISH.match(text):
         return _NOT_PLAIN
     return text
+
+
+_MAP_KEY = re.compile(r"( *)([A-Za-z0-9_][A-Za-z0-9_.-]*):(?: +(.*))?\Z")
+
+
+class LineCol:
+    """Where each key of a mapping is (0-based line, column), as ruamel.yaml's `lc` answers."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, tuple[int, int]] = {}
+
+    def key(self, key: str) -> tuple[int, int]:
+        return self.keys[key]
+
+    value = key  # a value read here is on its key's line, or a mapping starting on the next
+
+
+class Mapping(dict):
+    """A block mapping read here, with where its keys are."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lc = LineCol()
+
+
+def block_mapping(text: str) -> Mapping | None:
+    """Nested block mappings of plain keys (names: letters, digits, `_.-`) and single-line values, as
+    inventories are written; None for anything else (lists, flow style, anchors, tags, multi-line or
+    number-like values, duplicate keys, odd indentation): the caller then uses the YAML parser."""
+    if "\t" in text or "\r" in text:
+        return None
+    top = Mapping()
+    stack: list[tuple[int, Mapping]] = [(0, top)]
+    pending: tuple[Mapping, str] | None = None  # a key with no value yet: a mapping may follow, indented
+    for number, raw in enumerate(text.split("\n")):
+        content = raw.strip(" ")
+        if not content or content[0] == "#":
+            continue
+        m = _MAP_KEY.match(raw.rstrip(" "))
+        if m is None or _NUMBERISH.match(m.group(2)) or m.group(2) in (*_TRUE, *_FALSE, *_NULL):
+            return None
+        indent, key = len(m.group(1)), m.group(2)
+        if pending is not None and indent > stack[-1][0]:
+            parent, name = pending
+            child = parent[name] = Mapping()
+            stack.append((indent, child))
+        while indent < stack[-1][0]:
+            stack.pop()
+        if indent != stack[-1][0]:
+            return None
+        mapping = stack[-1][1]
+        value = _scalar(m.group(3)) if m.group(3) else None
+        if key in mapping or value is _NOT_PLAIN:
+            return None
+        mapping[key] = value
+        mapping.lc.keys[key] = (number, indent)
+        pending = (mapping, key) if not m.group(3) else None
+    return top if top else None

@@ -515,3 +515,40 @@ def test_ini_ssh_args(tmp_path):
     path.write_text("[mx]\nmx1 ansible_host=10.0.0.1\n[mx:vars]\n"
                     "ansible_ssh_common_args='-o ProxyCommand=\"ssh -W %h:%p bastion\"'\n")
     assert inv.load(path).hosts["mx1"].proxy_command == "ssh -W %h:%p bastion"
+
+
+FAST_READ = [YAML_FLEET, "all:\n  hosts:\n    mx1.example.org:\n      ansible_port: 2222  # ssh\n    mx2:\n"
+             "  vars:\n    mailcfg_become: yes\n    note: '' \n    empty:\n", "# nothing\n",
+             "all:\n  hosts:\n    mx1: 192.0.2.1\n", "all:\n  host:\n    mx1:\n",
+             "all:\n  hosts:\n    mx1:\n      ansible_port: twenty\n", "all:\n  hosts:\n    mx1:\n    mx1:\n",
+             "all:\n  hosts:\n    mx1:\n      ansible_port: 0x16\n", "all:\n  hosts:\n    mx1:\n      on: off\n"]
+
+
+@pytest.mark.parametrize("text", FAST_READ)
+def test_the_plain_reader_reads_inventories_as_the_yaml_parser_does(tmp_path, monkeypatch, text):
+    """Plain block mappings are read without ruamel.yaml (a fleet's inventory is read faster than it is
+    parsed), to the same hosts, variables, groups and lines, and the same errors naming the same lines."""
+    from mailcfg import plainread
+
+    path = write(tmp_path, "hosts.yml", text)
+
+    def outcome() -> str:
+        try:
+            found = inv.load(path)
+        except MailcfgError as exc:
+            return f"error: {exc}"
+        return repr((found.hosts, found.groups, found.variables, found.memberships))
+
+    fast = outcome()
+    monkeypatch.setattr(plainread, "block_mapping", lambda text: None)
+    assert fast == outcome()
+
+
+def test_the_plain_reader_leaves_what_it_cannot_read_to_the_yaml_parser():
+    from mailcfg.plainread import block_mapping
+
+    assert block_mapping("all:\n  hosts:\n    mx1:\n") == {"all": {"hosts": {"mx1": None}}}
+    for text in ("all:\n  hosts:\n    'mx[1:3]':\n", "all:\n  hosts:\n    mx1:\n      - a\n", "all: {hosts: {}}\n",
+                 "all:\n  vars:\n    x: 1.5\n", "all:\n  vars:\n    x: &a b\n", "all:\n   hosts:\n  mx1:\n",
+                 "all:\n  hosts:\n    mx1:\n    mx1:\n", "---\nall:\n", "all:\n  vars:\n    x: |\n      y\n"):
+        assert block_mapping(text) is None, text

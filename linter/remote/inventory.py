@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mailcfg import plainread
 from mailcfg.errors import MailcfgError
 from mailcfg.remote import knownhosts, sshargs
 from mailcfg.remote.hosts import CONFIGURABLE, HostSpec, name_problem, valid_hostname
@@ -416,23 +417,31 @@ def _value_line(mapping: Any, key: Any) -> int | None:
 
 
 def _parse_yaml(b: _Builder, text: str) -> None:
-    from ruamel.yaml import YAML  # only for a YAML inventory: start-up stays light
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    try:
-        data = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = " ".join(f"{exc.context or ''} {exc.problem or ''}".split()) or "syntax error"
-        raise b.error(mark.line + 1 if mark else None, f"YAML syntax error: {problem}") from None
-    except YAMLError as exc:
-        raise b.error(None, f"YAML syntax error: {' '.join(str(exc).split())}") from None
+    # the plain nested mappings most inventories are, with where each key is; anything else (and a
+    # syntax error, which ruamel.yaml names file:line for) through the YAML parser
+    data = plainread.block_mapping(text)
+    if data is None:
+        data = _yaml_load(b, text)
     if data is None:
         return
     if not isinstance(data, dict):
         raise b.error(1, f"an inventory is a mapping of groups, not a {type(data).__name__}")
     for name, body in data.items():
         _yaml_group(b, str(name), body, _key_line(data, name), None)
+
+
+def _yaml_load(b: _Builder, text: str) -> Any:
+    from ruamel.yaml import YAML  # only for a YAML inventory the plain reader leaves: start-up stays light
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        return YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(f"{exc.context or ''} {exc.problem or ''}".split()) or "syntax error"
+        raise b.error(mark.line + 1 if mark else None, f"YAML syntax error: {problem}") from None
+    except YAMLError as exc:
+        raise b.error(None, f"YAML syntax error: {' '.join(str(exc).split())}") from None
 
 
 def _section(b, body: dict, name: str, key: str, what: str = "") -> dict | None:
