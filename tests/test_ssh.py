@@ -774,3 +774,23 @@ def test_a_login_that_runs_no_shell_is_told_its_input_has_ended(server, home, tm
     [target] = json.loads(out.stdout)["targets"]
     assert target["status"] == "unreachable" and out.returncode == 3
     assert target["error"] == "the collection script did not run (exit code 1): restricted-key"
+
+
+def test_a_shell_slow_to_start_still_runs_every_step(server, home, tmp_path, monkeypatch):
+    """A shell that does not print its first line within the connect timeout (a slow login) is told its
+    input has ended: it still runs the script it was sent, and the next script gets a shell of its own."""
+    from mailcfg.remote.hosts import HostSpec
+    from mailcfg.remote.route import connect
+    from mailcfg.remote.ssh import SshOptions
+
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    options = SshOptions(known_hosts=server.known_hosts(tmp_path / "known_hosts"), identity=server.client_key,
+                         timeout=1, command_timeout=20)
+    with connect(HostSpec.from_url(server.url()), options) as conn, conn.shell("sleep 2; sh -s") as sh:
+        sh.send(b"echo one $$\n", last=False)
+        rc, first, _ = sh.read()
+        sh.send(b"echo two $$\n", last=False)
+        rc2, second, _ = sh.read()
+    assert (rc, rc2) == (None, None) and first.startswith(b"one ") and second.startswith(b"two ")
+    assert first.split()[1] != second.split()[1]  # another shell

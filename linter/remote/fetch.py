@@ -43,7 +43,6 @@ def collect(spec: HostSpec, options: SshOptions, known: KnownHosts | None = None
             except StreamError as exc:
                 raise SshError(target, str(exc)) from None
             script = collection.next_script()
-        sh.send(b"", last=True)  # the shell reads the end of its script and exits
     return collection.collected
 
 

@@ -223,25 +223,13 @@ class Connection:
 
     @contextmanager
     def shell(self, command: str) -> Iterator[Shell]:
-        """`command` (a shell reading its script from standard input) on one channel, for scripts sent one
-        after another: each answer can decide the next script without a channel (and a remote shell) each."""
-        transport = self.client.get_transport()
-        if transport is None or not transport.is_active():
-            raise SshError(self.target, "unreachable: the connection was closed")
-        chan = None
+        """`command` (a shell reading its script from standard input), for scripts sent one after another
+        on one channel: each answer can decide the next script without a channel (and a remote shell) each."""
+        sh = Shell(self, command)
         try:
-            with self.failing():
-                chan = transport.open_session(timeout=self.options.timeout)
-            # Waits on the channel's event pipe (readable once output or its end arrives), never polls:
-            # a fleet's controller would otherwise spend CPU on every waiting host all the while.
-            with selectors.DefaultSelector() as waiting:
-                waiting.register(chan.fileno(), selectors.EVENT_READ)
-                with self.failing():
-                    chan.exec_command(command)
-                yield Shell(self, chan, waiting)
+            yield sh
         finally:
-            if chan is not None:
-                chan.close()
+            sh.close()
 
     @contextmanager
     def failing(self) -> Iterator[None]:
@@ -285,38 +273,64 @@ class Connection:
 
 
 class Shell:
-    """A remote shell reading its script from the channel: `send` a script, `read` what it printed.
+    """A remote shell reading its script from a channel: `send` a script, `read` what it printed.
 
     After each script but the last, the shell prints a line of the controller's on both of its outputs
     (random for each script: no file a script prints can hold it), and `read` returns what came before
-    it. The first script is preceded by such a line too, awaited only for the connect timeout: a host
-    that runs something else than a shell for this login (a forced command reading its input to the end)
-    is then told the input has ended, and what it said is reported, instead of waiting for a line that
-    never comes."""
+    it. A new shell prints such a line first, awaited only for the connect timeout: where none comes (a
+    login that forces another command, reading its input to the end; a shell slow to start), the
+    command is told its input has ended, and either the script runs and ends (the next one gets a shell
+    of its own) or what the command said is reported, instead of waiting for a line that never comes."""
 
-    def __init__(self, conn: Connection, chan, waiting: selectors.BaseSelector) -> None:
-        self.conn, self.chan, self.waiting = conn, chan, waiting
-        self.ready: bytes | None = None  # the line the shell prints first, until it has been seen
+    def __init__(self, conn: Connection, command: str) -> None:
+        self.conn, self.command = conn, command
+        self.chan = None
+        self.waiting: selectors.BaseSelector | None = None
+        self.ready: bytes | None = None  # the line a new shell prints first, until it has been seen
         self.marker: bytes | None = None
         self.deadline = 0.0
         self.out, self.err = bytearray(), bytearray()  # received and not yet returned
-        self.ended = False  # the output has ended (the command exited)
-        self.started = False
+        self.spent = True  # no shell that reads more: the next script opens one
+
+    def _open(self) -> None:
+        self.close()
+        transport = self.conn.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise SshError(self.conn.target, "unreachable: the connection was closed")
+        with self.conn.failing():
+            self.chan = transport.open_session(timeout=self.conn.options.timeout)
+            # Waits on the channel's event pipe (readable once output or its end arrives), never polls:
+            # a fleet's controller would otherwise spend CPU on every waiting host all the while.
+            self.waiting = selectors.DefaultSelector()
+            self.waiting.register(self.chan.fileno(), selectors.EVENT_READ)
+            self.chan.exec_command(self.command)
+        self.out.clear()
+        self.err.clear()
+        self.spent = False
+        self.ready = _line()
+
+    def close(self) -> None:
+        if self.waiting is not None:
+            self.waiting.close()
+        if self.chan is not None:
+            self.chan.close()
+        self.chan = self.waiting = None
 
     def send(self, script: bytes, last: bool) -> None:
+        if self.spent:
+            self._open()
         self.deadline = time.monotonic() + self.conn.options.command_timeout
         self.marker = None if last else _line()
-        head = b""
-        if not self.started and not last:
-            self.ready = _line()
-            head = b"printf '\\n%s\\n' '" + self.ready + b"'\n"
-        self.started = True
+        head = b"printf '\\n%s\\n' '" + self.ready + b"'\n" if self.ready is not None and not last else b""
+        if last:
+            self.ready = None
         with self.conn.failing():
             try:
                 self.chan.settimeout(max(0.1, self.deadline - time.monotonic()))
                 self.chan.sendall(head + script + (b"" if last else _print(self.marker)))
                 if last:
                     self.chan.shutdown_write()
+                    self.spent = True
             except OSError as exc:
                 if isinstance(exc, TimeoutError) or not (self.chan.closed or self.chan.eof_received):
                     raise
@@ -324,27 +338,28 @@ class Shell:
 
     def read(self) -> tuple[int | None, bytes, bytes]:
         """(exit code, stdout, stderr) of the last script sent, within the command timeout: up to its line
-        (the exit code then None: the shell waits for more), or to the end of the output."""
+        (the exit code then None), or to the end of the output."""
         with self.conn.failing():
-            if self.ready is not None:
-                ready, self.ready = _framed(self.ready), None
+            ready, self.ready = (_framed(self.ready) if self.ready is not None else None), None
+            if ready is not None:
                 options = self.conn.options
-                got = self._until(ready, None, time.monotonic() + min(options.timeout, options.command_timeout))
-                if got == "found":  # what came before it is the login's, not the script's
-                    self._take(self.out.find(ready) + len(ready), 0)
-                elif got == "time":
-                    self.chan.shutdown_write()  # no shell: the command gets the end of its input, and ends
-                    self.marker = None
+                if self._until(ready, None, time.monotonic() + min(options.timeout, options.command_timeout)) \
+                        == "time":
+                    self.chan.shutdown_write()  # the script runs to its end, or the command gets the end of its input
+                    self.spent = True
                     self.deadline = time.monotonic() + options.command_timeout
             end = _framed(self.marker) if self.marker is not None else None
             got = self._until(end, end, self.deadline)
             if got == "time":
                 raise self.conn._timed_out()
+            if ready is not None and ready in self.out:  # what came before it is the login's, not the script's
+                self._take(self.out.find(ready) + len(ready), 0)
             if got == "found":
                 out, err = self._take(self.out.find(end), 0), self._take(self.err.find(end), 1)
                 self._take(len(end), 0)
                 self._take(len(end), 1)
                 return None, out, err
+            self.spent = True
             # ended: sshd may send exit-status after the end of the output
             if not self.chan.status_event.wait(max(0.0, self.deadline - time.monotonic())):
                 raise self.conn._timed_out()
