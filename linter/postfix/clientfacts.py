@@ -17,8 +17,7 @@ from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.lookup import Undecided, find_first
 from mailcfg.postfix.matchlist import match_hosts
 from mailcfg.postfix.restrictions import lists_and_classes
-from mailcfg.postfix.tables import Table, parse_ref
-from mailcfg.postfix.tokens import split
+from mailcfg.postfix.tables import Table, refs_in
 from mailcfg.transaction import literal_helo
 
 # The host lists the engine matches a client address against
@@ -72,8 +71,6 @@ def _tables(view: ParameterView) -> list[Table]:
         names = {name for name in config.main.last if "$" in (view.raw(name) or "")}
         names |= {o.name for o in (view.service.overrides if view.service else ()) if "$" in o.value}
         names |= {*lists_and_classes(view), *HOST_LISTS}
-        refs = {ref for name in sorted(names) for tok in split(view.get(name))
-                if (ref := parse_ref(tok.inner())) is not None}
-        refs |= {t.ref for t in config.tables()}
+        refs = refs_in(view.get(name) for name in names) | {t.ref for t in config.tables()}
         found = view.memo["tables named"] = [config.table(ref) for ref in sorted(refs, key=lambda r: r.text)]
     return found

@@ -9,8 +9,7 @@ from mailcfg.findings import Location
 from mailcfg.memo import Memo
 from mailcfg.postfix.maincf import MainCf, parse_main_cf
 from mailcfg.postfix.mastercf import MasterCf, Service, parse_master_cf
-from mailcfg.postfix.tables import Table, TableRef, load_table, parse_ref
-from mailcfg.postfix.tokens import split
+from mailcfg.postfix.tables import Table, TableRef, load_table, refs_in
 from mailcfg.postfix.version import ASSUMED, Version, parse_version, show
 from mailcfg.snapshot import Snapshot
 from mailcfg.source import SourceFile
@@ -53,7 +52,7 @@ class PostfixConfig(Memo):
     def _tables_named(self) -> list[Table]:
         values = [p.value for p in self.main.entries]
         values += [o.value for s in self.master.services for o in s.overrides]
-        refs = {ref for v in values for tok in split(v) if (ref := parse_ref(tok.inner())) is not None}
+        refs = refs_in(values)
         return [self.table(ref) for ref in sorted(refs, key=lambda r: r.text)]
 
     def smtpd_on_port(self, port: int) -> SmtpdSettings | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +53,11 @@ def parse_ref(item: str) -> TableRef | None:
     if not m or m.group(1) not in MAP_TYPES:
         return None
     return TableRef(m.group(1), m.group(2))
+
+
+def refs_in(values: Iterable[str]) -> set[TableRef]:
+    """The tables these parameter values name (`{ ... }` groups opened, as smtpd reads them)."""
+    return {ref for value in values for tok in split(value) if (ref := parse_ref(tok.inner())) is not None}
 
 
 @dataclass

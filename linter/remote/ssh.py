@@ -321,9 +321,9 @@ class Shell:
             self._open()
         self.deadline = time.monotonic() + self.conn.options.command_timeout
         self.marker = None if last else _line()
-        head = b"printf '\\n%s\\n' '" + self.ready + b"'\n" if self.ready is not None and not last else b""
         if last:
-            self.ready = None
+            self.ready = None  # nothing to wait for: the input ends with this script
+        head = _print(self.ready, stderr=False) if self.ready is not None else b""
         with self.conn.failing():
             try:
                 self.chan.settimeout(max(0.1, self.deadline - time.monotonic()))
@@ -353,17 +353,19 @@ class Shell:
             if got == "time":
                 raise self.conn._timed_out()
             if ready is not None and ready in self.out:  # what came before it is the login's, not the script's
-                self._take(self.out.find(ready) + len(ready), 0)
+                del self.out[:self.out.find(ready) + len(ready)]
             if got == "found":
-                out, err = self._take(self.out.find(end), 0), self._take(self.err.find(end), 1)
-                self._take(len(end), 0)
-                self._take(len(end), 1)
+                out, err = self._take(self.out, self.out.find(end)), self._take(self.err, self.err.find(end))
+                del self.out[:len(end)], self.err[:len(end)]
                 return None, out, err
             self.spent = True
             # ended: sshd may send exit-status after the end of the output
             if not self.chan.status_event.wait(max(0.0, self.deadline - time.monotonic())):
                 raise self.conn._timed_out()
-            return self.chan.recv_exit_status(), self._take(len(self.out), 0), self._take(len(self.err), 1)
+            out, err = bytes(self.out), bytes(self.err)
+            self.out.clear()
+            self.err.clear()
+            return self.chan.recv_exit_status(), out, err
 
     def _until(self, on_out: bytes | None, on_err: bytes | None, deadline: float) -> str:
         """Receive until stdout holds `on_out` and stderr `on_err` (None: until the output ends): "found",
@@ -397,9 +399,9 @@ class Shell:
         looked[which] = len(buffer)
         return False
 
-    def _take(self, count: int, which: int) -> bytes:
-        """The first `count` bytes received on stdout (0) or stderr (1), taken out."""
-        buffer = self.out if which == 0 else self.err
+    @staticmethod
+    def _take(buffer: bytearray, count: int) -> bytes:
+        """The first `count` bytes received in `buffer`, taken out."""
         taken = bytes(buffer[:count])
         del buffer[:count]
         return taken
@@ -409,9 +411,10 @@ def _line() -> bytes:
     return f"MAILCFG_{os.urandom(16).hex()}".encode()
 
 
-def _print(line: bytes) -> bytes:
-    """sh printing `line` after a newline on both its outputs."""
-    return b"printf '\\n%s\\n' '" + line + b"'; printf '\\n%s\\n' '" + line + b"' >&2\n"
+def _print(line: bytes, stderr: bool = True) -> bytes:
+    """sh printing `line` after a newline on its standard output (and on its standard error)."""
+    command = b"printf '\\n%s\\n' '" + line + b"'"
+    return command + (b"; " + command + b" >&2" if stderr else b"") + b"\n"
 
 
 def _framed(line: bytes) -> bytes:
