@@ -16,8 +16,7 @@ import re
 
 Item = dict[str, object]
 
-_ITEM = re.compile(r"( *)- +([A-Za-z_][A-Za-z0-9_]*):(?: +(.*))?\Z")
-_KEY = re.compile(r"( *)([A-Za-z_][A-Za-z0-9_]*):(?: +(.*))?\Z")
+_LINE = re.compile(r"( *)(- +)?([A-Za-z_][A-Za-z0-9_]*):(?: +(.*))?\Z")  # "- key: value" or "key: value"
 _TRUE, _FALSE, _NULL = ("true", "True", "TRUE"), ("false", "False", "FALSE"), ("", "~", "null", "Null", "NULL")
 _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")  # a plain scalar starting with one is no plain text
 # What a YAML reader could take for a number, a special float or a date rather than text.
@@ -36,6 +35,8 @@ def read(text: str) -> tuple[list[Item], list[int]] | None:
 
 
 def _json(text: str) -> tuple[list[Item], list[int]] | None:
+    """Each item of the top-level "probes" array is decoded on its own, so that where it starts is
+    known without decoding the file twice."""
     def unique(pairs: list[tuple[str, object]]) -> dict:
         if len({k for k, _ in pairs}) != len(pairs):
             raise ValueError("duplicate key")  # the YAML parser names where
@@ -43,13 +44,12 @@ def _json(text: str) -> tuple[list[Item], list[int]] | None:
 
     decoder = json.JSONDecoder(object_pairs_hook=unique)
     try:
-        data = decoder.decode(text)
-        starts = _json_item_starts(decoder, text)
+        found = _json_probes(decoder, text)
     except ValueError:
         return None
-    probes = data.get("probes") if isinstance(data, dict) else None
-    if not isinstance(probes, list) or not probes or starts is None or len(starts) != len(probes):
+    if found is None or not found[0]:
         return None
+    probes, starts = found
     lines, line, last = [], 1, 0
     for at in starts:  # counted on from the item before: one pass over the text
         line += text.count("\n", last, at)
@@ -58,37 +58,58 @@ def _json(text: str) -> tuple[list[Item], list[int]] | None:
     return probes, lines
 
 
-def _json_item_starts(decoder: json.JSONDecoder, text: str) -> list[int] | None:
-    """Where each item of the top-level object's "probes" array starts (offsets into `text`)."""
-    blank = re.compile(r"[ \t\r\n]*")
-    i = blank.match(text).end()
+_BLANK = re.compile(r"[ \t\r\n]*")
+
+
+def _json_probes(decoder: json.JSONDecoder, text: str) -> tuple[list[Item], list[int]] | None:
+    """The items of the top-level object's "probes" array and where each starts (offsets into
+    `text`); None when the file is some other JSON. Raises ValueError where it is no JSON."""
+    blank = _BLANK.match
+    i = blank(text).end()
     if text[i:i + 1] != "{":
         return None
-    i += 1
+    keys: set[str] = set()
+    probes: list[Item] | None = None
+    starts: list[int] = []
+    i = blank(text, i + 1).end()
+    if text[i:i + 1] == "}":
+        return None
     while True:
-        i = blank.match(text, i).end()
         if text[i:i + 1] != '"':
-            return None
+            raise ValueError("not an object key")
         key, i = decoder.raw_decode(text, i)
-        i = blank.match(text, i).end()
+        if key in keys:
+            raise ValueError("duplicate key")
+        keys.add(key)
+        i = blank(text, i).end()
         if text[i:i + 1] != ":":
-            return None
-        i = blank.match(text, i + 1).end()
+            raise ValueError("no colon")
+        i = blank(text, i + 1).end()
         if key != "probes" or text[i:i + 1] != "[":
             _, i = decoder.raw_decode(text, i)
         else:
-            starts, i = [], blank.match(text, i + 1).end()
+            probes, i = [], blank(text, i + 1).end()
             while text[i:i + 1] != "]":
                 starts.append(i)
-                _, i = decoder.raw_decode(text, i)
-                i = blank.match(text, i).end()
+                item, i = decoder.raw_decode(text, i)
+                probes.append(item)
+                i = blank(text, i).end()
                 if text[i:i + 1] == ",":
-                    i = blank.match(text, i + 1).end()
-            return starts
-        i = blank.match(text, i).end()
+                    i = blank(text, i + 1).end()
+                    if text[i:i + 1] == "]":
+                        raise ValueError("trailing comma")
+                elif text[i:i + 1] != "]":
+                    raise ValueError("no comma")
+            i += 1
+        i = blank(text, i).end()
+        if text[i:i + 1] == "}":
+            break
         if text[i:i + 1] != ",":
-            return None
-        i += 1
+            raise ValueError("no comma")
+        i = blank(text, i + 1).end()
+    if text[i + 1:].strip(" \t\r\n"):
+        raise ValueError("extra data")
+    return (probes, starts) if probes is not None else None
 
 
 def _yaml(text: str) -> tuple[list[Item], list[int]] | None:
@@ -97,6 +118,7 @@ def _yaml(text: str) -> tuple[list[Item], list[int]] | None:
     seen_probes = False
     item: Item | None = None
     key_indent = dash_indent = -1
+    scalars: dict[str, object] = {}  # probes repeat most values: each is read once
     text = text.replace("\r\n", "\n")
     if "\t" in text or "\r" in text:
         return None
@@ -110,24 +132,30 @@ def _yaml(text: str) -> tuple[list[Item], list[int]] | None:
                 return None
             seen_probes = True
             continue
-        m = _ITEM.match(line) if content[0] == "-" else None
-        if m and (dash_indent < 0 or len(m.group(1)) == dash_indent):
+        m = _LINE.match(line)
+        if m is None:
+            return None
+        if m.group(2) is not None:  # "- key: value" starts an item
+            if dash_indent >= 0 and len(m.group(1)) != dash_indent:
+                return None
             dash_indent = len(m.group(1))
-            key_indent = m.start(2)
+            key_indent = m.start(3)
             item = {}
             probes.append(item)
             lines.append(number)
-        else:
-            m = _KEY.match(line)
-            if not m or item is None or len(m.group(1)) != key_indent:
-                return None
-        key, value = m.group(2), _scalar(m.group(3) or "")
+        elif item is None or len(m.group(1)) != key_indent:
+            return None
+        key, text_value = m.group(3, 4)
+        value = scalars.get(text_value, _UNREAD)
+        if value is _UNREAD:
+            value = scalars[text_value] = _scalar(text_value or "")
         if key in item or value is _NOT_PLAIN:
             return None
         item[key] = value
     return (probes, lines) if probes else None
 
 
+_UNREAD = object()
 _NOT_PLAIN = object()
 
 

@@ -7,6 +7,7 @@ duplicate name) is kept with its error, so that the other probes are still run a
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ TEXT_FIELDS = ("name", "service", "client", "client_name", "helo", "sasl_user", 
 FLAGS = ("tls", "allow_undecided")
 NUMBERS = ("port", "expect_code")
 FIELDS = set(TEXT_FIELDS + FLAGS + NUMBERS)
+# The types each field takes without a closer look (anything else goes through _check_fields).
+_PLAIN = {**dict.fromkeys(TEXT_FIELDS, (str, type(None), int)), **dict.fromkeys(FLAGS, (bool,)),
+          **dict.fromkeys(NUMBERS, (int, type(None)))}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -46,17 +50,27 @@ def probe_problem(probe: Probe) -> str | None:
     """What makes a probe's input unusable, or None: the client must be an IP address, and no value
     may hold a line break or control character (it could not be sent as one SMTP command).
     A recipient without `@` is valid: smtpd takes a bare local part as an address in its own domain."""
-    try:
-        ipaddress.ip_address(probe.client)
-    except ValueError:
+    if not _is_address(probe.client):
         return f"client {probe.client!r} is not an IP address (give the SMTP client's address, e.g. 198.51.100.7)"
     if not probe.rcpt.strip():
         return "the recipient is empty"
-    for label, value in (("recipient", probe.rcpt), ("sender", probe.sender), ("HELO name", probe.helo),
-                         ("client name", probe.client_name), ("SASL login", probe.sasl_user)):
+    values = (probe.rcpt, probe.sender, probe.helo, probe.client_name, probe.sasl_user)
+    if not _CONTROL.search("".join(value for value in values if value is not None)):
+        return None
+    for label, value in zip(("recipient", "sender", "HELO name", "client name", "SASL login"), values, strict=True):
         if value is not None and _CONTROL.search(value):
             return f"the {label} {value!r} holds a control character"
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_address(text: str) -> bool:
+    """Policies name the same few clients many times over."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def probe_of(item: dict) -> Probe:
@@ -119,6 +133,40 @@ def _line(probes, index: int) -> int | None:
 def _expectation(name: str, item, line: int | None, where: str) -> Expectation:
     if not isinstance(item, dict):
         raise Invalid("each probe must be a mapping (client:, rcpt:, expect:, ...)")
+    if not (FIELDS.issuperset(item) and all(type(value) in _PLAIN[key] for key, value in item.items())
+            and all((item.get(key) or 0) >= 0 for key in NUMBERS)):
+        _check_fields(item)  # the usual probe passes the one look above: a policy holds thousands
+    for required in ("client", "rcpt", "expect"):
+        if item.get(required) in (None, ""):
+            raise Invalid(f"probe needs {required!r}")
+    expect = str(item["expect"]).lower()
+    if expect not in ACTIONS:
+        raise Invalid(f"expect must be one of {', '.join(ACTIONS)}, not {_shown(item['expect'])}")
+    code = int(item["expect_code"]) if item.get("expect_code") is not None else None
+    if code is not None and not 200 <= code <= 599:
+        raise Invalid(f"expect_code must be an SMTP reply code (200 to 599), not {code}")
+    pattern = _text(item.get("expect_reply"))
+    if pattern is not None:
+        try:
+            _compiled(pattern)
+        except re.error as exc:
+            raise Invalid(f"expect_reply is not a valid regular expression: {exc}") from None
+    client_name = _text(item.get("client_name"))
+    helo = _text(item["helo"]) if "helo" in item else client_name or literal_helo(str(item["client"]))
+    port = item.get("port")
+    probe = Probe(client=str(item["client"]), rcpt=str(item["rcpt"]), sender=str(item.get("sender") or ""),
+                  helo=helo, client_name=client_name, sasl_user=_text(item.get("sasl_user")),
+                  tls=item.get("tls", False), service=_text(item.get("service")),
+                  port=int(port) if port is not None else None)
+    problem = probe_problem(probe)
+    if problem:
+        raise Invalid(problem)
+    return Expectation(name, probe, expect, line, where, allow_undecided=item.get("allow_undecided", False),
+                       expect_code=code, expect_reply=pattern)
+
+
+def _check_fields(item: dict) -> None:
+    """Why a probe's fields are not valid: the first unknown field, else the first of the wrong type."""
     for key in map(str, item):
         if key not in FIELDS:
             close = difflib.get_close_matches(key, sorted(FIELDS), n=1)
@@ -135,33 +183,11 @@ def _expectation(name: str, item, line: int | None, where: str) -> Expectation:
         value = item.get(key)
         if value is not None and (isinstance(value, bool) or not str(value).isdigit()):
             raise Invalid(f"{key} must be a number, not {_shown(value)}")
-    for required in ("client", "rcpt", "expect"):
-        if item.get(required) in (None, ""):
-            raise Invalid(f"probe needs {required!r}")
-    expect = str(item["expect"]).lower()
-    if expect not in ACTIONS:
-        raise Invalid(f"expect must be one of {', '.join(ACTIONS)}, not {_shown(item['expect'])}")
-    code = int(item["expect_code"]) if item.get("expect_code") is not None else None
-    if code is not None and not 200 <= code <= 599:
-        raise Invalid(f"expect_code must be an SMTP reply code (200 to 599), not {code}")
-    pattern = _text(item.get("expect_reply"))
-    if pattern is not None:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise Invalid(f"expect_reply is not a valid regular expression: {exc}") from None
-    client_name = _text(item.get("client_name"))
-    helo = _text(item["helo"]) if "helo" in item else client_name or literal_helo(str(item["client"]))
-    port = item.get("port")
-    probe = Probe(client=str(item["client"]), rcpt=str(item["rcpt"]), sender=str(item.get("sender") or ""),
-                  helo=helo, client_name=client_name, sasl_user=_text(item.get("sasl_user")),
-                  tls=item.get("tls", False), service=_text(item.get("service")),
-                  port=int(port) if port is not None else None)
-    problem = probe_problem(probe)
-    if problem:
-        raise Invalid(problem)
-    return Expectation(name, probe, expect, line, where, allow_undecided=item.get("allow_undecided", False),
-                       expect_code=code, expect_reply=pattern)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
 
 
 def _shown(value) -> str:
