@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -794,3 +795,53 @@ def test_a_shell_slow_to_start_still_runs_every_step(server, home, tmp_path, mon
         rc2, second, _ = sh.read()
     assert (rc, rc2) == (None, None) and first.startswith(b"one ") and second.startswith(b"two ")
     assert first.split()[1] != second.split()[1]  # another shell
+
+
+def test_a_server_that_never_answers_the_request_to_run_a_command_times_out(home, tmp_path):
+    """The login succeeds, then the server keeps the answer to `exec` back (paramiko itself waits for it
+    without a timeout): the host is reported unreachable once --timeout has passed, and the run ends."""
+    import paramiko
+
+    released = threading.Event()
+
+    class KeepsItsAnswer(paramiko.ServerInterface):
+        def get_allowed_auths(self, username):
+            return "publickey"
+
+        def check_auth_publickey(self, username, key):
+            return paramiko.AUTH_SUCCESSFUL
+
+        def check_channel_request(self, kind, chanid):
+            return paramiko.OPEN_SUCCEEDED
+
+        def check_channel_exec_request(self, channel, command):
+            released.wait(60)
+            return False
+
+    host_key = paramiko.ECDSAKey.generate()
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    transports = []
+
+    def serve():
+        conn, _ = listener.accept()
+        transport = paramiko.Transport(conn)
+        transport.add_server_key(host_key)
+        transports.append(transport)
+        transport.start_server(server=KeepsItsAnswer())
+
+    threading.Thread(target=serve, daemon=True).start()
+    keygen(tmp_path / "id_ed25519")
+    (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key.get_name()} {host_key.get_base64()}\n")
+    try:
+        out = mailcfg(home, "lint", "-f", "json", "--timeout", "2", f"ssh://root@127.0.0.1:{port}",
+                      "--identity", str(tmp_path / "id_ed25519"), "--known-hosts", str(tmp_path / "known_hosts"))
+    finally:
+        released.set()
+        for transport in transports:
+            transport.close()
+        listener.close()
+    assert out.returncode == 3, out.stderr
+    [target] = json.loads(out.stdout)["targets"]
+    assert target["status"] == "unreachable", target
+    assert "did not answer the request to run a command within 2s" in target["error"], target

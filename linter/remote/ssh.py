@@ -28,6 +28,7 @@ import os
 import selectors
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -303,11 +304,34 @@ class Shell:
             # a fleet's controller would otherwise spend CPU on every waiting host all the while.
             self.waiting = selectors.DefaultSelector()
             self.waiting.register(self.chan.fileno(), selectors.EVENT_READ)
-            self.chan.exec_command(self.command)
+            self._exec()
         self.out.clear()
         self.err.clear()
         self.spent = False
         self.ready = _line()
+
+    def _exec(self) -> None:
+        """Ask the server to run the command. paramiko waits for the server's answer without a timeout, so a
+        server that never gives one would hold this worker for good: the channel is closed (which ends the
+        wait) when the connect timeout has passed."""
+        timeout, chan, fired = self.conn.options.timeout, self.chan, threading.Event()
+
+        def give_up() -> None:
+            fired.set()
+            chan.close()
+
+        watchdog = threading.Timer(timeout, give_up)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            chan.exec_command(self.command)
+        except paramiko.SSHException:
+            if not fired.is_set():
+                raise
+            raise SshError(self.conn.target, f"unreachable: the server did not answer the request to run a command "
+                           f"within {timeout:g}s") from None
+        finally:
+            watchdog.cancel()
 
     def close(self) -> None:
         if self.waiting is not None:
