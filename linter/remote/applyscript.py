@@ -249,7 +249,10 @@ rollback() {
   if [ "$was_running" = yes ]; then
     if running; then
       out=$(reload) || bad="$bad; $mta reload failed: $out"
-      sleep 1
+      # a daemon that re-executes with the restored files may die seconds later (slowly on a busy host):
+      # watched for a while, to be started again below
+      i=0
+      while running && [ "$i" -lt 15 ]; do nap; i=$((i + 1)); done
     fi
     if ! running; then
       noted=""
