@@ -104,8 +104,7 @@ AcceptNew = Annotated[bool, typer.Option("--accept-new-host-keys", help="Accept 
 Identity = Annotated[Path | None, typer.Option("--identity", help="SSH private key file (besides ssh-agent and "
                                                "~/.ssh keys; an encrypted key's passphrase comes from "
                                                "MAILCFG_SSH_PASSPHRASE or a prompt).")]
-Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="SSH connect timeout in seconds (also the time a "
-                                                               "host gets to answer the request to run a command).")]
+Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="SSH connect timeout in seconds.")]
 CommandTimeout = Annotated[float, typer.Option("--command-timeout", min=0.1,
                                                help="Time limit in seconds for each step of the collection on a host "
                                                     "(each remote command of fix --apply).")]

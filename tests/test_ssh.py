@@ -799,7 +799,8 @@ def test_a_shell_slow_to_start_still_runs_every_step(server, home, tmp_path, mon
 
 def test_a_server_that_never_answers_the_request_to_run_a_command_times_out(home, tmp_path):
     """The login succeeds, then the server keeps the answer to `exec` back (paramiko itself waits for it
-    without a timeout): the host is reported unreachable once --timeout has passed, and the run ends."""
+    without a timeout): the host is reported unreachable once the step's time limit has passed, and the run
+    ends."""
     import paramiko
 
     released = threading.Event()
@@ -834,7 +835,7 @@ def test_a_server_that_never_answers_the_request_to_run_a_command_times_out(home
     keygen(tmp_path / "id_ed25519")
     (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key.get_name()} {host_key.get_base64()}\n")
     try:
-        out = mailcfg(home, "lint", "-f", "json", "--timeout", "2", f"ssh://root@127.0.0.1:{port}",
+        out = mailcfg(home, "lint", "-f", "json", "--command-timeout", "2", f"ssh://root@127.0.0.1:{port}",
                       "--identity", str(tmp_path / "id_ed25519"), "--known-hosts", str(tmp_path / "known_hosts"))
     finally:
         released.set()

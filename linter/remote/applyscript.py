@@ -250,9 +250,9 @@ rollback() {
     if running; then
       out=$(reload) || bad="$bad; $mta reload failed: $out"
       # a daemon that re-executes with the restored files may die seconds later (slowly on a busy host):
-      # watched for a while, to be started again below
-      i=0
-      while running && [ "$i" -lt 15 ]; do nap; i=$((i + 1)); done
+      # watched for at least three seconds (whole seconds: date's), to be started again below
+      watched=$(( $(date +%s) + 4 ))
+      while running && [ "$(date +%s)" -lt "$watched" ]; do nap; done
     fi
     if ! running; then
       noted=""

@@ -313,14 +313,15 @@ class Shell:
     def _exec(self) -> None:
         """Ask the server to run the command. paramiko waits for the server's answer without a timeout, so a
         server that never gives one would hold this worker for good: the channel is closed (which ends the
-        wait) when the connect timeout has passed."""
-        timeout, chan, fired = self.conn.options.timeout, self.chan, threading.Event()
+        wait) when the step's time limit has passed, and the host reported unreachable even if the answer
+        came just then (the channel is gone either way)."""
+        limit, chan, fired = self.conn.options.command_timeout, self.chan, threading.Event()
 
         def give_up() -> None:
             fired.set()
             chan.close()
 
-        watchdog = threading.Timer(timeout, give_up)
+        watchdog = threading.Timer(limit, give_up)
         watchdog.daemon = True
         watchdog.start()
         try:
@@ -328,10 +329,12 @@ class Shell:
         except paramiko.SSHException:
             if not fired.is_set():
                 raise
-            raise SshError(self.conn.target, f"unreachable: the server did not answer the request to run a command "
-                           f"within {timeout:g}s") from None
         finally:
             watchdog.cancel()
+            watchdog.join()  # a give_up already under way has closed the channel once this returns
+        if fired.is_set():
+            raise SshError(self.conn.target, f"unreachable: the server did not answer the request to run a command "
+                           f"within {limit:g}s")
 
     def close(self) -> None:
         if self.waiting is not None:
