@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import re
 
+from mailcfg.asciidigits import digits
+
 Item = dict[str, object]
 
 _LINE = re.compile(r"( *)(- +)?([A-Za-z_][A-Za-z0-9_]*):(?: +(.*))?\Z")  # "- key: value" or "key: value"
@@ -50,6 +52,8 @@ def _json(text: str) -> tuple[list[Item], list[int]] | None:
     if found is None or not found[0]:
         return None
     probes, starts = found
+    if "\r" in text.replace("\r\n", ""):
+        return None  # a bare CR ends a line too: the YAML parser counts the lines then
     lines, line, last = [], 1, 0
     for at in starts:  # counted on from the item before: one pass over the text
         line += text.count("\n", last, at)
@@ -173,7 +177,7 @@ def _scalar(text: str) -> object:
         return None
     if text in _TRUE or text in _FALSE:
         return text in _TRUE
-    if text.isdigit() and (text == "0" or not text.startswith("0")):
+    if digits(text) and (text == "0" or not text.startswith("0")):
         return int(text)
     if text[0] in _INDICATORS or ": " in text or text.endswith(":") or _NUMBERISH.match(text):
         return _NOT_PLAIN

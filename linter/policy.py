@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailcfg import plainread
+from mailcfg.asciidigits import digits
 from mailcfg.errors import MailcfgError
 from mailcfg.source import read_text
 from mailcfg.transaction import ACTIONS, Probe, literal_helo
@@ -142,7 +143,7 @@ def _expectation(name: str, item, line: int | None, where: str) -> Expectation:
     expect = str(item["expect"]).lower()
     if expect not in ACTIONS:
         raise Invalid(f"expect must be one of {', '.join(ACTIONS)}, not {_shown(item['expect'])}")
-    code = int(item["expect_code"]) if item.get("expect_code") is not None else None
+    code = int(str(item["expect_code"])) if item.get("expect_code") is not None else None
     if code is not None and not 200 <= code <= 599:
         raise Invalid(f"expect_code must be an SMTP reply code (200 to 599), not {code}")
     pattern = _text(item.get("expect_reply"))
@@ -157,7 +158,7 @@ def _expectation(name: str, item, line: int | None, where: str) -> Expectation:
     probe = Probe(client=str(item["client"]), rcpt=str(item["rcpt"]), sender=str(item.get("sender") or ""),
                   helo=helo, client_name=client_name, sasl_user=_text(item.get("sasl_user")),
                   tls=item.get("tls", False), service=_text(item.get("service")),
-                  port=int(port) if port is not None else None)
+                  port=int(str(port)) if port is not None else None)
     problem = probe_problem(probe)
     if problem:
         raise Invalid(problem)
@@ -181,7 +182,7 @@ def _check_fields(item: dict) -> None:
             raise Invalid(f"{key} must be true or false, not {_shown(item[key])}")
     for key in NUMBERS:
         value = item.get(key)
-        if value is not None and (isinstance(value, bool) or not str(value).isdigit()):
+        if value is not None and (isinstance(value, bool) or not digits(str(value))):
             raise Invalid(f"{key} must be a number, not {_shown(value)}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from mailcfg.asciidigits import digits
 from mailcfg.findings import Location
 
 ACTIONS = ("accept", "reject", "defer", "error")
@@ -57,7 +58,7 @@ class Decision:
 
     @property
     def code(self) -> int | None:
-        return int(self.reply[:3]) if self.reply and self.reply[:3].isdigit() else None
+        return int(self.reply[:3]) if self.reply and digits(self.reply[:3]) else None
 
     def to_json(self) -> dict:
         return {"decision": self.action, "stage": self.stage, "reply": self.reply, "service": self.service,

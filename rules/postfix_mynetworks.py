@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from mailcfg.asciidigits import digits
 from mailcfg.edits import Edit
 from mailcfg.findings import Finding, Severity
 from mailcfg.fix import UNSAFE, Fix
@@ -24,7 +25,7 @@ MYNETWORKS_TOO_WIDE = Rule(
 
 def _listed(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     """The network a mynetworks word trusts (not a `!` exclusion, a host name or a table)."""
-    if text.startswith("!") or ("/" not in text and not text.replace(".", "").isdigit()):
+    if text.startswith("!") or ("/" not in text and not digits(text.replace(".", ""))):
         return None
     return network(text)
 

@@ -16,7 +16,8 @@ VALUES = ["yes", "no", "on", "off", "1.5", "1e3", "0x1F", "0o17", "012", "0", "2
           '"a #b" # c', "~", "null", "Null", "NULL", "nUll", "true", "True", "TRUE", "tRue", "false", "2024-01-02",
           "2024-1-2 10:00", ".inf", ".NaN", ".5", "5.", "1_000", "0b101", "@x", "`x", "%x", "&a x", "*a", "!x y", "|",
           ">", "[a]", "{a: b}", "a, b", "-a", "- a", "?x", "é", "ab  ", "1:20", "1.2.3", "a'b", 'a"b', "x\\y",
-          "[IPv6:2001:db8::1]", "<>", "a@b.example", "''", '""', "'unclosed", "1e", "e1", "-", "_", "1-2"]
+          "[IPv6:2001:db8::1]", "<>", "a@b.example", "''", '""', "'unclosed", "1e", "e1", "-", "_", "1-2",
+          "\u0661\u0662", "\u00b2", "\uff12\uff15"]  # other scripts' digits, a superscript, full-width digits
 
 
 def _plain(value):
@@ -95,6 +96,7 @@ def test_a_layout_is_read_as_the_yaml_parser_reads_it_or_left_to_it(layout):
     '{"probes": []}',
     '{"probes": [{"name": "a"}]',
     '{"probes": ["text", 1, null, [1]]}',
+    '{"probes": [\r{"name": "a"},\r{"name": "b"}]}',  # bare CRs end lines too
 ])
 def test_json_is_read_as_the_yaml_parser_reads_it_or_left_to_it(text):
     _same_or_declined(text)
@@ -115,3 +117,12 @@ def test_a_big_policy_takes_the_fast_path_and_loads_what_the_parser_loads(tmp_pa
         loaded = load_policy(path)
         assert [e.line for e in loaded] == _reference(path.read_text())[1]
         assert all(e.error is None for e in loaded) and loaded[1].probe.tls is False and loaded[2].probe.port == 587
+
+
+def test_a_tagged_number_is_read_as_its_text(tmp_path):
+    """`!!str 587` is the text 587 (ruamel.yaml gives a TaggedScalar): a port written so is port 587."""
+    policy = tmp_path / "p.yml"
+    policy.write_text("probes:\n  - client: 198.51.100.7\n    rcpt: a@example.org\n    expect: reject\n"
+                      "    port: !!str 587\n    expect_code: !!str 554\n")
+    [loaded] = load_policy(policy)
+    assert loaded.error is None and loaded.probe.port == 587 and loaded.expect_code == 554

@@ -49,6 +49,10 @@ def test_a_bare_local_part_is_valid_input_decided_as_smtpd_does():
      "expect_code must be an SMTP reply code"),
     ("    client: 1.2.3.4\n    rcpt: a@example.org\n    expect: reject\n    expect_reply: '('\n",
      "expect_reply is not a valid regular expression"),
+    ("    client: 1.2.3.4\n    rcpt: a@example.org\n    expect: reject\n    port: \u00b2\n",
+     "port must be a number, not '\u00b2'"),  # str.isdigit() takes a superscript, int() does not
+    ("    client: 1.2.3.4\n    rcpt: a@example.org\n    expect: reject\n    expect_code: \u0665\u0665\u0664\n",
+     "expect_code must be a number, not '\u0665\u0665\u0664'"),
 ])
 def test_one_bad_probe_is_reported_at_its_line_and_the_others_still_run(tmp_path, probe, message):
     policy = tmp_path / "p.yml"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, named_apart
-from mailcfg.remote.collect import parse_stream, write_snapshot
+from mailcfg.remote.collect import StreamError, parse_stream, write_snapshot
 from realsshd import Sshd, available, free_port, keygen, served_conf
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs Debian's sshd, unshare and root (scripts/setup.sh)")
@@ -226,6 +226,14 @@ def test_snapshot_writer_keeps_hostile_paths_inside_the_snapshot(tmp_path):
     assert {u["path"] for u in data["unreadable"] if u["reason"] == "unsafe-path"} == \
         {"/../../escaped", "/.mailcfg-host/facts.json"}
     assert json.loads((tmp_path / "snap/.mailcfg-host/facts.json").read_text())["systems"] == {"postfix": {}}
+
+
+@pytest.mark.parametrize("header", ["=== FILE \u00b2 /etc/postfix/main.cf", "=== CMD 0 \u0662 postconf"])
+def test_a_size_in_digits_of_another_script_is_garbled_output_not_a_crash(header):
+    """A hostile host's header with a size int() would refuse (a superscript) or read (Arabic-Indic digits)."""
+    stream = ("=== MAILCFG 1\n" + header + "\nxx\n=== END\n").encode()
+    with pytest.raises(StreamError, match="garbled"):
+        parse_stream(stream)
 
 
 def test_a_host_that_never_answers_times_out(home):

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mailcfg.asciidigits import digits
+
 
 class Undecidable(Exception):
     pass
@@ -442,7 +444,7 @@ def _arithmetic(text: str) -> int:
             value = total()
             pos += 1
             return value
-        if pos >= len(tokens) or not tokens[pos].isdigit():
+        if pos >= len(tokens) or not digits(tokens[pos]):
             raise Undecidable(f"${{eval:{text}}} is malformed")
         pos += 1
         return int(tokens[pos - 1])

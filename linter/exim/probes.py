@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from mailcfg.asciidigits import digits
 from mailcfg.exim.chosen import chosen
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.engine import decide, recipient_domain, start_tls
@@ -43,7 +44,7 @@ def listening_ports(config: EximConfig) -> list[int]:
         if m and line.lstrip().startswith("SMTPLISTENEROPTIONS"):
             words += re.split(r"[:,]", m[1])
     for word in words:
-        port = SERVICE_PORTS.get(word.strip()) if not word.strip().isdigit() else int(word)
+        port = SERVICE_PORTS.get(word.strip()) if not digits(word.strip()) else int(word)
         if port and port not in ports:
             ports.append(port)
     return ports or [25]

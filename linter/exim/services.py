@@ -3,6 +3,8 @@ smtp, submission, submissions, else the number), so reports name both systems' s
 
 from __future__ import annotations
 
+from mailcfg.asciidigits import digits
+
 SERVICE_PORTS = {"smtp": 25, "submission": 587, "submissions": 465, "smtps": 465, "ssmtp": 465, "urd": 465}
 SERVICE_NAMES = {25: "smtp", 587: "submission", 465: "submissions"}
 
@@ -15,4 +17,4 @@ def service_port(service: str | None) -> int | None:
     """The port a service name or number stands for (None: neither)."""
     if service is None:
         return None
-    return SERVICE_PORTS.get(service) or (int(service) if service.isdigit() else None)
+    return SERVICE_PORTS.get(service) or (int(service) if digits(service) else None)

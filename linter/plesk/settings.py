@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailcfg.asciidigits import digits
 from mailcfg.findings import Location
 from mailcfg.plesk.rows import Row
 
@@ -55,7 +56,7 @@ class MailSettings:
     @property
     def poplock_minutes(self) -> int | None:
         value = self.value("poplock_time")
-        return int(value) if value is not None and value.isdigit() else None
+        return int(value) if value is not None and digits(value) else None
 
     @property
     def submission(self) -> bool:

@@ -4,6 +4,7 @@ address, and what the table's answer does (check_table_result in smtpd_check.c).
 
 from __future__ import annotations
 
+from mailcfg.asciidigits import digits
 from mailcfg.postfix.address import valid_address
 from mailcfg.postfix.destinations import resolve_for
 from mailcfg.postfix.lookup import Hit, Undecided, find_first
@@ -127,10 +128,10 @@ def table_result(s: Session, item: Item, hit: Hit, reply_name: str, reply_class:
         else:
             s.defer_if_reject = s.defer_if_reject or defer
         return DUNNO
-    if value.isdigit():
+    if digits(value):
         s.step(what, "permit", note + " (a number means OK)", where, hit.pattern)
         return PERMIT
-    if len(word) == 3 and word[0] in "45" and word[1:].isdigit() and text:
+    if len(word) == 3 and word[0] in "45" and digits(word[1:]) and text:
         s.step(what, "reject" if word[0] == "5" else "defer", note, where)
         dsn, rest = dsn_split(text, word[0] + ".7.1")
         return reject(s, int(word), dsn, f"<{reply_name}>: {reply_class} rejected: {rest}")

@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mailcfg.asciidigits import digits
+
 Lookup = Callable[[str], "str | None"]
 
 NAME_CHARS = re.compile(r"[A-Za-z0-9_]+")
@@ -42,7 +44,7 @@ def expand(text: str, lookup: Lookup) -> Expansion:
 def compat_level(text: str) -> tuple[int, ...]:
     """`3.6` -> (3, 6, 0); bad text compares as level 0."""
     parts = text.strip().split(".")
-    if not all(p.isdigit() for p in parts) or len(parts) > 3:
+    if not all(digits(p) for p in parts) or len(parts) > 3:
         return (0, 0, 0)
     nums = [int(p) for p in parts]
     return tuple(nums + [0] * (3 - len(nums)))
@@ -156,7 +158,7 @@ def _compare(left: str, op: str, right: str) -> bool:
     b: object
     if op.endswith("level"):
         a, b = compat_level(left), compat_level(right)
-    elif left.isdigit() and right.isdigit():
+    elif digits(left) and digits(right):
         a, b = int(left), int(right)
     else:
         a, b = left, right

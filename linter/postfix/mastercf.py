@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from mailcfg.asciidigits import digits
 from mailcfg.findings import Location
 from mailcfg.postfix.maincf import Problem
 from mailcfg.postfix.tokens import BLANK_SEPARATORS, Token, split
@@ -90,7 +91,7 @@ class Service:
         if self.type != "inet":
             return None
         port = self.name.rpartition(":")[2]
-        return int(port) if port.isdigit() else PORTS.get(port)
+        return int(port) if digits(port) else PORTS.get(port)
 
     @property
     def loopback_only(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailcfg.asciidigits import digits
 from mailcfg.outsiders import FOREIGN, OUTSIDE_SENDER, OUTSIDE_V4, OUTSIDE_V6, VICTIM
 from mailcfg.patterns import regex_example
 from mailcfg.postfix.address import own_addresses, valid_hostname
@@ -109,7 +110,7 @@ MAX_KEYS = 100
 
 def _may_permit(value: str) -> bool:
     word = value.split(None, 1)[0].upper() if value.strip() else ""
-    return word not in REFUSALS and not (len(word) == 3 and word[0] in "45" and word.isdigit())
+    return word not in REFUSALS and not (len(word) == 3 and word[0] in "45" and digits(word))
 
 
 def access_keys(view: ParameterView, restriction: str) -> list[str]:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mailcfg.asciidigits import digits
 from mailcfg.findings import Location
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.restrictions import Item
@@ -112,7 +113,7 @@ class Session:
 
     def code(self, name: str) -> int:
         text = self.view.get(name).strip()
-        return int(text) if text.isdigit() else 0
+        return int(text) if digits(text) else 0
 
 
 class Quoted(str):
@@ -142,7 +143,7 @@ def reject(s: Session, code: int, dsn: str, text: str, klass: str = "policy") ->
         s.step("defer_if_reject", "defer", "an earlier defer_if_reject turns this rejection into a deferral")
         return reject(s, d.code, d.dsn, d.text)
     reply = soft_bounce(s, reply)
-    reply = reply[:4] + reply[0] + reply[5:] if reply[4:5].isdigit() else reply
+    reply = reply[:4] + reply[0] + reply[5:] if digits(reply[4:5]) else reply
     if warn:
         s.step("warn_if_reject", "warning", f"would reply {reply!r}; logs reject_warning instead")
         return DUNNO

@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mailcfg.asciidigits import digits
 from mailcfg.errors import MailcfgError
 
 if TYPE_CHECKING:
@@ -247,9 +248,9 @@ def parse_stream(data: bytes) -> Collected:
         if kind == "ERR" and len(parts) >= 4:
             out.errors.append((" ".join(parts[3:]), parts[2]))
             continue
-        if kind in ("FILE", "LINK") and len(parts) >= 4 and parts[2].isdigit():
+        if kind in ("FILE", "LINK") and len(parts) >= 4 and digits(parts[2]):
             size, name = int(parts[2]), " ".join(parts[3:])
-        elif kind == "CMD" and len(parts) == 5 and parts[2].isdigit() and parts[3].isdigit():
+        elif kind == "CMD" and len(parts) == 5 and digits(parts[2]) and digits(parts[3]):
             size, name = int(parts[3]), parts[4]
         else:
             raise StreamError(f"the remote collection's output is garbled near {line[:60]!r}")

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from mailcfg import plainread
+from mailcfg.asciidigits import digits
 from mailcfg.errors import MailcfgError
 from mailcfg.remote import knownhosts, sshargs
 from mailcfg.remote.hosts import CONFIGURABLE, HostSpec, name_problem, valid_hostname
@@ -260,7 +261,7 @@ def _with_ssh_args(spec: HostSpec, args: dict[str, str | None], own: list[tuple[
     layers.insert(1, own)
     found = sshargs.settings(layers)
     port = found.get("port", str(spec.port))
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not digits(port) or not 0 < int(port) < 65536:
         raise sshargs.SshArgsError(f"Port {port!r} is not a port number")
     files = {k: knownhosts.expand(found[k].split()) if found[k].lower() != "none" else ()
              for k in ("userknownhostsfile", "globalknownhostsfile") if k in found}
@@ -342,7 +343,7 @@ def _split_port(name: str, error) -> tuple[str, int | None]:
         name, _, text = name.rpartition(":")
     if text is None:
         return name, None
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    if not digits(text) or not 0 < int(text) < 65536:
         raise error(f"{name}:{text}: bad port {text!r}")
     return name, int(text)
 
@@ -361,7 +362,7 @@ def _expand_ranges(name: str, error) -> list[str]:
         raise error(f"host range {name!r}: bad step {step!r}") from None
     if stride < 1:
         raise error(f"host range {name!r}: step must be positive")
-    if begin.isdigit() and end.isdigit():
+    if digits(begin) and digits(end):
         if begin.startswith("0") and len(begin) > 1 and len(begin) != len(end):
             raise error(f"host range {name!r}: zero-padded begin and end must have the same length")
         width = len(begin) if begin.startswith("0") else 0

@@ -16,6 +16,7 @@ import re
 import shlex
 from typing import TYPE_CHECKING
 
+from mailcfg.asciidigits import digits
 from mailcfg.errors import MailcfgError
 from mailcfg.remote import is_ssh_target
 from mailcfg.remote.hosts import HostSpec
@@ -103,7 +104,7 @@ def jump_hosts(text: str) -> list[HostSpec]:
             port = tail[1:] if tail.startswith(":") else None
         elif rest.count(":") == 1:
             host, port = rest.split(":")
-        if not host or (port is not None and not port.isdigit()):
+        if not host or (port is not None and not digits(port)):
             raise MailcfgError(f"ProxyJump {text!r}: {word!r} is not [user@]host[:port]")
         spec = sshconfig.resolve(f"{user}{at}{host}")
         hops.append(dataclasses.replace(spec, port=int(port)) if port else spec)
