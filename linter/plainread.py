@@ -117,46 +117,54 @@ def _json_probes(decoder: json.JSONDecoder, text: str) -> tuple[list[Item], list
 
 
 def _yaml(text: str) -> tuple[list[Item], list[int]] | None:
-    probes: list[Item] = []
-    lines: list[int] = []
-    seen_probes = False
-    item: Item | None = None
-    key_indent = dash_indent = -1
-    scalars: dict[str, object] = {}  # probes repeat most values: each is read once
     text = text.replace("\r\n", "\n")
     if "\t" in text or "\r" in text:
         return None
-    for number, raw in enumerate(text.split("\n"), 1):
-        line = raw.rstrip(" ")
-        content = line.lstrip(" ")
-        if not content or content[0] == "#":
-            continue
-        if not seen_probes:
-            if line != "probes:" and not re.fullmatch(r"probes: +#.*", line):
-                return None
-            seen_probes = True
-            continue
-        m = _LINE.match(line)
+    rows = text.split("\n")
+    start = _after_probes(rows)
+    if start is None:
+        return None
+    probes: list[Item] = []
+    lines: list[int] = []
+    item: Item | None = None
+    key_indent = dash_indent = -1
+    scalars: dict[str | None, object] = {}  # probes repeat most values: each is read once
+    for number in range(start + 1, len(rows) + 1):
+        m = _LINE.match(rows[number - 1])  # the line as it is: a value's trailing blanks are the scalar's to drop
         if m is None:
+            content = rows[number - 1].strip(" ")
+            if not content or content[0] == "#":
+                continue
             return None
-        if m.group(2) is not None:  # "- key: value" starts an item
-            if dash_indent >= 0 and len(m.group(1)) != dash_indent:
+        indent, dash, key, written = m.groups()
+        if dash is not None:  # "- key: value" starts an item
+            if dash_indent >= 0 and len(indent) != dash_indent:
                 return None
-            dash_indent = len(m.group(1))
-            key_indent = m.start(3)
+            dash_indent = len(indent)
+            key_indent = dash_indent + len(dash)
             item = {}
             probes.append(item)
             lines.append(number)
-        elif item is None or len(m.group(1)) != key_indent:
+        elif item is None or len(indent) != key_indent:
             return None
-        key, text_value = m.group(3, 4)
-        value = scalars.get(text_value, _UNREAD)
+        value = scalars.get(written, _UNREAD)
         if value is _UNREAD:
-            value = scalars[text_value] = _scalar(text_value or "")
+            value = scalars[written] = _scalar(written or "")
         if key in item or value is _NOT_PLAIN:
             return None
         item[key] = value
     return (probes, lines) if probes else None
+
+
+def _after_probes(rows: list[str]) -> int | None:
+    """How many lines come up to the `probes:` line (blank and comment lines before it), or None."""
+    for number, raw in enumerate(rows, 1):
+        line = raw.rstrip(" ")
+        content = line.lstrip(" ")
+        if not content or content[0] == "#":
+            continue
+        return number if line == "probes:" or re.fullmatch(r"probes: +#.*", line) else None
+    return None
 
 
 _UNREAD = object()
