@@ -222,12 +222,26 @@ def valid_address(text: str) -> bool:
     return address_of(text) is not None
 
 
+# What trivial-rewrite's answer reads of the settings (tests/test_resolve_shared.py keeps this list whole):
+# services whose values and places for all of them are the same share their resolutions (a master.cf `-o`
+# rarely touches these, and the open-relay search resolves the same recipients for every service).
+REWRITE_PARAMS = ("swap_bangpath", "allow_percent_hack", "append_at_myorigin", "myorigin", "append_dot_mydomain",
+                  "mydomain", "myhostname", "resolve_null_domain", "resolve_dequoted_address",
+                  "resolve_numeric_domain", "empty_address_recipient", "mydestination", "inet_interfaces",
+                  "inet_protocols", "proxy_interfaces", "virtual_alias_domains", "virtual_mailbox_domains",
+                  "relay_domains", "parent_domain_matches_subdomains")
+
+
 def resolve(view: ParameterView, address: str) -> Resolved:
-    """Resolve `address` as trivial-rewrite does for smtpd (remembered per view)."""
-    cache = view.memo.setdefault("resolve", {})
-    if address not in cache:
-        cache[address] = _resolve(view, address)
-    return cache[address]
+    """Resolve `address` as trivial-rewrite does for smtpd (remembered for every view with the same settings)."""
+    cache = view.memo.get("resolve")
+    if cache is None:
+        settings = tuple((view.get(name), view.location(name)) for name in REWRITE_PARAMS)
+        cache = view.memo["resolve"] = view.config.remember(("resolve", settings), dict)
+    found = cache.get(address)
+    if found is None:
+        found = cache[address] = _resolve(view, address)
+    return found
 
 
 def _resolve(view: ParameterView, address: str) -> Resolved:
