@@ -62,3 +62,33 @@ def test_generated_configurations_in_any_order(tmp_path: Path):
             backward = [decide(config, p, world) for p in reversed(generated.probes)][::-1]
             assert backward == forward, generated.name
             assert [_fresh(config, p, world) for p in generated.probes[::3]] == forward[::3], generated.name
+
+
+def test_a_finished_session_is_freed_without_the_cycle_collector(tmp_path):
+    """A session's Context and Environment call back into it without a reference cycle: decisions leave no
+    session behind for the cycle collector, so a policy or relay search does not run it every few decisions."""
+    import gc
+
+    from mailcfg.exim.expand import Context
+    from mailcfg.exim.match import Environment
+    from mailcfg.exim.session import Session
+
+    configs = [(load_exim(load_local(str(write_snapshot(g, tmp_path / str(i))))), g.probes)
+               for i, g in enumerate(generate_batch(5, 12))]
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds is kept in gc.garbage to be looked at
+    try:
+        decided = 0
+        for config, probes in configs:
+            for probe in probes:
+                if probe.port in (None, 25, 465, 587):
+                    decide(config, probe)
+                    decided += 1
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, Session | Context | Environment)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert decided > 100 and not left, (decided, left[:5])

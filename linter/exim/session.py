@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field, replace
 
 from mailcfg.exim.address import Split
@@ -60,13 +61,19 @@ class Session:
             "sender_address_local_part": "", "rcpt_count": "0", "recipients_count": "0",
             "smtp_active_hostname": config.primary_hostname or "",
         }
-        self.context = Context(variables, exists=self._exists, read_lines=config.read_lines, host_in=self._host_in,
+        # The Context and Environment call back into the session through a weak reference: references both
+        # ways would leave every finished session to the cycle collector (in a policy or relay search, a
+        # collection every few decisions, each promoting the configuration's memos to be scanned again).
+        me = weakref.ref(self)
+        self.context = Context(variables, exists=lambda path: me()._exists(path), read_lines=config.read_lines,
+                               host_in=lambda address, hosts: me()._host_in(address, hosts),
                                answers=config.remember("expansions", dict))
         interfaces = config.snapshot.facts.interfaces
         addresses = config.remember("interface addresses", lambda: [i.address for i in interfaces]) \
             if interfaces is not None else None
         self.env = Environment(config.parsed.lists, self.context, config.primary_hostname, addresses,
-                               config.hosts_file, config.read_lines, config.snapshot.directory, self.assume,
+                               config.hosts_file, config.read_lines, config.snapshot.directory,
+                               lambda text: me().assume(text),
                                self.world.dns, answers=config.remember("list answers", dict))
 
     def _exists(self, path: str) -> bool | None:
