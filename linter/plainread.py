@@ -157,7 +157,7 @@ def _yaml(text: str) -> tuple[list[Item], list[int]] | None:
 
 
 def _after_probes(rows: list[str]) -> int | None:
-    """How many lines come up to the `probes:` line (blank and comment lines before it), or None."""
+    """The number of the `probes:` line (only blank and comment lines before it), or None."""
     for number, raw in enumerate(rows, 1):
         line = raw.rstrip(" ")
         content = line.lstrip(" ")

@@ -55,10 +55,8 @@ def probe_problem(probe: Probe) -> str | None:
         return f"client {probe.client!r} is not an IP address (give the SMTP client's address, e.g. 198.51.100.7)"
     if not probe.rcpt.strip():
         return "the recipient is empty"
-    values = (probe.rcpt, probe.sender, probe.helo, probe.client_name, probe.sasl_user)
-    if not _CONTROL.search("".join(value for value in values if value is not None)):
-        return None
-    for label, value in zip(("recipient", "sender", "HELO name", "client name", "SASL login"), values, strict=True):
+    for label, value in (("recipient", probe.rcpt), ("sender", probe.sender), ("HELO name", probe.helo),
+                         ("client name", probe.client_name), ("SASL login", probe.sasl_user)):
         if value is not None and _CONTROL.search(value):
             return f"the {label} {value!r} holds a control character"
     return None
@@ -149,7 +147,7 @@ def _expectation(name: str, item, line: int | None, where: str) -> Expectation:
     pattern = _text(item.get("expect_reply"))
     if pattern is not None:
         try:
-            _compiled(pattern)
+            re.compile(pattern)
         except re.error as exc:
             raise Invalid(f"expect_reply is not a valid regular expression: {exc}") from None
     client_name = _text(item.get("client_name"))
@@ -190,11 +188,6 @@ def _check_fields(item: dict) -> None:
         value = item.get(key)
         if value is not None and (isinstance(value, bool) or not digits(str(value))):
             raise Invalid(f"{key} must be a number, not {_shown(value)}")
-
-
-@functools.lru_cache(maxsize=1024)
-def _compiled(pattern: str) -> re.Pattern:
-    return re.compile(pattern)
 
 
 def _shown(value) -> str:
