@@ -319,7 +319,7 @@ def reply_for(result: AclResult, default_code: str, session: Session) -> str:
     return with_code(default_code, result.message or "Administrative prohibition", lines)
 
 
-_CODE = re.compile(r"^\d\d\d\s(?:\d\.\d\d?\d?\.\d\d?\d?\s)?")
+_CODE = re.compile(r"^[0-9]{3}\s(?:[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\s)?")
 
 
 def with_code(code: str, text: str, before: list[str] | None = None) -> str:

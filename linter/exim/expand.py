@@ -418,7 +418,7 @@ class _Parser:
 
 def _arithmetic(text: str) -> int:
     """${eval:...}: integers with + - * / % and parentheses, C division (truncating toward zero)."""
-    tokens = re.findall(r"\d+|[-+*/%()]", text)
+    tokens = re.findall(r"[0-9]+|[-+*/%()]", text)
     if "".join(tokens) != re.sub(r"\s+", "", text):
         raise Undecidable(f"${{eval:{text}}} is not plain arithmetic")
     pos = 0

@@ -36,7 +36,7 @@ def listening_ports(config: EximConfig) -> list[int]:
     ports: list[int] = []
     words = split_list(config.option("daemon_smtp_ports") or "smtp")
     for item in split_list(config.option("local_interfaces")):
-        m = re.search(r"(?:\]:|\.)(\d+)$", item)
+        m = re.search(r"(?:\]:|\.)([0-9]+)$", item)
         if m and (item.count(".") == 4 or "]:" in item):
             words.append(m[1])
     for line in config.read_lines("/etc/default/exim4") or []:

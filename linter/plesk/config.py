@@ -20,7 +20,7 @@ from mailcfg.source import SourceFile
 
 MTAS = ("postfix", "qmail", "msmtp", "none")
 # How the MySQL/MariaDB client behind `plesk db` reports a failure ([V] its format: ERROR code (state): text)
-_FAILED = re.compile(r"ERROR \d+|ERROR:|.*command not found")
+_FAILED = re.compile(r"ERROR [0-9]+|ERROR:|.*command not found")
 
 
 @dataclass

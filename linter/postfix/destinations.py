@@ -137,7 +137,7 @@ def error_mailer(view, r: Resolved) -> tuple[str, str] | None:
                 or view.get("sender_dependent_relayhost_maps").strip():
             raise Undecided(f"the nexthop of the bare error mailer in {TRANSPORTS[r.klass]}")
         nexthop = r.domain
-    m = re.match(r"([245]\.\d{1,3}\.\d{1,3})\s+(.*)", nexthop.strip(), re.S)
+    m = re.match(r"([245]\.[0-9]{1,3}\.[0-9]{1,3})\s+(.*)", nexthop.strip(), re.S)
     return (m[1], m[2]) if m else ("5.1.1", nexthop.strip())
 
 

@@ -181,4 +181,4 @@ def _substitute(value: str, m: re.Match) -> str:
     def group(g: re.Match) -> str:
         n = int(g.group(1) or g.group(2))
         return (m.group(n) or "") if n <= (m.re.groups or 0) else ""
-    return re.sub(r"\$(?:(\d)|\{(\d+)\})", group, value).replace("$$", "$")
+    return re.sub(r"\$(?:([0-9])|\{([0-9]+)\})", group, value).replace("$$", "$")

@@ -169,9 +169,9 @@ def _parse_service(line: LogicalLine, source: SourceFile, problems: list[Problem
             bad.append((tokens[i], f"field {label!r}: bad value {words[i]!r} (expected y, n or -)"))
     if type_ == "inet" and private == "y":
         bad.append((tokens[2], "inet service cannot be private"))
-    if not re.fullmatch(r"-|\d+[?]?", wakeup):
+    if not re.fullmatch(r"-|[0-9]+[?]?", wakeup):
         bad.append((tokens[5], f"field 'wakeup': bad value {wakeup!r}"))
-    if not re.fullmatch(r"-|\d+", maxproc):
+    if not re.fullmatch(r"-|[0-9]+", maxproc):
         bad.append((tokens[6], f"field 'maxproc': bad value {maxproc!r}"))
     for token, message in bad:
         problems.append(Problem(message, at(token), fatal=True))

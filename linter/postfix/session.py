@@ -188,7 +188,7 @@ def soft_bounce(s: Session, reply: str) -> str:
 
 def dsn_split(text: str, default: str) -> tuple[str, str]:
     """dsn_split(): a leading x.y.z in the text replaces the default DSN."""
-    m = re.match(r"([245]\.\d{1,3}\.\d{1,3})(\s+|$)", text)
+    m = re.match(r"([245]\.[0-9]{1,3}\.[0-9]{1,3})(\s+|$)", text)
     if m:
         return m.group(1), text[m.end() :]
     return default, text

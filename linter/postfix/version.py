@@ -15,7 +15,7 @@ ASSUMED = (3, 6)
 def parse_version(text: str | None) -> Version | None:
     if not text:
         return None
-    m = re.match(r"\s*(\d+)\.(\d+)", text)
+    m = re.match(r"\s*([0-9]+)\.([0-9]+)", text)
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 

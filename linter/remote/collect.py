@@ -284,7 +284,7 @@ def _text(collected: Collected, name: str) -> str | None:
     return body.decode("utf-8", "replace") if rc == 0 else None
 
 
-IP_ADDR = re.compile(r"^\d+:\s+([^\s@:]+)\S*\s+inet6?\s+([0-9A-Fa-f.:]+)/(\d+)", re.M)
+IP_ADDR = re.compile(r"^[0-9]+:\s+([^\s@:]+)\S*\s+inet6?\s+([0-9A-Fa-f.:]+)/([0-9]+)", re.M)
 
 
 def _addresses(collected: Collected) -> list[dict] | None:
@@ -299,14 +299,14 @@ def _addresses(collected: Collected) -> list[dict] | None:
         if line and not line[0].isspace():
             iface = re.split(r"[\s:]", line, maxsplit=1)[0]
             continue
-        m = re.search(r"\binet (?:addr:)?([\d.]+)\s+.*?(?:netmask|Mask:)\s*(\S+)", line)
+        m = re.search(r"\binet (?:addr:)?([0-9.]+)\s+.*?(?:netmask|Mask:)\s*(\S+)", line)
         if m:
             mask = m[2]
             bits = int(mask, 16) if mask.startswith("0x") else \
                 sum(int(o) << (24 - 8 * i) for i, o in enumerate(mask.split(".")))
             found.append({"interface": iface, "address": m[1], "prefix": bin(bits).count("1")})
             continue
-        m = re.search(r"\binet6 (?:addr: ?)?([0-9A-Fa-f:]+)(?:%\S+)?(?:/(\d+)|\s+prefixlen (\d+))", line)
+        m = re.search(r"\binet6 (?:addr: ?)?([0-9A-Fa-f:]+)(?:%\S+)?(?:/([0-9]+)|\s+prefixlen ([0-9]+))", line)
         if m:
             found.append({"interface": iface, "address": m[1], "prefix": int(m[2] or m[3])})
     return found

@@ -512,7 +512,7 @@ def _parse_ini(b: _Builder, text: str) -> None:
         if not line or line[0] in "#;":
             continue
         match = _SECTION.match(line)
-        if match or (line.startswith("[") and not re.match(r"\[[0-9A-Fa-f:.]+\](:\d+)?(\s|$)", line)):
+        if match or (line.startswith("[") and not re.match(r"\[[0-9A-Fa-f:.]+\](:[0-9]+)?(\s|$)", line)):
             if not match:
                 raise b.error(number, f"bad section header {line!r}")
             group, kind = match.group(1), match.group(2) or "hosts"
