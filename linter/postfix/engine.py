@@ -359,11 +359,7 @@ def _run_stage(s: Session, stage: str, param: str, reply_name: str, reply_class:
 
 
 def _run_list(s: Session, param: str, reply_name: str, reply_class: str) -> str:
-    lists = s.view.memo.setdefault("lists", {})
-    found = lists.get(param)
-    if found is None:  # run for every decision
-        found = lists[param] = (parse(s.view, param), s.view.location(param), s.view.origin(param) is None)
-    items, location, builtin = found
+    items, location = parse(s.view, param), s.view.location(param)
     if not items:
         s.step(param, "empty", "nothing to check", location)
         return DUNNO
@@ -372,7 +368,7 @@ def _run_list(s: Session, param: str, reply_name: str, reply_class: str) -> str:
         status = generic(s, items, reply_name, reply_class, IMPLICIT_ACCESS[param])
     except ServerError as exc:
         status = exc.status
-    if builtin:  # the items come from Postfix's built-in value of the list
+    if s.view.origin(param) is None:  # the items come from Postfix's built-in value of the list
         for step in s.trace[first:]:
             if step.location is None and not step.default_of:
                 step.default_of = param
