@@ -107,7 +107,8 @@ Identity = Annotated[Path | None, typer.Option("--identity", help="SSH private k
 Timeout = Annotated[float, typer.Option("--timeout", min=0.1, help="SSH connect timeout in seconds.")]
 CommandTimeout = Annotated[float, typer.Option("--command-timeout", min=0.1,
                                                help="Time limit in seconds for each step of the collection on a host "
-                                                    "(each remote command of fix --apply).")]
+                                                    "(each remote command of fix --apply); a remote shell slow to "
+                                                    "start gets up to --timeout more.")]
 Become = Annotated[bool, typer.Option("--become", help="Read the host's files as root through `sudo -n` "
                                       "(inventory: mailcfg_become or ansible_become per host).")]
 Inventory = Annotated[Path | None, typer.Option("--inventory", "-i", help="Ansible-style inventory (YAML or INI); "

@@ -204,7 +204,7 @@ class LineCol:
     def key(self, key: str) -> tuple[int, int]:
         return self.keys[key]
 
-    value = key  # a value read here is on its key's line, or a mapping starting on the next
+    value = key  # asked only of a value that should have been a mapping: a scalar, on its key's line
 
 
 class Mapping(dict):

@@ -82,8 +82,9 @@ def _one(
     if item.kind == "table":  # the list's implicit access check, made once per item and check
         implied = view.memo.setdefault("implied", {})
         key = (item, def_acl)
-        item = implied.get(key) or implied.setdefault(key, Item(def_acl, "restriction", item.location, item.text,
-                                                                restrictions()[def_acl]))
+        if key not in implied:
+            implied[key] = Item(def_acl, "restriction", item.location, item.text, restrictions()[def_acl])
+        item = implied[key]
         name = def_acl
     info = item.restriction
     if item.kind == "class" and item.text in classes:

@@ -395,8 +395,8 @@ class Shell:
             return self.chan.recv_exit_status(), out, err
 
     def _until(self, on_out: bytes | None, on_err: bytes | None, deadline: float) -> str:
-        """Receive until stdout holds `on_out` and stderr `on_err` (None: until the output ends): "found",
-        "ended" (the output ended first) or "time"."""
+        """Receive until stdout holds `on_out` (and stderr `on_err`, unless None), or with `on_out` None until
+        the output ends: "found", "ended" (the output ended first) or "time"."""
         chan = self.chan
         looked = [0, 0]  # how far each buffer has been searched: each byte is looked at about once
         while True:
