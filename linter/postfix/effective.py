@@ -7,7 +7,7 @@ import ipaddress
 from mailcfg.findings import Location
 from mailcfg.postfix import defaults, known
 from mailcfg.postfix.config import PostfixConfig
-from mailcfg.postfix.expand import compat_level, expand
+from mailcfg.postfix.expand import compat_level, expanded
 from mailcfg.postfix.maincf import Parameter
 from mailcfg.postfix.mastercf import Override, Service
 from mailcfg.postfix.mynetworks import LOOPBACK, compute
@@ -67,7 +67,7 @@ class ParameterView:
         value = self._expanded.get(name)
         if value is None:
             raw = self.raw(name) or ""
-            value = self._expanded[name] = expand(raw, self.raw).value if "$" in raw else raw
+            value = self._expanded[name] = expanded(raw, self.raw) if "$" in raw else raw
         return value
 
     def items(self, name: str) -> list[str]:

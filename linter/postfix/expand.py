@@ -41,6 +41,39 @@ def expand(text: str, lookup: Lookup) -> Expansion:
     return result
 
 
+# Expanded values remembered across configurations: text -> (the names read, in order, with their raw values;
+# the result). A fleet's hosts, and the services of one host, expand the same defaults over the same values.
+_KNOWN: dict[str, list[tuple[tuple[tuple[str, str | None], ...], str]]] = {}
+_KNOWN_TEXTS = 4096
+_KNOWN_PER_TEXT = 8
+
+
+def expanded(text: str, lookup: Lookup) -> str:
+    """`expand(text, lookup).value`, reused where every name it read has the same raw value again.
+    The expander reads names in an order fixed by the values read before, so equal values read in
+    order mean the same path and the same result; `lookup` is still called for each of them."""
+    known = _KNOWN.get(text)
+    if known is not None:
+        for reads, value in known:
+            if all(lookup(name) == raw for name, raw in reads):
+                return value
+    reads: list[tuple[str, str | None]] = []
+
+    def recorded(name: str) -> str | None:
+        raw = lookup(name)
+        reads.append((name, raw))
+        return raw
+
+    value = expand(text, recorded).value
+    if known is None:
+        if len(_KNOWN) >= _KNOWN_TEXTS:
+            _KNOWN.clear()
+        known = _KNOWN[text] = []
+    if len(known) < _KNOWN_PER_TEXT:
+        known.append((tuple(reads), value))
+    return value
+
+
 def compat_level(text: str) -> tuple[int, ...]:
     """`3.6` -> (3, 6, 0); bad text compares as level 0."""
     parts = text.strip().split(".")
