@@ -14,7 +14,7 @@ from pathlib import Path
 from mailcfg.fixer import FileChange, FixRun
 from mailcfg.lint import TargetResult
 from mailcfg.remote.apply import apply_fixes, plan
-from mailcfg.remote.applyscript import Mta, Plan
+from mailcfg.remote.applyscript import PRELUDE, Mta, Plan
 from mailcfg.remote.hosts import HostSpec
 from mailcfg.remote.ssh import SshOptions
 
@@ -163,3 +163,44 @@ def test_a_file_whose_credentials_the_fetch_redacted_is_refused_before_connectin
     assert done.status == "refused"
     assert done.detail == ("/etc/postfix/main.cf holds credentials mailcfg did not collect: apply the patch by "
                            "hand (mailcfg fix --patch FILE): nothing was changed")
+
+
+def test_a_zombie_and_a_process_gone_are_not_alive():
+    """The host scripts' alive(): a daemon that exited but is not yet reaped (or reaped since kill -0
+    looked) is not running; one that runs is."""
+    running = subprocess.Popen(["sleep", "60"])
+    exited = subprocess.Popen(["true"])
+    try:
+        while not Path(f"/proc/{exited.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            time.sleep(0.05)  # not reaped by this test until asked: a zombie
+        said = sh(PRELUDE + "".join(f'alive {pid} && echo {pid} alive || echo {pid} gone\n'
+                                    for pid in (running.pid, exited.pid)))
+        assert said == f"{running.pid} alive\n{exited.pid} gone\n"
+    finally:
+        running.kill()
+        running.wait()
+        exited.wait()
+    assert sh(PRELUDE + f"alive {running.pid} && echo alive || echo gone\n") == "gone\n"
+
+
+def test_a_daemon_that_dies_before_the_rollback_reloads_it_is_started_and_the_rollback_succeeds(tmp_path):
+    """A daemon seen running by the rollback and gone when it is reloaded (kill: No such process) is
+    no failure of the rollback: it is started again, as one found stopped would be."""
+    target = tmp_path / "main.cf"
+    target.write_text(OLD)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    dying = Mta("Dying", f"""note() {{ was_running=yes; }}
+check() {{ why="the check failed"; return 1; }}
+running() {{
+  [ -e {marks}/started ] && return 0
+  [ -e {marks}/looked ] && return 1
+  : > {marks}/looked  # running when the rollback first looks, gone just after
+}}
+reload() {{ echo "kill: No such process"; return 1; }}
+start() {{ : > {marks}/started; }}
+""")
+    p = dataclasses.replace(local_plan(tmp_path, target), mta=dying)
+    out = sh(p.start_script())
+    assert "=== outcome rolled-back the check failed" in out, out
+    assert "=== started Dying" in out and target.read_text() == OLD

@@ -46,9 +46,14 @@ LC_ALL=C
 export LC_ALL
 say() { printf '=== %s\n' "$*" | tr '\n' ' ' | sed 's/ *$//'; echo; }  # one line, whatever the output held
 nap() { sleep 0.2 2>/dev/null || sleep 1; }
+# a process that exited and is not yet reaped (a zombie) is not alive, nor one gone since kill -0 looked
 alive() {
   kill -0 "$1" 2>/dev/null || return 1
-  case "$(ps -o stat= -p "$1" 2>/dev/null)" in Z*) return 1 ;; esac
+  if [ -d /proc/self ]; then
+    case "$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)" in Z|X|"") return 1 ;; esac
+  elif command -v ps >/dev/null 2>&1; then
+    case "$(ps -o stat= -p "$1" 2>/dev/null)" in Z*|"") return 1 ;; esac
+  fi
   return 0
 }
 """
@@ -248,7 +253,8 @@ rollback() {
 """ + restore + r"""
   if [ "$was_running" = yes ]; then
     if running; then
-      out=$(reload) || bad="$bad; $mta reload failed: $out"
+      # a daemon that died meanwhile cannot be reloaded: it is started below
+      out=$(reload) || ! running || bad="$bad; $mta reload failed: $out"
       # a daemon that re-executes with the restored files may die seconds later (slowly on a busy host):
       # watched for at least three seconds (whole seconds: date's), to be started again below
       watched=$(( $(date +%s) + 4 ))
