@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from exim_generator import generate_batch, write_snapshot
+from mailcfg.exim import expand
 from mailcfg.exim.config import EximConfig, load_exim
 from mailcfg.exim.engine import decide
 from mailcfg.exim.session import World
@@ -36,6 +37,7 @@ PROBES = [Probe("127.0.0.1", "x@elsewhere.example", "a@sender.example", "client.
 
 def _fresh(config: EximConfig, probe: Probe, world: World | None = None):
     config.memo.clear()  # what the configuration remembered: as if just loaded
+    expand._SHARED.clear()  # and what every configuration's expansions gave
     return decide(config, probe, world)
 
 
@@ -92,3 +94,39 @@ def test_a_finished_session_is_freed_without_the_cycle_collector(tmp_path):
         gc.garbage.clear()
         gc.enable()
     assert decided > 100 and not left, (decided, left[:5])
+
+
+def test_an_answer_kept_for_every_configuration_holds_only_where_the_files_it_asked_for_agree(tmp_path: Path):
+    """Expansions are kept across configurations with whether each file they asked for exists: the same
+    `${if exists}` text gives each configuration its own answer, whichever configuration came first."""
+    text = CONFIG.replace("  accept hosts = +relay_from_hosts\n",
+                          "  accept condition = ${if exists{/etc/exim4/open}{yes}{no}}\n"
+                          "  accept hosts = +relay_from_hosts\n")
+    outsider = Probe("198.51.100.7", "x@elsewhere.example", "enemy@sender.example", "client.example")
+    configs = {}
+    for name, open_file in (("closed", False), ("open", True)):
+        root = tmp_path / name
+        (root / "etc" / "exim4").mkdir(parents=True)
+        (root / "etc" / "exim4" / "exim4.conf").write_text(text)
+        (root / "etc" / "exim4" / "friends").write_text("friend: yes\nenemy: no\n")
+        if open_file:
+            (root / "etc" / "exim4" / "open").write_text("")
+        configs[name] = root
+    for order in (("closed", "open"), ("open", "closed")):
+        expand._SHARED.clear()
+        actions = {name: decide(load_exim(load_local(str(configs[name]))), outsider).action for name in order}
+        assert actions == {"closed": "reject", "open": "accept"}, order
+
+
+def test_an_answer_that_read_a_files_lines_is_kept_for_its_own_configuration_only(tmp_path: Path):
+    outsider = Probe("198.51.100.7", "x@elsewhere.example", "enemy@sender.example", "client.example")
+    roots = {}
+    for name, friends in (("no", "enemy: no\n"), ("yes", "enemy: yes\n")):
+        root = roots[name] = tmp_path / name
+        (root / "etc" / "exim4").mkdir(parents=True)
+        (root / "etc" / "exim4" / "exim4.conf").write_text(CONFIG)
+        (root / "etc" / "exim4" / "friends").write_text(friends)
+    for order in (("no", "yes"), ("yes", "no")):
+        expand._SHARED.clear()
+        actions = {name: decide(load_exim(load_local(str(roots[name]))), outsider).action for name in order}
+        assert actions == {"no": "reject", "yes": "accept"}, order

@@ -92,6 +92,30 @@ class EximConfig(Memo):
             return None
         return users.get(name, False)
 
+    def exists(self, host_path: str) -> bool | None:
+        """Whether a host file or directory exists (None: the snapshot cannot tell), asked once per path:
+        `${if exists{...}}` is expanded for probe after probe."""
+        known = self.remember("files that exist", dict)
+        try:
+            return known[host_path]
+        except KeyError:
+            found = known[host_path] = self._look_for(host_path)
+            return found
+
+    def _look_for(self, path: str) -> bool | None:
+        snapshot = self.snapshot
+        if snapshot.resolve(path) is not None or snapshot.resolve_dir(path) is not None:
+            return True
+        facts = snapshot.facts
+        if any(p == path and reason != "missing" for p, reason in facts.unreadable):
+            return True  # there, but not read (permission, credentials, size)
+        if facts.asked is not None:  # a fetch asked only for the files the analysis names
+            return False if path in facts.asked else None
+        # a snapshot without that record (made by hand) is taken to hold /etc/exim4 whole; a bare config
+        # directory is /etc/exim4 too
+        whole = snapshot.is_snapshot or (snapshot.mounted("/etc/exim4") and path.startswith("/etc/exim4/"))
+        return False if whole else None
+
     def read_lines(self, host_path: str) -> list[str] | None:
         """A host file's lines (lookup files, /etc/passwd), read once: every probe's lookups use them."""
         return self.remember(("file", host_path), lambda: _lines_of(self.snapshot.resolve(host_path)))

@@ -34,8 +34,9 @@ class Context:
     exists: Callable[[str], bool | None] = lambda _path: None  # a file on the host; None: not known
     read_lines: Callable[[str], list[str] | None] = lambda _path: None  # a host file's lines; None: not known
     host_in: Callable[[str, str], bool | None] = lambda _ip, _list: None  # match_ip: an address in a host list
-    # What expansions gave, by text and the values of the variables they read (a trie, see _recall):
-    # shared by the sessions of one configuration, whose files answer every probe alike. None: not kept.
+    # What expansions that read a file's lines gave, by text and the values of the variables they read (a
+    # trie, see _recall): shared by the sessions of one configuration, whose files answer every probe alike.
+    # The others are kept for the whole run (_SHARED). None: nothing is kept.
     answers: dict[str, _Read | Expanded] | None = None
     # How often expansions consulted the session (read a variable, asked host_in): an answer found
     # while this stayed put is the same for every probe with the same subject (match.match_list)
@@ -50,19 +51,35 @@ class Expanded:
     error: bool = False  # Exim fails to expand it too (the ACL then defers)
 
 
+# Answers that read nothing but variables and whether files exist (each recorded with its value) hold for
+# any configuration: kept for the whole run, as a fleet's configurations expand much the same texts.
+_SHARED: dict[str, _Read | Expanded] = {}
+_SHARED_TEXTS = 4096
+
+
 def expand(text: str, ctx: Context) -> Expanded:
     if ctx.answers is None:
         return Expanded(text) if "$" not in text and "\\" not in text else _expand(_Parser(text, ctx))
-    known = _recall(ctx.answers.get(text), ctx)
+    known = _recall(_SHARED.get(text), ctx)
+    if known is None:
+        known = _recall(ctx.answers.get(text), ctx)
     if known is not None:
         return known
     if "$" not in text and "\\" not in text:
-        ctx.answers[text] = Expanded(text)
-        return ctx.answers[text]
-    parser = _Parser(text, ctx, reads=[])
-    result = _expand(parser)
-    if parser.reads is not None:
-        ctx.answers[text] = _remember(ctx.answers.get(text), parser.reads, result)
+        result = Expanded(text)
+        reads: list | None = []
+    else:
+        parser = _Parser(text, ctx, reads=[])
+        result = _expand(parser)
+        reads = parser.reads
+        if parser.read_lines:
+            if reads is not None:
+                ctx.answers[text] = _remember(ctx.answers.get(text), reads, result)
+            return result
+    if reads is not None:
+        if len(_SHARED) >= _SHARED_TEXTS and text not in _SHARED:
+            _SHARED.clear()
+        _SHARED[text] = _remember(_SHARED.get(text), reads, result)
     return result
 
 
@@ -84,9 +101,10 @@ _MISSING = object()  # a variable nobody set, as an expansion read it
 
 @dataclass
 class _Read:
-    """A variable an expansion read, and what it went on to do for each value it had."""
+    """A variable an expansion read (or `("exists", path)`: whether a file exists), and what it went on
+    to do for each value it had."""
 
-    name: str
+    name: str | tuple[str, str]
     then: dict[object, _Read | Expanded]  # value (or _MISSING) -> the next variable read, or the answer
 
 
@@ -95,12 +113,16 @@ def _recall(node: _Read | Expanded | None, ctx: Context) -> Expanded | None:
     the same ones in the same order for as long as their values agree: it is deterministic)."""
     variables = ctx.variables
     while isinstance(node, _Read):
+        name = node.name
+        if isinstance(name, tuple):  # asked as the expansion itself asks: once per configuration and path
+            node = node.then.get(ctx.exists(name[1]))
+            continue
         ctx.consulted += 1
-        node = node.then.get(variables.get(node.name, _MISSING))
+        node = node.then.get(variables.get(name, _MISSING))
     return node
 
 
-def _remember(root: _Read | Expanded | None, reads: list[tuple[str, object]], answer: Expanded
+def _remember(root: _Read | Expanded | None, reads: list[tuple[str | tuple[str, str], object]], answer: Expanded
               ) -> _Read | Expanded:
     """`root` with one more path: the variables read, in order, with their values, then the answer."""
     if not reads:
@@ -139,13 +161,15 @@ MAX_NESTING = 50  # expansions and conditions nested deeper are left undecided, 
 
 
 class _Parser:
-    def __init__(self, text: str, ctx: Context, reads: list[tuple[str, object]] | None = None) -> None:
+    def __init__(self, text: str, ctx: Context, reads: list[tuple[str | tuple[str, str], object]] | None = None
+                 ) -> None:
         self.s = text
         self.ctx = ctx
         self.depth = 0
         # the variables read so far and their values, for Context.answers; None when the answer depends on
         # more than they (a match_ip consults the probe's host and the trace)
         self.reads = reads
+        self.read_lines = False  # a file's lines were read: the answer holds for this configuration only
         self.bound = 0  # ${lookup} branches being expanded: $value is then the lookup's own
 
     def _deeper(self) -> None:
@@ -237,6 +261,7 @@ class _Parser:
             raise Undecidable(f"{kind} lookups are not evaluated offline")
         path, i = self._braced(j)
         lines = self.ctx.read_lines(path)
+        self.read_lines = True
         if lines is None:
             raise Undecidable(f"{path} is not in the snapshot")
         value = _lsearch(lines, key)
@@ -361,6 +386,8 @@ class _Parser:
         if name == "exists":
             path, j = self._braced(j)
             found = self.ctx.exists(path)
+            if self.reads is not None:
+                self.reads.append((("exists", path), found))
             if found is None:
                 raise Undecidable(f"whether {path} exists on the host is not known")
             return found, j

@@ -65,7 +65,7 @@ class Session:
         # ways would leave every finished session to the cycle collector (in a policy or relay search, a
         # collection every few decisions, each promoting the configuration's memos to be scanned again).
         me = weakref.ref(self)
-        self.context = Context(variables, exists=lambda path: me()._exists(path), read_lines=config.read_lines,
+        self.context = Context(variables, exists=config.exists, read_lines=config.read_lines,
                                host_in=lambda address, hosts: me()._host_in(address, hosts),
                                answers=config.remember("expansions", dict))
         interfaces = config.snapshot.facts.interfaces
@@ -75,24 +75,6 @@ class Session:
                                config.hosts_file, config.read_lines, config.snapshot.directory,
                                lambda text: me().assume(text),
                                self.world.dns, answers=config.remember("list answers", dict))
-
-    def _exists(self, path: str) -> bool | None:
-        # the filesystem is asked once per configuration and path, not once per probe
-        return self.config.remember(("exists", path), lambda: self._look_for(path))
-
-    def _look_for(self, path: str) -> bool | None:
-        snapshot = self.config.snapshot
-        if snapshot.resolve(path) is not None or snapshot.resolve_dir(path) is not None:
-            return True
-        facts = snapshot.facts
-        if any(p == path and reason != "missing" for p, reason in facts.unreadable):
-            return True  # there, but not read (permission, credentials, size)
-        if facts.asked is not None:  # a fetch asked only for the files the analysis names
-            return False if path in facts.asked else None
-        # a snapshot without that record (made by hand) is taken to hold /etc/exim4 whole; a bare config
-        # directory is /etc/exim4 too
-        whole = snapshot.is_snapshot or (snapshot.mounted("/etc/exim4") and path.startswith("/etc/exim4/"))
-        return False if whole else None
 
     def recipient_env(self) -> Environment:
         """Matching for the recipient's own domain, with the answers Exim cached for it."""
