@@ -171,10 +171,13 @@ def test_a_zombie_and_a_process_gone_are_not_alive():
     running = subprocess.Popen(["sleep", "60"])
     exited = subprocess.Popen(["true"])
     try:
+        state = ""
         for _ in range(600):  # not reaped by this test until asked: a zombie once it has exited
-            if Path(f"/proc/{exited.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            state = Path(f"/proc/{exited.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state == "Z":
                 break
             time.sleep(0.05)
+        assert state == "Z"
         said = sh(PRELUDE + "".join(f'alive {pid} && echo {pid} alive || echo {pid} gone\n'
                                     for pid in (running.pid, exited.pid)))
         assert said == f"{running.pid} alive\n{exited.pid} gone\n"

@@ -130,3 +130,17 @@ def test_an_answer_that_read_a_files_lines_is_kept_for_its_own_configuration_onl
         expand._SHARED.clear()
         actions = {name: decide(load_exim(load_local(str(roots[name]))), outsider).action for name in order}
         assert actions == {"no": "reject", "yes": "accept"}, order
+
+
+def test_the_answers_kept_for_the_whole_run_stay_bounded():
+    """A text that reads the client's address gets an answer per client: however many clients a long run
+    sees, the text's tree starts over before it holds more than expand._ANSWERS_PER_TEXT of them."""
+    text = "${if eq{$sender_host_address}{192.0.2.1}{yes}{no}}"
+    expand._SHARED.clear()
+    for i in range(3 * expand._ANSWERS_PER_TEXT):
+        ctx = expand.Context({"sender_host_address": f"198.51.{i // 250}.{i % 250}"}, answers={})
+        assert expand.expand(text, ctx).value == "no"
+    tree = expand._SHARED[text]
+    assert 0 < len(tree.then) <= expand._ANSWERS_PER_TEXT
+    ctx = expand.Context({"sender_host_address": "192.0.2.1"}, answers={})
+    assert expand.expand(text, ctx).value == "yes"

@@ -52,9 +52,13 @@ class Expanded:
 
 
 # Answers that read nothing but variables and whether files exist (each recorded with its value) hold for
-# any configuration: kept for the whole run, as a fleet's configurations expand much the same texts.
+# any configuration: kept for the whole run, as a fleet's configurations expand much the same texts. So
+# that a long run stays bounded, a text's answers start over after _ANSWERS_PER_TEXT of them (a text that
+# reads the client's address gets one per client).
 _SHARED: dict[str, _Read | Expanded] = {}
-_SHARED_TEXTS = 4096
+_SHARED_ANSWERS: dict[str, int] = {}  # how many answers each text's tree holds
+_SHARED_TEXTS = 16384
+_ANSWERS_PER_TEXT = 256
 
 
 def expand(text: str, ctx: Context) -> Expanded:
@@ -79,7 +83,11 @@ def expand(text: str, ctx: Context) -> Expanded:
     if reads is not None:
         if len(_SHARED) >= _SHARED_TEXTS and text not in _SHARED:
             _SHARED.clear()
-        _SHARED[text] = _remember(_SHARED.get(text), reads, result)
+            _SHARED_ANSWERS.clear()
+        kept = _SHARED_ANSWERS.get(text, 0)
+        root = _SHARED.get(text) if kept < _ANSWERS_PER_TEXT else None
+        _SHARED[text] = _remember(root, reads, result)
+        _SHARED_ANSWERS[text] = kept + 1 if root is not None else 1
     return result
 
 

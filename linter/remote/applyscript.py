@@ -49,12 +49,15 @@ nap() { sleep 0.2 2>/dev/null || sleep 1; }
 # a process that exited and is not yet reaped (a zombie) is not alive, nor one gone since kill -0 looked
 alive() {
   kill -0 "$1" 2>/dev/null || return 1
-  if [ -d /proc/self ]; then
-    case "$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)" in Z|X|"") return 1 ;; esac
-  elif command -v ps >/dev/null 2>&1; then
-    case "$(ps -o stat= -p "$1" 2>/dev/null)" in Z*|"") return 1 ;; esac
+  if [ -r "/proc/$$/stat" ]; then
+    pstate=$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)
+  else
+    pstate=$(ps -o stat= -p "$1" 2>/dev/null)
   fi
-  return 0
+  case "$pstate" in
+    Z*|X*) return 1 ;;
+    "") kill -0 "$1" 2>/dev/null ;;  # no state to read (no such ps): kill -0 again decides
+  esac
 }
 """
 
@@ -253,8 +256,10 @@ rollback() {
 """ + restore + r"""
   if [ "$was_running" = yes ]; then
     if running; then
-      # a daemon that died meanwhile cannot be reloaded: it is started below
-      out=$(reload) || ! running || bad="$bad; $mta reload failed: $out"
+      if ! out=$(reload); then
+        # a daemon that died meanwhile cannot be reloaded: it is started below
+        if running; then bad="$bad; $mta reload failed: $out"; else say reload-failed "$out": "$mta" stopped; fi
+      fi
       # a daemon that re-executes with the restored files may die seconds later (slowly on a busy host):
       # watched for at least three seconds (whole seconds: date's), to be started again below
       watched=$(( $(date +%s) + 4 ))
