@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from mailcfg.findings import Severity
 from mailcfg.rule import Rule
-from mailcfg.suppression import INVALID, MISSING_REASON, UNUSED
 
-INVALID_SUPPRESSION = Rule(INVALID, "Suppression comment names no rule or cannot be read", Severity.ERROR, (),
-                           "mailcfg")
-UNUSED_SUPPRESSION = Rule(UNUSED, "Suppression comment hides no finding", Severity.WARNING, (), "mailcfg")
-MISSING_REASON_SUPPRESSION = Rule(MISSING_REASON, "Suppression comment gives no reason", Severity.WARNING, (),
-                                  "mailcfg")
+# The ids are written out (mailcfg.suppression has them too; tests/test_registry.py checks they agree):
+# `mailcfg rules` reads these declarations without importing the module.
+INVALID_SUPPRESSION = Rule("mailcfg-invalid-suppression", "Suppression comment names no rule or cannot be read",
+                           Severity.ERROR, (), "mailcfg")
+UNUSED_SUPPRESSION = Rule("mailcfg-unused-suppression", "Suppression comment hides no finding", Severity.WARNING, (),
+                          "mailcfg")
+MISSING_REASON_SUPPRESSION = Rule("mailcfg-suppression-missing-reason", "Suppression comment gives no reason",
+                                  Severity.WARNING, (), "mailcfg")

@@ -19,3 +19,13 @@ def test_a_rule_by_id_or_alias_is_the_imported_rule():
     for rule in all_rules():
         for name in (rule.id, *rule.aliases):
             assert rule_by_id(name) is rule
+
+
+def test_the_meta_rules_declare_the_ids_their_checks_report():
+    """The suppression and baseline rules write their ids out (so `mailcfg rules` reads them without an
+    import): the ids the checks give their findings are those."""
+    from mailcfg.baseline import STALE
+    from mailcfg.suppression import META
+
+    ids = {r.id for r in all_rules()}
+    assert {*META, STALE} <= ids

@@ -60,7 +60,11 @@ def test_the_templates_load_only_when_a_fix_is_rendered():
 
 
 def test_the_rule_list_loads_no_engine():
-    assert _loaded(_modules("rules"), NEVER + ANALYSIS) == []
+    modules = _modules("rules")
+    assert _loaded(modules, NEVER + ANALYSIS) == []
+    # every rule module's declarations are read from its source, none is imported
+    assert sorted(m for m in modules if m.startswith("mailcfg.rules.")) == []
+    assert _loaded(modules, ("mailcfg.suppression", "mailcfg.baseline")) == []
 
 
 def test_help_loads_none_of_the_analysis():
