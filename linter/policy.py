@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from mailcfg import plainread
 from mailcfg.asciidigits import digits
 from mailcfg.errors import MailcfgError
+from mailcfg.ipaddr import address
 from mailcfg.source import read_text
 from mailcfg.transaction import ACTIONS, Probe, literal_helo
 
@@ -51,7 +51,7 @@ def probe_problem(probe: Probe) -> str | None:
     """What makes a probe's input unusable, or None: the client must be an IP address, and no value
     may hold a line break or control character (it could not be sent as one SMTP command).
     A recipient without `@` is valid: smtpd takes a bare local part as an address in its own domain."""
-    if not _is_address(probe.client):
+    if address(probe.client) is None:
         return f"client {probe.client!r} is not an IP address (give the SMTP client's address, e.g. 198.51.100.7)"
     if not probe.rcpt.strip():
         return "the recipient is empty"
@@ -60,16 +60,6 @@ def probe_problem(probe: Probe) -> str | None:
         if value is not None and _CONTROL.search(value):
             return f"the {label} {value!r} holds a control character"
     return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_address(text: str) -> bool:
-    """Policies name the same few clients many times over."""
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def probe_of(item: dict) -> Probe:

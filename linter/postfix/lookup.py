@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailcfg.findings import Location
-from mailcfg.postfix.netindex import NetIndex, Network, address
+from mailcfg.ipaddr import address
+from mailcfg.postfix.netindex import NetIndex, Network
 from mailcfg.postfix.tables import PATTERN_FILE_TYPES, Entry, Table
 
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from mailcfg.findings import Location
+from mailcfg.ipaddr import address
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.lookup import Hit, Undecided, find_first
-from mailcfg.postfix.netindex import NetIndex, address
+from mailcfg.postfix.netindex import NetIndex
 from mailcfg.postfix.tables import TableRef, parse_ref
 from mailcfg.postfix.tokens import split_list
 

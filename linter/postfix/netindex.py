@@ -8,21 +8,12 @@ list positions so the caller keeps the list's first-match order.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 from dataclasses import dataclass, field
 
+from mailcfg.ipaddr import Address
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-@functools.lru_cache(maxsize=4096)  # the same clients are looked up in list after list, probe after probe
-def address(text: str) -> Address | None:
-    """The IP address `text` is, or None."""
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
 
 
 @dataclass
