@@ -70,24 +70,22 @@ def expand(text: str, ctx: Context) -> Expanded:
     if known is not None:
         return known
     if "$" not in text and "\\" not in text:
-        result = Expanded(text)
-        reads: list | None = []
+        result, reads, read_lines = Expanded(text), [], False
     else:
         parser = _Parser(text, ctx, reads=[])
-        result = _expand(parser)
-        reads = parser.reads
-        if parser.read_lines:
-            if reads is not None:
-                ctx.answers[text] = _remember(ctx.answers.get(text), reads, result)
-            return result
-    if reads is not None:
-        if len(_SHARED) >= _SHARED_TEXTS and text not in _SHARED:
-            _SHARED.clear()
-            _SHARED_ANSWERS.clear()
-        kept = _SHARED_ANSWERS.get(text, 0)
-        root = _SHARED.get(text) if kept < _ANSWERS_PER_TEXT else None
-        _SHARED[text] = _remember(root, reads, result)
-        _SHARED_ANSWERS[text] = kept + 1 if root is not None else 1
+        result, reads, read_lines = _expand(parser), parser.reads, parser.read_lines
+    if reads is None:
+        return result
+    if read_lines:
+        ctx.answers[text] = _remember(ctx.answers.get(text), reads, result)
+        return result
+    if len(_SHARED) >= _SHARED_TEXTS and text not in _SHARED:
+        _SHARED.clear()
+        _SHARED_ANSWERS.clear()
+    kept = _SHARED_ANSWERS.get(text, 0)
+    root = _SHARED.get(text) if kept < _ANSWERS_PER_TEXT else None
+    _SHARED[text] = _remember(root, reads, result)
+    _SHARED_ANSWERS[text] = kept + 1 if root is not None else 1
     return result
 
 
