@@ -44,6 +44,8 @@ def _json(text: str) -> tuple[list[Item], list[int]] | None:
             raise ValueError("duplicate key")  # the YAML parser names where
         return dict(pairs)
 
+    if "\r" in text and "\r" in text.replace("\r\n", ""):
+        return None  # a bare CR ends a line too: the YAML parser counts the lines then
     decoder = json.JSONDecoder(object_pairs_hook=unique)
     try:
         found = _json_probes(decoder, text)
@@ -52,8 +54,6 @@ def _json(text: str) -> tuple[list[Item], list[int]] | None:
     if found is None or not found[0]:
         return None
     probes, starts = found
-    if "\r" in text.replace("\r\n", ""):
-        return None  # a bare CR ends a line too: the YAML parser counts the lines then
     lines, line, last = [], 1, 0
     for at in starts:  # counted on from the item before: one pass over the text
         line += text.count("\n", last, at)
