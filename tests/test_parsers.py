@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from mailcfg.postfix.expand import expand
 from mailcfg.postfix.maincf import parse_main_cf
 from mailcfg.postfix.mastercf import parse_master_cf
-from mailcfg.postfix.tokens import split
+from mailcfg.postfix.tokens import BLANK_SEPARATORS, LIST_SEPARATORS, _grouped, _runs, split
 from mailcfg.source import SourceFile
 
 CORPUS_FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.name != "MANIFEST.tsv")
@@ -66,6 +66,13 @@ def test_braces_group_list_items():
                                    "inline:{ a=b, c=d } permit")]
     assert items == ["check_policy_service", "{ inet:127.0.0.1:9999, default_action=DUNNO }",
                      "inline:{ a=b, c=d }", "permit"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab, \t\r\n:=")), max_size=40))
+def test_values_without_braces_split_as_the_grouping_scanner_does(value):
+    for separators in (LIST_SEPARATORS, BLANK_SEPARATORS):
+        assert _runs(value, separators) == _grouped(value, separators)
 
 
 config_text = st.text(alphabet=st.sampled_from(list("ab_=$#{}() \t\n\r,:/-ox.1")), max_size=300)

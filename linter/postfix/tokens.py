@@ -8,10 +8,12 @@ swallows the rest of the value; a `}` with no open group is an ordinary characte
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 LIST_SEPARATORS = ", \t\r\n"
 BLANK_SEPARATORS = " \t\r\n"
+_RUNS = {separators: re.compile(f"[^{separators}]+") for separators in (LIST_SEPARATORS, BLANK_SEPARATORS)}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,17 @@ def split(value: str, separators: str = LIST_SEPARATORS) -> list[Token]:
 
 @functools.lru_cache(maxsize=8192)  # the same values are split by every rule and every decision
 def _split(value: str, separators: str) -> tuple[Token, ...]:
+    if "{" in value or "}" in value:
+        return _grouped(value, separators)
+    return _runs(value, separators)
+
+
+def _runs(value: str, separators: str) -> tuple[Token, ...]:
+    """A value without braces (most of them): its items are the runs between separators."""
+    return tuple(Token(m.group(), m.start()) for m in _RUNS[separators].finditer(value))
+
+
+def _grouped(value: str, separators: str) -> tuple[Token, ...]:
     tokens: list[Token] = []
     i, n = 0, len(value)
     while i < n:
