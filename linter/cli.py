@@ -1,7 +1,6 @@
 """The `mailcfg` command line."""
 
 import getpass
-import json
 import os
 import shutil
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from mailcfg import __version__, cliconvert
+from mailcfg import __version__, cliconvert, jsontext
 from mailcfg.color import ColorChoice, use_color
 from mailcfg.errors import MailcfgError
 from mailcfg.findings import Severity
@@ -507,7 +506,7 @@ def config_command(
     if schema:
         from mailcfg.projectconfig import schema as config_schema
 
-        sys.stdout.write(json.dumps(config_schema(), indent=2) + "\n")
+        sys.stdout.write(jsontext.dumps(config_schema()) + "\n")
         return
     pipe = _pipeline(config, isolated, None, None, None)
     settings = pipe.run_settings()
@@ -517,8 +516,8 @@ def config_command(
             raise MailcfgError(f"{target}: config --show takes one target ({len(items)} found)")
         settings = pipe.settings_of(items, inventory)[items[0].label]
     path = pipe.config.path
-    sys.stdout.write(json.dumps({"config": str(path) if path else None, "target": target, **settings.to_json()},
-                                indent=2) + "\n")
+    shown = {"config": str(path) if path else None, "target": target, **settings.to_json()}
+    sys.stdout.write(jsontext.dumps(shown) + "\n")
 
 
 @app.command()
@@ -582,7 +581,7 @@ def _decisions_json(outcomes: list) -> str:
     could not be decided as {"target", "status", "error"})."""
     objects = [o.value.to_json() if o.value is not None else {"target": o.target, "status": o.status,
                                                                "error": o.error} for o in outcomes]
-    return json.dumps(objects[0] if len(objects) == 1 else {"version": 1, "targets": objects}, indent=2) + "\n"
+    return jsontext.dumps(objects[0] if len(objects) == 1 else {"version": 1, "targets": objects}) + "\n"
 
 
 @app.command()

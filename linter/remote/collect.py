@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import re
 import secrets
@@ -45,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mailcfg import jsontext
 from mailcfg.asciidigits import digits
 from mailcfg.errors import MailcfgError
 
@@ -371,7 +371,7 @@ def write_snapshot(collected: Collected, root: Path, roles: list[str] | None = N
         for name, body in commands.items():
             _write(root_fd, f".mailcfg-host/cmd/{name}", body)
         _remove_stale_commands(root_fd, set(commands))
-        _write(root_fd, ".mailcfg-host/facts.json", (json.dumps(data, indent=2) + "\n").encode())
+        _write(root_fd, ".mailcfg-host/facts.json", (jsontext.dumps(data) + "\n").encode())
     finally:
         os.close(root_fd)
     return data

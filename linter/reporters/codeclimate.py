@@ -8,8 +8,8 @@ issue too, so that a merge request shows the gap.
 from __future__ import annotations
 
 import hashlib
-import json
 
+from mailcfg import jsontext
 from mailcfg.fingerprint import with_fingerprints
 from mailcfg.lint import TargetResult
 from mailcfg.registry import all_rules
@@ -49,7 +49,7 @@ def render(results: list[TargetResult], color: bool = False) -> str:
                 "fingerprint": _unique(f.fingerprint or _hash(f.rule, path), seen),
                 "location": {"path": path, "lines": {"begin": f.location.line or 1}},
             })
-    return json.dumps(issues, indent=2) + "\n"
+    return jsontext.dumps(issues) + "\n"
 
 
 def _hash(*parts: str) -> str:

@@ -9,9 +9,9 @@ FIX is {"rule", "safety", "summary", "files", "commands"}; a skipped one adds "r
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
+from mailcfg import jsontext
 from mailcfg.findings import Finding
 from mailcfg.fix import Fix
 from mailcfg.fixer import FixRun
@@ -55,4 +55,4 @@ def _once(dropped: list[tuple[Fix, list[Finding]]]) -> list[tuple[Fix, list[Find
 
 
 def render(outcomes: list[FixOutcome]) -> str:
-    return json.dumps({"version": 1, "targets": [o.to_json() for o in outcomes]}, indent=2) + "\n"
+    return jsontext.dumps({"version": 1, "targets": [o.to_json() for o in outcomes]}) + "\n"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
+from mailcfg import jsontext
 from mailcfg.lint import TargetResult
 
 
 def render(results: list[TargetResult], color: bool = False) -> str:
-    return json.dumps({"version": 1, "targets": [r.to_json() for r in results]}, indent=2) + "\n"
+    return jsontext.dumps({"version": 1, "targets": [r.to_json() for r in results]}) + "\n"

@@ -8,11 +8,10 @@ edits), with the configuration statement that decided it as a related location.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from mailcfg import __version__
+from mailcfg import __version__, jsontext
 from mailcfg.decisions import Checked, TestRun
 from mailcfg.reporters.visible import visible
 from mailcfg.transaction import Decision
@@ -107,7 +106,7 @@ def render_sarif(runs: list[TestRun], policy: Path, failed: list[Failed] | tuple
     run_doc = {"tool": {"driver": {"name": "mailcfg", "version": __version__, "rules": rules}},
                "automationDetails": {"id": "mailcfg-test/"}, "results": results,
                "invocations": [{"executionSuccessful": not failed, "toolExecutionNotifications": notifications}]}
-    return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run_doc]}, indent=2) + "\n"
+    return jsontext.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run_doc]}) + "\n"
 
 
 def _deciding_step(decision: Decision | None) -> dict | None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
+from mailcfg import jsontext
 from mailcfg.registry import Listed
 from mailcfg.rule import Rule
 
@@ -22,9 +22,9 @@ def render_text(rules: Iterable[Rule | Listed]) -> str:
 
 
 def render_json(rules: Iterable[Rule]) -> str:
-    return json.dumps([_json(r) for r in rules], indent=2) + "\n"
+    return jsontext.dumps([_json(r) for r in rules]) + "\n"
 
 
 def render_doc_json(rule: Rule) -> str:
     """One rule with its documentation page (Markdown) as `doc`."""
-    return json.dumps({**_json(rule), "doc": rule.doc}, indent=2) + "\n"
+    return jsontext.dumps({**_json(rule), "doc": rule.doc}) + "\n"

@@ -9,13 +9,12 @@ snapshot (the stock master.cf Postfix assumes when there is none) points at the 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from functools import cache
 from pathlib import Path
 
-from mailcfg import __version__
+from mailcfg import __version__, jsontext
 from mailcfg.findings import Finding
 from mailcfg.fingerprint import with_fingerprints
 from mailcfg.lint import TargetResult
@@ -47,7 +46,7 @@ def render(results: list[TargetResult], color: bool = False) -> str:
     run = {"tool": {"driver": driver}, "automationDetails": {"id": _category(results)}, "results": sarif_results,
            "invocations": [{"executionSuccessful": not notifications,
                             "toolExecutionNotifications": notifications + assumed}]}
-    return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
+    return jsontext.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}) + "\n"
 
 
 def _category(results: list[TargetResult]) -> str:

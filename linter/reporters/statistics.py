@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 
+from mailcfg import jsontext
 from mailcfg.lint import TargetResult
 from mailcfg.registry import rule_by_id
 
@@ -39,4 +39,4 @@ def render_text(results: list[TargetResult]) -> str:
 
 
 def render_json(results: list[TargetResult]) -> str:
-    return json.dumps([r.to_json() for r in counts(results)], indent=2) + "\n"
+    return jsontext.dumps([r.to_json() for r in counts(results)]) + "\n"
