@@ -93,3 +93,22 @@ def test_resolutions_are_the_same_shared_or_not(tmp_path):
         for _, view in views(config):
             for recipient in RECIPIENTS:
                 assert address.resolve(view, recipient) == address._resolve(view, recipient), (g.root, recipient)
+
+
+def test_plain_addresses_are_rewritten_as_the_token_loop_rewrites_them(tmp_path):
+    """The shortcut for `local@domain.tld` gives what taking the address apart gives, local domains included."""
+    configs = [load_postfix(load_local(str(g.root))) for g in generate_batch(tmp_path / "generated", 5, 30)]
+    checked = 0
+    for config in configs:
+        for _, view in views(config):
+            own = [view.get("myhostname"), f"localhost.{view.get('mydomain')}", "foreign.example", "a-b.c_d.example"]
+            for domain in own:
+                for local in ("user", "first.last", "a+tag", "x=y_z-1"):
+                    plain = f"{local}@{domain}"
+                    if address._PLAIN.fullmatch(plain):
+                        assert address._plain_rewritten(view, plain) == address._rewritten(view, plain), plain
+                        checked += 1
+    assert checked > 500
+    for not_plain in ("user@localhost", "a..b@x.example", "u%v@x.example", "u!v@x.example", '"u"@x.example',
+                      "u@[192.0.2.1]", "u@x.example.", ".u@x.example", "u@@x.example", "u@x..example"):
+        assert not address._PLAIN.fullmatch(not_plain), not_plain

@@ -244,12 +244,21 @@ def resolve(view: ParameterView, address: str) -> Resolved:
     return found
 
 
-def _resolve(view: ParameterView, address: str) -> Resolved:
-    """The resolution of `address` (internal form).
+# A dot-atom local part and a domain of two or more plain labels: rewriting leaves such an address
+# as it is (no route, bang path, % or quotes to take apart, and a dot already in the domain).
+_PLAIN = re.compile(r"[A-Za-z0-9_+=-]+(?:\.[A-Za-z0-9_+=-]+)*@[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+")
 
-    smtpd first has the address rewritten in the local context (smtpd_resolve.c), which appends
-    .$mydomain to a dotless domain when append_dot_mydomain = yes, then resolves the result.
-    """
+
+def _plain_rewritten(view: ParameterView, address: str) -> tuple[str, bool, tuple[str, Location | None] | None]:
+    """What `_rewritten` makes of a plain address, without taking it apart: itself, its domain kept
+    unless the domain is local."""
+    local, why, where = is_local(view, address[address.rfind("@") + 1:])
+    return address, not local, (why, where) if local else None
+
+
+def _rewritten(view: ParameterView, address: str) -> tuple[str, bool, tuple[str, Location | None] | None]:
+    """resolve_addr()'s loop: the address after rewriting, whether its domain is kept (not local), and
+    why a local domain is local."""
     toks = scan(quote_local(internalize(_rewrite(view, scan(quote_local(address))))))
     saved: list[Tok] | None = None
     local_hit: tuple[str, Location | None] | None = None
@@ -291,7 +300,17 @@ def _resolve(view: ParameterView, address: str) -> Resolved:
         break
     if not domain_kept:
         toks = toks + (saved or [])
-    recipient = internalize(toks)
+    return internalize(toks), domain_kept, local_hit
+
+
+def _resolve(view: ParameterView, address: str) -> Resolved:
+    """The resolution of `address` (internal form).
+
+    smtpd first has the address rewritten in the local context (smtpd_resolve.c), which appends
+    .$mydomain to a dotless domain when append_dot_mydomain = yes, then resolves the result.
+    """
+    rewritten = _plain_rewritten if _PLAIN.fullmatch(address) else _rewritten
+    recipient, domain_kept, local_hit = rewritten(view, address)
     domain = recipient[recipient.rfind("@") + 1:]
     result = Resolved(recipient, domain, "default")
     if domain_kept:
