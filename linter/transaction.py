@@ -27,7 +27,7 @@ class Probe:
     port: int | None = None  # or the port it listens on
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     """One thing the engine consulted, in order, with where the setting is."""
 
