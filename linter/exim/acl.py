@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from mailcfg.exim.expand import expand, truth
 from mailcfg.exim.lines import Origin
 from mailcfg.exim.match import Host, ListError, match_list
-from mailcfg.exim.parse import AclItem, Statement, inline_acl
+from mailcfg.exim.parse import VERBS, AclItem, Statement, inline_acl
 from mailcfg.exim.routing import verify_address
 
 if TYPE_CHECKING:
@@ -71,32 +71,27 @@ def run_acl(session: Session, where: str, text: str, origin: Origin | None, leve
     for statement in statements:
         rc, message = _statement(session, where, statement, level)
         verb = statement.verb
-        outcome = None
-        if rc == ERROR:
-            outcome = AclResult(ERROR, None, statement, name)
-        elif rc == DEFER and verb != "warn":
-            outcome = AclResult(DEFER, message, statement, name)
-        elif verb in ("accept", "discard") and rc in (OK, DISCARD):
-            outcome = AclResult(DISCARD if verb == "discard" or rc == DISCARD else OK, message, statement, name)
-        elif verb in ("accept", "discard") and session.endpass_seen:
-            outcome = AclResult(rc, message, statement, name)
-        elif verb == "defer" and rc == OK:
-            outcome = AclResult(DEFER, message, statement, name)
-        elif verb == "deny" and rc == OK:
-            outcome = AclResult(FAIL, message, statement, name)
-        elif verb == "drop" and rc == OK:
-            outcome = AclResult(DROP, message, statement, name)
-        elif verb == "require" and rc != OK:
-            outcome = AclResult(rc, message, statement, name)
-        if outcome is not None:
-            session.step(where, statement.text, _WORD[outcome.rc], f"end of {name}", statement.origin)
-            return outcome
+        ends = _ENDS.get((verb, rc))
+        if ends is None and session.endpass_seen and verb in ("accept", "discard"):
+            ends = rc  # conditions that fail after endpass end the ACL as they are
+        if ends is not None:
+            session.step(where, statement.text, _WORD[ends], f"end of {name}", statement.origin)
+            return AclResult(ends, message, statement, name)
         session.step(where, statement.text, "next", "", statement.origin)
     session.step(where, name, "deny", "end of the ACL: implicit deny", origin)
     return AclResult(FAIL, None, None, name)
 
 
 TEMPORARY = "Temporary local problem - please try later"
+# acl_check_internal: what each verb makes of its conditions' result when that ends the ACL (absent: on to
+# the next statement)
+_ENDS: dict[tuple[str, str], str] = {
+    **{(verb, ERROR): ERROR for verb in VERBS},
+    **{(verb, DEFER): DEFER for verb in VERBS if verb != "warn"},
+    ("accept", OK): OK, ("accept", DISCARD): DISCARD, ("discard", OK): DISCARD, ("discard", DISCARD): DISCARD,
+    ("defer", OK): DEFER, ("deny", OK): FAIL, ("drop", OK): DROP,
+    ("require", FAIL): FAIL, ("require", DISCARD): DISCARD, ("require", DROP): DROP,
+}
 _WORD = {OK: "accept", FAIL: "deny", DEFER: "defer", ERROR: "error", DISCARD: "discard", DROP: "drop"}
 
 
