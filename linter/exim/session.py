@@ -25,6 +25,27 @@ class World:
     no_dns_verdict: str = "defer"  # what routing a remote domain gives when DNS does not answer
 
 
+@dataclass(frozen=True)
+class _Start:
+    """What every session of one configuration starts from: worked out once, not for each decision."""
+
+    variables: dict[str, str]  # the variables whose values no probe changes (copied into each session's)
+    addresses: list[str] | None  # the host's interface addresses; None: not known
+    expansions: dict  # Context.answers, shared by the configuration's sessions
+    list_answers: dict  # Environment.answers, likewise
+
+    @classmethod
+    def of(cls, config: EximConfig) -> _Start:
+        hostname = config.primary_hostname or ""
+        variables = {"primary_hostname": hostname, "tls_in_cipher": "", "tls_cipher": "", "received_protocol": "esmtp",
+                     "authenticated_id": "", "sender_host_authenticated": "", "authenticated_sender": "",
+                     "sender_address": "", "sender_address_domain": "", "sender_address_local_part": "",
+                     "rcpt_count": "0", "recipients_count": "0", "smtp_active_hostname": hostname}
+        interfaces = config.snapshot.facts.interfaces
+        addresses = [i.address for i in interfaces] if interfaces is not None else None
+        return cls(variables, addresses, {}, {})
+
+
 @dataclass
 class Session:
     config: EximConfig
@@ -52,29 +73,19 @@ class Session:
         probe, config = self.probe, self.config
         self.client = Host(probe.client, probe.client_name)
         port = str(probe.port or 25)
-        variables = {
-            "sender_host_address": probe.client, "sender_host_name": probe.client_name or "",
-            "sender_helo_name": probe.helo or "", "received_port": port, "interface_port": port,
-            "primary_hostname": config.primary_hostname or "", "tls_in_cipher": "", "tls_cipher": "",
-            "received_protocol": "esmtp", "authenticated_id": "", "sender_host_authenticated": "",
-            "authenticated_sender": "", "sender_address": "", "sender_address_domain": "",
-            "sender_address_local_part": "", "rcpt_count": "0", "recipients_count": "0",
-            "smtp_active_hostname": config.primary_hostname or "",
-        }
+        start = config.remember("session start", lambda: _Start.of(config))
+        variables = {**start.variables, "sender_host_address": probe.client,
+                     "sender_host_name": probe.client_name or "", "sender_helo_name": probe.helo or "",
+                     "received_port": port, "interface_port": port}
         # The Context and Environment call back into the session through a weak reference: references both
         # ways would leave every finished session to the cycle collector (in a policy or relay search, a
         # collection every few decisions, each promoting the configuration's memos to be scanned again).
         me = weakref.ref(self)
-        self.context = Context(variables, exists=config.exists, read_lines=config.read_lines,
-                               host_in=lambda address, hosts: me()._host_in(address, hosts),
-                               answers=config.remember("expansions", dict))
-        interfaces = config.snapshot.facts.interfaces
-        addresses = config.remember("interface addresses", lambda: [i.address for i in interfaces]) \
-            if interfaces is not None else None
-        self.env = Environment(config.parsed.lists, self.context, config.primary_hostname, addresses,
+        self.context = Context(variables, config.exists, config.read_lines,
+                               lambda address, hosts: me()._host_in(address, hosts), start.expansions)
+        self.env = Environment(config.parsed.lists, self.context, config.primary_hostname, start.addresses,
                                config.hosts_file, config.read_lines, config.snapshot.directory,
-                               lambda text: me().assume(text),
-                               self.world.dns, answers=config.remember("list answers", dict))
+                               lambda text: me().assume(text), self.world.dns, answers=start.list_answers)
 
     def recipient_env(self) -> Environment:
         """Matching for the recipient's own domain, with the answers Exim cached for it."""
