@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # Runs of characters the C loops step over one at a time
 _BLANKS = re.compile(r"\s*")  # isspace()
@@ -28,9 +29,9 @@ MAX_BRACKETS = 5  # strip_excess_angle_brackets: more nested pairs than this are
 MAX_ADDRESS = 256  # EXIM_EMAILADDR_MAX: a longer address is refused
 
 
-@dataclass(frozen=True)
-class Syntax:
-    """The main options that change what the parser accepts."""
+class Syntax(NamedTuple):
+    """The main options that change what the parser accepts (a tuple: extract's cache hashes and compares it
+    for every address it is asked about)."""
 
     domain_literals: bool = False  # allow_domain_literals
     trailing_dot: bool = False  # strip_trailing_dot
@@ -249,7 +250,7 @@ class _Parser:
 
 
 @functools.lru_cache(maxsize=4096)  # a pure function: a policy's probes repeat their addresses
-def extract(mailbox: str, allow_null: bool, syntax: Syntax = Syntax()) -> Extracted:
+def extract(mailbox: str, allow_null: bool, syntax: Syntax) -> Extracted:
     """parse_extract_address for one SMTP argument (no header groups)."""
     plain = _PLAIN.fullmatch(mailbox)
     if plain and len(plain[1]) <= MAX_ADDRESS:  # what _parse reads in it, without stepping through

@@ -148,11 +148,13 @@ def _read_address(s: Session, stage: str, written: str) -> str | tuple[str, str,
             if known:
                 s.undecided_step(stage, f"MAIL FROM parameters {' '.join(known)}", "what Exim does with their "
                                  "values is not modelled", None, branch=False)
-        data = put_back_option(data, rcpt=stage == "rcpt")
+        # put_back_option and extract are cached: called with positional arguments, their caches key the
+        # values alone
+        data = put_back_option(data, stage == "rcpt")  # (data, rcpt)
     syntax = s.config.remember("address syntax", lambda: Syntax(*(
         s.config.option(o) == "true" for o in ("allow_domain_literals", "strip_trailing_dot",
                                                 "strip_excess_angle_brackets"))))
-    found = extract(data, allow_null=stage == "mail", syntax=syntax)
+    found = extract(data, stage == "mail", syntax)  # (mailbox, allow_null, syntax)
     what = "MAIL FROM" if stage == "mail" else "RCPT TO"
     if found.address is None:
         s.step(stage, what, "reject", f"Exim cannot read the address: {found.error}")
