@@ -691,9 +691,22 @@ def test_policy(
         raise typer.Exit(1)
 
 
+def _commands_for(argv: list[str]) -> list:
+    """The commands to build for this run. Typer inspects the parameters of every registered command at
+    each start; running one command needs that one alone. Help on the whole program, shell completion
+    and a name that is no command (click names the ones there are) get them all."""
+    every = app.registered_commands
+    if len(argv) < 2 or "_MAILCFG_COMPLETE" in os.environ:
+        return every
+    named = [c for c in every if (c.name or c.callback.__name__.replace("_", "-")) == argv[1]]
+    return named or every
+
+
 def main() -> None:
     """Entry point: bad input ends with one line on stderr and exit 2, never a traceback."""
     cliconvert.install()
+    every = app.registered_commands
+    app.registered_commands = _commands_for(sys.argv)
     try:
         # named `mailcfg` however started (python -m mailcfg): usage lines, and the completion variable
         code = app(standalone_mode=False, prog_name="mailcfg")  # returns the exit code of typer.Exit in this mode
@@ -717,4 +730,6 @@ def main() -> None:
             raise
         _say(f"mailcfg: internal error: {type(exc).__name__}: {exc} (set MAILCFG_DEBUG=1 for details)")
         sys.exit(2)
+    finally:
+        app.registered_commands = every
     sys.exit(code if isinstance(code, int) else 0)

@@ -226,3 +226,25 @@ def test_junit_github_and_codeclimate_formats(tmp_path):
     assert [i["check_name"] for i in failed if i["location"]["path"] == "/no/such/dir"] == ["mailcfg-target-error"]
     assert {"type", "check_name", "description", "severity", "fingerprint", "location"} <= set(cc[0])
     assert cc[0]["location"]["path"].startswith("examples/broken-submission/etc/postfix/")
+
+
+def test_a_run_builds_only_its_command_and_the_program_keeps_them_all(monkeypatch, capsys):
+    """Typer inspects each registered command at start: `mailcfg rules` builds `rules` alone, while
+    `--help`, completion and a mistyped name see every command; after a run, all are there again."""
+    import typer
+    from mailcfg import cli
+
+    every = {c.callback.__name__ for c in cli.app.registered_commands}
+    assert {c.callback.__name__ for c in cli._commands_for(["mailcfg", "config", "--show"])} == {"config_command"}
+    assert {c.callback.__name__ for c in cli._commands_for(["mailcfg", "test", "--help"])} == {"test_policy"}
+    for argv in (["mailcfg", "--help"], ["mailcfg", "lnt"], ["mailcfg"]):
+        assert {c.callback.__name__ for c in cli._commands_for(argv)} == every
+    monkeypatch.setenv("_MAILCFG_COMPLETE", "complete_bash")
+    assert {c.callback.__name__ for c in cli._commands_for(["mailcfg", "rules"])} == every
+    monkeypatch.delenv("_MAILCFG_COMPLETE")
+    monkeypatch.setattr(sys, "argv", ["mailcfg", "rules"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 0 and "open-relay" in capsys.readouterr().out
+    assert set(typer.main.get_command(cli.app).commands) == {"lint", "fetch", "fix", "config", "rules", "explain",
+                                                             "test"}
