@@ -31,10 +31,11 @@ def _write(value: object, parts: list[str], newline: str) -> None:
         inner = newline + "  "
         before = "{" + inner
         for key, item in value.items():
+            name = _quoted(key) if type(key) is str else _key(key)
             if type(item) is str:  # most values: written here, not through another call
-                parts.append(before + _key(key) + ": " + _quoted(item))
+                parts.append(before + name + ": " + _quoted(item))
             else:
-                parts.append(before + _key(key) + ": ")
+                parts.append(before + name + ": ")
                 _write(item, parts, inner)
             before = "," + inner
         parts.append(newline + "}")

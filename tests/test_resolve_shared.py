@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, make_snapshot
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mailcfg.postfix import address
 from mailcfg.postfix.config import load_postfix
 from mailcfg.postfix.effective import ParameterView
@@ -112,3 +114,10 @@ def test_plain_addresses_are_rewritten_as_the_token_loop_rewrites_them(tmp_path)
     for not_plain in ("user@localhost", "a..b@x.example", "u%v@x.example", "u!v@x.example", '"u"@x.example',
                       "u@[192.0.2.1]", "u@x.example.", ".u@x.example", "u@@x.example", "u@x..example"):
         assert not address._PLAIN.fullmatch(not_plain), not_plain
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(address._PLAIN, fullmatch=True))
+def test_a_plain_address_is_its_own_internal_form(plain):
+    assert address.internalize(address.scan(plain)) == plain
+    assert address.internal_form(f"<{plain}>") == plain

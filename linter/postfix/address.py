@@ -66,6 +66,11 @@ def _scanned(text: str) -> tuple[Tok, ...]:
     return tuple(toks)
 
 
+# A dot-atom local part and a domain of two or more plain labels: scanning and rewriting leave such
+# an address as it is (no blanks, quotes, route, bang path or % to take apart, and a dot already in the domain).
+_PLAIN = re.compile(r"[A-Za-z0-9_+=-]+(?:\.[A-Za-z0-9_+=-]+)*@[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+")
+
+
 def internalize(toks: list[Tok]) -> str:
     return "".join([t.text for t in toks])
 
@@ -97,7 +102,7 @@ def internal_form(text: str) -> str:
         text = text[1:-1]
     if text.startswith("@") and ":" in text:
         text = text.split(":", 1)[1]
-    return internalize(scan(text))
+    return text if _PLAIN.fullmatch(text) else internalize(scan(text))
 
 
 def _rfind(toks: list[Tok], kind: str) -> int:
@@ -242,11 +247,6 @@ def resolve(view: ParameterView, address: str) -> Resolved:
     if found is None:
         found = cache[address] = _resolve(view, address)
     return found
-
-
-# A dot-atom local part and a domain of two or more plain labels: rewriting leaves such an address
-# as it is (no route, bang path, % or quotes to take apart, and a dot already in the domain).
-_PLAIN = re.compile(r"[A-Za-z0-9_+=-]+(?:\.[A-Za-z0-9_+=-]+)*@[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+")
 
 
 def _plain_rewritten(view: ParameterView, address: str) -> tuple[str, bool, tuple[str, Location | None] | None]:
