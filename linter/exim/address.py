@@ -20,6 +20,7 @@ _BLANKS = re.compile(r"\s*")  # isspace()
 _LITERAL = re.compile(r"[.:0-9a-fA-F]*")  # a domain literal's digits, dots and colons
 _LABEL = re.compile(r"[-0-9A-Za-z]*")  # a domain label (ASCII letters and digits, hyphens)
 _QUOTED = re.compile(r'[^"\\]*')  # inside a quoted string, up to a quote or a backslash
+_OPTION_END = re.compile(r"[\s=]")  # what ends extract_option's backward search
 _ATOM = re.compile(r'[^ ()<>@,;:\\".\[\]\x7f\x00-\x1f]*')  # an atom: no special, space, DEL or control
 # A plain <local@domain>: a dot-atom local part (RFC 5322 atext) and a domain of letter-or-digit-led labels,
 # which the parser below reads as it is written (nothing for it to skip, strip or refuse)
@@ -69,6 +70,8 @@ def put_back_option(data: str, rcpt: bool) -> str:
     """extract_option on the argument followed by smtp_in.c's putting back of an option it does not
     know: trailing white space goes, and for RCPT a bare last word's space becomes `=`."""
     text = data.rstrip()
+    if not _OPTION_END.search(text):
+        return text  # no blank or `=` for an option to start after: the loop below would go back to the start
     v = len(text) - 1
     while v > 0 and text[v] != "=" and not text[v].isspace():
         if text[v] == '"':  # a quoted local part may hold spaces
@@ -350,6 +353,8 @@ def split(address: str) -> Split:
     """deliver_split_address without the percent hack: the domain after the last `@`, in lower
     case; the local part with unquoted double quotes and quoting backslashes removed."""
     local, _, domain = address.rpartition("@")
+    if '"' not in local and "\\" not in local:
+        return Split(local, domain.lower())  # nothing to unquote
     out, i = [], 0
     while i < len(local):
         c = local[i]

@@ -33,18 +33,18 @@ def _split(text: str) -> tuple[str, ...]:
             i += 1
         if i >= len(s):
             return tuple(items)
-        item: list[str] = []
-        while i < len(s):
-            if s[i] == sep:
-                if i + 1 < len(s) and s[i + 1] == sep:
-                    item.append(sep)
-                    i += 2
-                    continue
+        pieces = []  # up to each doubled separator, which stands for one taken literally
+        while True:
+            end = s.find(sep, i)
+            if end < 0:
+                end = len(s)
+            pieces.append(s[i:end])
+            if s[end + 1:end + 2] != sep:
                 break
-            item.append(s[i])
-            i += 1
-        items.append("".join(item).rstrip())
-        i += 1  # past the separator
+            pieces.append(sep)
+            i = end + 2
+        items.append("".join(pieces).rstrip())
+        i = end + 1  # past the separator
         if i > len(s):
             return tuple(items)
 
