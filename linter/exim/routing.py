@@ -44,23 +44,25 @@ def verify_address(session: Session, address: str, where: str, origin: Origin | 
     try:
         session.context.variables.update({"local_part": local.lower(), "domain": domain.lower()})
         declined = None  # the message a declining router left on the address
-        routers = session.config.remember("routers", lambda: session.config.parsed.of_kind("router"))
-        for router in routers:
-            verdict = _router(session, router, local, domain.lower(), recipient, where)
+        routers = session.config.remember("routers", lambda: [
+            (router, _Preconditions.of(router)) for router in session.config.parsed.of_kind("router")])
+        for router, preconditions in routers:
+            verdict = _router(session, router, preconditions, local, domain.lower(), recipient)
             if verdict is not None and verdict.rc == "decline":
                 declined = verdict.message or declined
             elif verdict is not None:
                 return verdict
-        return Verdict("fail", "no router accepts the address", declined or _cannot_route(session, routers))
+        last = routers[-1][0] if routers else None
+        return Verdict("fail", "no router accepts the address", declined or _cannot_route(session, last))
     finally:
         session.context.variables.clear()
         session.context.variables.update(saved)
 
 
-def _cannot_route(session: Session, routers: list[Driver]) -> str:
+def _cannot_route(session: Session, last: Driver | None) -> str:
     """route.c: out of routers, the last router the loop came to (preconditions or not) names the failure
     with its cannot_route_message, when set and expandable."""
-    text = routers[-1].get("cannot_route_message") if routers else None
+    text = last.get("cannot_route_message") if last is not None else None
     expanded = expand(text, session.context) if text is not None else None
     return expanded.value if expanded is not None and expanded.value is not None else UNROUTEABLE
 
@@ -70,24 +72,50 @@ def _flag(router: Driver, name: str, default: bool) -> bool:
     return default if value is None else value == "true"
 
 
-def _router(session: Session, router: Driver, local: str, domain: str, recipient: bool, where: str
+@dataclass(frozen=True)
+class _Preconditions:
+    """A router's preconditions, read from its options once: verification asks them for every address."""
+
+    name: str  # "router NAME", as verdicts name it
+    verify_recipient: bool  # and `verify`
+    verify_sender: bool  # likewise
+    prefixes: list[str] | None  # local_part_prefix, when the local part must start with one of them
+    suffixes: list[str] | None  # local_part_suffix, likewise
+    domains: str | None
+    local_parts: str | None
+    senders: str | None
+    check_local_user: bool
+    require_files: bool
+    condition: str | None
+
+    @classmethod
+    def of(cls, router: Driver) -> _Preconditions:
+        def affixes(option: str) -> list[str] | None:
+            value = router.get(option)
+            return split_list(value) if value and not _flag(router, f"{option}_optional", False) else None
+
+        verify = _flag(router, "verify", True)
+        return cls(f"router {router.name}", verify and _flag(router, "verify_recipient", True),
+                   verify and _flag(router, "verify_sender", True),
+                   affixes("local_part_prefix"), affixes("local_part_suffix"),
+                   router.get("domains"), router.get("local_parts"), router.get("senders"),
+                   _flag(router, "check_local_user", False), router.get("require_files") is not None,
+                   router.get("condition"))
+
+
+def _router(session: Session, router: Driver, pre: _Preconditions, local: str, domain: str, recipient: bool
             ) -> Verdict | None:
     """The router's answer: a Verdict, or None when it is skipped or declines."""
-    name = f"router {router.name}"
-    if not _flag(router, "verify_recipient" if recipient else "verify_sender", True) or \
-            not _flag(router, "verify", True):
+    name = pre.name
+    if not (pre.verify_recipient if recipient else pre.verify_sender):
         return None
-    prefix = router.get("local_part_prefix")
-    if prefix and not _flag(router, "local_part_prefix_optional", False) and \
-            not any(_wild_prefix(p, local) for p in split_list(prefix)):
+    if pre.prefixes is not None and not any(_wild_prefix(p, local) for p in pre.prefixes):
         return None
-    suffix = router.get("local_part_suffix")
-    if suffix and not _flag(router, "local_part_suffix_optional", False) and \
-            not any(local.endswith(p.lstrip("*")) for p in split_list(suffix)):
+    if pre.suffixes is not None and not any(local.endswith(p.lstrip("*")) for p in pre.suffixes):
         return None
-    for option, kind, subject in (("domains", "domain", domain), ("local_parts", "localpart", local),
-                                  ("senders", "address", session.sender)):
-        value = router.get(option)
+    for option, kind, value, subject in (("domains", "domain", pre.domains, domain),
+                                         ("local_parts", "localpart", pre.local_parts, local),
+                                         ("senders", "address", pre.senders, session.sender)):
         if value is None:
             continue
         try:
@@ -99,7 +127,7 @@ def _router(session: Session, router: Driver, local: str, domain: str, recipient
             return Verdict("undecided", f"{name}: {option}: {outcome.undecided}")
         if not outcome.result:
             return None
-    if _flag(router, "check_local_user", False):
+    if pre.check_local_user:
         user = session.config.local_user(local)
         if user is None:
             return Verdict("undecided", f"{name}: /etc/passwd is not in the snapshot")
@@ -107,11 +135,10 @@ def _router(session: Session, router: Driver, local: str, domain: str, recipient
             return None
         session.context.variables.update({"local_part_data": local, "home": user["home"],
                                           "local_user_uid": user["uid"], "local_user_gid": user["gid"]})
-    if router.get("require_files") is not None:
+    if pre.require_files:
         return Verdict("undecided", f"{name}: require_files depends on files on the host")
-    condition = router.get("condition")
-    if condition is not None:
-        expanded = expand(condition, session.context)
+    if pre.condition is not None:
+        expanded = expand(pre.condition, session.context)
         if expanded.value is None and not expanded.forced_fail:
             return Verdict("undecided", f"{name}: condition: {expanded.why}")
         if not expanded.forced_fail and not truth(expanded.value or ""):
