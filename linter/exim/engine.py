@@ -8,12 +8,11 @@ must be set for any mail to be accepted. Replies are Exim's own texts.
 from __future__ import annotations
 
 import ipaddress
-import string
 from dataclasses import replace
 from itertools import product
 
 from mailcfg.exim.acl import DEFER, DISCARD, DROP, ERROR, FAIL, OK, TEMPORARY, reply_for, run_acl, with_code
-from mailcfg.exim.address import Split, Syntax, argument, extract, mail_parameters, put_back_option, split
+from mailcfg.exim.address import Split, argument, extract, mail_parameters, put_back_option, split
 from mailcfg.exim.auth import PASSWORD_MECHANISMS, public_name, servers
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.expand import expand, truth
@@ -27,7 +26,6 @@ from mailcfg.transaction import Decision, Probe, Step
 ACCEPTED = "250 Accepted"
 
 
-_NAME_CHARS = frozenset(string.ascii_letters + string.digits + ".-")  # what a HELO name may hold
 _DEFAULT_WORLD = World()  # frozen: one serves every decision
 MAX_BRANCHES = 4  # undecided conditions whose both answers are tried (2**4 runs at most)
 
@@ -134,8 +132,7 @@ def _helo_syntax(s: Session, helo: str) -> bool:
             return ipaddress.ip_address(inner).version == (version or ipaddress.ip_address(inner).version)
         except ValueError:
             return False
-    allowed = s.config.remember("helo chars", lambda: _NAME_CHARS | set(s.config.option("helo_allow_chars")))
-    return bool(helo) and set(helo) <= allowed
+    return bool(helo) and set(helo) <= s.config.helo_chars
 
 
 def _read_address(s: Session, stage: str, written: str) -> str | tuple[str, str, str]:
@@ -151,10 +148,7 @@ def _read_address(s: Session, stage: str, written: str) -> str | tuple[str, str,
         # put_back_option and extract are cached: called with positional arguments, their caches key the
         # values alone
         data = put_back_option(data, stage == "rcpt")  # (data, rcpt)
-    syntax = s.config.remember("address syntax", lambda: Syntax(*(
-        s.config.option(o) == "true" for o in ("allow_domain_literals", "strip_trailing_dot",
-                                                "strip_excess_angle_brackets"))))
-    found = extract(data, stage == "mail", syntax)  # (mailbox, allow_null, syntax)
+    found = extract(data, stage == "mail", s.config.address_syntax)  # (mailbox, allow_null, syntax)
     what = "MAIL FROM" if stage == "mail" else "RCPT TO"
     if found.address is None:
         s.step(stage, what, "reject", f"Exim cannot read the address: {found.error}")
