@@ -13,6 +13,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from mailcfg.exim.expand import expand, truth
@@ -102,14 +103,12 @@ def _statement(session: Session, where: str, statement: Statement, level: int) -
     verified_message: str | None = None  # a message a failed verification supplies
     rc = OK
     for item in statement.items:
-        if item.name == "message":
-            message = item.value
-            continue
-        if item.name == "endpass":
-            session.endpass_seen = True
-            continue
         if item.modifier:
-            if item.name == "set":
+            if item.name == "message":
+                message = item.value
+            elif item.name == "endpass":
+                session.endpass_seen = True
+            elif item.name == "set":
                 session.set_variable(item)
             continue
         result, supplied = _condition(session, where, item, level)
@@ -135,14 +134,15 @@ def _statement(session: Session, where: str, statement: Statement, level: int) -
     return rc, verified_message
 
 
-# The list conditions: the kind of list, and what is looked for in it
+# The list conditions: the kind of list, and the session's attribute that holds what is looked for in it
+# (attrgetter: read without a Python call of its own, for every list condition of every decision)
 _SUBJECTS: dict[str, tuple[str, Callable[[Session], Host | str]]] = {
-    "hosts": ("host", lambda s: s.client),
-    "domains": ("domain", lambda s: s.rcpt_domain),
-    "local_parts": ("localpart", lambda s: s.rcpt_local),
-    "senders": ("address", lambda s: s.sender),
-    "sender_domains": ("domain", lambda s: s.sender_domain),
-    "recipients": ("address", lambda s: s.rcpt),
+    "hosts": ("host", attrgetter("client")),
+    "domains": ("domain", attrgetter("rcpt_domain")),
+    "local_parts": ("localpart", attrgetter("rcpt_local")),
+    "senders": ("address", attrgetter("sender")),
+    "sender_domains": ("domain", attrgetter("sender_domain")),
+    "recipients": ("address", attrgetter("rcpt")),
 }
 
 

@@ -64,9 +64,11 @@ _ANSWERS_PER_TEXT = 256
 def expand(text: str, ctx: Context) -> Expanded:
     if ctx.answers is None:
         return Expanded(text) if "$" not in text and "\\" not in text else _expand(_Parser(text, ctx))
-    known = _recall(_SHARED.get(text), ctx)
-    if known is None:
-        known = _recall(ctx.answers.get(text), ctx)
+    known = _SHARED.get(text)
+    if not isinstance(known, Expanded):  # else an answer that read nothing (an ACL's name): no tree to walk
+        known = _recall(known, ctx)
+        if known is None:
+            known = _recall(ctx.answers.get(text), ctx)
     if known is not None:
         return known
     if "$" not in text and "\\" not in text:
