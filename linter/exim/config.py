@@ -19,6 +19,7 @@ from mailcfg.errors import MailcfgError
 from mailcfg.exim.address import Syntax
 from mailcfg.exim.debian import DebianConfig, debian_config
 from mailcfg.exim.lines import Origin, PhysicalLine
+from mailcfg.exim.lists import split_list
 from mailcfg.exim.options import known
 from mailcfg.exim.parse import Parsed, Setting, parse
 from mailcfg.exim.reader import ConfigError, read_config
@@ -74,6 +75,11 @@ class EximConfig(Memo):
     def helo_chars(self) -> frozenset[str]:
         """What a HELO name may hold: letters, digits, dots, hyphens and helo_allow_chars."""
         return _NAME_CHARS | set(self.option("helo_allow_chars"))
+
+    @cached_property  # asked for every EHLO
+    def tls_on_connect_ports(self) -> frozenset[str]:
+        """The ports where the session starts with TLS."""
+        return frozenset(p.strip() for p in split_list(self.option("tls_on_connect_ports")))
 
     @cached_property
     def hosts_file(self) -> dict[str, list[str]]:

@@ -16,7 +16,6 @@ from mailcfg.exim.address import Split, argument, extract, mail_parameters, put_
 from mailcfg.exim.auth import PASSWORD_MECHANISMS, public_name, servers
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.expand import expand, truth
-from mailcfg.exim.lists import split_list
 from mailcfg.exim.match import ListError, in_list, match_list
 from mailcfg.exim.parse import Driver
 from mailcfg.exim.services import service_name
@@ -232,7 +231,7 @@ def _advertised(s: Session, option: str, stage: str = "helo") -> bool | None:
 
 def start_tls(s: Session) -> None:
     port = str(s.probe.port or 25)
-    on_connect = port in [p.strip() for p in split_list(s.config.option("tls_on_connect_ports"))]
+    on_connect = port in s.config.tls_on_connect_ports
     if on_connect:
         s.step("helo", "tls_on_connect_ports", "tls", f"port {port} speaks TLS from the start")
     elif not s.probe.tls:
