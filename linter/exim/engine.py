@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import replace
-from itertools import product
+from itertools import islice, product
 
 from mailcfg.exim.acl import DEFER, DISCARD, DROP, ERROR, FAIL, OK, TEMPORARY, reply_for, run_acl, with_code
 from mailcfg.exim.address import Split, argument, extract, mail_parameters, put_back_option, split
@@ -39,7 +39,8 @@ def decide(config: EximConfig, probe: Probe, world: World | None = None) -> Deci
     points = session.points
     if not first.undecided or not 0 < points <= MAX_BRANCHES:
         return first
-    for choices in product((False, True), repeat=points):
+    # the first run took every condition as not met (product's first combination): the others are tried
+    for choices in islice(product((False, True), repeat=points), 1, None):
         branch = Session(config, probe, world, choices=choices)
         other = _decide(branch)
         # a branch that meets undecided conditions of its own has not been tried both ways: no conclusion
