@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from itertools import pairwise
+
+from mailcfg import packaged
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def _environment():
     import jinja2
 
     # Config files, not HTML: no autoescaping; a missing value is an error, never an empty string.
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(resources.files("mailcfg.templates"))),
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(packaged.folder("mailcfg.templates"))),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                               trim_blocks=True, lstrip_blocks=True, autoescape=False)
 

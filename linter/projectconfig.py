@@ -20,10 +20,10 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from mailcfg import packaged
 from mailcfg.errors import MailcfgError
 from mailcfg.registry import declared, listing
 from mailcfg.selection import resolve, selected
@@ -34,7 +34,7 @@ ENTRY_KEYS = ("select", "extend-select", "ignore")
 
 @cache
 def schema() -> dict:
-    text = resources.files("mailcfg").joinpath("data", "mailcfg-config.schema.json").read_text(encoding="utf-8")
+    text = packaged.text("mailcfg", "data", "mailcfg-config.schema.json")
     return json.loads(text)
 
 

@@ -10,9 +10,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
 import mailcfg.rules
+from mailcfg import packaged
 from mailcfg.errors import MailcfgError
 from mailcfg.findings import Severity
 from mailcfg.rule import Rule
@@ -103,7 +103,7 @@ def listing() -> tuple[Listed, ...]:
     found: dict[str, Listed] = {}
     for info in pkgutil.iter_modules(mailcfg.rules.__path__):
         try:
-            text = resources.files("mailcfg.rules").joinpath(f"{info.name}.py").read_text(encoding="utf-8")
+            text = packaged.text("mailcfg.rules", f"{info.name}.py")
             declared = [_declared(_statement(text[m.start():]).value, info.name)
                         for m in _DECLARATION.finditer(text)]
         except (OSError, SyntaxError, ValueError, TypeError, KeyError, AttributeError):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
+from mailcfg import packaged
 from mailcfg.findings import Finding, Location, Severity
 from mailcfg.fix import Fix
 
@@ -46,4 +46,4 @@ class Rule:
 
     @property
     def doc(self) -> str:
-        return resources.files("mailcfg.rules").joinpath("docs", f"{self.id}.md").read_text(encoding="utf-8")
+        return packaged.text("mailcfg.rules", "docs", f"{self.id}.md")

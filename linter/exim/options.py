@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
+
+from mailcfg import packaged
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Known:
 
 
 def _data(name: str) -> str:
-    return resources.files("mailcfg.exim").joinpath("data", name).read_text(encoding="utf-8")
+    return packaged.text("mailcfg.exim", "data", name)
 
 
 @cache

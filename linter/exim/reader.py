@@ -12,8 +12,8 @@ import posixpath
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 
+from mailcfg import packaged
 from mailcfg.exim.lines import Origin, PhysicalLine
 
 SECTIONS = ("acls", "authenticators", "local_scans", "retrys", "rewrites", "routers", "transports")
@@ -73,7 +73,7 @@ class ReadConfig:
 
 @cache
 def builtin_macros() -> dict[str, str]:
-    text = resources.files("mailcfg.exim").joinpath("data", "builtin-macros.txt").read_text(encoding="utf-8")
+    text = packaged.text("mailcfg.exim", "data", "builtin-macros.txt")
     pairs = (line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
     return {name: value for name, value in pairs}
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
+from mailcfg import packaged
 from mailcfg.postfix.mastercf import MasterCf
 from mailcfg.postfix.version import Version, parse_version
 
@@ -26,7 +26,7 @@ class Restriction:
 
 
 def _rows(filename: str) -> list[list[str]]:
-    text = resources.files("mailcfg.postfix").joinpath("data", filename).read_text(encoding="utf-8")
+    text = packaged.text("mailcfg.postfix", "data", filename)
     return [line.split("\t") for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
