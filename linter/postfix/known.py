@@ -31,15 +31,15 @@ def _rows(filename: str) -> list[list[str]]:
 
 
 @cache
-def _parameters() -> tuple[dict[str, tuple[Version | None, Version | None]], tuple[str, ...]]:
-    names: dict[str, tuple[Version | None, Version | None]] = {}
+def _parameters() -> tuple[dict[str, str], tuple[str, ...]]:
+    """Each name with the release that removed it ("" while known), and the per-service suffixes."""
+    names: dict[str, str] = {}
     suffixes: list[str] = []
     for row in _rows("parameters.tsv"):
-        row += [""] * (3 - len(row))
         if row[0] == "*":
             suffixes.append(row[1])
         else:
-            names[row[0]] = (parse_version(row[1]), parse_version(row[2]))
+            names[row[0]] = row[2] if len(row) > 2 else ""
     return names, tuple(suffixes)
 
 
@@ -63,7 +63,7 @@ def has_service_suffix(name: str) -> bool:
 
 
 def parameter_removed(name: str) -> Version | None:
-    return _parameters()[0].get(name, (None, None))[1]
+    return parse_version(_parameters()[0].get(name))
 
 
 @cache

@@ -13,7 +13,7 @@ from mailcfg.postfix import collect
 from mailcfg.postfix.config import MAIN_CF, MASTER_CF, POSTFIX_DIR, PostfixConfig, load_postfix
 from mailcfg.postfix.dependence import dependencies
 from mailcfg.postfix.engine import decide_on, select_service
-from mailcfg.postfix.known import has_service_suffix, is_known, parameter_names
+from mailcfg.postfix.known import has_service_suffix, is_known
 from mailcfg.postfix.references import references
 from mailcfg.postfix.services import port as listening_port
 from mailcfg.postfix.services import views
@@ -88,7 +88,7 @@ SYSTEM = MailSystem(
         looked_for="main.cf, master.cf",
         single=_single,
         by_name=lambda name: name.startswith(("main.cf", "master.cf")),
-        knows=lambda name: name in parameter_names() or has_service_suffix(name),
+        knows=lambda name: is_known(name) or has_service_suffix(name),
         essential=(MAIN_CF, MASTER_CF),
         creatable=(MAIN_CF,),  # a fix may write main.cf where there is none; master.cf has the stock one
     ),
