@@ -25,6 +25,8 @@ STALE = "mailcfg-stale-baseline"
 
 @dataclass(frozen=True)
 class Entry:
+    """A finding accepted in the baseline file, known by its fingerprint."""
+
     fingerprint: str
     rule: str
     target: str
@@ -41,6 +43,8 @@ class Entry:
 
 @dataclass
 class Baseline:
+    """The baseline file's accepted findings."""
+
     path: str
     entries: dict[str, Entry]  # by fingerprint
 

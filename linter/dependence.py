@@ -14,6 +14,8 @@ MARK = "; not decided offline"
 
 @dataclass(frozen=True)
 class Dependency:
+    """A piece the snapshot lacks that a decision depends on."""
+
     what: str  # the restriction or ACL condition that consults the missing piece
     piece: str  # what the snapshot lacks, as the engine words it
     location: Location | None  # where the configuration names it

@@ -19,6 +19,8 @@ from mailcfg.source import read_text
 
 @dataclass(frozen=True)
 class Interface:
+    """One address of the host, with its prefix length."""
+
     address: str
     prefix: int
     name: str = ""
@@ -30,6 +32,8 @@ class Interface:
 
 @dataclass
 class Facts:
+    """What the snapshot says of the host itself (.mailcfg-host/facts.json)."""
+
     hostname: str | None = None
     interfaces: list[Interface] | None = None  # None: not collected
     versions: dict[str, str] = field(default_factory=dict)  # system -> version text
@@ -62,6 +66,8 @@ def read_facts(real: Path, shown: str) -> Facts:
 
 @dataclass
 class _Checker:
+    """Checks facts.json's values as it is read, naming the file in an error."""
+
     shown: str
     data: dict[str, Any]
 

@@ -27,6 +27,8 @@ class Location:
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem a rule found, where it is, and the fix it offers if any."""
+
     rule: str
     severity: Severity
     message: str

@@ -15,6 +15,8 @@ SAFE, UNSAFE = "safe", "unsafe"
 
 @dataclass(frozen=True)
 class Fix:
+    """What a rule offers to change for a finding: its edits and how safe they are."""
+
     rule: str
     safety: str  # SAFE or UNSAFE
     summary: str  # what it changes, one line

@@ -20,6 +20,8 @@ from mailcfg.systems import by_name, load_models
 
 @dataclass
 class TargetResult:
+    """What linting one target gave: its findings, or why it could not be checked."""
+
     target: str
     systems: list[str] = field(default_factory=list)
     status: str = "ok"  # ok, unreachable, error

@@ -30,6 +30,8 @@ from mailcfg.targets import Target
 
 @dataclass
 class Pipeline:
+    """A run's settings: the project file, the command line's overrides and the baseline."""
+
     config: ProjectConfig
     overrides: Overrides
     baseline: Baseline | None = None

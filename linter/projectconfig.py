@@ -67,12 +67,16 @@ class Settings:
 
 @dataclass
 class TargetSettings:
+    """Settings the project file gives the targets one pattern matches."""
+
     match: str
     settings: dict[str, Any]  # the entry's keys as written (kebab case)
 
 
 @dataclass
 class ProjectConfig:
+    """The project configuration file, as read."""
+
     path: Path | None = None  # the file read; None: no file (defaults)
     settings: Settings = field(default_factory=Settings)
     targets: list[TargetSettings] = field(default_factory=list)

@@ -15,6 +15,8 @@ TAGS = ("relay", "auth", "tls", "deliverability", "syntax", "deprecated")
 
 @dataclass
 class Rule:
+    """One check: its id, severity, tags, the system it reads and how it fixes."""
+
     id: str
     title: str
     severity: Severity

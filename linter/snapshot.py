@@ -46,6 +46,8 @@ class Refusal:
 
 @dataclass
 class Snapshot:
+    """A host's files as collected (or a local configuration directory) and its facts."""
+
     target: str  # as the user named it
     root: Path  # the directory that stands for the host's "/"
     mounts: list[Mount] = field(default_factory=list)  # not a snapshot: what stands for which host path

@@ -89,6 +89,8 @@ class Segment:
 
 @dataclass
 class LogicalLine:
+    """A line as the configuration's reader sees it: continuation lines joined."""
+
     text: str
     segments: list[Segment]
     comments_above: list[int] = field(default_factory=list)  # comment lines directly above

@@ -37,12 +37,16 @@ ID = re.compile(r"[^\s,]+")
 
 @dataclass(frozen=True)
 class Name:
+    """A rule id as written in a suppression comment."""
+
     text: str  # as written
     column: int  # from 1
 
 
 @dataclass(frozen=True)
 class Directive:
+    """One `# mailcfg:` comment."""
+
     file: str
     line: int  # of the comment
     names: tuple[Name, ...]  # empty: not a suppression the tool can read
@@ -55,6 +59,8 @@ class Directive:
 
 @dataclass
 class Outcome:
+    """The findings left after suppressions, and what is wrong with the suppressions."""
+
     kept: list[Finding]
     suppressed: int = 0
     problems: list[Finding] = field(default_factory=list)  # the findings about suppressions

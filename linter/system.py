@@ -116,6 +116,8 @@ class Layout:
 
 @dataclass(frozen=True)
 class MailSystem:
+    """One mail system's seam: how it is found, loaded, collected and decided, and how its fixes are applied."""
+
     name: str  # "postfix", "exim", "plesk": Rule.system of its rules
     title: str  # as people write it: "Postfix"
     detect: Callable[[Snapshot], bool]  # is its configuration in the snapshot

@@ -26,6 +26,8 @@ MAX_DIRECTORIES = 10000  # per level: `lint /` must not walk the whole filesyste
 
 @dataclass(frozen=True)
 class Target:
+    """One thing to check: a local path or a host, and how reports name it."""
+
     label: str  # how reports name it
     host: HostSpec | None = None
     path: str | None = None

@@ -49,6 +49,8 @@ class Step:
 
 @dataclass
 class Decision:
+    """What the server answers a transaction, and the steps that decided it."""
+
     action: str  # one of ACTIONS
     stage: str  # one of STAGES: where the answer was given
     reply: str | None  # the SMTP reply line, "250 2.1.5 Ok" on acceptance

@@ -28,6 +28,8 @@ class Tok(NamedTuple):
 
 @dataclass
 class Resolved:
+    """What trivial-rewrite makes of an address: its form, domain and address class."""
+
     recipient: str  # internal form after rewriting
     domain: str
     klass: str  # local, alias, virtual, relay, default

@@ -22,6 +22,8 @@ STOCK_SMTP = "smtp      inet  n       -       y       -       -       smtpd\n"
 
 @dataclass
 class PostfixConfig(Memo):
+    """One Postfix configuration: main.cf, master.cf, the release, and what is worked out of them."""
+
     snapshot: Snapshot
     main: MainCf
     master: MasterCf

@@ -22,6 +22,8 @@ BLANKS = " \t\r\n"
 
 @dataclass
 class Expansion:
+    """The value of an expansion and what it read on the way."""
+
     value: str
     references: set[str] = field(default_factory=set)  # every name looked up
     undefined: set[str] = field(default_factory=set)  # plain references to undefined names

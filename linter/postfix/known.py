@@ -16,6 +16,8 @@ from mailcfg.postfix.version import Version, parse_version
 
 @dataclass(frozen=True)
 class Restriction:
+    """An smtpd restriction as Postfix's releases know it."""
+
     name: str
     argument: str  # none, table, domain, policy, prefix, ...
     since: Version | None

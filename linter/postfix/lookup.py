@@ -27,6 +27,8 @@ class Undecided(Exception):
 
 @dataclass(frozen=True)
 class Hit:
+    """A table's answer to one query."""
+
     value: str
     table: str
     key: str  # the query that matched

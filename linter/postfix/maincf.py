@@ -20,6 +20,8 @@ class Problem:
 
 @dataclass
 class Parameter:
+    """One `name = value` of main.cf."""
+
     name: str
     value: str  # as written, trailing blanks trimmed, `$` not expanded
     line: LogicalLine
@@ -38,6 +40,8 @@ class Parameter:
 
 @dataclass
 class MainCf:
+    """main.cf, parsed."""
+
     source: SourceFile
     entries: list[Parameter] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)

@@ -45,6 +45,8 @@ class Override:
 
 @dataclass
 class Service:
+    """One master.cf entry, with its `-o` overrides."""
+
     name: str
     type: str
     private: str
@@ -108,6 +110,8 @@ class Service:
 
 @dataclass
 class MasterCf:
+    """master.cf, parsed."""
+
     source: SourceFile
     services: list[Service] = field(default_factory=list)  # every entry, in file order
     problems: list[Problem] = field(default_factory=list)

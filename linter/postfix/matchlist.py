@@ -22,6 +22,8 @@ from mailcfg.postfix.tokens import split_list
 
 @dataclass(frozen=True)
 class Match:
+    """Whether a list matched, the pattern that did, and where it is."""
+
     matched: bool
     pattern: str
     location: Location | None  # the parameter, or the table entry that matched

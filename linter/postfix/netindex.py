@@ -18,6 +18,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass
 class NetIndex:
+    """Networks by prefix length: the first that holds an address, found without trying each."""
+
     # (IP version, prefix length) -> network bits -> positions of the networks there, ascending
     _by_prefix: dict[tuple[int, int], dict[int, list[int]]] = field(default_factory=dict)
 

@@ -27,6 +27,8 @@ from mailcfg.transaction import Probe, literal_helo
 
 @dataclass(frozen=True)
 class Attempt:
+    """One probe of the open-relay search, and the recipient form it tries."""
+
     probe: Probe
     form: str  # the recipient address form, in words
 

@@ -37,6 +37,8 @@ SYSTEM_FILES = frozenset({"/etc/passwd", "/etc/hosts", "/etc/mailname", "/etc/al
 
 @dataclass
 class References:
+    """The files a configuration names: those the analysis reads and those holding secrets."""
+
     reads: set[str] = field(default_factory=set)  # host paths the analysis reads
     secrets: set[str] = field(default_factory=set)  # host paths named by a credential setting
 

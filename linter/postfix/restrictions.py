@@ -25,6 +25,8 @@ TAKES_ARGUMENT = ("table", "domain", "policy", "number")
 
 @dataclass(frozen=True)
 class Item:
+    """One item of a restriction list."""
+
     text: str  # as written
     kind: str  # restriction, class, table (implicit access check), unknown
     location: Location | None

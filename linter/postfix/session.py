@@ -40,6 +40,8 @@ class Crash(Exception):
 
 @dataclass
 class Defer:
+    """A deferral held back (defer_if_permit, defer_if_reject)."""
+
     code: int
     dsn: str
     text: str
@@ -47,6 +49,8 @@ class Defer:
 
 @dataclass
 class Session:
+    """One SMTP session as smtpd keeps it while the restriction lists run."""
+
     view: ParameterView
     probe: Probe
     authenticated: bool

@@ -33,6 +33,8 @@ TABLE_REF = re.compile(r"^([a-z][a-z0-9_]*):(.+)$", re.S)
 
 @dataclass(frozen=True)
 class TableRef:
+    """A lookup table as a setting names it: `type:name`."""
+
     type: str
     name: str
 
@@ -62,6 +64,8 @@ def refs_in(values: Iterable[str]) -> set[TableRef]:
 
 @dataclass
 class Entry:
+    """One entry of a lookup table."""
+
     key: str  # the lookup key, or the pattern for cidr/regexp/pcre
     value: str
     location: Location | None
@@ -72,6 +76,8 @@ class Entry:
 
 @dataclass
 class Table:
+    """A lookup table's entries, or why they are not known."""
+
     ref: TableRef
     entries: list[Entry] = field(default_factory=list)
     source: SourceFile | None = None

@@ -18,6 +18,8 @@ _RUNS = {separators: re.compile(f"[^{separators}]+") for separators in (LIST_SEP
 
 @dataclass(frozen=True)
 class Token:
+    """One item of a split value, with where it starts."""
+
     text: str
     start: int  # offset in the string that was split
     unbalanced: str | None = None  # "{" when a group is never closed, "}" for a stray close
