@@ -26,6 +26,8 @@ R = TypeVar("R")
 
 @dataclass
 class Outcome(Generic[R]):
+    """What a command gave for one target, or why it could not."""
+
     target: str
     value: R | None = None
     status: str = "ok"  # ok, unreachable, error

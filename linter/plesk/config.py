@@ -25,6 +25,8 @@ _FAILED = re.compile(r"ERROR [0-9]+|ERROR:|.*command not found")
 
 @dataclass
 class PleskConfig:
+    """What Plesk says of its mail server: settings, whitelist, the MTA it runs."""
+
     snapshot: Snapshot
     settings: MailSettings | None  # None: not collected (`plesk db` failed, or a copy without it)
     whitelist: list[Entry] | None  # None: not collected

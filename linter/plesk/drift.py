@@ -30,6 +30,8 @@ RELAY_LISTS = ("smtpd_relay_restrictions", "smtpd_recipient_restrictions")
 
 @dataclass(frozen=True)
 class Drift:
+    """A setting on which Plesk's panel and the Postfix configuration disagree."""
+
     plesk: str  # what Plesk's settings say, with where
     postfix: str  # what the Postfix configuration does, with where
     location: Location  # the Postfix side where it is set, else Plesk's

@@ -11,6 +11,8 @@ from mailcfg.source import SourceFile
 
 @dataclass(frozen=True)
 class Row:
+    """One row of a `plesk db` table, and where it is in the collected output."""
+
     cells: tuple[str, ...]
     location: Location  # the row's first cell
 

@@ -24,6 +24,8 @@ MODES = ("open", "closed", "auth")
 
 @dataclass
 class MailSettings:
+    """Plesk's mail settings (the misc table's mail parameters), by name."""
+
     rows: dict[str, Row]  # param -> its row (the last one, as a key/value table holds one)
 
     def value(self, param: str) -> str | None:

@@ -15,6 +15,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True)
 class Entry:
+    """One network of Plesk's relay whitelist."""
+
     text: str  # as Plesk shows it: address/prefix
     network: Network
     location: Location

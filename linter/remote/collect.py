@@ -176,6 +176,8 @@ HEADER = b"=== MAILCFG 1\n"
 
 @dataclass
 class Collected:
+    """What a fetch brought back from a host: files, command outputs, and what failed."""
+
     files: dict[str, bytes] = field(default_factory=dict)  # absolute host path -> content
     commands: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # name -> (exit code, output)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (host path, reason)

@@ -53,6 +53,8 @@ GROUP_KEYS = ("hosts", "children", "vars")
 
 @dataclass
 class Group:
+    """One group of the inventory, with its hosts and its place among the groups."""
+
     name: str
     line: int | None = None
     hosts: list[str] = field(default_factory=list)  # hosts listed directly in this group
@@ -63,6 +65,8 @@ class Group:
 
 @dataclass
 class Inventory:
+    """An Ansible-style inventory, read: its groups, hosts and their variables."""
+
     path: Path
     groups: dict[str, Group]
     hosts: dict[str, HostSpec]  # in inventory order

@@ -42,6 +42,8 @@ RECORDABLE = re.compile(r"[A-Za-z0-9_.:-]+|\[[A-Za-z0-9_.:-]+\]:[0-9]+")
 
 @dataclass(frozen=True)
 class Entry:
+    """One line of a known_hosts file."""
+
     where: str  # file:line, for messages
     marker: str | None  # None, "@revoked" or "@cert-authority"
     patterns: tuple[str, ...]

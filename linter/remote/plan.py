@@ -23,6 +23,8 @@ from mailcfg.systems import mail_systems
 
 @dataclass
 class Plan:
+    """The files a fetch asks for next, and those it must never collect."""
+
     wanted: list[str] = field(default_factory=list)  # files the analysis reads: absence is reported
     optional: list[str] = field(default_factory=list)  # files the loaders look for: absence is normal
     secrets: set[str] = field(default_factory=set)  # named by credential settings: never collected

@@ -21,6 +21,8 @@ PLACEHOLDER = "mailcfg-redacted"
 
 @dataclass(frozen=True)
 class Redaction:
+    """One secret replaced in what was collected: where, and which setting held it."""
+
     path: str  # host path, or `.mailcfg-host/cmd/<name>.txt` for a command's output
     line: int  # physical line, from 1
     setting: str

@@ -33,6 +33,8 @@ class HostKeyError(SshError):
 
 @dataclass(frozen=True)
 class SshTarget:
+    """Where to connect: host, port and user."""
+
     host: str
     port: int = 22
     user: str | None = None
@@ -50,6 +52,8 @@ class SshTarget:
 
 @dataclass(frozen=True)
 class SshOptions:
+    """How to connect and check a host: known hosts, keys, time limits, sudo."""
+
     known_hosts: Path | None = None  # checked besides ~/.ssh/known_hosts
     accept_new: bool = False
     identity: Path | None = None
