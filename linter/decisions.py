@@ -19,6 +19,8 @@ from mailcfg.transaction import Decision, Probe, probe_json
 
 @dataclass
 class Explained:
+    """The decision for one probe on one target, with what it assumed."""
+
     target: str
     probe: Probe
     decision: Decision
@@ -33,6 +35,8 @@ class Explained:
 
 @dataclass
 class Checked:
+    """One policy probe: what was expected and what the engine decided."""
+
     expectation: Expectation
     decision: Decision | None = None  # None when the probe is not valid
     depends_on: list[Dependency] = field(default_factory=list)
@@ -80,6 +84,8 @@ class Checked:
 
 @dataclass
 class TestRun:
+    """A policy checked against one target."""
+
     target: str
     results: list[Checked]
     assumptions: list[str] = field(default_factory=list)

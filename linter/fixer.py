@@ -36,6 +36,8 @@ MAX_ROUNDS = 50
 
 @dataclass
 class FixRun:
+    """The fixes of one target: the lint before and after, and the changed files."""
+
     target: str
     root: Path  # where the target's files are: --write writes here, patch -p1 applies here
     before: TargetResult  # the lint before any fix

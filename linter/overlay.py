@@ -22,6 +22,8 @@ State = dict[str, Path | None]  # host path -> its edited text, or None: removed
 
 @dataclass(frozen=True)
 class FileChange:
+    """One file's text before and after the fixes."""
+
     path: str  # relative to the target's root
     before: str
     after: str
@@ -29,6 +31,8 @@ class FileChange:
 
 @dataclass
 class Overlay:
+    """A snapshot seen with edited files in place of some of its own."""
+
     base: Snapshot
     directory: Path  # private, temporary: the edited texts
     files: State = field(default_factory=dict)

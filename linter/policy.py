@@ -32,6 +32,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 @dataclass(frozen=True)
 class Expectation:
+    """One probe of a policy file and the decision it expects."""
+
     name: str
     probe: Probe | None  # None when the probe is not valid
     expect: str

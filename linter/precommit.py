@@ -24,6 +24,8 @@ SNAPSHOT, ETC = "snapshot", "etc"
 
 @dataclasses.dataclass(frozen=True)
 class Unit:
+    """A directory the hook lints, and the changed files in it."""
+
     target: str  # the directory to lint, as the changed files' paths spell it
     files: frozenset[Path]  # the changed files in it, resolved
 

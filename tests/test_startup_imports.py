@@ -88,3 +88,26 @@ def test_one_postfix_target_loads_neither_exim_plesk_nor_the_workers():
                                                                 "plesk_undecided", "plesk_whitelist"))) == []
     assert _loaded(modules, ("multiprocessing", "concurrent", "mailcfg.remote.inventory", "mailcfg.reporters.junit",
                              "mailcfg.exim.engine", "mailcfg.plesk.config")) == []  # one target, text: no workers
+
+
+def test_every_dataclass_has_a_docstring_of_its_own():
+    """Without one, @dataclass makes one from inspect.signature as each class is created: a cost at every
+    start, for each of the many small classes a command imports."""
+    import dataclasses
+    import importlib
+    import pkgutil
+
+    import mailcfg
+    import mailcfg.rules
+
+    generated = []
+    for package in (mailcfg, mailcfg.rules):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if info.name.endswith(".__main__"):  # runs the command line
+                continue
+            module = importlib.import_module(info.name)
+            for value in list(vars(module).values()):
+                if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == info.name \
+                        and (value.__doc__ or "").startswith(value.__name__ + "("):
+                    generated.append(f"{info.name}.{value.__qualname__}")
+    assert not generated, generated

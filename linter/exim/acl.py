@@ -38,6 +38,8 @@ _LIVE = {"dnslists", "ratelimit", "spf", "spf_guess", "dkim_signers", "dkim_stat
 
 @dataclass
 class AclResult:
+    """How an ACL ended: its return code, message and the statement that ended it."""
+
     rc: str  # OK (accept), FAIL (deny), DEFER, ERROR, DISCARD or DROP
     message: str | None = None  # the user message, when one applies
     statement: Statement | None = None  # the statement that ended the ACL; None at the implicit deny

@@ -29,6 +29,8 @@ _REVERSED = re.compile(r"\b(eqi?)\s*\{([^{}$]*)\}\s*\{\s*\$\{?(\w+)\}?\s*\}")
 
 @dataclass
 class Chosen:
+    """Values an outsider may choose, named by the ACLs: senders, HELO names, local parts."""
+
     senders: list[str] = field(default_factory=list)
     helos: list[str] = field(default_factory=list)
     local_parts: list[str] = field(default_factory=list)

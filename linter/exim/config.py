@@ -36,6 +36,8 @@ CONFIG_FILE = ".mailcfg-host/cmd/exim-bP-config_file.txt"  # output of `exim -bP
 
 @dataclass
 class EximConfig(Memo):
+    """One Exim configuration, parsed, and what is worked out of it."""
+
     snapshot: Snapshot
     parsed: Parsed
     path: str  # host path of the file Exim reads (for Debian: the generated file)

@@ -228,6 +228,8 @@ class _SyntaxError(Exception):
 
 @dataclass
 class _Word:
+    """One word of a sourced shell file, as dash would split it."""
+
     text: str
     line: int
     assignment: str | None = None  # the name, for NAME=value

@@ -32,6 +32,8 @@ def exim_fix(config: EximConfig, rule: str, safety: str, summary: str, edits: tu
 
 @dataclass(frozen=True)
 class Span:
+    """Physical lines of a file that one edit replaces."""
+
     file: str
     first: int
     last: int

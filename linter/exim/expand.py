@@ -30,6 +30,8 @@ class ForcedFail(Exception):
 
 @dataclass
 class Context:
+    """What an expansion can know: variables, and how to look at the host's files."""
+
     variables: dict[str, str] = field(default_factory=dict)  # what is known; a missing name is undecidable
     exists: Callable[[str], bool | None] = lambda _path: None  # a file on the host; None: not known
     read_lines: Callable[[str], list[str] | None] = lambda _path: None  # a host file's lines; None: not known
@@ -45,6 +47,8 @@ class Context:
 
 @dataclass(frozen=True)
 class Expanded:
+    """The result of an expansion, or why there is none."""
+
     value: str | None  # None: undecidable, or an error
     why: str = ""
     forced_fail: bool = False

@@ -15,6 +15,8 @@ from mailcfg.findings import Location
 
 @dataclass(frozen=True)
 class Origin:
+    """A file and line of the configuration."""
+
     file: str  # snapshot-relative path, as findings report it
     line: int  # from 1
 
@@ -28,5 +30,7 @@ class Origin:
 
 @dataclass(frozen=True)
 class PhysicalLine:
+    """One line of a configuration file as written."""
+
     text: str  # without its line ending
     origin: Origin

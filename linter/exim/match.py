@@ -21,6 +21,8 @@ from mailcfg.exim.parse import NamedList
 
 @dataclass
 class Host:
+    """The client as a host list sees it: its address and verified name."""
+
     address: str
     name: str | None = None  # the verified reverse-DNS name; None: there is none
 

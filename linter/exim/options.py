@@ -13,6 +13,8 @@ from mailcfg import packaged
 
 @dataclass(frozen=True)
 class MainOption:
+    """One main option of Exim 4.96, with its built-in value."""
+
     name: str
     boolean: bool
     default: str  # "true"/"false" for booleans
@@ -20,6 +22,8 @@ class MainOption:
 
 @dataclass
 class Known:
+    """The options Exim 4.96 knows: main ones, and each driver's."""
+
     main: dict[str, MainOption] = field(default_factory=dict)
     drivers: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)  # (kind, driver) -> options
 

@@ -41,6 +41,8 @@ class Setting:
 
 @dataclass
 class NamedList:
+    """A `domainlist`, `hostlist`, `addresslist` or `localpartlist`."""
+
     kind: str  # domain, host, address, localpart
     name: str
     value: str
@@ -70,6 +72,8 @@ class AclItem:
 
 @dataclass
 class Statement:
+    """One ACL statement: its verb and its conditions and modifiers."""
+
     verb: str
     origin: Origin
     items: list[AclItem] = field(default_factory=list)
@@ -84,6 +88,8 @@ class Statement:
 
 @dataclass
 class Acl:
+    """One ACL of the `begin acl` section."""
+
     name: str
     origin: Origin
     statements: list[Statement] = field(default_factory=list)
@@ -91,6 +97,8 @@ class Acl:
 
 @dataclass
 class Driver:
+    """One router, transport or authenticator, with its options."""
+
     kind: str  # router, transport, authenticator
     name: str
     origin: Origin
@@ -108,6 +116,8 @@ class Driver:
 
 @dataclass
 class Parsed:
+    """The configuration parsed: main options, named lists, ACLs and drivers."""
+
     read: ReadConfig
     main: dict[str, Setting] = field(default_factory=dict)
     lists: dict[tuple[str, str], NamedList] = field(default_factory=dict)  # (kind, name)

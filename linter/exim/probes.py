@@ -26,6 +26,8 @@ LITERAL = "[192.0.2.254]"  # another host's address literal (documentation range
 
 @dataclass
 class Trial:
+    """One attempt of the open-relay search, its decision and the trick it uses."""
+
     probe: Probe
     decision: Decision
     form: str = "a plain foreign address"  # the trick the attempt uses

@@ -48,6 +48,8 @@ class ConfigError(Exception):
 
 @dataclass
 class Macro:
+    """A macro definition, with where it is redefined."""
+
     name: str
     value: str
     origin: Origin | None  # None: built into Exim
@@ -56,6 +58,8 @@ class Macro:
 
 @dataclass(frozen=True)
 class LogicalLine:
+    """A line as Exim reads it: macros substituted, continuations joined."""
+
     text: str  # macros substituted, continuations joined, leading and trailing blanks removed
     origin: Origin  # the first physical line
     section: str  # "main" or one of SECTIONS
@@ -64,6 +68,8 @@ class LogicalLine:
 
 @dataclass
 class ReadConfig:
+    """The configuration's logical lines, macros and sections, as Exim's reader leaves them."""
+
     lines: list[LogicalLine] = field(default_factory=list)  # without macro definitions and `begin` lines
     macros: dict[str, Macro] = field(default_factory=dict)  # user macros in definition order
     sections: dict[str, Origin] = field(default_factory=dict)  # section -> its `begin` line

@@ -37,6 +37,8 @@ WIDE_PATH = re.compile(r"/[^\s:;{}$\"'\\]+")
 
 @dataclass
 class References:
+    """The files an Exim configuration names: those read, looked for, and holding secrets."""
+
     reads: set[str] = field(default_factory=set)  # host paths the analysis reads
     optional: set[str] = field(default_factory=set)  # configuration files the loader looks for
     loads: set[str] = field(default_factory=set)  # configuration files the loader looks for (includes)

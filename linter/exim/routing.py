@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Verdict:
+    """What routing (or verifying) an address gave."""
+
     rc: str  # ok, fail, defer, undecided; decline (the next router is tried, the message stays)
     note: str
     message: str | None = None  # the user message a failure carries

@@ -48,6 +48,8 @@ class _Start:
 
 @dataclass
 class Session:
+    """One SMTP session as the ACLs see it, with its trace and its branch points."""
+
     config: EximConfig
     probe: Probe
     world: World = field(default_factory=World)

@@ -12,6 +12,8 @@ from mailcfg.registry import rule_by_id
 
 @dataclass(frozen=True)
 class RuleCount:
+    """How often a rule found something, and how many of those a safe fix mends."""
+
     rule: str
     count: int
     fixable: int  # of them with a safe fix
