@@ -23,7 +23,7 @@ from mailcfg.postfix.evaluate import generic
 from mailcfg.postfix.lookup import Undecided
 from mailcfg.postfix.mastercf import Service
 from mailcfg.postfix.matchlist import match_hosts
-from mailcfg.postfix.restrictions import IMPLICIT_ACCESS, parse
+from mailcfg.postfix.restrictions import IMPLICIT_ACCESS, Item, parse
 from mailcfg.postfix.services import port as listening_port
 from mailcfg.postfix.services import views
 from mailcfg.postfix.session import (
@@ -358,8 +358,20 @@ def _run_stage(s: Session, stage: str, param: str, reply_name: str, reply_class:
     return s.reply if status == REJECT else None
 
 
+def _list_of(view: ParameterView, param: str) -> tuple[list[Item], Location | None, bool]:
+    """A restriction list's items, where it is set, and whether they are Postfix's built-in value: kept
+    per view in one place, as every decision runs two to five lists."""
+    lists = view.memo.get("run lists")
+    if lists is None:
+        lists = view.memo["run lists"] = {}
+    found = lists.get(param)
+    if found is None:
+        found = lists[param] = (parse(view, param), view.location(param), view.origin(param) is None)
+    return found
+
+
 def _run_list(s: Session, param: str, reply_name: str, reply_class: str) -> str:
-    items, location = parse(s.view, param), s.view.location(param)
+    items, location, built_in = _list_of(s.view, param)
     if not items:
         s.step(param, "empty", "nothing to check", location)
         return DUNNO
@@ -368,16 +380,18 @@ def _run_list(s: Session, param: str, reply_name: str, reply_class: str) -> str:
         status = generic(s, items, reply_name, reply_class, IMPLICIT_ACCESS[param])
     except ServerError as exc:
         status = exc.status
-    if s.view.origin(param) is None:  # the items come from Postfix's built-in value of the list
+    if built_in:
         for step in s.trace[first:]:
             if step.location is None and not step.default_of:
                 step.default_of = param
-    s.step(
+    # appended directly, not through Session.step: every list run ends with this step
+    s.trace.append(Step(
+        s.stage,
         param,
         action_of(s.reply or "") if status == REJECT else status if status != DUNNO else "no decision",
         "end of list" if status == DUNNO else "",
         location,
-    )
+    ))
     return status
 
 
