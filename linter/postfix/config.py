@@ -68,9 +68,10 @@ class PostfixConfig(Memo):
                      if port_of(self, service) == port), None)
 
     def table(self, ref: TableRef) -> Table:
-        if ref not in self._tables:
-            self._tables[ref] = load_table(ref, self.snapshot.resolve, self.snapshot.display)
-        return self._tables[ref]
+        table = self._tables.get(ref)
+        if table is None:
+            table = self._tables[ref] = load_table(ref, self.snapshot.resolve, self.snapshot.display)
+        return table
 
 
 def load_postfix(snapshot: Snapshot) -> PostfixConfig:

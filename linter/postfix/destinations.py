@@ -9,9 +9,10 @@ import re
 
 from mailcfg.findings import Location
 from mailcfg.postfix.address import Resolved, is_local, myorigin, resolve
+from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.lookup import Hit, Undecided, find_first
 from mailcfg.postfix.session import DUNNO, RECIPIENT, ServerError, Session, reject
-from mailcfg.postfix.tables import parse_ref
+from mailcfg.postfix.tables import TableRef, parse_ref
 
 
 def resolve_for(s: Session, address: str | None = None) -> Resolved:
@@ -58,8 +59,9 @@ def rcpt_maps(s: Session, what: str) -> str:
     r = resolve_for(s)
     rcpt = s.recipient or ""
     try:
+        keys = address_keys(view, r)  # the same for every table asked
         for param in ("recipient_canonical_maps", "canonical_maps", "virtual_alias_maps"):
-            hit = address_hit(s, param, r)
+            hit = address_hit(s, param, r, keys)
             if hit is not None:
                 s.step(what, "no match", f"<{r.recipient}> is listed in {param}", hit.location or view.location(param))
                 return DUNNO
@@ -102,7 +104,7 @@ def rcpt_maps(s: Session, what: str) -> str:
             "mailer-daemon",
         ):
             return DUNNO
-        hit = address_hit(s, param, r)
+        hit = address_hit(s, param, r, keys)
         if hit is not None:
             s.step(what, "no match", f"<{r.recipient}> is listed in {param}", hit.location or view.location(param))
             return DUNNO
@@ -145,28 +147,41 @@ def unknown_table(s: Session, name: str) -> str:
     return f" in {name}" if s.view.yes("show_user_unknown_table_name") else ""
 
 
-def address_hit(s: Session, param: str, r: Resolved) -> Hit | None:
-    """mail_addr_find() with the default strategy: user@domain, user (local domains), @domain."""
-    view = s.view
+def address_keys(view: ParameterView, r: Resolved) -> list[tuple[str, bool]]:
+    """mail_addr_find()'s keys with the default strategy: user@domain, user (local domains), @domain."""
     at = r.recipient.rfind("@")
     local, domain = r.recipient[:at], r.recipient[at + 1 :]
     keys = [(r.recipient, False)]
     if domain.lower() == myorigin(view).lower() or is_local(view, domain)[0]:
         keys.append((local, True))
     keys.append(("@" + domain, True))
-    for word in view.items(param):
-        ref = parse_ref(word)
-        if ref is None:
-            continue
+    return keys
+
+
+def address_hit(s: Session, param: str, r: Resolved, keys: list[tuple[str, bool]]) -> Hit | None:
+    """mail_addr_find(): the first table of `param` that has one of `keys` (address_keys)."""
+    for ref, aliases in _maps(s.view, param):
         if ref.text in ("unix:passwd.byname", "proxy:unix:passwd.byname"):
+            local = r.recipient[: r.recipient.rfind("@")]
             if r.klass != "local" or passwd_has(s, local):
                 return Hit(local, ref.text, local, None) if r.klass == "local" else None
             continue
-        aliases = word in view.items("alias_maps")  # postalias files: `name: value`
-        hit = find_first(view.config.table(ref), keys, aliases)
+        hit = find_first(s.view.config.table(ref), keys, aliases)
         if hit is not None:
             return hit
     return None
+
+
+def _maps(view: ParameterView, param: str) -> list[tuple[TableRef, bool]]:
+    """The tables `param` names, each with whether it is in alias_maps (a postalias file: `name: value`);
+    kept per view, as every recipient asks three to five of these parameters, most of them empty."""
+    maps = view.memo.setdefault("address maps", {})
+    found = maps.get(param)
+    if found is None:
+        aliases = view.items("alias_maps")
+        found = maps[param] = [(ref, word in aliases) for word in view.items(param)
+                               if (ref := parse_ref(word)) is not None]
+    return found
 
 
 def same_address(addr: str, addresses: list[str]) -> bool:

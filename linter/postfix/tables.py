@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from mailcfg.findings import Location
 from mailcfg.postfix.maincf import Problem
@@ -31,9 +32,9 @@ MAP_TYPES = KEYED_FILE_TYPES | PATTERN_FILE_TYPES | OPAQUE_TYPES | WRAPPER_TYPES
 TABLE_REF = re.compile(r"^([a-z][a-z0-9_]*):(.+)$", re.S)
 
 
-@dataclass(frozen=True)
-class TableRef:
-    """A lookup table as a setting names it: `type:name`."""
+class TableRef(NamedTuple):
+    """A lookup table as a setting names it: `type:name`. A named tuple, not a frozen dataclass: it keys the
+    configuration's loaded tables, and a tuple's hash and equality cost no Python call."""
 
     type: str
     name: str
