@@ -80,9 +80,13 @@ def _select_service(config: PostfixConfig, service: str | None, port: int | None
 
 
 def decide(config: PostfixConfig, probe: Probe) -> Decision:
-    service = select_service(config, probe.service, probe.port)
-    return decide_on(config.remember(("view", service.key), lambda: next(v for s, v in views(config) if s is service)),
-                     probe)
+    # the view a probe's service and port lead to, kept under one key: every decision asks
+    view = config.memo.get(("view for", probe.service, probe.port))
+    if view is None:
+        service = select_service(config, probe.service, probe.port)
+        view = config.memo[("view for", probe.service, probe.port)] = next(v for s, v in views(config)
+                                                                           if s is service)
+    return decide_on(view, probe)
 
 
 def decide_on(view: ParameterView, probe: Probe) -> Decision:
@@ -91,10 +95,14 @@ def decide_on(view: ParameterView, probe: Probe) -> Decision:
     Decided once per view and probe: several rules ask the same questions (a decision is never changed
     after it is made)."""
     cache = view.memo.setdefault("decisions", {})
-    decision = cache.get(probe)
+    key = _all(probe)  # a tuple: Probe's own hash is a Python call
+    decision = cache.get(key)
     if decision is None:
-        decision = cache[probe] = _decided(view, probe)
+        decision = cache[key] = _decided(view, probe)
     return decision
+
+
+_all = attrgetter(*(f.name for f in fields(Probe)))
 
 
 # A probe's fields but its HELO name: a decision that never read the name holds for every other name.
