@@ -482,12 +482,13 @@ def relay_gate_list(view: ParameterView) -> str:
     return "smtpd_relay_restrictions"
 
 
-def _rcpt_lists(s: Session) -> list[str]:
+def _rcpt_lists(s: Session) -> tuple[str, ...]:
     view = s.view
-    version = view.config.version
-    if version < (2, 10):
-        return ["smtpd_recipient_restrictions"]
-    if _relay_list_emulated(view):
+    found = view.memo.get("rcpt lists")
+    if found is None:  # kept per view: every decision asks
+        found = view.memo["rcpt lists"] = _rcpt_order(view)
+    lists, emulated = found
+    if emulated:
         s.step(
             "smtpd_relay_restrictions",
             "compatibility",
@@ -495,7 +496,16 @@ def _rcpt_lists(s: Session) -> list[str]:
             f"({FAKE_RELAY}) only to log a warning, so no relay list is enforced",
             view.location("compatibility_level"),
         )
-        return ["smtpd_recipient_restrictions"]
+    return lists
+
+
+def _rcpt_order(view: ParameterView) -> tuple[tuple[str, ...], bool]:
+    """The relay and recipient lists in the order smtpd runs them, and whether the relay list is only emulated."""
+    version = view.config.version
+    if version < (2, 10):
+        return ("smtpd_recipient_restrictions",), False
+    if _relay_list_emulated(view):
+        return ("smtpd_recipient_restrictions",), True
     relay_first = version < (3, 3) or (version >= (3, 6) and view.yes("smtpd_relay_before_recipient_restrictions"))
-    lists = ["smtpd_relay_restrictions", "smtpd_recipient_restrictions"]
-    return lists if relay_first else lists[::-1]
+    lists = ("smtpd_relay_restrictions", "smtpd_recipient_restrictions")
+    return (lists if relay_first else lists[::-1]), False

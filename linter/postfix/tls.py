@@ -10,7 +10,15 @@ CERT_PARAMETERS = ("smtpd_tls_cert_file", "smtpd_tls_eccert_file", "smtpd_tls_dc
 
 
 def tls_mode(view: ParameterView) -> str:
-    """wrapper, encrypt, may or none, as smtpd decides it (the level wins over legacy use/enforce)."""
+    """wrapper, encrypt, may or none, as smtpd decides it (the level wins over legacy use/enforce).
+    Kept per view: every decision asks."""
+    mode = view.memo.get("tls mode")
+    if mode is None:
+        mode = view.memo["tls mode"] = _tls_mode(view)
+    return mode
+
+
+def _tls_mode(view: ParameterView) -> str:
     if view.yes("smtpd_tls_wrappermode"):
         return "wrapper"
     level = view.get("smtpd_tls_security_level").strip().lower()
