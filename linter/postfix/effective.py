@@ -37,12 +37,13 @@ class ParameterView:
 
     def origin(self, name: str) -> Override | Parameter | None:
         """Where the value comes from: a `-o`, a main.cf line, or None for the built-in default."""
-        try:
-            return self._origins[name]
-        except KeyError:  # the first time: asked for again and again by every decision
+        # `self` for not yet known (None is an answer); not try/except KeyError, whose raising on the first
+        # ask for each name of each view cost more than it saved on the asks after
+        found = self._origins.get(name, self)
+        if found is self:  # the first time: asked for again and again by every decision
             override = self.service.override(name) if self.service is not None else None
             found = self._origins[name] = override if override is not None else self.config.main.get(name)
-            return found
+        return found
 
     def location(self, name: str) -> Location | None:
         origin = self.origin(name)
