@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,10 +142,13 @@ def _cidr(table: Table, key: str) -> tuple[Entry | None, str]:
     def holds(net: Network | None) -> bool:
         return net is not None and net.version == addr.version and addr in net
 
-    # first match in file order: the entries holding the address, and the `!` ones that do not
-    outside = (p for p in body.negated if not holds(body.patterns[p]))
+    # first match in file order: the entries holding the address, and the `!` ones that do not (merged only
+    # where there are any: most tables have none, and a merge generator costs more than the lookup)
+    positions: Iterable[int] = body.networks.holding(addr)
+    if body.negated:
+        positions = heapq.merge(positions, (p for p in body.negated if not holds(body.patterns[p])))
     seen: dict[int, bool] = {}
-    for position in heapq.merge(body.networks.holding(addr), outside):
+    for position in positions:
         if body.live(position, holds, seen):
             entry = body.entries[position]
             return entry, entry.value
