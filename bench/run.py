@@ -151,7 +151,7 @@ def throughput(count: int) -> list[Row]:
 
 def _engine_inputs(root: Path, configs: int) -> dict[str, Path]:
     """The generators' configurations and probes, written for bench/engine_once.py."""
-    import pickle
+    from dataclasses import asdict
 
     from exim_generator import generate_batch as exim_batch
     from exim_generator import write_snapshot
@@ -162,10 +162,10 @@ def _engine_inputs(root: Path, configs: int) -> dict[str, Path]:
         path.mkdir()
     for i, g in enumerate(generate_batch(root / "generated", 18, configs)):
         shutil.copytree(g.root, made["Postfix"] / str(i) / "snapshot", symlinks=True)
-        (made["Postfix"] / str(i) / "probes.pickle").write_bytes(pickle.dumps(g.probes))
+        (made["Postfix"] / str(i) / "probes.json").write_text(json.dumps([asdict(p) for p in g.probes]))
     for i, g in enumerate(exim_batch(18, configs)):
         write_snapshot(g, made["Exim"] / str(i) / "snapshot")
-        (made["Exim"] / str(i) / "probes.pickle").write_bytes(pickle.dumps(g.probes))
+        (made["Exim"] / str(i) / "probes.json").write_text(json.dumps([asdict(p) for p in g.probes]))
     for name, path in made.items():
         (path / "system").write_text(name.lower())
     return made
