@@ -19,7 +19,9 @@ from postfix_generator import generate_batch
 
 RECIPIENTS = ("x@foreign.example", "postmaster@mx.example.com", "user%foreign.example@[127.0.0.1]",
               "foreign.example!user@mx.example.com", '"user@foreign.example"@localhost', "box@vmail.example",
-              "user@[192.0.2.44]", "user@192.0.2.44", "root", "", "x@foreign.example.", "user@localhost")
+              "user@[192.0.2.44]", "user@192.0.2.44", "root", "", "x@foreign.example.", "user@localhost",
+              # plain addresses of domains resolved above: their domain's answers are shared
+              "other.box@vmail.example", "y@foreign.example", "admin@192.0.2.44", "a+b@mx.example.com")
 
 
 def _read_while_resolving(monkeypatch, configs) -> set[str]:

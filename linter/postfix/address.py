@@ -239,16 +239,40 @@ REWRITE_PARAMS = ("swap_bangpath", "allow_percent_hack", "append_at_myorigin", "
                   "relay_domains", "parent_domain_matches_subdomains")
 
 
+@dataclass
+class _Resolutions:
+    """trivial-rewrite's answers for one set of REWRITE_PARAMS values: by address, and for plain addresses
+    (`_PLAIN`) by domain, as a plain address resolves the way every other plain address of its domain does."""
+
+    addresses: dict[str, Resolved] = field(default_factory=dict)
+    plain_domains: dict[str, Resolved] = field(default_factory=dict)
+
+
 def resolve(view: ParameterView, address: str) -> Resolved:
     """Resolve `address` as trivial-rewrite does for smtpd (remembered for every view with the same settings)."""
-    cache = view.memo.get("resolve")
-    if cache is None:
+    known = view.memo.get("resolve")
+    if known is None:
         settings = tuple((view.get(name), view.location(name)) for name in REWRITE_PARAMS)
-        cache = view.memo["resolve"] = view.config.remember(("resolve", settings), dict)
-    found = cache.get(address)
+        known = view.memo["resolve"] = view.config.remember(("resolve", settings), _Resolutions)
+    found = known.addresses.get(address)
     if found is None:
-        found = cache[address] = _resolve(view, address)
+        found = known.addresses[address] = (_resolve_plain(view, address, known.plain_domains)
+                                            if _PLAIN.fullmatch(address) else _resolve(view, address))
     return found
+
+
+def _resolve_plain(view: ParameterView, address: str, by_domain: dict[str, Resolved]) -> Resolved:
+    """A plain address's resolution: its domain's (a dot-atom local part routes nowhere and is left as it
+    is), with the address in it. Worked out in full where a numeric domain turns into a literal: the note
+    saying so names the address."""
+    domain = address[address.rfind("@") + 1:]
+    other = by_domain.get(domain)
+    if other is None:
+        other = by_domain[domain] = _resolve(view, address)
+        return other
+    if other.notes:
+        return _resolve(view, address)
+    return Resolved(address, other.domain, other.klass, other.routed, other.error, other.reason, other.location)
 
 
 def _plain_rewritten(view: ParameterView, address: str) -> tuple[str, bool, tuple[str, Location | None] | None]:
