@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 from collections.abc import Iterator
+from functools import partial
 
 from mailcfg.edits import Edit, render
 from mailcfg.exim.acl import missing_acl
@@ -363,10 +364,10 @@ def fix_no_rcpt_acl(config: EximConfig, finding: Finding) -> Fix | None:
     if rcpt or acl_section is None or gate is None or "acl_check_rcpt" in names:
         return None
     option = set_main_option(config, "acl_smtp_rcpt", "acl_check_rcpt")
-    text = render("exim/rcpt_acl.j2", name="acl_check_rcpt", domains=gate,
-                  relay_hosts=relay_hosts_list(config) is not None)
     if option is None:
         return None
+    text = partial(render, "exim/rcpt_acl.j2", name="acl_check_rcpt", domains=gate,
+                   relay_hosts=relay_hosts_list(config) is not None)
     acl = Edit(acl_section.file, acl_section.line + 1, acl_section.line, text)
     return exim_fix(config, NO_RCPT_ACL.id, SAFE, "acl_smtp_rcpt = acl_check_rcpt, a standard closed RCPT ACL",
                (option, acl))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from mailcfg.edits import Edit, render
 from mailcfg.findings import Finding, Severity
@@ -133,10 +134,10 @@ def fix_submission(config: PostfixConfig, finding: Finding) -> Fix | None:
     main = main_view(config)
     if not has_certificate(main):
         return None
-    text = render("postfix/submission_services.j2", chroot=service.chroot, backend=_sasl_backend(config),
-                  relay_list="smtpd_relay_restrictions" if config.version >= (2, 10)
-                  else "smtpd_recipient_restrictions")
+    chroot, backend = service.chroot, _sasl_backend(config)
+    relay_list = "smtpd_relay_restrictions" if config.version >= (2, 10) else "smtpd_recipient_restrictions"
     after = max(s.line.last_line for s in config.master.services)
+    text = partial(render, "postfix/submission_services.j2", chroot=chroot, backend=backend, relay_list=relay_list)
     return Fix(SUBMISSION_NO_AUTH.id, SAFE, "master.cf: add the submission (587) and submissions (465) services with "
                "SMTP AUTH", (Edit(config.master.source.path, after + 1, after, text),), RELOAD)
 

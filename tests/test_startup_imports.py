@@ -2,7 +2,8 @@
 
 Each command runs in a fresh interpreter, as the console script does, and reports the modules it
 ended with. SSH (paramiko), YAML (ruamel), templates (jinja2: a fix to render), Markdown rendering,
-pydantic (typer's own conversion) and the progress bar are each loaded only by what uses them;
+pydantic (typer's own conversion) and the progress bar are each loaded only by what uses them (a
+lint offers fixes without rendering them);
 `--help` loads none of the analysis either.
 """
 
@@ -53,8 +54,12 @@ def test_a_local_command_loads_no_ssh_yaml_template_or_markdown_library(args):
     assert _loaded(modules, NEVER) == []
 
 
-def test_the_templates_load_only_when_a_fix_is_rendered():
-    modules = _modules("lint", str(EXAMPLES / "broken-submission"))  # it has fixes to offer
+@pytest.mark.parametrize("example", ["broken-submission", "open-relay"])
+def test_the_templates_load_only_when_a_fix_is_shown(example):
+    # each has findings with fixes: a lint says which and how safe, without rendering their text (an
+    # Exim relay fix is rendered: lint decides the edited configuration's answers before offering it)
+    assert _loaded(_modules("lint", str(EXAMPLES / example)), NEVER) == []
+    modules = _modules("lint", "--show-fixes", str(EXAMPLES / example))
     assert "jinja2" in modules
     assert _loaded(modules, tuple(n for n in NEVER if n != "jinja2")) == []
 

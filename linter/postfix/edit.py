@@ -51,19 +51,20 @@ def main_line(main: MainCf, name: str, words: list[str]) -> Edit:
     """Set main.cf's `name` to `words`: its last definition rewritten in its own layout, or a new line at the end."""
     param = main.get(name)
     source = main.source
+    words = list(words)  # the text is rendered when first read (edits.Edit): the caller's list may change by then
     if param is None:
-        text = render("postfix/main_parameter.j2", head=f"{name} = ", words=words, layout=Layout())
         n = len(source.lines)
-        return Edit(source.path, n + 1, n, text)
+        return Edit(source.path, n + 1, n,
+                    lambda: render("postfix/main_parameter.j2", head=f"{name} = ", words=words, layout=Layout()))
     layout = layout_of(param, source)
     head = param.line.text[:param.value_offset]
     if not param.value:  # `name =` with nothing after it
         head = head.rstrip(" \t") + " "
     first, last = param.line.first_line, param.line.last_line
     # comment lines between continuation lines belong to no setting: keep them, above the new text
-    kept = [source.lines[n - 1] for n in range(first, last + 1) if n not in param.line.lines]
-    text = "".join(kept) + render("postfix/main_parameter.j2", head=head, words=words, layout=layout)
-    return Edit(source.path, first, last, text)
+    kept = "".join(source.lines[n - 1] for n in range(first, last + 1) if n not in param.line.lines)
+    return Edit(source.path, first, last,
+                lambda: kept + render("postfix/main_parameter.j2", head=head, words=words, layout=layout))
 
 
 def override_lines(master: MasterCf, service: Service, settings: list[tuple[str, str]]) -> list[Edit]:
@@ -89,7 +90,7 @@ def override_lines(master: MasterCf, service: Service, settings: list[tuple[str,
                 break
         after = service.line.last_line
         edits.append(Edit(source.path, after + 1, after,
-                          "".join(render("postfix/master_override.j2", indent=indent, option=o) for o in new)))
+                          lambda: "".join(render("postfix/master_override.j2", indent=indent, option=o) for o in new)))
     return edits
 
 
