@@ -19,11 +19,11 @@ from mailcfg.postfix.address import internal_form
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.destinations import bad_syntax, unlisted
 from mailcfg.postfix.effective import ParameterView
-from mailcfg.postfix.evaluate import generic
+from mailcfg.postfix.evaluate import Ready, class_program, generic, run_items
 from mailcfg.postfix.lookup import Undecided
 from mailcfg.postfix.mastercf import Service
 from mailcfg.postfix.matchlist import match_hosts
-from mailcfg.postfix.restrictions import IMPLICIT_ACCESS, Item, parse
+from mailcfg.postfix.restrictions import IMPLICIT_ACCESS
 from mailcfg.postfix.services import port as listening_port
 from mailcfg.postfix.services import views
 from mailcfg.postfix.session import (
@@ -246,7 +246,7 @@ def _opened(view: ParameterView, probe: Probe) -> Session | tuple[Decision, Sess
     """The session up to RCPT TO (its recipient not looked at), or the decision if it ends before (with
     the session that made it)."""
     s = Session(view, probe, False, probe.helo, internal_form(probe.sender) if probe.sender else "")
-    s.evaluate = generic
+    s.evaluate = run_items
     s.stage = "connect"
     tls = _tls(s)
     s.authenticated = _authenticated(s, tls)
@@ -366,26 +366,27 @@ def _run_stage(s: Session, stage: str, param: str, reply_name: str, reply_class:
     return s.reply if status == REJECT else None
 
 
-def _list_of(view: ParameterView, param: str) -> tuple[list[Item], Location | None, bool]:
-    """A restriction list's items, where it is set, and whether they are Postfix's built-in value: kept
+def _list_of(view: ParameterView, param: str) -> tuple[tuple[Ready, ...], Location | None, bool]:
+    """A restriction list ready to run, where it is set, and whether it is Postfix's built-in value: kept
     per view in one place, as every decision runs two to five lists."""
     lists = view.memo.get("run lists")
     if lists is None:
         lists = view.memo["run lists"] = {}
     found = lists.get(param)
     if found is None:
-        found = lists[param] = (parse(view, param), view.location(param), view.origin(param) is None)
+        found = lists[param] = (class_program(view, param, IMPLICIT_ACCESS[param]), view.location(param),
+                                view.origin(param) is None)
     return found
 
 
 def _run_list(s: Session, param: str, reply_name: str, reply_class: str) -> str:
-    items, location, built_in = _list_of(s.view, param)
-    if not items:
+    steps, location, built_in = _list_of(s.view, param)
+    if not steps:
         s.step(param, "empty", "nothing to check", location)
         return DUNNO
     first = len(s.trace)
     try:
-        status = generic(s, items, reply_name, reply_class, IMPLICIT_ACCESS[param])
+        status = generic(s, steps, reply_name, reply_class, IMPLICIT_ACCESS[param])
     except ServerError as exc:
         status = exc.status
     if built_in:

@@ -5,10 +5,15 @@ service is recorded as undecided and does not match.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import NamedTuple, NoReturn
+
 from mailcfg.postfix.access import access, domain_access, mail_access
 from mailcfg.postfix.address import own_addresses, valid_address, valid_hostname, without_final_dot
 from mailcfg.postfix.clientfacts import client_keys
 from mailcfg.postfix.destinations import authorized, resolve_for, same_address, unlisted
+from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.known import restrictions
 from mailcfg.postfix.lookup import Undecided, find_first
 from mailcfg.postfix.matchlist import match_domains, match_hosts
@@ -47,20 +52,84 @@ DNS_CHECKS = (
 )
 
 
-def generic(s: Session, items: list[Item], reply_name: str, reply_class: str, def_acl: str) -> str:
+Handler = Callable[[Session, Item, bool, str, str, str], str]
+
+
+class Ready(NamedTuple):
+    """One item of a restriction list made ready to run on a view: everything about it that holds for
+    every transaction (its handler, an implicit table check's item, a configuration error) decided once."""
+
+    run: Handler | None  # None: warn_if_reject, which arms the next item
+    item: Item
+    more: bool  # items follow it in its list
+
+
+def program(view: ParameterView, items: list[Item], def_acl: str) -> tuple[Ready, ...]:
+    """`items` ready to run on `view`, in a list whose bare `type:table` items mean `def_acl`."""
+    classes = view.memo.get("classes")
+    if classes is None:
+        classes = view.memo["classes"] = set(view.items("smtpd_restriction_classes"))
+    last = len(items) - 1
+    return tuple(Ready(*_ready(view, item, def_acl, classes), index < last) for index, item in enumerate(items))
+
+
+def class_program(view: ParameterView, name: str, def_acl: str) -> tuple[Ready, ...]:
+    """The list of restriction class (or list parameter) `name`, ready to run; kept per view."""
+    return _kept(view, name, def_acl, lambda: parse(view, name))
+
+
+def _kept(view: ParameterView, key: str, def_acl: str, items: Callable[[], list[Item]]) -> tuple[Ready, ...]:
+    """The program of `items()`, made once per view, key and implicit access check."""
+    programs = view.memo.setdefault("programs", {})
+    found = programs.get((key, def_acl))
+    if found is None:
+        found = programs[(key, def_acl)] = program(view, items(), def_acl)
+    return found
+
+
+def _ready(view: ParameterView, item: Item, def_acl: str, classes: set[str]) -> tuple[Handler | None, Item]:
+    """What runs `item` (generic_checks' tests, in its order), and the item it runs."""
+    if item.name == "warn_if_reject":
+        return None, item
+    if item.kind == "table":  # the list's implicit access check
+        item = Item(def_acl, "restriction", item.location, item.text, restrictions()[def_acl])
+    info = item.restriction
+    version = view.config.version
+    if item.kind == "class" and item.text in classes:
+        return _class, item
+    if info is None or (info.since is not None and version < info.since):
+        return partial(_fails, f"unknown smtpd restriction {item.text!r}"), item
+    if info.removed is not None and version >= info.removed:
+        return partial(_fails, f"support for restriction {item.text!r} has been removed in Postfix "
+                               f"{info.removed[0]}.{info.removed[1]}"), item
+    if item.missing_argument:
+        return partial(_fails, f"{item.text} needs an argument"), item
+    handler = _HANDLERS.get(item.name)
+    if handler is not None:
+        return handler, item
+    if info.kind in ("dnsbl", "policy") or item.name in DNS_CHECKS:
+        return _undecidable, item
+    return _no_effect, item
+
+
+def run_items(s: Session, items: list[Item], reply_name: str, reply_class: str, def_acl: str) -> str:
+    """A restriction list written out (an access table's result) run here."""
+    return generic(s, program(s.view, items, def_acl), reply_name, reply_class, def_acl)
+
+
+def generic(s: Session, steps: tuple[Ready, ...], reply_name: str, reply_class: str, def_acl: str) -> str:
+    """generic_checks(): the steps left to right until one permits, rejects or defers (its status), or both
+    defer_if_permit and defer_if_reject are armed."""
     saved_recursion = s.recursion
     s.recursion += 1
     status = DUNNO
-    classes = s.view.memo.get("classes")
-    if classes is None:  # every list, class and table result runs through here
-        classes = s.view.memo["classes"] = set(s.view.items("smtpd_restriction_classes"))
-    for index, item in enumerate(items):
-        if item.name == "warn_if_reject":
+    for run, item, more in steps:
+        if run is None:
             if not s.warn_if_reject:
                 s.warn_if_reject = s.recursion
             s.step("warn_if_reject", "armed", "the next rejection only logs a warning", item.location)
             continue
-        status = _one(s, item, items[index + 1 :], reply_name, reply_class, def_acl, classes)
+        status = run(s, item, more, reply_name, reply_class, def_acl)
         if s.warn_if_reject >= s.recursion:
             s.warn_if_reject = 0
         if status != DUNNO:
@@ -73,48 +142,22 @@ def generic(s: Session, items: list[Item], reply_name: str, reply_class: str, de
     return status
 
 
-def _one(
-    s: Session, item: Item, rest: list[Item], reply_name: str, reply_class: str, def_acl: str, classes: set[str]
-) -> str:
-    view = s.view
-    name = item.name
-    version = view.config.version
-    if item.kind == "table":  # the list's implicit access check, made once per item and check
-        implied = view.memo.setdefault("implied", {})
-        key = (item, def_acl)
-        if key not in implied:
-            implied[key] = Item(def_acl, "restriction", item.location, item.text, restrictions()[def_acl])
-        item = implied[key]
-        name = def_acl
-    info = item.restriction
-    if item.kind == "class" and item.text in classes:
-        return _class(s, item, reply_name, reply_class, def_acl)
-    if info is None or (info.since is not None and version < info.since):
-        server_error(s, f"unknown smtpd restriction {item.text!r}", item.location)
-    if info.removed is not None and version >= info.removed:
-        server_error(
-            s,
-            f"support for restriction {item.text!r} has been removed in Postfix {info.removed[0]}.{info.removed[1]}",
-            item.location,
-        )
-    if item.missing_argument:
-        server_error(s, f"{item.text} needs an argument", item.location)
-    if name == "reject_sender_login_mismatch":
-        items = parse_value(
-            view, "reject_authenticated_sender_login_mismatch reject_unauthenticated_sender_login_mismatch"
-        )
-        return generic(s, items, reply_name, reply_class, def_acl)
-    handler = _HANDLERS.get(name)
-    if handler is not None:
-        return handler(s, item, rest, reply_name, reply_class, def_acl)
-    if info.kind in ("dnsbl", "policy") or name in DNS_CHECKS:
-        s.cannot_decide(item.text, "needs DNS or an external service", item.location)
-        return DUNNO
+def _fails(why: str, s: Session, item: Item, more: bool, reply_name: str, reply_class: str, def_acl: str) -> NoReturn:
+    """An item smtpd cannot run: a configuration error (451 4.3.5)."""
+    server_error(s, why, item.location)
+
+
+def _undecidable(s, item, more, reply_name, reply_class, def_acl):
+    s.cannot_decide(item.text, "needs DNS or an external service", item.location)
+    return DUNNO
+
+
+def _no_effect(s, item, more, reply_name, reply_class, def_acl):
     s.step(item.text, "no decision", "has no effect on this transaction", item.location)
     return DUNNO
 
 
-def _class(s: Session, item: Item, reply_name: str, reply_class: str, def_acl: str) -> str:
+def _class(s, item, more, reply_name, reply_class, def_acl):
     """A restriction class: its list runs here. smtpd has no loop check (generic_checks calls itself),
     so a class reached again inside its own list recurses until smtpd's stack overflows."""
     if item.text in s.classes:
@@ -129,26 +172,35 @@ def _class(s: Session, item: Item, reply_name: str, reply_class: str, def_acl: s
     s.step(item.text, "class", "restriction class: its list runs here", item.location)
     s.classes.append(item.text)
     try:
-        return generic(s, parse(s.view, item.text), reply_name, reply_class, def_acl)
+        return generic(s, class_program(s.view, item.text, def_acl), reply_name, reply_class, def_acl)
     finally:
         s.classes.pop()
 
 
-def _r_permit(s, item, rest, reply_name, reply_class, def_acl):
-    return permit(s, item, "permits unconditionally" + ("; what follows is ignored" if rest else ""))
+def _r_sender_login_mismatch(s, item, more, reply_name, reply_class, def_acl):
+    """Both of the login-mismatch checks it stands for."""
+    both = _kept(s.view, " login mismatch", def_acl, lambda: parse_value(s.view, _BOTH_MISMATCHES))
+    return generic(s, both, reply_name, reply_class, def_acl)
 
 
-def _r_reject(s, item, rest, reply_name, reply_class, def_acl):
+_BOTH_MISMATCHES = "reject_authenticated_sender_login_mismatch reject_unauthenticated_sender_login_mismatch"
+
+
+def _r_permit(s, item, more, reply_name, reply_class, def_acl):
+    return permit(s, item, "permits unconditionally" + ("; what follows is ignored" if more else ""))
+
+
+def _r_reject(s, item, more, reply_name, reply_class, def_acl):
     return refuse(s, item, "rejects unconditionally", s.code("reject_code"), "5.7.1",
                   f"<{reply_name}>: {reply_class} rejected: Access denied")
 
 
-def _r_defer(s, item, rest, reply_name, reply_class, def_acl):
+def _r_defer(s, item, more, reply_name, reply_class, def_acl):
     return refuse(s, item, "defers unconditionally", s.code("defer_code"), "4.3.2",
                   f"<{reply_name}>: {reply_class} rejected: Try again later", result="defer")
 
 
-def _r_defer_if_permit(s, item, rest, reply_name, reply_class, def_acl):
+def _r_defer_if_permit(s, item, more, reply_name, reply_class, def_acl):
     text = f"<{reply_name}>: {reply_class} rejected: defer_if_permit requested"
     if s.warn_if_reject:
         return reject(s, 450, "4.7.0", text)
@@ -158,14 +210,14 @@ def _r_defer_if_permit(s, item, rest, reply_name, reply_class, def_acl):
     return DUNNO
 
 
-def _r_defer_if_reject(s, item, rest, reply_name, reply_class, def_acl):
+def _r_defer_if_reject(s, item, more, reply_name, reply_class, def_acl):
     s.step(item.text, "armed", "a later 5xx rejection becomes a 450 deferral", item.location)
     if s.defer_if_reject is None:
         s.defer_if_reject = Defer(450, "4.7.0", f"<{reply_name}>: {reply_class} rejected: defer_if_reject requested")
     return DUNNO
 
 
-def _r_mynetworks(s, item, rest, reply_name, reply_class, def_acl):
+def _r_mynetworks(s, item, more, reply_name, reply_class, def_acl):
     view = s.view
     try:
         m = match_hosts(view, "mynetworks", s.probe.client_name, s.probe.client)
@@ -185,14 +237,14 @@ def _r_mynetworks(s, item, rest, reply_name, reply_class, def_acl):
     return DUNNO
 
 
-def _r_inet_interfaces(s, item, rest, reply_name, reply_class, def_acl):
+def _r_inet_interfaces(s, item, more, reply_name, reply_class, def_acl):
     if same_address(s.probe.client, own_addresses(s.view)):
         return permit(s, item, "the client uses one of this host's own addresses")
     s.step(item.text, "no match", "the client is not one of this host's addresses", item.location)
     return DUNNO
 
 
-def _r_sasl(s, item, rest, reply_name, reply_class, def_acl):
+def _r_sasl(s, item, more, reply_name, reply_class, def_acl):
     if s.authenticated:
         return permit(s, item, f"the client is authenticated as {s.probe.sasl_user!r}")
     why = (
@@ -204,12 +256,12 @@ def _r_sasl(s, item, rest, reply_name, reply_class, def_acl):
     return DUNNO
 
 
-def _r_no_client_cert(s, item, rest, reply_name, reply_class, def_acl):
+def _r_no_client_cert(s, item, more, reply_name, reply_class, def_acl):
     s.step(item.text, "no match", "the client presents no certificate", item.location)
     return DUNNO
 
 
-def _r_auth_destination(s, item, rest, reply_name, reply_class, def_acl):
+def _r_auth_destination(s, item, more, reply_name, reply_class, def_acl):
     if s.recipient is None:
         return DUNNO
     ok, why, where = authorized(s)
@@ -219,7 +271,7 @@ def _r_auth_destination(s, item, rest, reply_name, reply_class, def_acl):
     return DUNNO
 
 
-def _r_unauth_destination(s, item, rest, reply_name, reply_class, def_acl):
+def _r_unauth_destination(s, item, more, reply_name, reply_class, def_acl):
     if s.recipient is None:
         return DUNNO
     ok, why, where = authorized(s)
@@ -232,7 +284,7 @@ def _r_unauth_destination(s, item, rest, reply_name, reply_class, def_acl):
     return reject(s, code, "4.7.1" if defer else "5.7.1", f"<{s.recipient}>: Relay access denied")
 
 
-def _r_relay_domains(s, item, rest, reply_name, reply_class, def_acl):
+def _r_relay_domains(s, item, more, reply_name, reply_class, def_acl):
     if s.recipient is None:
         return DUNNO
     try:
@@ -247,7 +299,7 @@ def _r_relay_domains(s, item, rest, reply_name, reply_class, def_acl):
                   f"<{s.recipient}>: {RECIPIENT} rejected: Relay access denied")
 
 
-def _r_mx_backup(s, item, rest, reply_name, reply_class, def_acl):
+def _r_mx_backup(s, item, more, reply_name, reply_class, def_acl):
     if s.recipient is None:
         return DUNNO
     ok, why, where = authorized(s)
@@ -257,13 +309,13 @@ def _r_mx_backup(s, item, rest, reply_name, reply_class, def_acl):
     return DUNNO
 
 
-def _r_unlisted_recipient(s, item, rest, reply_name, reply_class, def_acl):
+def _r_unlisted_recipient(s, item, more, reply_name, reply_class, def_acl):
     if not s.recipient or s.rcptmap_checked:
         return DUNNO
     return unlisted(s, item.text)
 
 
-def _r_plaintext(s, item, rest, reply_name, reply_class, def_acl):
+def _r_plaintext(s, item, more, reply_name, reply_class, def_acl):
     if s.probe.tls or tls_mode(s.view) == "wrapper":
         s.step(item.text, "no match", "the session is encrypted", item.location)
         return DUNNO
@@ -271,7 +323,7 @@ def _r_plaintext(s, item, rest, reply_name, reply_class, def_acl):
                   "Session encryption is required")
 
 
-def _r_unknown_client(s, item, rest, reply_name, reply_class, def_acl):
+def _r_unknown_client(s, item, more, reply_name, reply_class, def_acl):
     if s.probe.client_name:
         s.step(item.text, "no match", f"the client has the name {s.probe.client_name}", item.location)
         return DUNNO
@@ -285,7 +337,7 @@ def _r_unknown_client(s, item, rest, reply_name, reply_class, def_acl):
     )
 
 
-def _helo_form(s, item, rest, reply_name, reply_class, def_acl):
+def _helo_form(s, item, more, reply_name, reply_class, def_acl):
     helo = s.helo
     if helo is None:
         return DUNNO
@@ -309,7 +361,7 @@ def _helo_form(s, item, rest, reply_name, reply_class, def_acl):
                   f"<{helo}>: {HELO} rejected: {text}")
 
 
-def _non_fqdn_address(s, item, rest, reply_name, reply_class, def_acl):
+def _non_fqdn_address(s, item, more, reply_name, reply_class, def_acl):
     is_sender = item.name == "reject_non_fqdn_sender"
     addr = s.sender if is_sender else s.recipient
     if not addr:
@@ -331,7 +383,7 @@ def _non_fqdn_address(s, item, rest, reply_name, reply_class, def_acl):
     )
 
 
-def _login_mismatch(s, item, rest, reply_name, reply_class, def_acl):
+def _login_mismatch(s, item, more, reply_name, reply_class, def_acl):
     view = s.view
     if not view.yes("smtpd_sasl_auth_enable"):
         s.step(item.text, "ignored", "no SASL on this service: smtpd ignores it with a warning", item.location)
@@ -385,7 +437,7 @@ def _sender_owners(s: Session, item: Item) -> list[str] | None:
     return []
 
 
-def _r_sasl_access(s, item, rest, reply_name, reply_class, def_acl):
+def _r_sasl_access(s, item, more, reply_name, reply_class, def_acl):
     if not s.view.yes("smtpd_sasl_auth_enable"):
         s.step(item.text, "ignored", "no SASL on this service: smtpd ignores it with a warning", item.location)
         return DUNNO
@@ -395,7 +447,7 @@ def _r_sasl_access(s, item, rest, reply_name, reply_class, def_acl):
     return access(s, item, [(login, False)], login, SASL_LOGIN, def_acl)
 
 
-def _r_client_access(s, item, rest, reply_name, reply_class, def_acl):
+def _r_client_access(s, item, more, reply_name, reply_class, def_acl):
     # check_reverse_client_hostname_access answers as the unverified name (the probe's name stands for both)
     if item.name == "check_reverse_client_hostname_access":
         who, cls = s.name, REVERSE_CLIENT
@@ -407,30 +459,30 @@ def _r_client_access(s, item, rest, reply_name, reply_class, def_acl):
     return access(s, item, client_keys(s.probe.client), who, cls, def_acl)
 
 
-def _r_helo_access(s, item, rest, reply_name, reply_class, def_acl):
+def _r_helo_access(s, item, more, reply_name, reply_class, def_acl):
     if s.helo is None:
         return DUNNO
     return domain_access(s, item, s.helo, s.helo, HELO, def_acl)[0]
 
 
-def _r_sender_access(s, item, rest, reply_name, reply_class, def_acl):
+def _r_sender_access(s, item, more, reply_name, reply_class, def_acl):
     if s.sender:
         return mail_access(s, item, s.sender, SENDER, def_acl)
     return access(s, item, [(s.view.get("smtpd_null_access_lookup_key"), False)], s.sender, SENDER, def_acl)
 
 
-def _r_recipient_access(s, item, rest, reply_name, reply_class, def_acl):
+def _r_recipient_access(s, item, more, reply_name, reply_class, def_acl):
     if s.recipient is None:
         return DUNNO
     return mail_access(s, item, s.recipient, RECIPIENT, def_acl)
 
 
-def _dns_access(s, item, rest, reply_name, reply_class, def_acl):
+def _dns_access(s, item, more, reply_name, reply_class, def_acl):
     s.cannot_decide(item.text, "looks up DNS records (MX, NS or A)", item.location)
     return DUNNO
 
 
-def _r_rhsbl(s, item, rest, reply_name, reply_class, def_acl):
+def _r_rhsbl(s, item, more, reply_name, reply_class, def_acl):
     if (
         item.name in ("reject_rhsbl_client", "permit_rhswl_client", "reject_rhsbl_reverse_client")
         and not s.probe.client_name
@@ -441,7 +493,7 @@ def _r_rhsbl(s, item, rest, reply_name, reply_class, def_acl):
     return DUNNO
 
 
-def _r_nothing(s, item, rest, reply_name, reply_class, def_acl):
+def _r_nothing(s, item, more, reply_name, reply_class, def_acl):
     s.step(item.text, "no decision", "does not decide this transaction", item.location)
     return DUNNO
 
@@ -478,6 +530,7 @@ _HANDLERS = {
     "reject_unknown_hostname": _helo_form,
     "reject_non_fqdn_sender": _non_fqdn_address,
     "reject_non_fqdn_recipient": _non_fqdn_address,
+    "reject_sender_login_mismatch": _r_sender_login_mismatch,
     "reject_authenticated_sender_login_mismatch": _login_mismatch,
     "reject_unauthenticated_sender_login_mismatch": _login_mismatch,
     "reject_known_sender_login_mismatch": _login_mismatch,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from mailcfg.asciidigits import digits
 from mailcfg.findings import Location
@@ -68,7 +69,7 @@ class Session:
     carried_defer: Defer | None = None  # defer_if_permit raised by an earlier stage
     reply: str | None = None
     rcptmap_checked: bool = False
-    # the restriction-list evaluator, for lists that access-table results and classes hold
+    # runs a restriction list written out, for access-table results (access.py cannot import the evaluator)
     evaluate: Callable[..., str] | None = field(default=None, repr=False)
     # whether anything asked for the recipient (what the engine decided without it holds for every recipient)
     recipient_read: bool = False
@@ -155,7 +156,7 @@ def reject(s: Session, code: int, dsn: str, text: str, klass: str = "policy") ->
     return REJECT
 
 
-def server_error(s: Session, why: str, location: Location | None = None) -> None:
+def server_error(s: Session, why: str, location: Location | None = None) -> NoReturn:
     s.step("server configuration error", "error", why, location)
     reject(s, 451, "4.3.5", "Server configuration error", SOFTWARE)
     raise ServerError(REJECT)
