@@ -41,27 +41,31 @@ def find(table: Table, key: str, partial: bool = False, aliases: bool = False) -
 
     `aliases`: the table is an aliases(5) file, whose keys end in a colon.
     """
-    kind = table.ref.kind
-    if not table.readable:
-        raise Undecided(f"{table.ref.text}: {table.note or 'not readable offline'}")
-    if kind in PATTERN_FILE_TYPES:
-        if partial:
-            return None
-        entry, value = (_cidr if kind == "cidr" else _regexp)(table, key)
-        return Hit(value, table.ref.text, key, entry.location, entry.key) if entry is not None else None
-    if kind == "static":
-        entry = table.entries[0]
-        return Hit(entry.value, table.ref.text, key, entry.location, "*")
-    found = _keys(table, aliases).get(key.lower())
-    return Hit(found.value, table.ref.text, key, found.location, found.key) if found is not None else None
+    return find_first(table, [(key, partial)], aliases)
 
 
 def find_first(table: Table, keys: list[tuple[str, bool]], aliases: bool = False) -> Hit | None:
-    """The answer to the first of `keys` (key, partial) that `table` has, in the order smtpd asks."""
-    for key, partial in keys:
-        hit = find(table, key, partial, aliases)
-        if hit is not None:
-            return hit
+    """The answer to the first of `keys` (key, partial) that `table` has, in the order smtpd asks.
+    The table's kind is looked at once for all keys: a lookup asks with up to a dozen."""
+    if not table.readable:
+        raise Undecided(f"{table.ref.text}: {table.note or 'not readable offline'}")
+    kind = table.ref.kind
+    if kind in PATTERN_FILE_TYPES:
+        match = _cidr if kind == "cidr" else _regexp
+        for key, partial in keys:
+            if not partial:
+                entry, value = match(table, key)
+                if entry is not None:
+                    return Hit(value, table.ref.text, key, entry.location, entry.key)
+        return None
+    if kind == "static":
+        entry = table.entries[0]
+        return Hit(entry.value, table.ref.text, keys[0][0], entry.location, "*")
+    index = _keys(table, aliases)
+    for key, _ in keys:
+        found = index.get(key.lower())
+        if found is not None:
+            return Hit(found.value, table.ref.text, key, found.location, found.key)
     return None
 
 
