@@ -14,13 +14,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from mailcfg.exim.expand import expand, truth
 from mailcfg.exim.lines import Origin
 from mailcfg.exim.match import Host, ListError, match_list
-from mailcfg.exim.parse import VERBS, AclItem, Statement, inline_acl
+from mailcfg.exim.parse import Acl, AclItem, Statement, inline_acl
 from mailcfg.exim.routing import verify_address
+from mailcfg.findings import Location
 from mailcfg.transaction import Step
 
 if TYPE_CHECKING:
@@ -48,67 +49,100 @@ class AclResult:
 
 def run_acl(session: Session, where: str, text: str, origin: Origin | None, level: int = 0) -> AclResult:
     """The ACL named (or written inline) by `text`, already expanded, run for the command at `where`."""
-    parsed = session.config.parsed
     if level > 20:
         session.step(where, f'ACL "{text}"', "error", "ACL nested too deep: possible loop", origin)
         return AclResult(ERROR, None, None, text)
     text = text.strip()
-    if " " not in text and text in parsed.acls:
-        acl = parsed.acls[text]
-        session.step(where, f'ACL "{text}"', "run", "", acl.origin)
-        statements, name = acl.statements, text
-        if not statements:
-            session.step(where, f'ACL "{text}"', "deny", "the ACL is empty: implicit deny", acl.origin)
-            return AclResult(FAIL, None, None, name)
-    elif " " not in text and text.startswith("/"):
-        session.undecided_step(where, f"ACL file {text}", "ACLs read from files are not evaluated offline", origin,
-                               branch=False)
-        return AclResult(DEFER, None, None, text)
-    else:
-        inline = inline_acl(text, origin or Origin("(inline ACL)", 0))
-        statements = inline.statements if inline else None
-        name = "inline ACL"
-        if statements is None:
-            session.step(where, f'ACL "{text}"', "error",
-                         "no ACL has this name, and as inline ACL text it does not parse", origin)
-            return AclResult(ERROR, None, None, name)
-    for statement in statements:
-        rc, message = _statement(session, where, statement, level)
-        verb = statement.verb
-        ends = _ENDS.get((verb, rc))
-        if ends is None and session.endpass_seen and verb in ("accept", "discard"):
+    found = _found(session, where, text, origin)
+    if isinstance(found, AclResult):
+        return found
+    name, statements = found
+    for ready in statements:
+        rc, message = _statement(session, where, ready, level)
+        ends = ready.ends.get(rc)
+        if ends is None and session.endpass_seen and ready.ends_after_endpass:
             ends = rc  # conditions that fail after endpass end the ACL as they are
         if ends is not None:
-            session.step(where, statement.text, _WORD[ends], f"end of {name}", statement.origin)
-            return AclResult(ends, message, statement, name)
+            session.trace.append(Step(where, ready.text, _WORD[ends], f"end of {name}", ready.location))
+            return AclResult(ends, message, ready.statement, name)
         # appended directly, not through Session.step: this and a list condition's answer are the commonest
         # steps, and that call was 2% of a decision
-        session.trace.append(Step(where, statement.text, "next", "", statement.origin.location))
+        session.trace.append(Step(where, ready.text, "next", "", ready.location))
     session.step(where, name, "deny", "end of the ACL: implicit deny", origin)
     return AclResult(FAIL, None, None, name)
 
 
+def _found(session: Session, where: str, text: str, origin: Origin | None
+           ) -> tuple[str, tuple[_Ready, ...]] | AclResult:
+    """(name, statements ready to run) of the ACL `text` names or writes inline, with the trace's step for
+    it; how the ACL ends when it cannot run or has no statements."""
+    config = session.config
+    acl = config.parsed.acls.get(text) if " " not in text else None
+    if acl is not None:
+        session.step(where, f'ACL "{text}"', "run", "", acl.origin)
+        if not acl.statements:
+            session.step(where, f'ACL "{text}"', "deny", "the ACL is empty: implicit deny", acl.origin)
+            return AclResult(FAIL, None, None, text)
+        return text, config.remember(("ACL", text), lambda: _ready(acl))
+    if " " not in text and text.startswith("/"):
+        session.undecided_step(where, f"ACL file {text}", "ACLs read from files are not evaluated offline", origin,
+                               branch=False)
+        return AclResult(DEFER, None, None, text)
+    statements = config.remember(("inline ACL", text, origin), lambda: _inline(text, origin))
+    if statements is None:
+        session.step(where, f'ACL "{text}"', "error",
+                     "no ACL has this name, and as inline ACL text it does not parse", origin)
+        return AclResult(ERROR, None, None, "inline ACL")
+    return "inline ACL", statements
+
+
+def _inline(text: str, origin: Origin | None) -> tuple[_Ready, ...] | None:
+    """An ACL written in an option, ready to run; None when it does not parse."""
+    inline = inline_acl(text, origin or Origin("(inline ACL)", 0))
+    return _ready(inline) if inline is not None else None
+
+
+class _Ready(NamedTuple):
+    """A statement as run_acl runs it, worked out once per configuration: each item with what checks it
+    (None for a modifier), and what its verb makes of an outcome."""
+
+    statement: Statement
+    checks: tuple[tuple[Check | None, AclItem], ...]
+    text: str
+    location: Location
+    ends: dict[str, str]  # the conditions' outcome -> how it ends the ACL (absent: on to the next statement)
+    ends_after_endpass: bool  # any outcome ends it once `endpass` is passed (accept, discard)
+    message_used: tuple[str, ...]  # the outcomes whose reply the statement's `message` gives
+
+
+def _ready(acl: Acl) -> tuple[_Ready, ...]:
+    """The ACL's statements ready to run."""
+    return tuple(_Ready(statement, tuple((None if item.modifier else _CONDITIONS.get(item.name, _not_evaluated), item)
+                                         for item in statement.items),
+                        str(statement), statement.origin.location, _ENDS[statement.verb],
+                        statement.verb in ("accept", "discard"), _MESSAGE_USED[statement.verb])
+                 for statement in acl.statements)
+
+
 TEMPORARY = "Temporary local problem - please try later"
-# acl_check_internal: what each verb makes of its conditions' result when that ends the ACL (absent: on to
-# the next statement)
-_ENDS: dict[tuple[str, str], str] = {
-    **{(verb, ERROR): ERROR for verb in VERBS},
-    **{(verb, DEFER): DEFER for verb in VERBS if verb != "warn"},
-    ("accept", OK): OK, ("accept", DISCARD): DISCARD, ("discard", OK): DISCARD, ("discard", DISCARD): DISCARD,
-    ("defer", OK): DEFER, ("deny", OK): FAIL, ("drop", OK): DROP,
-    ("require", FAIL): FAIL, ("require", DISCARD): DISCARD, ("require", DROP): DROP,
-}
+# acl_check_internal: what each verb makes of its conditions' outcome when that ends the ACL (absent: on to
+# the next statement): an error always, a deferral but for warn, and the verb's own
+_ENDS: dict[str, dict[str, str]] = {
+    verb: {ERROR: ERROR, **({} if verb == "warn" else {DEFER: DEFER}), **own} for verb, own in {
+        "accept": {OK: OK, DISCARD: DISCARD}, "discard": {OK: DISCARD, DISCARD: DISCARD}, "defer": {OK: DEFER},
+        "deny": {OK: FAIL}, "drop": {OK: DROP}, "require": {FAIL: FAIL, DISCARD: DISCARD, DROP: DROP},
+        "warn": {}}.items()}
 _WORD = {OK: "accept", FAIL: "deny", DEFER: "defer", ERROR: "error", DISCARD: "discard", DROP: "drop"}
 
 
-def _statement(session: Session, where: str, statement: Statement, level: int) -> tuple[str, str | None]:
+def _statement(session: Session, where: str, ready: _Ready, level: int) -> tuple[str, str | None]:
     """acl_check_condition: the statement's items in order; (rc, the user message that applies)."""
     session.endpass_seen = False
     message: str | None = None
     verified_message: str | None = None  # a message a failed verification supplies
     rc = OK
-    for item in statement.items:
-        if item.modifier:
+    for check, item in ready.checks:
+        if check is None:  # a modifier
             if item.name == "message":
                 message = item.value
             elif item.name == "endpass":
@@ -116,7 +150,7 @@ def _statement(session: Session, where: str, statement: Statement, level: int) -
             elif item.name == "set":
                 session.set_variable(item)
             continue
-        result, supplied = _condition(session, where, item, level)
+        result, supplied = check(session, where, item, level)
         if supplied:
             verified_message = supplied
         if item.negated and result in (OK, FAIL):
@@ -126,16 +160,16 @@ def _statement(session: Session, where: str, statement: Statement, level: int) -
             break
     if session.endpass_seen and rc == OK:
         message = None
-    if rc not in _MESSAGE_USED[statement.verb]:
+    if rc not in ready.message_used:
         return rc, None
-    if statement.verb in ("accept", "discard") and rc == OK:  # a condition's own message is dropped then
+    if ready.ends_after_endpass and rc == OK:  # accept, discard: a condition's own message is dropped then
         verified_message = None
     if message is not None:
         expanded = expand(message, session.context)
         if expanded.value:
             return rc, expanded.value
         if expanded.value is None and not expanded.forced_fail:
-            session.undecided_step(where, "message", expanded.why, statement.origin, branch=False)
+            session.undecided_step(where, "message", expanded.why, ready.statement.origin, branch=False)
     return rc, verified_message
 
 
@@ -149,79 +183,88 @@ _SUBJECTS: dict[str, tuple[str, Callable[[Session], Host | str]]] = {
     "sender_domains": ("domain", attrgetter("sender_domain")),
     "recipients": ("address", attrgetter("rcpt")),
 }
+# What answers a condition: (session, where, item, nesting level) -> (outcome, a user message it supplies)
+Check = Callable[["Session", str, AclItem, int], tuple[str, str | None]]
 
 
-def _condition(session: Session, where: str, item: AclItem, level: int) -> tuple[str, str | None]:
-    """One condition's answer (OK, FAIL, DEFER, ERROR, or DISCARD/DROP from a nested ACL), and any
-    user message it supplies (a failed verification's)."""
-    name, value = item.name, item.value
-    if name in _LIVE:
-        return _unknown(session, where, item.text, "needs the live server (DNS, counters or message content)",
-                               item.origin)
-    if name in _SUBJECTS:
-        kind, subject_of = _SUBJECTS[name]
-        subject = subject_of(session)
-        if name == "sender_domains" and not session.sender:
-            session.step(where, item.text, "no match", "the sender is empty: it has no domain", item.origin)
-            return FAIL, None
-        env = session.recipient_env() if name == "domains" else session.env
-        try:
-            outcome = match_list(env, kind, value, subject)
-        except ListError as exc:
-            session.step(where, item.text, "error", str(exc), item.origin)
-            return DEFER, None
-        if outcome.result is None:
-            return _unknown(session, where, item.text, outcome.undecided, item.origin)
-        session.trace.append(Step(where, item.text, "match" if outcome.result else "no match", "",
-                                  item.origin.location, outcome.item))  # directly: see run_acl
-        return (OK if outcome.result else FAIL), None
-    if name == "authenticated":
-        if session.authenticated is None:
-            session.step(where, item.text, "no match", "the session is not authenticated", item.origin)
-            return FAIL, None
-        outcome = match_list(session.env, "localpart", value, session.authenticated.name)
-        session.step(where, item.text, "match" if outcome.result else "no match",
-                     f"authenticated by {session.authenticated.name}", item.origin)
-        return (OK if outcome.result else FAIL), None
-    if name == "encrypted":
-        if not session.tls:
-            session.step(where, item.text, "no match", "the session is not encrypted", item.origin)
-            return FAIL, None
-        if value.strip() == "*":
-            session.step(where, item.text, "match", "the session is encrypted", item.origin)
-            return OK, None
-        return _unknown(session, where, item.text, "the cipher the client negotiates is not known", item.origin)
-    if name == "condition":
-        expanded = expand(value, session.context)
-        if expanded.error:
-            session.step(where, item.text, "error", expanded.why, item.origin)
-            return ERROR, None
-        if expanded.forced_fail:
-            session.step(where, item.text, "match", "forced expansion failure: the condition is ignored",
-                         item.origin)
-            return OK, None
-        if expanded.value is None:
-            return _unknown(session, where, item.text, expanded.why, item.origin)
-        result = truth(expanded.value)
-        if result is None:
-            session.step(where, item.text, "defer", f"{expanded.value!r} is neither true nor false", item.origin)
-            return DEFER, None
-        session.step(where, item.text, "true" if result else "false", f"expands to {expanded.value!r}",
-                     item.origin)
-        return (OK if result else FAIL), None
-    if name == "acl":
-        expanded = expand(value, session.context)
-        if expanded.value is None:
-            return _unknown(session, where, item.text, expanded.why, item.origin)
-        nested = run_acl(session, where, expanded.value, item.origin, level + 1)
-        return {OK: OK, FAIL: FAIL, DEFER: DEFER, ERROR: ERROR, DISCARD: DISCARD, DROP: DROP}[nested.rc], \
-            nested.message
-    if name == "verify":
-        return _verify(session, where, item)
+def _listed(session: Session, where: str, item: AclItem, level: int) -> tuple[str, str | None]:
+    """hosts, domains, local_parts, senders, sender_domains, recipients: the subject in the list."""
+    kind, subject_of = _SUBJECTS[item.name]
+    subject = subject_of(session)
+    if item.name == "sender_domains" and not session.sender:
+        session.step(where, item.text, "no match", "the sender is empty: it has no domain", item.origin)
+        return FAIL, None
+    env = session.recipient_env() if item.name == "domains" else session.env
+    try:
+        outcome = match_list(env, kind, item.value, subject)
+    except ListError as exc:
+        session.step(where, item.text, "error", str(exc), item.origin)
+        return DEFER, None
+    if outcome.result is None:
+        return _unknown(session, where, item.text, outcome.undecided, item.origin)
+    session.trace.append(Step(where, item.text, "match" if outcome.result else "no match", "",
+                              item.origin.location, outcome.item))  # directly: see run_acl
+    return (OK if outcome.result else FAIL), None
+
+
+def _live(session: Session, where: str, item: AclItem, level: int) -> tuple[str, None]:
+    return _unknown(session, where, item.text, "needs the live server (DNS, counters or message content)",
+                    item.origin)
+
+
+def _not_evaluated(session: Session, where: str, item: AclItem, level: int) -> tuple[str, None]:
     return _unknown(session, where, item.text, "this condition is not evaluated offline", item.origin)
 
 
-def _verify(session: Session, where: str, item: AclItem) -> tuple[str, str | None]:
+def _authenticated(session: Session, where: str, item: AclItem, level: int) -> tuple[str, None]:
+    if session.authenticated is None:
+        session.step(where, item.text, "no match", "the session is not authenticated", item.origin)
+        return FAIL, None
+    outcome = match_list(session.env, "localpart", item.value, session.authenticated.name)
+    session.step(where, item.text, "match" if outcome.result else "no match",
+                 f"authenticated by {session.authenticated.name}", item.origin)
+    return (OK if outcome.result else FAIL), None
+
+
+def _encrypted(session: Session, where: str, item: AclItem, level: int) -> tuple[str, None]:
+    if not session.tls:
+        session.step(where, item.text, "no match", "the session is not encrypted", item.origin)
+        return FAIL, None
+    if item.value.strip() == "*":
+        session.step(where, item.text, "match", "the session is encrypted", item.origin)
+        return OK, None
+    return _unknown(session, where, item.text, "the cipher the client negotiates is not known", item.origin)
+
+
+def _condition(session: Session, where: str, item: AclItem, level: int) -> tuple[str, None]:
+    """`condition =`: the expansion's truth."""
+    expanded = expand(item.value, session.context)
+    if expanded.error:
+        session.step(where, item.text, "error", expanded.why, item.origin)
+        return ERROR, None
+    if expanded.forced_fail:
+        session.step(where, item.text, "match", "forced expansion failure: the condition is ignored", item.origin)
+        return OK, None
+    if expanded.value is None:
+        return _unknown(session, where, item.text, expanded.why, item.origin)
+    result = truth(expanded.value)
+    if result is None:
+        session.step(where, item.text, "defer", f"{expanded.value!r} is neither true nor false", item.origin)
+        return DEFER, None
+    session.step(where, item.text, "true" if result else "false", f"expands to {expanded.value!r}", item.origin)
+    return (OK if result else FAIL), None
+
+
+def _nested(session: Session, where: str, item: AclItem, level: int) -> tuple[str, str | None]:
+    """`acl =`: another ACL, whose outcome is the condition's."""
+    expanded = expand(item.value, session.context)
+    if expanded.value is None:
+        return _unknown(session, where, item.text, expanded.why, item.origin)
+    nested = run_acl(session, where, expanded.value, item.origin, level + 1)
+    return nested.rc, nested.message
+
+
+def _verify(session: Session, where: str, item: AclItem, level: int) -> tuple[str, str | None]:
     what, _, options = item.value.strip().partition("/")
     what = what.strip().lower()
     if "callout" in options:
@@ -258,6 +301,11 @@ def _verify(session: Session, where: str, item: AclItem) -> tuple[str, str | Non
         session.sender_failure = (session.sender, verdict.message or "")
         return (DEFER, "Could not complete sender verify") if verdict.rc == "defer" else (FAIL, "Sender verify failed")
     return (DEFER if verdict.rc == "defer" else FAIL), verdict.message
+
+
+_CONDITIONS: dict[str, Check] = {**dict.fromkeys(_SUBJECTS, _listed), **dict.fromkeys(_LIVE, _live),
+                                 "authenticated": _authenticated, "encrypted": _encrypted, "condition": _condition,
+                                 "acl": _nested, "verify": _verify}
 
 
 def _verify_helo(session: Session, where: str, item: AclItem) -> tuple[str, str | None]:

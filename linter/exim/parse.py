@@ -7,7 +7,6 @@ it, with their wording; the first one found stops the parse, as it stops Exim.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from mailcfg.exim.lines import Origin
 from mailcfg.exim.options import known
@@ -79,11 +78,7 @@ class Statement:
     items: list[AclItem] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return " ".join([self.verb] + [str(i) for i in self.items])
-
-    @cached_property  # asked once the statement is complete: by the engine, for every decision's trace
-    def text(self) -> str:
-        return str(self)
+        return " ".join([self.verb, *(item.text for item in self.items)])
 
 
 @dataclass
