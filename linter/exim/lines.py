@@ -8,9 +8,20 @@ Debian's generator produces lines too: those it writes itself point at the setti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 from mailcfg.findings import Location
+
+
+class _Location:
+    """Origin.location, made on first read and kept in the origin, as functools.cached_property would keep it
+    but without the lock Python 3.11's takes at every first read: a configuration's first decisions read a
+    hundred origins' locations for their traces."""
+
+    def __get__(self, origin: Origin | None, owner: type | None = None) -> Location:
+        if origin is None:
+            raise AttributeError("location is an origin's")
+        location = origin.__dict__["location"] = Location(origin.file, origin.line)  # read from there on
+        return location
 
 
 @dataclass(frozen=True)
@@ -19,10 +30,7 @@ class Origin:
 
     file: str  # snapshot-relative path, as findings report it
     line: int  # from 1
-
-    @cached_property  # every step of every decision's trace points somewhere (Location is frozen)
-    def location(self) -> Location:
-        return Location(self.file, self.line)
+    location = _Location()  # every step of every decision's trace points somewhere (Location is frozen)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
