@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from operator import attrgetter
+from typing import TypeVar
 
 from mailcfg.errors import MailcfgError
 from mailcfg.findings import Location
@@ -53,6 +54,7 @@ REQUIRED = (
     "defer_if_permit",
     "check_relay_domains",
 )
+T = TypeVar("T")
 FAKE_RELAY = "permit_mynetworks, permit_sasl_authenticated, permit_auth_destination"
 
 
@@ -220,7 +222,7 @@ def _decide(view: ParameterView, probe: Probe) -> tuple[Decision, Session | None
     cache = view.memo.setdefault("opened", {})
     opened = cache.get(others)
     if opened is None:
-        opened = cache[others] = _opened(view, probe)
+        opened = _keep_recent(cache, others, _opened(view, probe))
     if isinstance(opened, tuple):
         decision, s = opened
         return Decision(decision.action, decision.stage, decision.reply, trace=list(decision.trace),
@@ -240,6 +242,19 @@ def _decide(view: ParameterView, probe: Probe) -> tuple[Decision, Session | None
 
 # A probe's fields but its recipient: what a session knows before RCPT TO.
 _others = attrgetter(*(f.name for f in fields(Probe) if f.name != "rcpt"))
+
+# How many clients, HELO names and senders the memos of what happens before RCPT TO keep: the relay search
+# asks one of them with dozens of recipients in a row, and a memo kept whole would hold every probe ever
+# decided (its objects make each full garbage collection longer).
+RECENT = 256
+
+
+def _keep_recent(cache: dict, key: tuple, value: T) -> T:
+    """`value` kept under `key`, the oldest entry dropped once `cache` holds RECENT."""
+    if len(cache) >= RECENT:
+        del cache[next(iter(cache))]
+    cache[key] = value
+    return value
 
 
 def _opened(view: ParameterView, probe: Probe) -> Session | tuple[Decision, Session]:
@@ -465,8 +480,8 @@ def _delayed(s: Session, others: tuple) -> str | None:
         if reply is not None:
             break
     if not s.recipient_read:
-        cache[others] = _Delayed(s.trace[first:], s.undecided[undecided:], s.carried_defer, s.reply,
-                                 reply is not None, s.helo_read)
+        _keep_recent(cache, others, _Delayed(s.trace[first:], s.undecided[undecided:], s.carried_defer, s.reply,
+                                 reply is not None, s.helo_read))
     return reply
 
 
