@@ -149,7 +149,7 @@ def table_result(s: Session, item: Item, hit: Hit, reply_name: str, reply_class:
     s.step(what, "restrictions", note + ": the result is a restriction list", where)
     located = [Item(i.text, i.kind, where, i.argument, i.restriction, i.missing_argument) for i in items]
     # a class named again through a table result is no loop of classes: the recursion limit above ends it
-    outer, s.classes = s.classes, []
+    outer, s.classes = s.classes, ()
     try:
         return s.evaluate(s, located, reply_name, reply_class, def_acl)
     finally:

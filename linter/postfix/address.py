@@ -37,7 +37,7 @@ class Resolved:
     error: bool = False  # trivial-rewrite flags the address as bad syntax
     reason: str = ""  # which setting put the domain in its class
     location: Location | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()  # a tuple: most have none, and every one is kept
 
 
 # One token a match (tok_822 in the scanner's terms): blanks between tokens; a quoted string (a backslash
@@ -378,7 +378,7 @@ def _resolve(view: ParameterView, address: str) -> Resolved:
 
 def _note_rewrite(result: Resolved, address: str) -> Resolved:
     if result.recipient.lower() != address.lower():
-        result.notes.append(f"trivial-rewrite turns <{address}> into <{result.recipient}>")
+        result.notes += (f"trivial-rewrite turns <{address}> into <{result.recipient}>",)
     if result.routed:
-        result.notes.append("the local part still routes elsewhere (sender-specified routing)")
+        result.notes += ("the local part still routes elsewhere (sender-specified routing)",)
     return result

@@ -170,11 +170,11 @@ def _class(s, item, more, reply_name, reply_class, def_acl):
                         "results) are not followed", item.location)
         return DUNNO
     s.step(item.text, "class", "restriction class: its list runs here", item.location)
-    s.classes.append(item.text)
+    outer, s.classes = s.classes, (*s.classes, item.text)
     try:
         return generic(s, class_program(s.view, item.text, def_acl), reply_name, reply_class, def_acl)
     finally:
-        s.classes.pop()
+        s.classes = outer
 
 
 def _r_sender_login_mismatch(s, item, more, reply_name, reply_class, def_acl):

@@ -63,7 +63,7 @@ class Session:
     undecided: list[str] = field(default_factory=list)
     warn_if_reject: int = 0
     recursion: int = 0
-    classes: list[str] = field(default_factory=list)  # restriction classes being run, since the last table result
+    classes: tuple[str, ...] = ()  # restriction classes being run, since the last table result
     defer_if_permit: Defer | None = None
     defer_if_reject: Defer | None = None
     carried_defer: Defer | None = None  # defer_if_permit raised by an earlier stage
@@ -98,7 +98,6 @@ class Session:
         new = object.__new__(Session)  # not through __init__: called for every probe of a relay search
         new.__dict__.update(self.__dict__)
         new.probe, new.trace, new.undecided = probe, list(self.trace), list(self.undecided)
-        new.classes = list(self.classes)
         return new
 
     @property
