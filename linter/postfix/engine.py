@@ -250,9 +250,10 @@ RECENT = 256
 
 
 def _keep_recent(cache: dict, key: tuple, value: T) -> T:
-    """`value` kept under `key`, the oldest entry dropped once `cache` holds RECENT."""
+    """`value` kept under `key`, in a `cache` emptied once it holds RECENT (dropping only its oldest entry
+    would cost more: a dict skips the slots of deleted entries to find its first)."""
     if len(cache) >= RECENT:
-        del cache[next(iter(cache))]
+        cache.clear()
     cache[key] = value
     return value
 
@@ -480,8 +481,9 @@ def _delayed(s: Session, others: tuple) -> str | None:
         if reply is not None:
             break
     if not s.recipient_read:
-        _keep_recent(cache, others, _Delayed(s.trace[first:], s.undecided[undecided:], s.carried_defer, s.reply,
-                                 reply is not None, s.helo_read))
+        known = _Delayed(s.trace[first:], s.undecided[undecided:], s.carried_defer, s.reply, reply is not None,
+                         s.helo_read)
+        _keep_recent(cache, others, known)
     return reply
 
 
