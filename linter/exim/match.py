@@ -13,6 +13,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from mailcfg.exim.expand import Context, expand
 from mailcfg.exim.lists import Outcome, split_list
@@ -93,7 +94,7 @@ def _match_list(env: Environment, kind: str, text: str, subject: Subject, seen: 
         raise ListError(expanded.why)
     if expanded.value is None:
         return Outcome(None, "", expanded.why)
-    return _match_items(env, kind, split_list(expanded.value), subject, seen)
+    return _match_items(env, kind, _ready_list(kind, expanded.value), subject, seen)
 
 
 def in_list(env: Environment, kind: str, text: str, subject: Subject) -> bool | None:
@@ -104,9 +105,33 @@ def in_list(env: Environment, kind: str, text: str, subject: Subject) -> bool | 
         return None
 
 
-def _match_items(env: Environment, kind: str, items: list[str], subject: Subject, seen: tuple[str, ...]) -> Outcome:
-    negated = False
-    unknown = "fail"  # what an unresolvable host name does: fail the list, be skipped, or match
+class _Item(NamedTuple):
+    """A list item ready to match: its test, chosen by the item's form once for every subject."""
+
+    raw: str  # as written, with its `!`: the outcome names it
+    negated: bool
+    # (environment, argument, subject) -> (True, False, None when undecided, or "unknown" for a host name not
+    # found; why it is undecided); None for a named list
+    test: Callable[[Environment, Any, Any], tuple[bool | str | None, str]] | None
+    argument: Any  # what the test needs of the item: a network, a name in lower case, a file's path...
+    unknown: str  # a host name not found: fails the list, is skipped or matches (+include_unknown...)
+
+
+class _Ready(NamedTuple):
+    """A list's items ready to match, and how it ends when none decides it."""
+
+    items: tuple[_Item, ...]
+    negated: bool  # whether the last item is negative: the subject is then in the list
+
+
+@functools.lru_cache(maxsize=4096)  # the same lists, expanded alike, for every probe
+def _ready_list(kind: str, value: str) -> _Ready:
+    return _ready(kind, split_list(value))
+
+
+def _ready(kind: str, items: list[str]) -> _Ready:
+    ready = []
+    unknown = "fail"
     for raw in items:
         negated = raw.startswith("!")
         item = raw[1:].lstrip() if negated else raw
@@ -115,41 +140,53 @@ def _match_items(env: Environment, kind: str, items: list[str], subject: Subject
                 unknown = item[1:].split("_")[0]
             continue
         if item.startswith("+"):
-            named = env.lists.get((kind, item[1:]))
-            if named is None:
-                raise ListError(f'unknown named {kind} list "{item}"')
-            if item in seen:
-                raise ListError(f"named list {item} refers to itself")
-            if len(seen) >= MAX_NESTING:
-                return Outcome(None, raw, TOO_DEEP)
-            cacheable = kind == "domain" and env.domain_cache is not None and "$" not in named.value
-            if cacheable and item in env.domain_cache:
-                inner = Outcome(env.domain_cache[item], raw)
-            else:
-                inner = match_list(env, kind, named.value, subject, (*seen, item))
-                if cacheable and inner.result is not None:
-                    env.domain_cache[item] = inner.result
-            result = inner.result
-            # the nesting limit is named as it is, however many lists up
-            why = "" if result is not None else inner.undecided if inner.undecided == TOO_DEEP else \
-                f"{item} is undecided"
-        elif kind == "host":
-            assert isinstance(subject, Host)
-            result, why = _host_item(env, item, subject)
+            ready.append(_Item(raw, negated, None, (item, (kind, item[1:])), unknown))
+            continue
+        test, argument = _TESTS[kind](item)
+        ready.append(_Item(raw, negated, test, argument, unknown))
+    return _Ready(tuple(ready), bool(items) and items[-1].startswith("!"))
+
+
+def _match_items(env: Environment, kind: str, ready: _Ready, subject: Subject, seen: tuple[str, ...]) -> Outcome:
+    for raw, negated, test, argument, unknown in ready.items:
+        if test is None:
+            result, why = _named(env, kind, argument, subject, seen)
+        else:
+            result, why = test(env, argument, subject)
             if result == "unknown":
                 if unknown == "ignore":
                     continue
                 if unknown == "include":
                     return Outcome(not negated, raw)
                 return Outcome(False, raw, "")  # the host name cannot be found: not in the list
-        else:
-            assert isinstance(subject, str)
-            result, why = _ITEMS[kind](env, item, subject)
         if result is None:
             return Outcome(None, raw, why)
         if result:
             return Outcome(not negated, raw)
-    return Outcome(negated, "")
+    return Outcome(ready.negated, "")
+
+
+def _named(env: Environment, kind: str, argument: tuple[str, tuple[str, str]], subject: Subject,
+           seen: tuple[str, ...]) -> tuple[bool | None, str]:
+    """`+name`: the named list's own answer."""
+    item, key = argument
+    named = env.lists.get(key)
+    if named is None:
+        raise ListError(f'unknown named {kind} list "{item}"')
+    if item in seen:
+        raise ListError(f"named list {item} refers to itself")
+    if len(seen) >= MAX_NESTING:
+        return None, TOO_DEEP
+    cacheable = kind == "domain" and env.domain_cache is not None and "$" not in named.value
+    if cacheable and item in env.domain_cache:
+        return env.domain_cache[item], ""
+    inner = match_list(env, kind, named.value, subject, (*seen, item))
+    if cacheable and inner.result is not None:
+        env.domain_cache[item] = inner.result
+    if inner.result is not None:
+        return inner.result, ""
+    # the nesting limit is named as it is, however many lists up
+    return None, inner.undecided if inner.undecided == TOO_DEEP else f"{item} is undecided"
 
 
 # pure functions of an item's text, asked again for every probe
@@ -195,42 +232,112 @@ def _file_keys(env: Environment, path: str) -> list[str] | None:
     return keys
 
 
-def _host_item(env: Environment, item: str, host: Host) -> tuple[bool | str | None, str]:
+def _file_items(env: Environment, kind: str, path: str, subject: Subject) -> tuple[bool | None, str]:
+    """A file named in a list: its lines are items of the list (`#` lines are comments)."""
+    lines = env.read_lines(path)
+    if lines is None:
+        return None, f"{path} is not in the snapshot"
+    items = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    sub = _match_items(env, kind, _ready(kind, items), subject, ())
+    return sub.result, sub.undecided
+
+
+# The tests an item's form chooses. Each takes (environment, argument, subject): what _TESTS made of the item,
+# and the host, domain, local part or address looked for.
+
+def _undecided(env: Environment, why: str, subject: Subject) -> tuple[None, str]:
+    return None, why
+
+
+def _constant(env: Environment, result: bool, subject: Subject) -> tuple[bool, str]:
+    return result, ""
+
+
+def _regex(env: Environment, pattern: str, subject: str) -> tuple[bool, str]:
+    return re.search(pattern, subject) is not None, ""
+
+
+def _equal(env: Environment, name: str, subject: str) -> tuple[bool, str]:
+    return subject == name, ""
+
+
+def _suffix(env: Environment, suffix: str, subject: str) -> tuple[bool, str]:
+    return subject.endswith(suffix), ""
+
+
+def _wildcard(pattern: str) -> tuple[Callable[[Environment, str, str], tuple[bool, str]], str]:
+    """`*.example.com` matches by its end, anything else as written."""
+    return (_suffix, pattern[1:]) if pattern.startswith("*") else (_equal, pattern)
+
+
+def _in_file(env: Environment, argument: tuple[str, str], subject: Subject) -> tuple[bool | None, str]:
+    kind, path = argument
+    return _file_items(env, kind, path, subject)
+
+
+def _host_test(item: str) -> tuple[Callable, Any]:
+    """What tests a host list item (match_check_list with check_host)."""
     if item == "":
-        return False, ""  # matches only when no remote host is involved
+        return _constant, False  # matches only when no remote host is involved
     if item == "*":
-        return True, ""
-    client = _address(host.address)
+        return _constant, True
     net = _network(item)
     if net is not None:
-        return client is not None and client.version == net.version and client in net, ""
+        return _in_network, net
     if item == "@[]":
-        if env.local_addresses is None:
-            return None, "the host's own addresses are not known"
-        return any(_address(a) == client for a in env.local_addresses), ""
+        return _host_is_local, None
     lookup = _lookup_kind(item)
     if lookup:
         kind, path = lookup
         if kind in ("net-iplsearch", "iplsearch", "net-lsearch", "net-iplsearch*"):
-            keys = _file_keys(env, path)
-            if keys is None:
-                return None, f"{path} is not in the snapshot"
-            for key in keys:
-                knet = _network(key)
-                if knet is not None and client is not None and client.version == knet.version and client in knet:
-                    return True, ""
-            return False, ""
-        return None, f"{kind} lookups are not evaluated offline"
+            return _host_in_file_networks, path
+        return _undecided, f"{kind} lookups are not evaluated offline"
     if item.startswith("/"):
-        return _file_items(env, "host", item, host)
+        return _in_file, ("host", item)
     if item != "@" and not re.fullmatch(r"[A-Za-z0-9._-]+", item):
         # not a plain domain name: matched against the client's own (reverse DNS) name
-        if host.name is None:
-            return "unknown", ""
-        name = host.name.lower()
-        if item.startswith("^"):
-            return re.search(item, name) is not None, ""
-        return _wildcard(item.lower(), name), ""
+        return _host_name, item if item.startswith("^") else item.lower()
+    return _host_named, item
+
+
+def _in_network(env: Environment, net: ipaddress.IPv4Network | ipaddress.IPv6Network, host: Host
+                ) -> tuple[bool, str]:
+    client = _address(host.address)
+    return client is not None and client.version == net.version and client in net, ""
+
+
+def _host_is_local(env: Environment, argument: None, host: Host) -> tuple[bool | None, str]:
+    """`@[]`: one of the host's own addresses."""
+    if env.local_addresses is None:
+        return None, "the host's own addresses are not known"
+    client = _address(host.address)
+    return any(_address(a) == client for a in env.local_addresses), ""
+
+
+def _host_in_file_networks(env: Environment, path: str, host: Host) -> tuple[bool | None, str]:
+    keys = _file_keys(env, path)
+    if keys is None:
+        return None, f"{path} is not in the snapshot"
+    client = _address(host.address)
+    for key in keys:
+        knet = _network(key)
+        if knet is not None and client is not None and client.version == knet.version and client in knet:
+            return True, ""
+    return False, ""
+
+
+def _host_name(env: Environment, pattern: str, host: Host) -> tuple[bool | str, str]:
+    """A pattern for the client's verified name (a regex, or a name with a leading `*`)."""
+    if host.name is None:
+        return "unknown", ""
+    name = host.name.lower()
+    if pattern.startswith("^"):
+        return re.search(pattern, name) is not None, ""
+    return (name.endswith(pattern[1:]) if pattern.startswith("*") else name == pattern), ""
+
+
+def _host_named(env: Environment, item: str, host: Host) -> tuple[bool | str | None, str]:
+    """A host name (`@`: the primary host name): the client is one of its addresses."""
     name = env.primary_hostname if item == "@" else item
     if name is None:
         return None, "the primary host name is not known"
@@ -242,79 +349,112 @@ def _host_item(env: Environment, item: str, host: Host) -> tuple[bool | str | No
         return "unknown", ""  # without DNS the name is not found: Exim's "failed to find IP address"
     if addresses is None:
         return None, f"{name} would be looked up in DNS"
+    client = _address(host.address)
     return any(_address(a) == client for a in addresses), ""
 
 
-def _file_items(env: Environment, kind: str, path: str, subject: Subject) -> tuple[bool | None, str]:
-    """A file named in a list: its lines are items of the list (`#` lines are comments)."""
-    lines = env.read_lines(path)
-    if lines is None:
-        return None, f"{path} is not in the snapshot"
-    items = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    sub = _match_items(env, kind, items, subject, ())
-    return sub.result, sub.undecided
-
-
-def _wildcard(pattern: str, subject: str) -> bool:
-    return subject.endswith(pattern[1:]) if pattern.startswith("*") else subject == pattern
-
-
-def _domain_item(env: Environment, item: str, domain: str) -> tuple[bool | None, str]:
-    domain = domain.lower()
+def _domain_test(item: str) -> tuple[Callable, Any]:
+    """What tests a domain list item (match_check_list with check_string on the lower-cased domain)."""
     if item.startswith("^"):
-        return re.search(item, domain) is not None, ""
+        return _lower_regex, item
     if item == "@":
-        if env.primary_hostname is None:
-            _assume(env, f"the host's own name is not known: taken to differ from {domain}")
-            return False, ""
-        return domain == env.primary_hostname.lower(), ""
+        return _domain_is_primary, None
     if item == "@[]":
-        if not (domain.startswith("[") and domain.endswith("]")):
-            return False, ""
-        if env.local_addresses is None:
-            return None, "the host's own addresses are not known"
-        literal = _address(domain[1:-1].removeprefix("ipv6:"))
-        return any(_address(a) == literal for a in env.local_addresses), ""
+        return _domain_is_local, None
     if item.startswith("@mx_"):
-        return None, f"{item} needs DNS"
+        return _undecided, f"{item} needs DNS"
     lookup = _lookup_kind(item)
     if lookup:
         kind, path = lookup
         if kind == "dsearch":
-            entries = env.directory(path)
-            if entries is None:
-                return None, f"{path} is not in the snapshot"
-            return domain in entries, ""
+            return _domain_in_directory, path
         if kind in ("lsearch", "partial-lsearch", "lsearch*", "lsearch*@"):
-            keys = _file_keys(env, path)
-            if keys is None:
-                return None, f"{path} is not in the snapshot"
-            keys = [k.lower() for k in keys]
-            if domain in keys:
-                return True, ""
-            if kind.startswith("partial"):
-                parts = domain.split(".")
-                return any("*." + ".".join(parts[i:]) in keys for i in range(1, len(parts))), ""
-            return False, ""
-        return None, f"{kind} lookups are not evaluated offline"
+            return _domain_in_file, (kind.startswith("partial"), path)
+        return _undecided, f"{kind} lookups are not evaluated offline"
     if item.startswith("/"):
-        return _file_items(env, "domain", item, domain)
-    return _wildcard(item.lower(), domain), ""
+        return _in_file, ("domain", item)
+    test, pattern = _wildcard(item.lower())
+    return (_lower_suffix if test is _suffix else _lower_equal), pattern
 
 
-def _local_part_item(env: Environment, item: str, local_part: str) -> tuple[bool | None, str]:
+def _lower_regex(env: Environment, pattern: str, domain: str) -> tuple[bool, str]:
+    return re.search(pattern, domain.lower()) is not None, ""
+
+
+def _lower_equal(env: Environment, name: str, domain: str) -> tuple[bool, str]:
+    return domain.lower() == name, ""
+
+
+def _lower_suffix(env: Environment, suffix: str, domain: str) -> tuple[bool, str]:
+    return domain.lower().endswith(suffix), ""
+
+
+def _domain_is_primary(env: Environment, argument: None, domain: str) -> tuple[bool, str]:
+    """`@`: the primary host name."""
+    domain = domain.lower()
+    if env.primary_hostname is None:
+        _assume(env, f"the host's own name is not known: taken to differ from {domain}")
+        return False, ""
+    return domain == env.primary_hostname.lower(), ""
+
+
+def _domain_is_local(env: Environment, argument: None, domain: str) -> tuple[bool | None, str]:
+    """`@[]`: an address literal of one of the host's own addresses."""
+    domain = domain.lower()
+    if not (domain.startswith("[") and domain.endswith("]")):
+        return False, ""
+    if env.local_addresses is None:
+        return None, "the host's own addresses are not known"
+    literal = _address(domain[1:-1].removeprefix("ipv6:"))
+    return any(_address(a) == literal for a in env.local_addresses), ""
+
+
+def _domain_in_directory(env: Environment, path: str, domain: str) -> tuple[bool | None, str]:
+    entries = env.directory(path)
+    if entries is None:
+        return None, f"{path} is not in the snapshot"
+    return domain.lower() in entries, ""
+
+
+def _domain_in_file(env: Environment, argument: tuple[bool, str], domain: str) -> tuple[bool | None, str]:
+    """An lsearch file's keys; with `partial-`, also `*.` and any of the domain's parents."""
+    partial, path = argument
+    domain = domain.lower()
+    keys = _file_keys(env, path)
+    if keys is None:
+        return None, f"{path} is not in the snapshot"
+    keys = [k.lower() for k in keys]
+    if domain in keys:
+        return True, ""
+    if partial:
+        parts = domain.split(".")
+        return any("*." + ".".join(parts[i:]) in keys for i in range(1, len(parts))), ""
+    return False, ""
+
+
+def _local_part_test(item: str) -> tuple[Callable, Any]:
+    """What tests a local part list item."""
     if item.startswith("^"):
-        return re.search(item, local_part) is not None, ""
+        return _regex, item
     lookup = _lookup_kind(item)
     if lookup:
         kind, path = lookup
         if kind == "lsearch":
-            keys = _file_keys(env, path)
-            if keys is None:
-                return None, f"{path} is not in the snapshot"
-            return local_part in keys, ""
-        return None, f"{kind} lookups are not evaluated offline"
-    return _wildcard(item, local_part), ""
+            return _local_part_in_file, path
+        return _undecided, f"{kind} lookups are not evaluated offline"
+    return _wildcard(item)
+
+
+def _local_part_in_file(env: Environment, path: str, local_part: str) -> tuple[bool | None, str]:
+    keys = _file_keys(env, path)
+    if keys is None:
+        return None, f"{path} is not in the snapshot"
+    return local_part in keys, ""
+
+
+def _address_test(item: str) -> tuple[Callable, Any]:
+    """An address list item is tested as a whole for each address (its tests depend on the address's form)."""
+    return _address_item, item
 
 
 def _address_item(env: Environment, item: str, address: str) -> tuple[bool | None, str]:
@@ -342,7 +482,8 @@ def _address_item(env: Environment, item: str, address: str) -> tuple[bool | Non
     elif want_local.startswith("^"):
         local_ok = re.search(want_local, local) is not None
     else:
-        local_ok = _wildcard(want_local, local)
+        test, pattern = _wildcard(want_local)
+        local_ok = test(env, pattern, local)[0]
     if not local_ok:
         return False, ""
     if want_domain == "":
@@ -350,4 +491,11 @@ def _address_item(env: Environment, item: str, address: str) -> tuple[bool | Non
     return _domain_item(env, want_domain, domain)
 
 
-_ITEMS = {"domain": _domain_item, "localpart": _local_part_item, "address": _address_item}
+def _domain_item(env: Environment, item: str, domain: str) -> tuple[bool | None, str]:
+    """A domain item tested once (in an address list, for the address's domain)."""
+    test, argument = _domain_test(item)
+    return test(env, argument, domain)
+
+
+_TESTS: dict[str, Callable[[str], tuple[Callable, Any]]] = {
+    "host": _host_test, "domain": _domain_test, "localpart": _local_part_test, "address": _address_test}
