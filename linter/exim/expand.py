@@ -28,7 +28,7 @@ class ForcedFail(Exception):
     """`${if ...{}fail}` and friends: Exim's forced expansion failure."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Context:
     """What an expansion can know: variables, and how to look at the host's files."""
 

@@ -20,7 +20,7 @@ from mailcfg.exim.lists import Outcome, split_list
 from mailcfg.exim.parse import NamedList
 
 
-@dataclass
+@dataclass(slots=True)
 class Host:
     """The client as a host list sees it: its address and verified name."""
 
@@ -28,25 +28,32 @@ class Host:
     name: str | None = None  # the verified reverse-DNS name; None: there is none
 
 
-@dataclass
-class Environment:
-    """What list matching may consult, beyond the list text itself."""
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What list matching may consult that is the same for every session of a configuration."""
 
     lists: dict[tuple[str, str], NamedList]
-    context: Context
     primary_hostname: str | None = None
     local_addresses: list[str] | None = None  # the host's interface addresses; None: not known
-    hosts_file: dict[str, list[str]] = field(default_factory=dict)  # /etc/hosts: name -> addresses
+    hosts_file: Callable[[], dict[str, list[str]]] = dict  # /etc/hosts (name -> addresses), read when first asked
     read_lines: Callable[[str], list[str] | None] = lambda _p: None  # a host file's lines; None: not in snapshot
     directory: Callable[[str], list[str] | None] = lambda _p: None  # a host directory's entries
+    # Lists' answers by (kind, text, subject, dns), with what they took for granted (see match_list); None: not
+    # kept
+    answers: dict[tuple, tuple[Outcome, tuple[str, ...]]] | None = None
+
+
+@dataclass(slots=True)
+class Environment:
+    """What list matching may consult, beyond the list text itself: the configuration's scope and the session's."""
+
+    scope: Scope
+    context: Context
     assume: Callable[[str], None] = lambda _text: None  # records what was taken for granted
     dns: bool = True  # names resolve through DNS (a lookup the snapshot cannot answer is undecided)
     # An address's answers for named domain lists, kept as Exim keeps them (domain_cache): a list first
     # matched against the domain before the percent hack keeps that answer for the rewritten one.
     domain_cache: dict[str, bool] | None = None
-    # Lists' answers by (kind, text, subject, dns) for one configuration, with what they took for granted
-    # (see match_list); None: not kept
-    answers: dict[tuple, tuple[Outcome, tuple[str, ...]]] | None = None
     assumed: list[str] = field(default_factory=list)  # what matching took for granted, in order
 
 
@@ -70,11 +77,12 @@ def match_list(env: Environment, kind: str, text: str, subject: Subject, seen: t
     """The list's answer. One that consulted nothing of the session but the subject (no variable, no
     cache of domain answers) is remembered for the configuration, and what it took for granted is
     taken again when it is reused."""
-    if seen or env.answers is None or (kind == "domain" and env.domain_cache is not None):
+    answers = env.scope.answers
+    if seen or answers is None or (kind == "domain" and env.domain_cache is not None):
         return _match_list(env, kind, text, subject, seen)
     key = (kind, text, subject.address, subject.name, env.dns) if isinstance(subject, Host) else \
         (kind, text, subject, env.dns)
-    known = env.answers.get(key)
+    known = answers.get(key)
     if known is not None:
         for assumption in known[1]:
             env.assume(assumption)
@@ -82,7 +90,7 @@ def match_list(env: Environment, kind: str, text: str, subject: Subject, seen: t
     consulted, assumed = env.context.consulted, len(env.assumed)
     outcome = _match_list(env, kind, text, subject, seen)
     if env.context.consulted == consulted:
-        env.answers[key] = (outcome, tuple(env.assumed[assumed:]))
+        answers[key] = (outcome, tuple(env.assumed[assumed:]))
     return outcome
 
 
@@ -170,7 +178,7 @@ def _named(env: Environment, kind: str, argument: tuple[str, tuple[str, str]], s
            seen: tuple[str, ...]) -> tuple[bool | None, str]:
     """`+name`: the named list's own answer."""
     item, key = argument
-    named = env.lists.get(key)
+    named = env.scope.lists.get(key)
     if named is None:
         raise ListError(f'unknown named {kind} list "{item}"')
     if item in seen:
@@ -220,7 +228,7 @@ def _lookup_kind(item: str) -> tuple[str, str] | None:
 
 
 def _file_keys(env: Environment, path: str) -> list[str] | None:
-    lines = env.read_lines(path)
+    lines = env.scope.read_lines(path)
     if lines is None:
         return None
     keys = []
@@ -234,7 +242,7 @@ def _file_keys(env: Environment, path: str) -> list[str] | None:
 
 def _file_items(env: Environment, kind: str, path: str, subject: Subject) -> tuple[bool | None, str]:
     """A file named in a list: its lines are items of the list (`#` lines are comments)."""
-    lines = env.read_lines(path)
+    lines = env.scope.read_lines(path)
     if lines is None:
         return None, f"{path} is not in the snapshot"
     items = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
@@ -308,10 +316,10 @@ def _in_network(env: Environment, net: ipaddress.IPv4Network | ipaddress.IPv6Net
 
 def _host_is_local(env: Environment, argument: None, host: Host) -> tuple[bool | None, str]:
     """`@[]`: one of the host's own addresses."""
-    if env.local_addresses is None:
+    if env.scope.local_addresses is None:
         return None, "the host's own addresses are not known"
     client = _address(host.address)
-    return any(_address(a) == client for a in env.local_addresses), ""
+    return any(_address(a) == client for a in env.scope.local_addresses), ""
 
 
 def _host_in_file_networks(env: Environment, path: str, host: Host) -> tuple[bool | None, str]:
@@ -338,11 +346,12 @@ def _host_name(env: Environment, pattern: str, host: Host) -> tuple[bool | str, 
 
 def _host_named(env: Environment, item: str, host: Host) -> tuple[bool | str | None, str]:
     """A host name (`@`: the primary host name): the client is one of its addresses."""
-    name = env.primary_hostname if item == "@" else item
+    name = env.scope.primary_hostname if item == "@" else item
     if name is None:
         return None, "the primary host name is not known"
-    addresses = env.hosts_file.get(name.lower())
-    if addresses is None and name.lower() == "localhost" and not env.hosts_file:
+    hosts_file = env.scope.hosts_file()
+    addresses = hosts_file.get(name.lower())
+    if addresses is None and name.lower() == "localhost" and not hosts_file:
         _assume(env, "localhost is taken to be 127.0.0.1 and ::1 (the snapshot has no /etc/hosts)")
         addresses = ["127.0.0.1", "::1"]
     if addresses is None and not env.dns:
@@ -392,10 +401,10 @@ def _lower_suffix(env: Environment, suffix: str, domain: str) -> tuple[bool, str
 def _domain_is_primary(env: Environment, argument: None, domain: str) -> tuple[bool, str]:
     """`@`: the primary host name."""
     domain = domain.lower()
-    if env.primary_hostname is None:
+    if env.scope.primary_hostname is None:
         _assume(env, f"the host's own name is not known: taken to differ from {domain}")
         return False, ""
-    return domain == env.primary_hostname.lower(), ""
+    return domain == env.scope.primary_hostname.lower(), ""
 
 
 def _domain_is_local(env: Environment, argument: None, domain: str) -> tuple[bool | None, str]:
@@ -403,14 +412,14 @@ def _domain_is_local(env: Environment, argument: None, domain: str) -> tuple[boo
     domain = domain.lower()
     if not (domain.startswith("[") and domain.endswith("]")):
         return False, ""
-    if env.local_addresses is None:
+    if env.scope.local_addresses is None:
         return None, "the host's own addresses are not known"
     literal = _address(domain[1:-1].removeprefix("ipv6:"))
-    return any(_address(a) == literal for a in env.local_addresses), ""
+    return any(_address(a) == literal for a in env.scope.local_addresses), ""
 
 
 def _domain_in_directory(env: Environment, path: str, domain: str) -> tuple[bool | None, str]:
-    entries = env.directory(path)
+    entries = env.scope.directory(path)
     if entries is None:
         return None, f"{path} is not in the snapshot"
     return domain.lower() in entries, ""

@@ -9,7 +9,7 @@ from mailcfg.exim.address import Split
 from mailcfg.exim.config import EximConfig
 from mailcfg.exim.expand import Context, expand
 from mailcfg.exim.lines import Origin
-from mailcfg.exim.match import Environment, Host, in_list
+from mailcfg.exim.match import Environment, Host, Scope, in_list
 from mailcfg.exim.parse import AclItem, Driver
 from mailcfg.transaction import Probe, Step
 
@@ -30,9 +30,8 @@ class _Start:
     """What every session of one configuration starts from: worked out once, not for each decision."""
 
     variables: dict[str, str]  # the variables whose values no probe changes (copied into each session's)
-    addresses: list[str] | None  # the host's interface addresses; None: not known
-    expansions: dict  # Context.answers, shared by the configuration's sessions
-    list_answers: dict  # Environment.answers, likewise
+    scope: Scope  # what list matching consults, and its answers (shared by the configuration's sessions)
+    expansions: dict  # Context.answers, likewise
 
     @classmethod
     def of(cls, config: EximConfig) -> _Start:
@@ -43,10 +42,13 @@ class _Start:
                      "rcpt_count": "0", "recipients_count": "0", "smtp_active_hostname": hostname}
         interfaces = config.snapshot.facts.interfaces
         addresses = [i.address for i in interfaces] if interfaces is not None else None
-        return cls(variables, addresses, {}, {})
+        # /etc/hosts is read when a host list or a route first names a host, not for every configuration
+        scope = Scope(config.parsed.lists, config.primary_hostname, addresses, lambda: config.hosts_file,
+                      config.read_lines, config.snapshot.directory, {})
+        return cls(variables, scope, {})
 
 
-@dataclass
+@dataclass(slots=True, weakref_slot=True)
 class Session:
     """One SMTP session as the ACLs see it, with its trace and its branch points."""
 
@@ -85,9 +87,7 @@ class Session:
         me = weakref.ref(self)
         self.context = Context(variables, config.exists, config.read_lines,
                                lambda address, hosts: me()._host_in(address, hosts), start.expansions)
-        self.env = Environment(config.parsed.lists, self.context, config.primary_hostname, start.addresses,
-                               config.hosts_file, config.read_lines, config.snapshot.directory,
-                               lambda text: me().assume(text), self.world.dns, answers=start.list_answers)
+        self.env = Environment(start.scope, self.context, lambda text: me().assume(text), self.world.dns)
 
     def recipient_env(self) -> Environment:
         """Matching for the recipient's own domain, with the answers Exim cached for it."""
