@@ -84,16 +84,14 @@ def _decide(s: Session) -> Decision:
     sender = _read_address(s, "mail", probe.sender)
     if isinstance(sender, tuple):
         return _decision(s, *sender, service)
-    s.context.variables.update({"sender_address": sender,
-                                "sender_address_domain": sender.rpartition("@")[2].lower() if "@" in sender else "",
-                                "sender_address_local_part": sender.rpartition("@")[0]})
+    s.set_sender(sender)
     refusal = _acl_option(s, "mail", "acl_smtp_mail", "550", unset_accepts=True)
     if refusal is not None:
         return _decision(s, *refusal, service)
     recipient = _read_address(s, "rcpt", probe.rcpt)
     if isinstance(recipient, tuple):
         return _decision(s, *recipient, service)
-    s.recipient, s.recipient_parts = recipient, split(recipient)
+    s.set_recipient(recipient, split(recipient))
     _percent_hack(s)
     s.context.variables.update({"local_part": s.rcpt_local, "domain": s.rcpt_domain, "rcpt_count": "1",
                                 "recipients_count": "0"})
@@ -110,7 +108,7 @@ def recipient_domain(config: EximConfig, probe: Probe, world: World | None = Non
     found = _read_address(s, "rcpt", probe.rcpt)
     if isinstance(found, tuple):
         return None
-    s.recipient, s.recipient_parts = found, split(found)
+    s.set_recipient(found, split(found))
     _percent_hack(s)
     if s.recipient_cache and any(s.recipient_cache.values()):
         return None  # a list that matched the local domain still matches the rewritten one: it may stay local
@@ -179,8 +177,7 @@ def _percent_hack(s: Session) -> None:
     while hack and "%" in local and in_list(replace(s.env, domain_cache=cache), "domain", hack, domain):
         local, _, written = local.rpartition("%")
         domain = written.lower()
-        s.recipient = f"{local}@{written}"
-        s.recipient_parts = Split(local, domain)
+        s.set_recipient(f"{local}@{written}", Split(local, domain))
         s.recipient_cache = cache
         s.step("rcpt", "percent_hack_domains", "rewrite", f"the recipient becomes <{s.recipient}>",
                s.config.setting("percent_hack_domains").origin)

@@ -63,8 +63,13 @@ class Session:
     tls: bool = False
     endpass_seen: bool = False
     points: int = 0  # undecided conditions met so far, each a branch point
+    # what list conditions look for (plain attributes: read for every list condition of every decision)
+    sender: str = ""  # MAIL FROM's address, once read ("" before, and for a bounce)
+    sender_domain: str = ""  # its domain, lower case
     recipient: str = ""  # the recipient as the RCPT ACL sees it (route dropped, after the percent hack), once known
     recipient_parts: Split | None = None  # its local part (unquoted) and domain
+    rcpt_local: str = ""  # $local_part: lower case, without quoting
+    rcpt_domain: str = ""
     recipient_cache: dict[str, bool] | None = None  # named domain lists answered before a percent hack
     depth: int = 0  # redirections being followed
     accepted_with: str | None = None  # the message of the statement that accepted the last command
@@ -96,27 +101,21 @@ class Session:
     def _host_in(self, address: str, hosts: str) -> bool | None:
         return in_list(self.env, "host", hosts, Host(address, self.probe.client_name))
 
-    # the message's addresses, once the session has them
-    @property
-    def sender(self) -> str:
-        return self.context.variables.get("sender_address", "")
+    def set_sender(self, sender: str) -> None:
+        """MAIL FROM's address, read: as list conditions and routers see it, and in its variables."""
+        local, at, domain = sender.rpartition("@")
+        self.sender, self.sender_domain = sender, domain.lower() if at else ""
+        self.context.variables.update({"sender_address": sender, "sender_address_domain": self.sender_domain,
+                                       "sender_address_local_part": local})
 
-    @property
-    def sender_domain(self) -> str:
-        return self.context.variables.get("sender_address_domain", "")
+    def set_recipient(self, recipient: str, parts: Split) -> None:
+        """RCPT TO's address, read (and rewritten by the percent hack)."""
+        self.recipient, self.recipient_parts = recipient, parts
+        self.rcpt_local, self.rcpt_domain = parts.local_part.lower(), parts.domain
 
     @property
     def rcpt(self) -> str:
         return self.recipient or self.probe.rcpt
-
-    @property
-    def rcpt_local(self) -> str:
-        """$local_part: lower case, without quoting."""
-        return self.recipient_parts.local_part.lower() if self.recipient_parts else ""
-
-    @property
-    def rcpt_domain(self) -> str:
-        return self.recipient_parts.domain if self.recipient_parts else ""
 
     def step(self, stage: str, what: str, result: str, note: str = "", origin: Origin | None = None,
              matched: str = "") -> None:
