@@ -272,14 +272,16 @@ def _opened(view: ParameterView, probe: Probe) -> Session | tuple[Decision, Sess
                f"{', '.join(milters)} also see(s) the transaction and may reject it; taken to accept",
                view.location("smtpd_milters"))
     delay = view.yes("smtpd_delay_reject")
-    s.step(
+    s.trace.append(_fixed_step(
+        view,
+        s.stage,
         "smtpd_delay_reject",
         "yes" if delay else "no",
         "client, HELO and sender restrictions wait until RCPT TO"
         if delay
         else "client, HELO and sender restrictions run at their own stage",
         view.location("smtpd_delay_reject"),
-    )
+    ))
     if not delay:
         reply = _run_stage(s, "connect", "smtpd_client_restrictions", s.namaddr, CLIENT)
         if reply is not None:
@@ -398,7 +400,7 @@ def _list_of(view: ParameterView, param: str) -> tuple[tuple[Ready, ...], Locati
 def _run_list(s: Session, param: str, reply_name: str, reply_class: str) -> str:
     steps, location, built_in = _list_of(s.view, param)
     if not steps:
-        s.step(param, "empty", "nothing to check", location)
+        s.trace.append(_fixed_step(s.view, s.stage, param, "empty", "nothing to check", location))
         return DUNNO
     first = len(s.trace)
     try:
@@ -409,15 +411,22 @@ def _run_list(s: Session, param: str, reply_name: str, reply_class: str) -> str:
         for step in s.trace[first:]:
             if step.location is None and not step.default_of:
                 step.default_of = param
-    # appended directly, not through Session.step: every list run ends with this step
-    s.trace.append(Step(
-        s.stage,
-        param,
-        action_of(s.reply or "") if status == REJECT else status if status != DUNNO else "no decision",
-        "end of list" if status == DUNNO else "",
-        location,
-    ))
+    result = action_of(s.reply or "") if status == REJECT else status if status != DUNNO else "no decision"
+    s.trace.append(_fixed_step(s.view, s.stage, param, result, "end of list" if status == DUNNO else "", location))
     return status
+
+
+def _fixed_step(view: ParameterView, stage: str, what: str, result: str, note: str, location: Location | None) -> Step:
+    """A step whose note and place follow from its stage, subject and result (how a list ended, the delay
+    setting): made once per view and shared by the traces (a step is never changed once its list has run),
+    not made and kept again for every transaction."""
+    steps = view.memo.get("fixed steps")
+    if steps is None:
+        steps = view.memo["fixed steps"] = {}
+    found = steps.get((stage, what, result))
+    if found is None:
+        found = steps[(stage, what, result)] = Step(stage, what, result, note, location)
+    return found
 
 
 def _check_rcpt(s: Session, delay: bool, others: tuple) -> str | None:
