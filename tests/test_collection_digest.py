@@ -11,7 +11,7 @@ from mailcfg.remote.collect import Collected
 from mailcfg.remote.collection import digest
 from mailcfg.remote.redact import Redaction
 
-paths = st.text(alphabet="/abc.\n\0é", max_size=6)
+paths = st.text(alphabet="/abc.\n\0é\udcff", max_size=6)  # \udcff: a byte a path held that is not UTF-8
 contents = st.binary(max_size=12)
 collections = st.builds(
     Collected,
