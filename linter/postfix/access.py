@@ -4,6 +4,9 @@ address, and what the table's answer does (check_table_result in smtpd_check.c).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import lru_cache
+
 from mailcfg.asciidigits import digits
 from mailcfg.postfix.address import valid_address
 from mailcfg.postfix.destinations import resolve_for
@@ -26,7 +29,7 @@ from mailcfg.postfix.tables import parse_ref
 LOOKUP_FAILURE = "451 4.3.5 Server configuration error"  # what check_access() uses when a table fails
 
 
-def lookup(s: Session, item: Item, keys: list[tuple[str, bool]]) -> Hit | None:
+def lookup(s: Session, item: Item, keys: Sequence[tuple[str, bool]]) -> Hit | None:
     """The first key `item`'s table answers; a table smtpd cannot open fails every lookup with 4.3.5."""
     ref = parse_ref(item.argument or "")
     if ref is None:
@@ -54,16 +57,26 @@ def domain_access(
     s: Session, item: Item, domain: str, reply_name: str, reply_class: str, def_acl: str
 ) -> tuple[str, bool]:
     """check_domain_access(): the name, then its parent domains as partial keys."""
-    parent = parent_style(s.view, "smtpd_access_maps")
-    keys = [(domain, False)]
-    if not valid_address(domain.strip("[]")):
-        # parents as partial keys; a trailing dot's empty "parent" is none
-        keys += [k for k in parent_keys(domain, parent)[1:] if (k[0] if parent else k[0][1:])]
-    hit = lookup(s, item, keys)
+    hit = lookup(s, item, _domain_keys(domain, parent_style(s.view, "smtpd_access_maps")))
     if hit is None:
         s.step(f"{item.text} {item.argument}", "no match", f"no entry for {domain!r}", item.location)
         return DUNNO, False
     return table_result(s, item, hit, reply_name, reply_class, def_acl), True
+
+
+@lru_cache(maxsize=4096)  # the same client names, HELO names and domains come back probe after probe
+def _domain_keys(domain: str, parent: bool) -> tuple[tuple[str, bool], ...]:
+    """check_domain_access()'s keys: the name, then (unless it is an address) its parent domains as partial
+    keys; a trailing dot's empty "parent" is none."""
+    if valid_address(domain.strip("[]")):
+        return ((domain, False),)
+    return ((domain, False), *(k for k in parent_keys(domain, parent)[1:] if (k[0] if parent else k[0][1:])))
+
+
+@lru_cache(maxsize=4096)
+def _parent_domains(domain: str, parent: bool) -> tuple[tuple[str, bool], ...]:
+    """An address's domain and its parents, as the partial keys check_mail_access() asks with."""
+    return tuple((k, True) for k, _ in parent_keys(domain, parent))
 
 
 def mail_access(s: Session, item: Item, addr: str, reply_class: str, def_acl: str) -> str:
@@ -73,10 +86,9 @@ def mail_access(s: Session, item: Item, addr: str, reply_class: str, def_acl: st
     at = full.rfind("@")
     if at < 0:
         return DUNNO
-    parent = parent_style(s.view, "smtpd_access_maps")
     # the address, then its domain and the parents as partial keys, then `user@`
-    keys = [(full, False), *((k, True) for k, _ in parent_keys(full[at + 1 :], parent)), (full[: at + 1], True)]
-    hit = lookup(s, item, keys)
+    domains = _parent_domains(full[at + 1 :], parent_style(s.view, "smtpd_access_maps"))
+    hit = lookup(s, item, [(full, False), *domains, (full[: at + 1], True)])
     if hit is None:
         s.step(f"{item.text} {item.argument}", "no match", f"no entry for <{full}>", item.location)
         return DUNNO

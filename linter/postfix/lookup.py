@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import ipaddress
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,7 @@ def find(table: Table, key: str, partial: bool = False, aliases: bool = False) -
     return find_first(table, [(key, partial)], aliases)
 
 
-def find_first(table: Table, keys: list[tuple[str, bool]], aliases: bool = False) -> Hit | None:
+def find_first(table: Table, keys: Sequence[tuple[str, bool]], aliases: bool = False) -> Hit | None:
     """The answer to the first of `keys` (key, partial) that `table` has, in the order smtpd asks.
     The table's kind is looked at once for all keys: a lookup asks with up to a dozen."""
     if not table.readable:
