@@ -9,6 +9,7 @@ collects (never `exim -bP config`, which as root prints hidden values: passwords
 
 from __future__ import annotations
 
+import os
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,7 +127,7 @@ class EximConfig(Memo):
 
     def _look_for(self, path: str) -> bool | None:
         snapshot = self.snapshot
-        if snapshot.resolve(path) is not None or snapshot.resolve_dir(path) is not None:
+        if self._in_snapshot(path):
             return True
         facts = snapshot.facts
         if any(p == path and reason != "missing" for p, reason in facts.unreadable):
@@ -138,9 +139,37 @@ class EximConfig(Memo):
         whole = snapshot.is_snapshot or (snapshot.mounted("/etc/exim4") and path.startswith("/etc/exim4/"))
         return False if whole else None
 
+    def _in_snapshot(self, path: str) -> bool:
+        """Whether the snapshot has `path`, as a file or as a directory."""
+        if self._not_listed(path):
+            return False
+        return self.snapshot.resolve(path) is not None or self.snapshot.resolve_dir(path) is not None
+
+    def _not_listed(self, path: str) -> bool:
+        """Whether the snapshot's directory holding `path` lacks its name: then it is neither a file nor a
+        directory there. One listing of the directory answers for all its names (Debian's configuration asks
+        whether half a dozen files exist), where a file and a directory look-up per name would each follow
+        the path's links. False when the listing cannot tell (no snapshot, a replaced file, `.` or `..`)."""
+        parent, _, name = path.rpartition("/")
+        snapshot = self.snapshot
+        if not snapshot.is_snapshot or path in snapshot.overrides or "\0" in path or \
+                name in ("", ".", "..") or ".." in parent.split("/"):
+            return False
+        names = self.remember(("names in", parent), lambda: _names_in(snapshot.resolve_dir(parent or "/")))
+        return names is not None and name not in names
+
     def read_lines(self, host_path: str) -> list[str] | None:
         """A host file's lines (lookup files, /etc/passwd), read once: every probe's lookups use them."""
         return self.remember(("file", host_path), lambda: _lines_of(self.snapshot.resolve(host_path)))
+
+
+def _names_in(real: Path | None) -> frozenset[str] | None:
+    if real is None:
+        return None
+    try:
+        return frozenset(os.listdir(real))
+    except OSError:
+        return None
 
 
 def _lines_of(real: Path | None) -> list[str] | None:
