@@ -65,9 +65,12 @@ def run_acl(session: Session, where: str, text: str, origin: Origin | None, leve
         if ends is not None:
             session.trace.append(Step(where, ready.text, _WORD[ends], f"end of {name}", ready.location))
             return AclResult(ends, message, ready.statement, name)
-        # appended directly, not through Session.step: this and a list condition's answer are the commonest
-        # steps, and that call was 2% of a decision
-        session.trace.append(Step(where, ready.text, "next", "", ready.location))
+        # the commonest step: one for each stage, made once and shared by the decisions' traces (steps are
+        # records, never changed)
+        passed = ready.passed.get(where)
+        if passed is None:
+            passed = ready.passed[where] = Step(where, ready.text, "next", "", ready.location)
+        session.trace.append(passed)
     session.step(where, name, "deny", "end of the ACL: implicit deny", origin)
     return AclResult(FAIL, None, None, name)
 
@@ -113,6 +116,7 @@ class _Ready(NamedTuple):
     ends: dict[str, str]  # the conditions' outcome -> how it ends the ACL (absent: on to the next statement)
     ends_after_endpass: bool  # any outcome ends it once `endpass` is passed (accept, discard)
     message_used: tuple[str, ...]  # the outcomes whose reply the statement's `message` gives
+    passed: dict[str, Step]  # the trace's step when it lets the ACL go on, by stage (as each stage first needs it)
 
 
 def _ready(acl: Acl) -> tuple[_Ready, ...]:
@@ -120,7 +124,7 @@ def _ready(acl: Acl) -> tuple[_Ready, ...]:
     return tuple(_Ready(statement, tuple((None if item.modifier else _CONDITIONS.get(item.name, _not_evaluated), item)
                                          for item in statement.items),
                         str(statement), statement.origin.location, _ENDS[statement.verb],
-                        statement.verb in ("accept", "discard"), _MESSAGE_USED[statement.verb])
+                        statement.verb in ("accept", "discard"), _MESSAGE_USED[statement.verb], {})
                  for statement in acl.statements)
 
 
