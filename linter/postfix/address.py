@@ -145,7 +145,7 @@ def myorigin(view: ParameterView) -> str:
     value = view.get("myorigin")
     if not value.startswith("/"):
         return value
-    cache = view.memo.setdefault("myorigin", {})
+    cache = view.memo["myorigin"]
     if value not in cache:
         path = view.config.snapshot.resolve(value)
         try:

@@ -175,7 +175,7 @@ def address_hit(s: Session, param: str, r: Resolved, keys: list[tuple[str, bool]
 def _maps(view: ParameterView, param: str) -> list[tuple[TableRef, bool]]:
     """The tables `param` names, each with whether it is in alias_maps (a postalias file: `name: value`);
     kept per view, as every recipient asks three to five of these parameters, most of them empty."""
-    maps = view.memo.setdefault("address maps", {})
+    maps = view.memo["address maps"]
     found = maps.get(param)
     if found is None:
         aliases = view.items("alias_maps")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections import defaultdict
 
 from mailcfg.findings import Location
 from mailcfg.postfix import defaults, known
@@ -33,7 +34,9 @@ class ParameterView:
                 "main.cf values", lambda: (self._expanded, self._items, self._origins, self._yes))
         self._compat: tuple[int, ...] | None = None
         self._listen: list[Interface] | None = None
-        self.memo: dict[str, dict] = {}  # results derived from this view alone (resolved addresses, ...)
+        # results derived from this view alone (resolved addresses, ...); a name not yet used holds an empty
+        # dict, so a memo asked for at every decision is found without making one to throw away
+        self.memo: defaultdict[str, dict] = defaultdict(dict)
 
     def origin(self, name: str) -> Override | Parameter | None:
         """Where the value comes from: a `-o`, a main.cf line, or None for the built-in default."""

@@ -96,7 +96,7 @@ def decide_on(view: ParameterView, probe: Probe) -> Decision:
 
     Decided once per view and probe: several rules ask the same questions (a decision is never changed
     after it is made)."""
-    cache = view.memo.setdefault("decisions", {})
+    cache = view.memo["decisions"]
     key = _all(probe)  # a tuple: Probe's own hash is a Python call
     decision = cache.get(key)
     if decision is None:
@@ -112,7 +112,7 @@ _but_helo = attrgetter(*(f.name for f in fields(Probe) if f.name != "helo"))
 
 
 def _decided(view: ParameterView, probe: Probe) -> Decision:
-    blind = view.memo.setdefault("helo-blind", {})
+    blind = view.memo["helo-blind"]
     if probe.helo is not None:
         known = blind.get(_but_helo(probe))
         if known is not None:  # the relay search tries HELO names one after another
@@ -131,7 +131,7 @@ def _decided(view: ParameterView, probe: Probe) -> Decision:
 
 def startup_error(view: ParameterView) -> tuple[str, Location | None] | None:
     """The fatal error smtpd dies with at start on this service, if any (smtpd_check_init)."""
-    cache = view.memo.setdefault("startup", {})
+    cache = view.memo["startup"]
     if "error" not in cache:
         cache["error"] = _startup_error(view)
     return cache["error"]
@@ -219,7 +219,7 @@ def _decide(view: ParameterView, probe: Probe) -> tuple[Decision, Session | None
     # Everything before RCPT TO is the same for every recipient: the relay search sends dozens of
     # recipient forms with one client, HELO and sender, so it is worked out once for them.
     others = _others(probe)
-    cache = view.memo.setdefault("opened", {})
+    cache = view.memo["opened"]
     opened = cache.get(others)
     if opened is None:
         opened = _keep_recent(cache, others, _opened(view, probe))
@@ -387,9 +387,7 @@ def _run_stage(s: Session, stage: str, param: str, reply_name: str, reply_class:
 def _list_of(view: ParameterView, param: str) -> tuple[tuple[Ready, ...], Location | None, bool]:
     """A restriction list ready to run, where it is set, and whether it is Postfix's built-in value: kept
     per view in one place, as every decision runs two to five lists."""
-    lists = view.memo.get("run lists")
-    if lists is None:
-        lists = view.memo["run lists"] = {}
+    lists = view.memo["run lists"]
     found = lists.get(param)
     if found is None:
         found = lists[param] = (class_program(view, param, IMPLICIT_ACCESS[param]), view.location(param),
@@ -420,9 +418,7 @@ def _fixed_step(view: ParameterView, stage: str, what: str, result: str, note: s
     """A step whose note and place follow from its stage, subject and result (how a list ended, the delay
     setting): made once per view and shared by the traces (a step is never changed once its list has run),
     not made and kept again for every transaction."""
-    steps = view.memo.get("fixed steps")
-    if steps is None:
-        steps = view.memo["fixed steps"] = {}
+    steps = view.memo["fixed steps"]
     found = steps.get((stage, what, result))
     if found is None:
         found = steps[(stage, what, result)] = Step(stage, what, result, note, location)
@@ -469,7 +465,7 @@ class _Delayed:
 def _delayed(s: Session, others: tuple) -> str | None:
     """The client, HELO and sender lists at RCPT TO; the reply if one rejects. Where they never looked at the
     recipient, what they did holds for every recipient of the same client, HELO and sender (kept per view)."""
-    cache = s.view.memo.setdefault("delayed", {})
+    cache = s.view.memo["delayed"]
     known = cache.get(others)
     if known is not None:
         s.trace += known.trace

@@ -80,7 +80,7 @@ def class_program(view: ParameterView, name: str, def_acl: str) -> tuple[Ready, 
 
 def _kept(view: ParameterView, key: str, def_acl: str, items: Callable[[], list[Item]]) -> tuple[Ready, ...]:
     """The program of `items()`, made once per view, key and implicit access check."""
-    programs = view.memo.setdefault("programs", {})
+    programs = view.memo["programs"]
     found = programs.get((key, def_acl))
     if found is None:
         found = programs[(key, def_acl)] = program(view, items(), def_acl)

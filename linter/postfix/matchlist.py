@@ -173,7 +173,7 @@ def _remembered(match):
     kind = match.__name__
 
     def remembered(view: ParameterView, param: str, *what):
-        memo = view.memo.setdefault(kind, {})
+        memo = view.memo[kind]
         key = (param, *what)
         found = memo.get(key)
         if found is None:
