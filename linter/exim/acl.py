@@ -121,11 +121,19 @@ class _Ready(NamedTuple):
 
 def _ready(acl: Acl) -> tuple[_Ready, ...]:
     """The ACL's statements ready to run."""
-    return tuple(_Ready(statement, tuple((None if item.modifier else _CONDITIONS.get(item.name, _not_evaluated), item)
-                                         for item in statement.items),
+    return tuple(_Ready(statement, tuple((_check(item), item) for item in statement.items),
                         str(statement), statement.origin.location, _ENDS[statement.verb],
                         statement.verb in ("accept", "discard"), _MESSAGE_USED[statement.verb], {})
                  for statement in acl.statements)
+
+
+def _check(item: AclItem) -> Check | None:
+    """What answers a condition (None for a modifier); a list condition's check keeps the steps it leaves."""
+    if item.modifier:
+        return None
+    if item.name in _SUBJECTS:
+        return functools.partial(_listed, {})
+    return _CONDITIONS.get(item.name, _not_evaluated)
 
 
 TEMPORARY = "Temporary local problem - please try later"
@@ -191,8 +199,10 @@ _SUBJECTS: dict[str, tuple[str, Callable[[Session], Host | str]]] = {
 Check = Callable[["Session", str, AclItem, int], tuple[str, str | None]]
 
 
-def _listed(session: Session, where: str, item: AclItem, level: int) -> tuple[str, str | None]:
-    """hosts, domains, local_parts, senders, sender_domains, recipients: the subject in the list."""
+def _listed(steps: dict[tuple[str, bool, str], Step], session: Session, where: str, item: AclItem, level: int
+            ) -> tuple[str, str | None]:
+    """hosts, domains, local_parts, senders, sender_domains, recipients: the subject in the list. Its answer's
+    step is made once per stage, answer and matching item, and shared as run_acl shares its own."""
     kind, subject_of = _SUBJECTS[item.name]
     subject = subject_of(session)
     if item.name == "sender_domains" and not session.sender:
@@ -206,9 +216,18 @@ def _listed(session: Session, where: str, item: AclItem, level: int) -> tuple[st
         return DEFER, None
     if outcome.result is None:
         return _unknown(session, where, item.text, outcome.undecided, item.origin)
-    session.trace.append(Step(where, item.text, "match" if outcome.result else "no match", "",
-                              item.origin.location, outcome.item))  # directly: see run_acl
+    key = (where, outcome.result, outcome.item)
+    step = steps.get(key)
+    if step is None:
+        step = Step(where, item.text, "match" if outcome.result else "no match", "", item.origin.location,
+                    outcome.item)
+        if len(steps) < _STEPS_KEPT:
+            steps[key] = step
+    session.trace.append(step)
     return (OK if outcome.result else FAIL), None
+
+
+_STEPS_KEPT = 64  # a list's items may come from an expansion that reads the probe: a list's steps stay bounded
 
 
 def _live(session: Session, where: str, item: AclItem, level: int) -> tuple[str, None]:
@@ -307,7 +326,7 @@ def _verify(session: Session, where: str, item: AclItem, level: int) -> tuple[st
     return (DEFER if verdict.rc == "defer" else FAIL), verdict.message
 
 
-_CONDITIONS: dict[str, Check] = {**dict.fromkeys(_SUBJECTS, _listed), **dict.fromkeys(_LIVE, _live),
+_CONDITIONS: dict[str, Check] = {**dict.fromkeys(_LIVE, _live),
                                  "authenticated": _authenticated, "encrypted": _encrypted, "condition": _condition,
                                  "acl": _nested, "verify": _verify}
 
