@@ -80,13 +80,15 @@ def _found(session: Session, where: str, text: str, origin: Origin | None
     """(name, statements ready to run) of the ACL `text` names or writes inline, with the trace's step for
     it; how the ACL ends when it cannot run or has no statements."""
     config = session.config
-    acl = config.parsed.acls.get(text) if " " not in text else None
-    if acl is not None:
-        session.step(where, f'ACL "{text}"', "run", "", acl.origin)
-        if not acl.statements:
-            session.step(where, f'ACL "{text}"', "deny", "the ACL is empty: implicit deny", acl.origin)
+    ready = session.acls.get(text)
+    if ready is None and " " not in text and text in config.parsed.acls:
+        ready = session.acls[text] = _ReadyAcl(config.parsed.acls[text], text)
+    if ready is not None:
+        session.trace.append(ready.runs(where))
+        if not ready.statements:
+            session.step(where, f'ACL "{text}"', "deny", "the ACL is empty: implicit deny", ready.acl.origin)
             return AclResult(FAIL, None, None, text)
-        return text, config.remember(("ACL", text), lambda: _ready(acl))
+        return text, ready.statements
     if " " not in text and text.startswith("/"):
         session.undecided_step(where, f"ACL file {text}", "ACLs read from files are not evaluated offline", origin,
                                branch=False)
@@ -97,6 +99,23 @@ def _found(session: Session, where: str, text: str, origin: Origin | None
                      "no ACL has this name, and as inline ACL text it does not parse", origin)
         return AclResult(ERROR, None, None, "inline ACL")
     return "inline ACL", statements
+
+
+class _ReadyAcl:
+    """A named ACL ready to run: its statements, and the step that says it runs in each stage's trace."""
+
+    def __init__(self, acl: Acl, name: str) -> None:
+        self.acl = acl
+        self.statements = _ready(acl)
+        self._what = f'ACL "{name}"'
+        self._runs: dict[str, Step] = {}  # by stage, as each first runs it (shared as the statements' steps are)
+
+    def runs(self, where: str) -> Step:
+        """The step that says the ACL runs for the command at `where`."""
+        step = self._runs.get(where)
+        if step is None:
+            step = self._runs[where] = Step(where, self._what, "run", "", self.acl.origin.location)
+        return step
 
 
 def _inline(text: str, origin: Origin | None) -> tuple[_Ready, ...] | None:

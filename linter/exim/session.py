@@ -32,6 +32,7 @@ class _Start:
     variables: dict[str, str]  # the variables whose values no probe changes (copied into each session's)
     scope: Scope  # what list matching consults, and its answers (shared by the configuration's sessions)
     expansions: dict  # Context.answers, likewise
+    acls: dict  # the named ACLs made ready to run, by name, as they are first run (acl.run_acl)
 
     @classmethod
     def of(cls, config: EximConfig) -> _Start:
@@ -45,7 +46,7 @@ class _Start:
         # /etc/hosts is read when a host list or a route first names a host, not for every configuration
         scope = Scope(config.parsed.lists, config.primary_hostname, addresses, lambda: config.hosts_file,
                       config.read_lines, config.snapshot.directory, {})
-        return cls(variables, scope, {})
+        return cls(variables, scope, {}, {})
 
 
 @dataclass(slots=True, weakref_slot=True)
@@ -77,12 +78,14 @@ class Session:
     context: Context = field(init=False)
     env: Environment = field(init=False)
     client: Host = field(init=False)  # the probe's client, as host lists see it
+    acls: dict = field(init=False)  # _Start.acls
 
     def __post_init__(self) -> None:
         probe, config = self.probe, self.config
         self.client = Host(probe.client, probe.client_name)
         port = str(probe.port or 25)
         start = config.remember("session start", lambda: _Start.of(config))
+        self.acls = start.acls
         variables = {**start.variables, "sender_host_address": probe.client,
                      "sender_host_name": probe.client_name or "", "sender_helo_name": probe.helo or "",
                      "received_port": port, "interface_port": port}
