@@ -10,7 +10,7 @@ policy server or a table outside the snapshot is recorded as undecided and treat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import TypeVar
 
@@ -272,16 +272,7 @@ def _opened(view: ParameterView, probe: Probe) -> Session | tuple[Decision, Sess
                f"{', '.join(milters)} also see(s) the transaction and may reject it; taken to accept",
                view.location("smtpd_milters"))
     delay = view.yes("smtpd_delay_reject")
-    s.trace.append(_fixed_step(
-        view,
-        s.stage,
-        "smtpd_delay_reject",
-        "yes" if delay else "no",
-        "client, HELO and sender restrictions wait until RCPT TO"
-        if delay
-        else "client, HELO and sender restrictions run at their own stage",
-        view.location("smtpd_delay_reject"),
-    ))
+    s.trace.append(_delay_step(view))
     if not delay:
         reply = _run_stage(s, "connect", "smtpd_client_restrictions", s.namaddr, CLIENT)
         if reply is not None:
@@ -313,6 +304,23 @@ def _opened(view: ParameterView, probe: Probe) -> Session | tuple[Decision, Sess
             return _done(s, reply, "mail"), s
     s.stage = "rcpt"
     return s
+
+
+def _delay_step(view: ParameterView) -> Step:
+    """The step saying when the client, HELO and sender lists run: made once per view, shared by the traces."""
+    step = view.memo.get("delay step")
+    if step is None:
+        delay = view.yes("smtpd_delay_reject")
+        step = view.memo["delay step"] = Step(
+            "connect",
+            "smtpd_delay_reject",
+            "yes" if delay else "no",
+            "client, HELO and sender restrictions wait until RCPT TO"
+            if delay
+            else "client, HELO and sender restrictions run at their own stage",
+            view.location("smtpd_delay_reject"),
+        )
+    return step
 
 
 def _tls(s: Session) -> bool:
@@ -384,45 +392,51 @@ def _run_stage(s: Session, stage: str, param: str, reply_name: str, reply_class:
     return s.reply if status == REJECT else None
 
 
-def _list_of(view: ParameterView, param: str) -> tuple[tuple[Ready, ...], Location | None, bool]:
-    """A restriction list ready to run, where it is set, and whether it is Postfix's built-in value: kept
-    per view in one place, as every decision runs two to five lists."""
-    lists = view.memo["run lists"]
-    found = lists.get(param)
+@dataclass
+class _List:
+    """A restriction list as a view runs it (kept per view: every decision runs two to five): ready to run,
+    where it is set, whether it is Postfix's built-in value, and the steps saying how it ended."""
+
+    param: str
+    steps: tuple[Ready, ...]
+    location: Location | None
+    built_in: bool
+    # by stage and result: such a step says nothing else, so each is made once and shared by the traces
+    # (a step is never changed once its list has run)
+    ends: dict[tuple[str, str], Step] = field(default_factory=dict)
+
+    def end(self, stage: str, result: str, note: str) -> Step:
+        found = self.ends.get((stage, result))
+        if found is None:
+            found = self.ends[(stage, result)] = Step(stage, self.param, result, note, self.location)
+        return found
+
+
+def _list_of(view: ParameterView, param: str) -> _List:
+    found = view.memo["run lists"].get(param)
     if found is None:
-        found = lists[param] = (class_program(view, param, IMPLICIT_ACCESS[param]), view.location(param),
-                                view.origin(param) is None)
+        found = view.memo["run lists"][param] = _List(param, class_program(view, param, IMPLICIT_ACCESS[param]),
+                                                      view.location(param), view.origin(param) is None)
     return found
 
 
 def _run_list(s: Session, param: str, reply_name: str, reply_class: str) -> str:
-    steps, location, built_in = _list_of(s.view, param)
-    if not steps:
-        s.trace.append(_fixed_step(s.view, s.stage, param, "empty", "nothing to check", location))
+    run = _list_of(s.view, param)
+    if not run.steps:
+        s.trace.append(run.end(s.stage, "empty", "nothing to check"))
         return DUNNO
     first = len(s.trace)
     try:
-        status = generic(s, steps, reply_name, reply_class, IMPLICIT_ACCESS[param])
+        status = generic(s, run.steps, reply_name, reply_class, IMPLICIT_ACCESS[param])
     except ServerError as exc:
         status = exc.status
-    if built_in:
+    if run.built_in:
         for step in s.trace[first:]:
             if step.location is None and not step.default_of:
                 step.default_of = param
     result = action_of(s.reply or "") if status == REJECT else status if status != DUNNO else "no decision"
-    s.trace.append(_fixed_step(s.view, s.stage, param, result, "end of list" if status == DUNNO else "", location))
+    s.trace.append(run.end(s.stage, result, "end of list" if status == DUNNO else ""))
     return status
-
-
-def _fixed_step(view: ParameterView, stage: str, what: str, result: str, note: str, location: Location | None) -> Step:
-    """A step whose note and place follow from its stage, subject and result (how a list ended, the delay
-    setting): made once per view and shared by the traces (a step is never changed once its list has run),
-    not made and kept again for every transaction."""
-    steps = view.memo["fixed steps"]
-    found = steps.get((stage, what, result))
-    if found is None:
-        found = steps[(stage, what, result)] = Step(stage, what, result, note, location)
-    return found
 
 
 def _check_rcpt(s: Session, delay: bool, others: tuple) -> str | None:
