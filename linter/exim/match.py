@@ -95,6 +95,8 @@ def match_list(env: Environment, kind: str, text: str, subject: Subject, seen: t
 
 
 def _match_list(env: Environment, kind: str, text: str, subject: Subject, seen: tuple[str, ...]) -> Outcome:
+    if "$" not in text and "\\" not in text:  # nothing to expand (most lists, named ones above all)
+        return _match_items(env, kind, _ready_list(kind, text), subject, seen)
     expanded = expand(text, env.context)
     if expanded.forced_fail:
         return Outcome(False, "", "")  # "as if the subject is not in the list"
@@ -188,7 +190,7 @@ def _named(env: Environment, kind: str, argument: tuple[str, tuple[str, str]], s
     cacheable = kind == "domain" and env.domain_cache is not None and "$" not in named.value
     if cacheable and item in env.domain_cache:
         return env.domain_cache[item], ""
-    inner = match_list(env, kind, named.value, subject, (*seen, item))
+    inner = _match_list(env, kind, named.value, subject, (*seen, item))  # as match_list does, within a list
     if cacheable and inner.result is not None:
         env.domain_cache[item] = inner.result
     if inner.result is not None:
