@@ -54,7 +54,6 @@ REQUIRED = (
     "defer_if_permit",
     "check_relay_domains",
 )
-T = TypeVar("T")
 FAKE_RELAY = "permit_mynetworks, permit_sasl_authenticated, permit_auth_destination"
 
 
@@ -247,6 +246,7 @@ _others = attrgetter(*(f.name for f in fields(Probe) if f.name != "rcpt"))
 # asks one of them with dozens of recipients in a row, and a memo kept whole would hold every probe ever
 # decided (its objects make each full garbage collection longer).
 RECENT = 256
+T = TypeVar("T")
 
 
 def _keep_recent(cache: dict, key: tuple, value: T) -> T:
@@ -413,6 +413,7 @@ class _List:
 
 
 def _list_of(view: ParameterView, param: str) -> _List:
+    """Restriction list `param` as this view runs it."""
     found = view.memo["run lists"].get(param)
     if found is None:
         found = view.memo["run lists"][param] = _List(param, class_program(view, param, IMPLICIT_ACCESS[param]),

@@ -177,13 +177,14 @@ def _class(s, item, more, reply_name, reply_class, def_acl):
         s.classes = outer
 
 
+_BOTH_MISMATCHES = "reject_authenticated_sender_login_mismatch reject_unauthenticated_sender_login_mismatch"
+
+
 def _r_sender_login_mismatch(s, item, more, reply_name, reply_class, def_acl):
     """Both of the login-mismatch checks it stands for."""
+    # kept under a key no restriction class can have (a name with a blank)
     both = _kept(s.view, " login mismatch", def_acl, lambda: parse_value(s.view, _BOTH_MISMATCHES))
     return generic(s, both, reply_name, reply_class, def_acl)
-
-
-_BOTH_MISMATCHES = "reject_authenticated_sender_login_mismatch reject_unauthenticated_sender_login_mismatch"
 
 
 def _r_permit(s, item, more, reply_name, reply_class, def_acl):
