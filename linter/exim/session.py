@@ -40,7 +40,10 @@ class _Start:
         variables = {"primary_hostname": hostname, "tls_in_cipher": "", "tls_cipher": "", "received_protocol": "esmtp",
                      "authenticated_id": "", "sender_host_authenticated": "", "authenticated_sender": "",
                      "sender_address": "", "sender_address_domain": "", "sender_address_local_part": "",
-                     "rcpt_count": "0", "recipients_count": "0", "smtp_active_hostname": hostname}
+                     "rcpt_count": "0", "recipients_count": "0", "smtp_active_hostname": hostname,
+                     # each session's own (set as it starts): a copy of this dictionary has room for them
+                     "sender_host_address": "", "sender_host_name": "", "sender_helo_name": "",
+                     "received_port": "", "interface_port": ""}
         interfaces = config.snapshot.facts.interfaces
         addresses = [i.address for i in interfaces] if interfaces is not None else None
         # /etc/hosts is read when a host list or a route first names a host, not for every configuration
@@ -84,11 +87,15 @@ class Session:
         probe, config = self.probe, self.config
         self.client = Host(probe.client, probe.client_name)
         port = str(probe.port or 25)
-        start = config.remember("session start", lambda: _Start.of(config))
+        start = config.memo.get(_Start)  # as Memo.remember keeps it, without a new closure for each session
+        if start is None:
+            start = config.memo[_Start] = _Start.of(config)
         self.acls = start.acls
-        variables = {**start.variables, "sender_host_address": probe.client,
-                     "sender_host_name": probe.client_name or "", "sender_helo_name": probe.helo or "",
-                     "received_port": port, "interface_port": port}
+        variables = start.variables.copy()
+        variables["sender_host_address"] = probe.client
+        variables["sender_host_name"] = probe.client_name or ""
+        variables["sender_helo_name"] = probe.helo or ""
+        variables["received_port"] = variables["interface_port"] = port
         # The Context and Environment call back into the session through a weak reference: references both
         # ways would leave every finished session to the cycle collector (in a policy or relay search, a
         # collection every few decisions, each promoting the configuration's memos to be scanned again).
