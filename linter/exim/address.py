@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from typing import NamedTuple
 
 # Runs of characters the C loops step over one at a time
@@ -39,8 +38,7 @@ class Syntax(NamedTuple):
     excess_brackets: bool = False  # strip_excess_angle_brackets
 
 
-@dataclass(frozen=True)
-class Extracted:
+class Extracted(NamedTuple):  # tuples: made for each new address, as a frozen dataclass's fields are set slowly
     """parse_extract_address's answer: the working address or why there is none."""
 
     address: str | None  # route dropped, quotes and backslashes kept
@@ -48,8 +46,7 @@ class Extracted:
     has_domain: bool = False
 
 
-@dataclass(frozen=True)
-class Split:
+class Split(NamedTuple):
     """deliver_split_address: the domain (lower case) and the local part without its quoting."""
 
     local_part: str  # as written (cc_local_part); $local_part is its lower case

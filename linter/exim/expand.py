@@ -12,6 +12,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from mailcfg.asciidigits import digits
 
@@ -45,8 +46,7 @@ class Context:
     consulted: int = 0
 
 
-@dataclass(frozen=True)
-class Expanded:
+class Expanded(NamedTuple):  # a tuple: made for every expansion a new probe asks for
     """The result of an expansion, or why there is none."""
 
     value: str | None  # None: undecidable, or an error

@@ -8,7 +8,7 @@ names what it could not decide.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 def split_list(text: str) -> list[str]:
@@ -65,8 +65,7 @@ def list_separator(text: str) -> str:
     return s[1] if len(s) >= 2 and s[0] == "<" and (_ispunct(s[1]) or ord(s[1]) < 32) else ":"
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):  # a tuple: made for every list a new subject is matched against
     """How a list answered: the result, the item that decided it, and what could not be decided."""
 
     result: bool | None
