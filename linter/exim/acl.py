@@ -12,7 +12,7 @@ import functools
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -82,7 +82,8 @@ def _found(session: Session, where: str, text: str, origin: Origin | None
     config = session.config
     ready = session.acls.get(text)
     if ready is None and " " not in text and text in config.parsed.acls:
-        ready = session.acls[text] = _ReadyAcl(config.parsed.acls[text], text)
+        acl = config.parsed.acls[text]
+        ready = session.acls[text] = _ReadyAcl(acl, _ready(acl))
     if ready is not None:
         session.trace.append(ready.runs(where))
         if not ready.statements:
@@ -101,20 +102,20 @@ def _found(session: Session, where: str, text: str, origin: Origin | None
     return "inline ACL", statements
 
 
+@dataclass
 class _ReadyAcl:
     """A named ACL ready to run: its statements, and the step that says it runs in each stage's trace."""
 
-    def __init__(self, acl: Acl, name: str) -> None:
-        self.acl = acl
-        self.statements = _ready(acl)
-        self._what = f'ACL "{name}"'
-        self._runs: dict[str, Step] = {}  # by stage, as each first runs it (shared as the statements' steps are)
+    acl: Acl
+    statements: tuple[_Ready, ...]
+    # the step, by stage, as each first runs the ACL (shared by the decisions' traces as its statements' are)
+    run_steps: dict[str, Step] = field(default_factory=dict)
 
     def runs(self, where: str) -> Step:
         """The step that says the ACL runs for the command at `where`."""
-        step = self._runs.get(where)
+        step = self.run_steps.get(where)
         if step is None:
-            step = self._runs[where] = Step(where, self._what, "run", "", self.acl.origin.location)
+            step = self.run_steps[where] = Step(where, f'ACL "{self.acl.name}"', "run", "", self.acl.origin.location)
         return step
 
 
