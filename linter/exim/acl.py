@@ -94,7 +94,7 @@ def _found(session: Session, where: str, text: str, origin: Origin | None
         session.undecided_step(where, f"ACL file {text}", "ACLs read from files are not evaluated offline", origin,
                                branch=False)
         return AclResult(DEFER, None, None, text)
-    statements = config.remember(("inline ACL", text, origin), lambda: _inline(text, origin))
+    statements = _inline(text, origin)
     if statements is None:
         session.step(where, f'ACL "{text}"', "error",
                      "no ACL has this name, and as inline ACL text it does not parse", origin)
@@ -119,6 +119,7 @@ class _ReadyAcl:
         return step
 
 
+@functools.lru_cache(maxsize=256)  # a pure function, bounded: an option's text may come from an expansion
 def _inline(text: str, origin: Origin | None) -> tuple[_Ready, ...] | None:
     """An ACL written in an option, ready to run; None when it does not parse."""
     inline = inline_acl(text, origin or Origin("(inline ACL)", 0))
