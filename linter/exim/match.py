@@ -11,11 +11,11 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from mailcfg import ipaddr
 from mailcfg.exim.expand import Context, expand
 from mailcfg.exim.lists import Outcome, split_list
 from mailcfg.exim.parse import NamedList
@@ -203,14 +203,7 @@ def _named(env: Environment, kind: str, argument: tuple[str, tuple[str, str]], s
 # pure functions of an item's text, asked again for every probe
 @functools.lru_cache(maxsize=4096)
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:  # a dotted quad read in C: ipaddress reads one in Python at four times the cost (each client is new)
-        return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
-    except (OSError, ValueError):  # inet_pton takes exactly the dotted quads ipaddress takes; not one: read it so
-        pass
-    try:
-        addr = ipaddress.ip_address(text)
-    except ValueError:
-        return None
+    addr = ipaddr.address(text)
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
         return addr.ipv4_mapped  # Exim converts ::ffff:a.b.c.d clients to IPv4 before matching
     return addr
