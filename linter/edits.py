@@ -21,7 +21,8 @@ class Edit:
 
     `text` may be given as a function that makes it, called the first time the text is read: a lint
     reports which findings have a fix and how safe it is, and only `--show-fixes`, `fix` and the like
-    read the text, so a plain lint never imports jinja2 (a fifth of its start-up)."""
+    read the text, so the lint of one Postfix snapshot never imports jinja2 (a fifth of its start-up).
+    An edit sent to another process (a lint of many targets on every core) is sent with its text."""
 
     __slots__ = ("_text", "file", "first", "last")
 

@@ -1,5 +1,6 @@
 """`${if exists{...}}` asks the snapshot whether a host path is there: a name missing from its directory's
-listing is answered without looking the path up, and every answer is the one the look-ups give."""
+listing is answered without looking the path up, and every answer, and every path reported as refused, is
+the one the look-ups give."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from mailcfg.snapshot import load_local
 
 PATHS = ["/etc/exim4/present", "/etc/exim4/conf.d", "/etc/exim4/absent", "/etc/exim4/.", "/etc/exim4/..",
          "/etc/exim4/", "/etc/exim4/inside", "/etc/exim4/outside", "/etc/exim4/dangling", "/etc/exim4/conf.d/x",
-         "/etc/nowhere/x", "/etc/exim4/absent/x", "/x", "/etc/exim4/../exim4/present"]
+         "/etc/nowhere/x", "/etc/exim4/absent/x", "/x", "/etc/exim4/../exim4/present", "/etc/exim4/away/file",
+         "/etc/exim4/away/absent"]
 
 
 def _snapshot(tmp_path: Path) -> Path:
@@ -24,6 +26,9 @@ def _snapshot(tmp_path: Path) -> Path:
     (root / ".mailcfg-host" / "facts.json").write_text(json.dumps({"hostname": "mx.example.com"}))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.write_text("")
+    (tmp_path / "away").mkdir()
+    (tmp_path / "away" / "file").write_text("")
+    os.symlink(tmp_path / "away", root / "etc" / "exim4" / "away")  # a directory leading outside
     os.symlink("present", root / "etc" / "exim4" / "inside")
     os.symlink(elsewhere, root / "etc" / "exim4" / "outside")
     os.symlink("gone", root / "etc" / "exim4" / "dangling")
@@ -31,11 +36,13 @@ def _snapshot(tmp_path: Path) -> Path:
 
 
 def test_a_path_is_there_as_the_snapshot_looks_it_up(tmp_path: Path):
-    config = load_exim(load_local(str(_snapshot(tmp_path))))
-    snapshot = config.snapshot
+    root = _snapshot(tmp_path)
     for path in PATHS:
-        looked_up = snapshot.resolve(path) is not None or snapshot.resolve_dir(path) is not None
+        config, plain = load_exim(load_local(str(root))), load_local(str(root))
+        looked_up = plain.resolve(path) is not None or plain.resolve_dir(path) is not None
         assert config._in_snapshot(path) == looked_up, path
+        assert sorted(config.snapshot.refused) == sorted(plain.refused), path
+    config = load_exim(load_local(str(root)))
     assert [config.exists(p) for p in ("/etc/exim4/present", "/etc/exim4/conf.d", "/etc/exim4/absent")] == \
         [True, True, False]
 

@@ -127,8 +127,8 @@ def _inline(text: str, origin: Origin | None) -> tuple[_Ready, ...] | None:
 
 
 class _Ready(NamedTuple):
-    """A statement as run_acl runs it, worked out once per configuration: each item with what checks it
-    (None for a modifier), and what its verb makes of an outcome."""
+    """A statement as run_acl runs it, worked out once (per configuration for a named ACL, per text for an
+    inline one): each item with what checks it (None for a modifier), and what its verb makes of an outcome."""
 
     statement: Statement
     checks: tuple[tuple[Check | None, AclItem], ...]

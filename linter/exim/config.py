@@ -149,13 +149,14 @@ class EximConfig(Memo):
         """Whether the snapshot's directory holding `path` lacks its name: then it is neither a file nor a
         directory there. One listing of the directory answers for all its names (Debian's configuration asks
         whether half a dozen files exist), where a file and a directory look-up per name would each follow
-        the path's links. False when the listing cannot tell (no snapshot, a replaced file, `.` or `..`)."""
+        the path's links. False when the listing cannot tell: no snapshot, a replaced file, `.` or `..`, a
+        name in the root, a directory the snapshot does not have or will not list."""
         parent, _, name = path.rpartition("/")
         snapshot = self.snapshot
         if not snapshot.is_snapshot or path in snapshot.overrides or "\0" in path or \
                 name in ("", ".", "..") or ".." in parent.split("/"):
             return False
-        names = self.remember(("names in", parent), lambda: _names_in(snapshot.resolve_dir(parent or "/")))
+        names = self.remember(("names in", parent), lambda: _names_in(snapshot, parent))
         return names is not None and name not in names
 
     def read_lines(self, host_path: str) -> list[str] | None:
@@ -163,8 +164,15 @@ class EximConfig(Memo):
         return self.remember(("file", host_path), lambda: _lines_of(self.snapshot.resolve(host_path)))
 
 
-def _names_in(real: Path | None) -> frozenset[str] | None:
+def _names_in(snapshot: Snapshot, directory: str) -> frozenset[str] | None:
+    """The names in the snapshot's `directory`, looked up as the snapshot looks up a directory, but leaving
+    nothing in its refusals: only the paths the configuration asks about are reported (when a directory
+    leads outside, each path under it is looked up in full, and refused, as before)."""
+    refused = directory in snapshot.refused
+    real = snapshot.resolve_dir(directory)
     if real is None:
+        if not refused:
+            snapshot.refused.pop(directory, None)
         return None
     try:
         return frozenset(os.listdir(real))

@@ -398,11 +398,11 @@ class _List:
     where it is set, whether it is Postfix's built-in value, and the steps saying how it ended."""
 
     param: str
-    steps: tuple[Ready, ...]
+    program: tuple[Ready, ...]  # its items ready to run (evaluate.program)
     location: Location | None
     built_in: bool
     # by stage and result: such a step says nothing else, so each is made once and shared by the traces
-    # (a step is never changed once its list has run)
+    # (a step is never changed once its list has run: _run_list marks only the steps its own items make)
     ends: dict[tuple[str, str], Step] = field(default_factory=dict)
 
     def end(self, stage: str, result: str, note: str) -> Step:
@@ -423,12 +423,12 @@ def _list_of(view: ParameterView, param: str) -> _List:
 
 def _run_list(s: Session, param: str, reply_name: str, reply_class: str) -> str:
     run = _list_of(s.view, param)
-    if not run.steps:
+    if not run.program:
         s.trace.append(run.end(s.stage, "empty", "nothing to check"))
         return DUNNO
     first = len(s.trace)
     try:
-        status = generic(s, run.steps, reply_name, reply_class, IMPLICIT_ACCESS[param])
+        status = generic(s, run.program, reply_name, reply_class, IMPLICIT_ACCESS[param])
     except ServerError as exc:
         status = exc.status
     if run.built_in:

@@ -117,13 +117,13 @@ def run_items(s: Session, items: list[Item], reply_name: str, reply_class: str, 
     return generic(s, program(s.view, items, def_acl), reply_name, reply_class, def_acl)
 
 
-def generic(s: Session, steps: tuple[Ready, ...], reply_name: str, reply_class: str, def_acl: str) -> str:
-    """generic_checks(): the steps left to right until one permits, rejects or defers (its status), or both
-    defer_if_permit and defer_if_reject are armed."""
+def generic(s: Session, program: tuple[Ready, ...], reply_name: str, reply_class: str, def_acl: str) -> str:
+    """generic_checks(): the program's items left to right until one permits, rejects or defers (its
+    status), or both defer_if_permit and defer_if_reject are armed."""
     saved_recursion = s.recursion
     s.recursion += 1
     status = DUNNO
-    for run, item, more in steps:
+    for run, item, more in program:
         if run is None:
             if not s.warn_if_reject:
                 s.warn_if_reject = s.recursion

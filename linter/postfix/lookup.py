@@ -36,14 +36,6 @@ class Hit:
     pattern: str = ""  # the table's key or pattern that matched it
 
 
-def find(table: Table, key: str, partial: bool = False, aliases: bool = False) -> Hit | None:
-    """Query `table` for `key`; `partial` marks a derived key (parent domain, `user@`, shorter net).
-
-    `aliases`: the table is an aliases(5) file, whose keys end in a colon.
-    """
-    return find_first(table, [(key, partial)], aliases)
-
-
 def find_first(table: Table, keys: Sequence[tuple[str, bool]], aliases: bool = False) -> Hit | None:
     """The answer to the first of `keys` (key, partial) that `table` has, in the order smtpd asks.
     The table's kind is looked at once for all keys: a lookup asks with up to a dozen."""
