@@ -4,9 +4,9 @@ recipient exists in its address class (reject_unlisted_recipient, check_rcpt_map
 
 from __future__ import annotations
 
-import ipaddress
 import re
 
+from mailcfg import ipaddr
 from mailcfg.findings import Location
 from mailcfg.postfix.address import Resolved, is_local, myorigin, resolve
 from mailcfg.postfix.effective import ParameterView
@@ -185,10 +185,9 @@ def _maps(view: ParameterView, param: str) -> list[tuple[TableRef, bool]]:
 
 
 def same_address(addr: str, addresses: list[str]) -> bool:
-    try:
-        return ipaddress.ip_address(addr) in {ipaddress.ip_address(a) for a in addresses}
-    except ValueError:
-        return False
+    """Whether `addr` is one of `addresses` (False when any of them is no IP address)."""
+    parsed = [ipaddr.address(a) for a in (addr, *addresses)]
+    return None not in parsed and parsed[0] in parsed[1:]
 
 
 def passwd_has(s: Session, user: str) -> bool:

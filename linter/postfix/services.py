@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
-
+from mailcfg import ipaddr
 from mailcfg.findings import Location
 from mailcfg.postfix.config import PostfixConfig
 from mailcfg.postfix.effective import ParameterView
@@ -57,10 +56,8 @@ def public(service: Service, view: ParameterView) -> bool:
 
 
 def _loopback(text: str) -> bool:
-    try:
-        return ipaddress.ip_address(text.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    found = ipaddr.address(text.strip("[]"))
+    return found is not None and found.is_loopback
 
 
 def is_submission(service: Service) -> bool:
