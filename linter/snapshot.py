@@ -117,25 +117,30 @@ class Snapshot:
         return os.path.realpath(self.root)
 
     def _checked(self, host_path: str, local: Path, directory: bool) -> Path | None:
+        found, refusal = self._inspected(host_path, local, directory)
+        if refusal is not None:
+            self.refused[host_path] = refusal
+        return found
+
+    def _inspected(self, host_path: str, local: Path, directory: bool) -> tuple[Path | None, Refusal | None]:
+        """`local` if it is what is asked for (a regular file or a directory) inside the snapshot; else None,
+        with why it is refused when it is there but may not be read."""
         if "\0" in host_path:  # no file has such a name
-            return None
+            return None, None
         if ".." in host_path.split("/"):
-            self.refused[host_path] = Refusal(True, "the path names '..', which could lead outside the snapshot")
-            return None
+            return None, Refusal(True, "the path names '..', which could lead outside the snapshot")
         real = os.path.realpath(local)
         if os.path.commonpath([real, self._real_root]) != self._real_root:
-            self.refused[host_path] = Refusal(True, "a symbolic link leads outside the snapshot")
-            return None
+            return None, Refusal(True, "a symbolic link leads outside the snapshot")
         try:
             mode = os.stat(real).st_mode
         except OSError:
-            return None  # absent, or a dangling link: the snapshot does not have it
+            return None, None  # absent, or a dangling link: the snapshot does not have it
         if directory or stat.S_ISDIR(mode):
-            return local if directory and stat.S_ISDIR(mode) else None
+            return (local if directory and stat.S_ISDIR(mode) else None), None
         if not stat.S_ISREG(mode):
-            self.refused[host_path] = Refusal(False, f"it is {file_kind(mode)}, not a regular file")
-            return None
-        return local
+            return None, Refusal(False, f"it is {file_kind(mode)}, not a regular file")
+        return local, None
 
     def meta(self, name: str) -> Path | None:
         """A file of the snapshot's own (.mailcfg-host/...), checked like `resolve`; None outside a snapshot."""
@@ -157,6 +162,18 @@ class Snapshot:
         """The names in directory `host_path` on the host, if the snapshot has it."""
         real = self.resolve_dir(host_path)
         return sorted(p.name for p in real.iterdir()) if real is not None else None
+
+    def names_in(self, host_path: str) -> frozenset[str] | None:
+        """The names in directory `host_path`, checked like `resolve_dir` but recording no refusal: for telling
+        that a name is absent without a look-up of its own (what the configuration asks about is looked up,
+        and refused, as it is asked). None when the snapshot does not have the directory or cannot list it."""
+        host_path = host_path.rstrip("/")
+        local = self.local_path(host_path)
+        real = self._inspected(host_path, local, directory=True)[0] if local is not None else None
+        try:
+            return frozenset(os.listdir(real)) if real is not None else None
+        except OSError:
+            return None
 
     def resolve_dir(self, host_path: str) -> Path | None:
         """The snapshot directory standing for `host_path`, checked like `resolve`."""

@@ -9,7 +9,6 @@ collects (never `exim -bP config`, which as root prints hidden values: passwords
 
 from __future__ import annotations
 
-import os
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -156,28 +155,12 @@ class EximConfig(Memo):
         if not snapshot.is_snapshot or path in snapshot.overrides or "\0" in path or \
                 name in ("", ".", "..") or ".." in parent.split("/"):
             return False
-        names = self.remember(("names in", parent), lambda: _names_in(snapshot, parent))
+        names = self.remember(("names in", parent), lambda: snapshot.names_in(parent))
         return names is not None and name not in names
 
     def read_lines(self, host_path: str) -> list[str] | None:
         """A host file's lines (lookup files, /etc/passwd), read once: every probe's lookups use them."""
         return self.remember(("file", host_path), lambda: _lines_of(self.snapshot.resolve(host_path)))
-
-
-def _names_in(snapshot: Snapshot, directory: str) -> frozenset[str] | None:
-    """The names in the snapshot's `directory`, looked up as the snapshot looks up a directory, but leaving
-    nothing in its refusals: only the paths the configuration asks about are reported (when a directory
-    leads outside, each path under it is looked up in full, and refused, as before)."""
-    refused = directory in snapshot.refused
-    real = snapshot.resolve_dir(directory)
-    if real is None:
-        if not refused:
-            snapshot.refused.pop(directory, None)
-        return None
-    try:
-        return frozenset(os.listdir(real))
-    except OSError:
-        return None
 
 
 def _lines_of(real: Path | None) -> list[str] | None:

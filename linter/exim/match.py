@@ -39,9 +39,8 @@ class Scope:
     hosts_file: Callable[[], dict[str, list[str]]] = dict  # /etc/hosts (name -> addresses), read when first asked
     read_lines: Callable[[str], list[str] | None] = lambda _p: None  # a host file's lines; None: not in snapshot
     directory: Callable[[str], list[str] | None] = lambda _p: None  # a host directory's entries
-    # Lists' answers by (kind, text, subject, dns), with what they took for granted (see match_list); None: not
-    # kept
-    answers: dict[tuple, tuple[Outcome, tuple[str, ...]]] | None = None
+    # Lists' answers by (kind, text, subject, dns), with what they took for granted (see match_list)
+    answers: dict[tuple, tuple[Outcome, tuple[str, ...]]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -79,7 +78,7 @@ def match_list(env: Environment, kind: str, text: str, subject: Subject, seen: t
     cache of domain answers) is remembered for the configuration, and what it took for granted is
     taken again when it is reused."""
     answers = env.scope.answers
-    if seen or answers is None or (kind == "domain" and env.domain_cache is not None):
+    if seen or (kind == "domain" and env.domain_cache is not None):
         return _match_list(env, kind, text, subject, seen)
     key = (kind, text, subject.address, subject.name, env.dns) if isinstance(subject, Host) else \
         (kind, text, subject, env.dns)

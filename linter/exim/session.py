@@ -48,7 +48,7 @@ class _Start:
         addresses = [i.address for i in interfaces] if interfaces is not None else None
         # /etc/hosts is read when a host list or a route first names a host, not for every configuration
         scope = Scope(config.parsed.lists, config.primary_hostname, addresses, lambda: config.hosts_file,
-                      config.read_lines, config.snapshot.directory, {})
+                      config.read_lines, config.snapshot.directory)
         return cls(variables, scope, {}, {})
 
 

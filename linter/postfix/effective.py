@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
+from typing import Any
 
 from mailcfg.findings import Location
 from mailcfg.postfix import defaults, known
@@ -36,7 +37,7 @@ class ParameterView:
         self._listen: list[Interface] | None = None
         # results derived from this view alone (resolved addresses, ...); a name not yet used holds an empty
         # dict, so a memo asked for at every decision is found without making one to throw away
-        self.memo: defaultdict[str, dict] = defaultdict(dict)
+        self.memo: defaultdict[str, Any] = defaultdict(dict)
 
     def origin(self, name: str) -> Override | Parameter | None:
         """Where the value comes from: a `-o`, a main.cf line, or None for the built-in default."""
