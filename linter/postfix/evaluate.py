@@ -147,9 +147,15 @@ def _fails(why: str, s: Session, item: Item, more: bool, reply_name: str, reply_
     server_error(s, why, item.location)
 
 
-def _undecidable(s, item, more, reply_name, reply_class, def_acl):
-    s.cannot_decide(item.text, "needs DNS or an external service", item.location)
+def _cannot_decide(why: str, s: Session, item: Item, more: bool, reply_name: str, reply_class: str,
+                   def_acl: str) -> str:
+    """An item whose answer depends on what cannot be known offline: the decision is undecided, not passed."""
+    s.cannot_decide(item.text, why, item.location)
     return DUNNO
+
+
+_undecidable = partial(_cannot_decide, "needs DNS or an external service")
+_dns_access = partial(_cannot_decide, "looks up DNS records (MX, NS or A)")
 
 
 def _no_effect(s, item, more, reply_name, reply_class, def_acl):
@@ -476,11 +482,6 @@ def _r_recipient_access(s, item, more, reply_name, reply_class, def_acl):
     if s.recipient is None:
         return DUNNO
     return mail_access(s, item, s.recipient, RECIPIENT, def_acl)
-
-
-def _dns_access(s, item, more, reply_name, reply_class, def_acl):
-    s.cannot_decide(item.text, "looks up DNS records (MX, NS or A)", item.location)
-    return DUNNO
 
 
 def _r_rhsbl(s, item, more, reply_name, reply_class, def_acl):
