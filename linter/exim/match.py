@@ -76,27 +76,44 @@ Subject = Host | str
 def match_list(env: Environment, kind: str, text: str, subject: Subject, seen: tuple[str, ...] = ()) -> Outcome:
     """The list's answer. One that consulted nothing of the session but the subject (no variable, no
     cache of domain answers) is remembered for the configuration, and what it took for granted is
-    taken again when it is reused."""
+    taken again when it is reused; one that did not even look at the subject (`hosts = :`, a list
+    expanded to nothing) is remembered for every subject."""
     answers = env.scope.answers
     if seen or (kind == "domain" and env.domain_cache is not None):
         return _match_list(env, kind, text, subject, seen)
     key = (kind, text, subject.address, subject.name, env.dns) if isinstance(subject, Host) else \
         (kind, text, subject, env.dns)
-    known = answers.get(key)
+    known = answers.get((kind, text))
+    if known is None:
+        known = answers.get(key)
     if known is not None:
         for assumption in known[1]:
             env.assume(assumption)
         return known[0]
     consulted, assumed = env.context.consulted, len(env.assumed)
-    outcome = _match_list(env, kind, text, subject, seen)
+    ready = _expanded(env, kind, text)
+    if isinstance(ready, Outcome):
+        outcome, any_subject = ready, True
+    elif ready.fixed is not None:
+        outcome, any_subject = ready.fixed, True
+    else:
+        outcome, any_subject = _match_items(env, kind, ready, subject, seen), False
     if env.context.consulted == consulted:
-        answers[key] = (outcome, tuple(env.assumed[assumed:]))
+        answers[(kind, text) if any_subject else key] = (outcome, tuple(env.assumed[assumed:]))
     return outcome
 
 
 def _match_list(env: Environment, kind: str, text: str, subject: Subject, seen: tuple[str, ...]) -> Outcome:
+    ready = _expanded(env, kind, text)
+    if isinstance(ready, Outcome):
+        return ready
+    return ready.fixed if ready.fixed is not None else _match_items(env, kind, ready, subject, seen)
+
+
+def _expanded(env: Environment, kind: str, text: str) -> _Ready | Outcome:
+    """The list's items ready to match once `text` is expanded; the outcome when its expansion decides it."""
     if "$" not in text and "\\" not in text:  # nothing to expand (most lists, named ones above all)
-        return _match_items(env, kind, _ready_list(kind, text), subject, seen)
+        return _ready_list(kind, text)
     expanded = expand(text, env.context)
     if expanded.forced_fail:
         return Outcome(False, "", "")  # "as if the subject is not in the list"
@@ -104,7 +121,7 @@ def _match_list(env: Environment, kind: str, text: str, subject: Subject, seen: 
         raise ListError(expanded.why)
     if expanded.value is None:
         return Outcome(None, "", expanded.why)
-    return _match_items(env, kind, _ready_list(kind, expanded.value), subject, seen)
+    return _ready_list(kind, expanded.value)
 
 
 def in_list(env: Environment, kind: str, text: str, subject: Subject) -> bool | None:
@@ -132,6 +149,7 @@ class _Ready(NamedTuple):
 
     items: tuple[_Item, ...]
     negated: bool  # whether the last item is negative: the subject is then in the list
+    fixed: Outcome | None  # the answer when no item before the deciding one looks at the subject
 
 
 @functools.lru_cache(maxsize=4096)  # the same lists, expanded alike, for every probe
@@ -154,7 +172,21 @@ def _ready(kind: str, items: list[str]) -> _Ready:
             continue
         test, argument = _TESTS[kind](item)
         ready.append(_Item(raw, negated, test, argument, unknown))
-    return _Ready(tuple(ready), bool(items) and items[-1].startswith("!"))
+    negated = bool(items) and items[-1].startswith("!")
+    return _Ready(tuple(ready), negated, _fixed(ready, negated))
+
+
+def _fixed(items: list[_Item], negated: bool) -> Outcome | None:
+    """What _match_items answers for any subject when the items it reaches test nothing of the subject
+    (constants, items undecided by their form); None when one does."""
+    for raw, item_negated, test, argument, _unknown in items:
+        if test is _undecided:
+            return Outcome(None, raw, argument)
+        if test is not _constant:
+            return None
+        if argument:
+            return Outcome(not item_negated, raw)
+    return Outcome(negated, "")
 
 
 def _match_items(env: Environment, kind: str, ready: _Ready, subject: Subject, seen: tuple[str, ...]) -> Outcome:
@@ -206,6 +238,21 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
         return addr.ipv4_mapped  # Exim converts ::ffff:a.b.c.d clients to IPv4 before matching
     return addr
+
+
+@functools.lru_cache(maxsize=4096)
+def _bits(text: str) -> tuple[int, int] | None:
+    """(version, the address as an integer): what _in_network compares, worked out once per client."""
+    addr = _address(text)
+    return (addr.version, int(addr)) if addr is not None else None
+
+
+class _Net(NamedTuple):
+    """A network item as _in_network compares it (what ipaddress's `in` compares, without its calls)."""
+
+    version: int
+    bits: int  # the network's address
+    mask: int
 
 
 @functools.lru_cache(maxsize=4096)
@@ -264,6 +311,18 @@ def _regex(env: Environment, pattern: str, subject: str) -> tuple[bool, str]:
     return re.search(pattern, subject) is not None, ""
 
 
+def _compiled_regex(env: Environment, pattern: re.Pattern, subject: str) -> tuple[bool, str]:
+    return pattern.search(subject) is not None, ""
+
+
+def _regex_test(pattern: str) -> tuple[Callable, Any]:
+    """A regex item, compiled once; one that does not compile is searched when reached, failing as before."""
+    try:
+        return _compiled_regex, re.compile(pattern)
+    except re.error:
+        return _regex, pattern
+
+
 def _equal(env: Environment, name: str, subject: str) -> tuple[bool, str]:
     return subject == name, ""
 
@@ -290,7 +349,7 @@ def _host_test(item: str) -> tuple[Callable, Any]:
         return _constant, True
     net = _network(item)
     if net is not None:
-        return _in_network, net
+        return _in_network, _Net(net.version, int(net.network_address), int(net.netmask))
     if item == "@[]":
         return _host_is_local, None
     lookup = _lookup_kind(item)
@@ -307,10 +366,9 @@ def _host_test(item: str) -> tuple[Callable, Any]:
     return _host_named, item
 
 
-def _in_network(env: Environment, net: ipaddress.IPv4Network | ipaddress.IPv6Network, host: Host
-                ) -> tuple[bool, str]:
-    client = _address(host.address)
-    return client is not None and client.version == net.version and client in net, ""
+def _in_network(env: Environment, net: _Net, host: Host) -> tuple[bool, str]:
+    client = _bits(host.address)
+    return client is not None and client[0] == net.version and client[1] & net.mask == net.bits, ""
 
 
 def _host_is_local(env: Environment, argument: None, host: Host) -> tuple[bool | None, str]:
@@ -443,7 +501,7 @@ def _domain_in_file(env: Environment, argument: tuple[bool, str], domain: str) -
 def _local_part_test(item: str) -> tuple[Callable, Any]:
     """What tests a local part list item."""
     if item.startswith("^"):
-        return _regex, item
+        return _regex_test(item)
     lookup = _lookup_kind(item)
     if lookup:
         kind, path = lookup
