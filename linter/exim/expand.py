@@ -8,6 +8,7 @@ result is None and `why` says what stopped it.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -518,13 +519,22 @@ def _arithmetic(text: str) -> int:
 
 def _lsearch(lines: list[str], key: str) -> str | None:
     """The data of `key` in an lsearch file: `key: data` or `key data`, continued by indented lines."""
-    found: list[str] | None = None
-    for line in lines:
-        if found is not None:
+    return _lsearch_index(tuple(lines)).get(key.lower())
+
+
+@functools.lru_cache(maxsize=64)  # the same files, looked up for every probe's key
+def _lsearch_index(lines: tuple[str, ...]) -> dict[str, str]:
+    """Each key's data, by the key in lower case (keys match caselessly); the first entry of a key is the
+    one found."""
+    index: dict[str, str] = {}
+    entry: tuple[str, list[str]] | None = None  # the key being read and its data, while indented lines continue it
+    for line in (*lines, ""):  # a blank line ends the last entry
+        if entry is not None:
             if line[:1].isspace() and line.strip():
-                found.append(line.strip())
+                entry[1].append(line.strip())
                 continue
-            break
+            index.setdefault(entry[0], " ".join(p for p in entry[1] if p))
+            entry = None
         if not line.strip() or line.lstrip().startswith("#") or line[:1].isspace():
             continue
         if line.startswith('"'):
@@ -535,6 +545,5 @@ def _lsearch(lines: list[str], key: str) -> str | None:
             if not m:
                 continue
             name, rest = m[1], m[2]
-        if name.lower() == key.lower():
-            found = [rest.lstrip(": ").strip()] if rest.lstrip().startswith(":") else [rest.strip()]
-    return None if found is None else " ".join(p for p in found if p)
+        entry = (name.lower(), [rest.lstrip(": ").strip()] if rest.lstrip().startswith(":") else [rest.strip()])
+    return index
