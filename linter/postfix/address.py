@@ -242,7 +242,9 @@ REWRITE_PARAMS = ("swap_bangpath", "allow_percent_hack", "append_at_myorigin", "
 @dataclass
 class _Resolutions:
     """trivial-rewrite's answers for one set of REWRITE_PARAMS values: by address, and for plain addresses
-    (`_PLAIN`) by domain, as a plain address resolves the way every other plain address of its domain does."""
+    (`_PLAIN`) by domain, as a plain address resolves the way every other plain address of its domain does
+    (made from its domain's when asked, not kept: a long run of new senders and recipients would keep one
+    answer for each, and every full garbage collection would walk them)."""
 
     addresses: dict[str, Resolved] = field(default_factory=dict)
     plain_domains: dict[str, Resolved] = field(default_factory=dict)
@@ -256,23 +258,27 @@ def resolve(view: ParameterView, address: str) -> Resolved:
         known = view.memo["resolve"] = view.config.remember(("resolve", settings), _Resolutions)
     found = known.addresses.get(address)
     if found is None:
-        found = known.addresses[address] = (_resolve_plain(view, address, known.plain_domains)
-                                            if _PLAIN.fullmatch(address) else _resolve(view, address))
+        if _PLAIN.fullmatch(address):
+            return _resolve_plain(view, address, known)
+        found = known.addresses[address] = _resolve(view, address)
     return found
 
 
-def _resolve_plain(view: ParameterView, address: str, by_domain: dict[str, Resolved]) -> Resolved:
+def _resolve_plain(view: ParameterView, address: str, known: _Resolutions) -> Resolved:
     """A plain address's resolution: its domain's (a dot-atom local part routes nowhere and is left as it
-    is), with the address in it. Worked out in full where a numeric domain turns into a literal: the note
-    saying so names the address."""
+    is), with the address in it; the domain's own where it was worked out for this address. Worked out in
+    full, and kept, where a numeric domain turns into a literal: the note saying so names the address."""
     domain = address[address.rfind("@") + 1:]
-    other = by_domain.get(domain)
-    if other is None:
-        other = by_domain[domain] = _resolve(view, address)
-        return other
-    if other.notes:
-        return _resolve(view, address)
-    return Resolved(address, other.domain, other.klass, other.routed, other.error, other.reason, other.location)
+    found = known.plain_domains.get(domain)
+    if found is None:
+        found = known.plain_domains[domain] = _resolve(view, address)
+    elif found.notes:
+        found = _resolve(view, address)
+    elif found.recipient != address:
+        return Resolved(address, found.domain, found.klass, found.routed, found.error, found.reason, found.location)
+    if found.notes:
+        known.addresses[address] = found
+    return found
 
 
 def _plain_rewritten(view: ParameterView, address: str) -> tuple[str, bool, tuple[str, Location | None] | None]:

@@ -90,16 +90,33 @@ def decide(config: PostfixConfig, probe: Probe) -> Decision:
     return decide_on(view, probe)
 
 
+# How many probes the memos of decisions keep, and how many clients, HELO names and senders those of what
+# happens before RCPT TO do: linting asks a view fewer than a hundred probes, the relay search one client with
+# dozens of recipients in a row, and a memo kept whole would hold every probe ever decided (a long `mailcfg
+# test` policy asks each once; the objects kept make each full garbage collection longer).
+RECENT = 256
+T = TypeVar("T")
+
+
+def _keep_recent(cache: dict, key: tuple, value: T) -> T:
+    """`value` kept under `key`, in a `cache` emptied once it holds RECENT (dropping only its oldest entry
+    would cost more: a dict skips the slots of deleted entries to find its first)."""
+    if len(cache) >= RECENT:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
 def decide_on(view: ParameterView, probe: Probe) -> Decision:
     """The decision of the service `view` stands for (rules reuse one view for many probes).
 
-    Decided once per view and probe: several rules ask the same questions (a decision is never changed
-    after it is made)."""
+    Decided once per view and probe (of the last RECENT): several rules ask the same questions (a decision is
+    never changed after it is made)."""
     cache = view.memo["decisions"]
     key = _all(probe)  # a tuple: Probe's own hash is a Python call
     decision = cache.get(key)
     if decision is None:
-        decision = cache[key] = _decided(view, probe)
+        decision = _keep_recent(cache, key, _decided(view, probe))
     return decision
 
 
@@ -124,7 +141,7 @@ def _decided(view: ParameterView, probe: Probe) -> Decision:
         decision = Decision("error", s.stage, "connection closed by the server", trace=s.trace, undecided=s.undecided)
     decision.service = view.service.name if view.service else None
     if probe.helo is not None and (s is None or not s.helo_read):
-        blind[_but_helo(probe)] = decision
+        _keep_recent(blind, _but_helo(probe), decision)
     return decision
 
 
@@ -241,22 +258,6 @@ def _decide(view: ParameterView, probe: Probe) -> tuple[Decision, Session | None
 
 # A probe's fields but its recipient: what a session knows before RCPT TO.
 _others = attrgetter(*(f.name for f in fields(Probe) if f.name != "rcpt"))
-
-# How many clients, HELO names and senders the memos of what happens before RCPT TO keep: the relay search
-# asks one of them with dozens of recipients in a row, and a memo kept whole would hold every probe ever
-# decided (its objects make each full garbage collection longer).
-RECENT = 256
-T = TypeVar("T")
-
-
-def _keep_recent(cache: dict, key: tuple, value: T) -> T:
-    """`value` kept under `key`, in a `cache` emptied once it holds RECENT (dropping only its oldest entry
-    would cost more: a dict skips the slots of deleted entries to find its first)."""
-    if len(cache) >= RECENT:
-        cache.clear()
-    cache[key] = value
-    return value
-
 
 def _opened(view: ParameterView, probe: Probe) -> Session | tuple[Decision, Session]:
     """The session up to RCPT TO (its recipient not looked at), or the decision if it ends before (with

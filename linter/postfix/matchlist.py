@@ -169,7 +169,9 @@ def _decided(view: ParameterView, param: str, c: Compiled, found: tuple[int, Hit
 
 def _remembered(match):
     """A match function whose answers are kept per view: a list is asked about the same client, domain or
-    address probe after probe (an Undecided is raised again each time)."""
+    address probe after probe (an Undecided is raised again each time). Equal answers are kept as one
+    object: a list asked about a new client at every probe has few answers, and objects kept one per client
+    would make every full garbage collection longer."""
     kind = match.__name__
 
     def remembered(view: ParameterView, param: str, *what):
@@ -177,7 +179,8 @@ def _remembered(match):
         key = (param, *what)
         found = memo.get(key)
         if found is None:
-            found = memo[key] = match(view, param, *what)
+            found = match(view, param, *what)
+            found = memo[key] = view.memo["matches"].setdefault(found, found)
         return found
 
     remembered.__doc__ = match.__doc__
