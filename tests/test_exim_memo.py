@@ -144,3 +144,41 @@ def test_the_answers_kept_for_the_whole_run_stay_bounded():
     assert 0 < len(tree.then) <= expand._ANSWERS_PER_TEXT
     ctx = expand.Context({"sender_host_address": "192.0.2.1"}, answers={})
     assert expand.expand(text, ctx).value == "yes"
+
+
+# Statements whose lists answer alike for every subject (`hosts = :`, a list a missing file expands to
+# nothing), in a nested ACL and beside conditions that read the probe: each goes on, or ends the ACL, as it
+# would with nothing remembered
+FIXED = """\
+acl_smtp_rcpt = acl_check_rcpt
+begin acl
+acl_exceptions:
+  accept hosts = ${if exists{/etc/exim4/missing}{/etc/exim4/missing}{}}
+  accept senders = :
+acl_check_rcpt:
+  accept hosts = :
+  accept !hosts = *
+         message = never given
+  warn hosts = ${if exists{/etc/exim4/missing}{/etc/exim4/missing}{}}
+       message = never expanded
+  accept hosts = ${if exists{/etc/exim4/missing}{x}{*}}
+         senders = a@sender.example
+         message = ${if eq{$sender_address}{}{bounce}{welcome}}
+  deny !acl = acl_exceptions
+       hosts = ! :
+       sender_domains = *
+       message = ${sender_address} refused
+  accept
+"""
+
+
+def test_statements_that_go_on_for_every_probe_decide_as_fresh_ones(tmp_path: Path):
+    root = tmp_path / "snap"
+    (root / "etc" / "exim4").mkdir(parents=True)
+    (root / "etc" / "exim4" / "exim4.conf").write_text(FIXED)
+    config = load_exim(load_local(str(root)))
+    probes = [Probe("198.51.100.7", "x@elsewhere.example", sender, "client.example")
+              for sender in ("a@sender.example", "", "b@sender.example", "a@sender.example", "")]
+    shared = [decide(config, p) for p in probes + probes[::-1]]
+    assert {d.action for d in shared} == {"accept", "reject"}
+    assert [_fresh(config, p) for p in probes + probes[::-1]] == shared

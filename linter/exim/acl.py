@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from mailcfg.exim.expand import expand, truth
 from mailcfg.exim.lines import Origin
-from mailcfg.exim.match import Host, ListError, match_list
+from mailcfg.exim.match import Host, ListError, answer_for_any, match_list
 from mailcfg.exim.parse import Acl, AclItem, Statement, inline_acl
 from mailcfg.exim.routing import verify_address
 from mailcfg.findings import Location
@@ -57,7 +57,14 @@ def run_acl(session: Session, where: str, text: str, origin: Origin | None, leve
     if isinstance(found, AclResult):
         return found
     name, statements = found
+    trace = session.trace
     for ready in statements:
+        steps = ready.went_on.get(where)
+        if steps is not None:  # a statement that goes on whatever the probe: its steps, as it left them
+            session.endpass_seen = False  # as _statement leaves it
+            trace.extend(steps)
+            continue
+        mark = len(trace)
         rc, message = _statement(session, where, ready, level)
         ends = ready.ends.get(rc)
         if ends is None and session.endpass_seen and ready.ends_after_endpass:
@@ -70,7 +77,9 @@ def run_acl(session: Session, where: str, text: str, origin: Origin | None, leve
         passed = ready.passed.get(where)
         if passed is None:
             passed = ready.passed[where] = Step(where, ready.text, "next", "", ready.location)
-        session.trace.append(passed)
+        trace.append(passed)
+        if ready.lists is not None and _answered_for_any(session, ready.lists):
+            ready.went_on[where] = tuple(trace[mark:])
     session.step(where, name, "deny", "end of the ACL: implicit deny", origin)
     return AclResult(FAIL, None, None, name)
 
@@ -83,7 +92,7 @@ def _found(session: Session, where: str, text: str, origin: Origin | None
     ready = session.acls.get(text)
     if ready is None and " " not in text and text in config.parsed.acls:
         acl = config.parsed.acls[text]
-        ready = session.acls[text] = _ReadyAcl(acl, _ready(acl))
+        ready = session.acls[text] = _ReadyAcl(acl, _ready(acl, per_configuration=True))
     if ready is not None:
         session.trace.append(ready.runs(where))
         if not ready.statements:
@@ -123,7 +132,7 @@ class _ReadyAcl:
 def _inline(text: str, origin: Origin | None) -> tuple[_Ready, ...] | None:
     """An ACL written in an option, ready to run; None when it does not parse."""
     inline = inline_acl(text, origin or Origin("(inline ACL)", 0))
-    return _ready(inline) if inline is not None else None
+    return _ready(inline, per_configuration=False) if inline is not None else None
 
 
 class _Ready(NamedTuple):
@@ -138,14 +147,46 @@ class _Ready(NamedTuple):
     ends_after_endpass: bool  # any outcome ends it once `endpass` is passed (accept, discard)
     message_used: tuple[str, ...]  # the outcomes whose reply the statement's `message` gives
     passed: dict[str, Step]  # the trace's step when it lets the ACL go on, by stage (as each stage first needs it)
+    # (kind, text) of its list conditions, when nothing else in it reads the probe or changes the session;
+    # None otherwise, and in an inline ACL (whose statements serve every configuration)
+    lists: tuple[tuple[str, str], ...] | None
+    # by stage, the steps it left going on when its lists' answers hold for every subject (see match_list):
+    # it goes on so for every probe of the configuration
+    went_on: dict[str, tuple[Step, ...]]
 
 
-def _ready(acl: Acl) -> tuple[_Ready, ...]:
+def _ready(acl: Acl, per_configuration: bool) -> tuple[_Ready, ...]:
     """The ACL's statements ready to run."""
     return tuple(_Ready(statement, tuple((_check(item), item) for item in statement.items),
                         str(statement), statement.origin.location, _ENDS[statement.verb],
-                        statement.verb in ("accept", "discard"), _MESSAGE_USED[statement.verb], {})
+                        statement.verb in ("accept", "discard"), _MESSAGE_USED[statement.verb], {},
+                        _lists(statement) if per_configuration else None, {})
                  for statement in acl.statements)
+
+
+def _lists(statement: Statement) -> tuple[tuple[str, str], ...] | None:
+    """(kind, text) of the statement's list conditions when it has no other condition, and no modifier that
+    changes the session (set, endpass) or a message it would expand while going on (accept, discard when a
+    condition fails); None otherwise. sender_domains is not one: it reads whether there is a sender."""
+    verb = statement.verb
+    expands_going_on = any(rc in _MESSAGE_USED[verb] and rc not in _ENDS[verb] for rc in (OK, FAIL))
+    if any(item.name in ("set", "endpass") or (item.name == "message" and expands_going_on)
+           for item in statement.items):
+        return None
+    conditions = [item for item in statement.items if not item.modifier]
+    if not all(item.name in _SUBJECTS and item.name != "sender_domains" for item in conditions):
+        return None
+    return tuple((_SUBJECTS[item.name][0], item.value) for item in conditions)
+
+
+def _answered_for_any(session: Session, lists: tuple[tuple[str, str], ...]) -> bool:
+    """Whether every list has an answer that holds for every subject, and decides (a list left undecided
+    takes the session's branch)."""
+    for kind, text in lists:
+        outcome = answer_for_any(session.env, kind, text)
+        if outcome is None or outcome.result is None:
+            return False
+    return True
 
 
 def _check(item: AclItem) -> Check | None:

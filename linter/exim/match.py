@@ -104,6 +104,13 @@ def match_list(env: Environment, kind: str, text: str, subject: Subject, seen: t
     return outcome
 
 
+def answer_for_any(env: Environment, kind: str, text: str) -> Outcome | None:
+    """The list's answer when match_list found that it holds for every subject, having taken nothing for
+    granted; None when it has not."""
+    known = env.scope.answers.get((kind, text))
+    return known[0] if known is not None and not known[1] else None
+
+
 def _match_list(env: Environment, kind: str, text: str, subject: Subject, seen: tuple[str, ...]) -> Outcome:
     ready = _expanded(env, kind, text)
     if isinstance(ready, Outcome):
