@@ -90,18 +90,21 @@ def decide(config: PostfixConfig, probe: Probe) -> Decision:
     return decide_on(view, probe)
 
 
-# How many probes the memos of decisions keep, and how many clients, HELO names and senders those of what
-# happens before RCPT TO do: linting asks a view fewer than a hundred probes, the relay search one client with
-# dozens of recipients in a row, and a memo kept whole would hold every probe ever decided (a long `mailcfg
-# test` policy asks each once; the objects kept make each full garbage collection longer).
+# How many probes the memo of decisions keeps: linting asks a view fewer than a hundred, some of them again
+# from rule to rule. A memo kept whole would hold every probe ever decided (a long `mailcfg test` policy asks
+# each once), and the objects kept make each full garbage collection longer.
 RECENT = 256
+# How many the memos keep that serve probes asked in a row: what happens before RCPT TO (the relay search asks
+# one client, HELO name and sender with dozens of recipients) and decisions that never read the HELO name (it
+# tries HELO names one after another). Kept fewer, their objects are freed before the collector walks them.
+IN_A_ROW = 32
 T = TypeVar("T")
 
 
-def _keep_recent(cache: dict, key: tuple, value: T) -> T:
-    """`value` kept under `key`, in a `cache` emptied once it holds RECENT (dropping only its oldest entry
+def _keep_recent(cache: dict, key: tuple, value: T, size: int = RECENT) -> T:
+    """`value` kept under `key`, in a `cache` emptied once it holds `size` (dropping only its oldest entry
     would cost more: a dict skips the slots of deleted entries to find its first)."""
-    if len(cache) >= RECENT:
+    if len(cache) >= size:
         cache.clear()
     cache[key] = value
     return value
@@ -141,7 +144,7 @@ def _decided(view: ParameterView, probe: Probe) -> Decision:
         decision = Decision("error", s.stage, "connection closed by the server", trace=s.trace, undecided=s.undecided)
     decision.service = view.service.name if view.service else None
     if probe.helo is not None and (s is None or not s.helo_read):
-        _keep_recent(blind, _but_helo(probe), decision)
+        _keep_recent(blind, _but_helo(probe), decision, IN_A_ROW)
     return decision
 
 
@@ -238,7 +241,7 @@ def _decide(view: ParameterView, probe: Probe) -> tuple[Decision, Session | None
     cache = view.memo["opened"]
     opened = cache.get(others)
     if opened is None:
-        opened = _keep_recent(cache, others, _opened(view, probe))
+        opened = _keep_recent(cache, others, _opened(view, probe), IN_A_ROW)
     if isinstance(opened, tuple):
         decision, s = opened
         return Decision(decision.action, decision.stage, decision.reply, trace=list(decision.trace),
@@ -504,7 +507,7 @@ def _delayed(s: Session, others: tuple) -> str | None:
     if not s.recipient_read:
         known = _Delayed(s.trace[first:], s.undecided[undecided:], s.carried_defer, s.reply, reply is not None,
                          s.helo_read)
-        _keep_recent(cache, others, known)
+        _keep_recent(cache, others, known, IN_A_ROW)
     return reply
 
 
