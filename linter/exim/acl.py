@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from mailcfg.exim.expand import expand, truth
 from mailcfg.exim.lines import Origin
-from mailcfg.exim.match import Host, ListError, answer_for_any, match_list
+from mailcfg.exim.match import Host, ListError, answer_for_any, match_list, may_answer_for_any
 from mailcfg.exim.parse import Acl, AclItem, Statement, inline_acl
 from mailcfg.exim.routing import verify_address
 from mailcfg.findings import Location
@@ -167,7 +167,8 @@ def _ready(acl: Acl, per_configuration: bool) -> tuple[_Ready, ...]:
 def _lists(statement: Statement) -> tuple[tuple[str, str], ...] | None:
     """(kind, text) of the statement's list conditions when it has no other condition, and no modifier that
     changes the session (set, endpass) or a message it would expand while going on (accept, discard when a
-    condition fails); None otherwise. sender_domains is not one: it reads whether there is a sender."""
+    condition fails); None otherwise, and when a list's items read the subject whatever the probe.
+    sender_domains is not one: it reads whether there is a sender."""
     verb = statement.verb
     expands_going_on = any(rc in _MESSAGE_USED[verb] and rc not in _ENDS[verb] for rc in (OK, FAIL))
     if any(item.name in ("set", "endpass") or (item.name == "message" and expands_going_on)
@@ -176,7 +177,8 @@ def _lists(statement: Statement) -> tuple[tuple[str, str], ...] | None:
     conditions = [item for item in statement.items if not item.modifier]
     if not all(item.name in _SUBJECTS and item.name != "sender_domains" for item in conditions):
         return None
-    return tuple((_SUBJECTS[item.name][0], item.value) for item in conditions)
+    lists = tuple((_SUBJECTS[item.name][0], item.value) for item in conditions)
+    return lists if all(may_answer_for_any(kind, text) for kind, text in lists) else None
 
 
 def _answered_for_any(session: Session, lists: tuple[tuple[str, str], ...]) -> bool:

@@ -111,6 +111,12 @@ def answer_for_any(env: Environment, kind: str, text: str) -> Outcome | None:
     return known[0] if known is not None and not known[1] else None
 
 
+def may_answer_for_any(kind: str, text: str) -> bool:
+    """Whether the list's answer may hold for every subject: not when it has nothing to expand and an item it
+    reaches tests the subject."""
+    return "$" in text or "\\" in text or _ready_list(kind, text).fixed is not None
+
+
 def _match_list(env: Environment, kind: str, text: str, subject: Subject, seen: tuple[str, ...]) -> Outcome:
     ready = _expanded(env, kind, text)
     if isinstance(ready, Outcome):
