@@ -81,12 +81,11 @@ def match_list(env: Environment, kind: str, text: str, subject: Subject, seen: t
     answers = env.scope.answers
     if seen or (kind == "domain" and env.domain_cache is not None):
         return _match_list(env, kind, text, subject, seen)
-    known = answers.get((kind, text))
-    key = None
+    key = (kind, text, subject.address, subject.name, env.dns) if isinstance(subject, Host) else \
+        (kind, text, subject, env.dns)
+    known = answers.get(key)
     if known is None:
-        key = (kind, text, subject.address, subject.name, env.dns) if isinstance(subject, Host) else \
-            (kind, text, subject, env.dns)
-        known = answers.get(key)
+        known = answers.get((kind, text))
     if known is not None:
         for assumption in known[1]:
             env.assume(assumption)
