@@ -41,15 +41,17 @@ def verify_address(session: Session, address: str, where: str, origin: Origin | 
         local, domain = parts.local_part, parts.domain
     else:
         local, domain = address, session.config.primary_hostname or ""
-    local = local.lower()  # routers see it lowercased unless caseful_local_part is set
+    # routers see the local part lowercased unless caseful_local_part is set (lower() is idempotent on every
+    # code point: once is enough)
+    local, domain = local.lower(), domain.lower()
     saved = dict(session.context.variables)
     try:
-        session.context.variables.update({"local_part": local.lower(), "domain": domain.lower()})
+        session.context.variables.update({"local_part": local, "domain": domain})
         declined = None  # the message a declining router left on the address
         routers = session.config.remember("routers", lambda: [
             (router, _Preconditions.of(router)) for router in session.config.parsed.of_kind("router")])
         for router, preconditions in routers:
-            verdict = _router(session, router, preconditions, local, domain.lower(), recipient)
+            verdict = _router(session, router, preconditions, local, domain, recipient)
             if verdict is not None and verdict.rc == "decline":
                 declined = verdict.message or declined
             elif verdict is not None:
@@ -83,9 +85,7 @@ class _Preconditions:
     verify_sender: bool  # likewise
     prefixes: list[str] | None  # local_part_prefix, when the local part must start with one of them
     suffixes: list[str] | None  # local_part_suffix, likewise
-    domains: str | None
-    local_parts: str | None
-    senders: str | None
+    lists: tuple[tuple[str, str, str], ...]  # (option, kind, list) of domains, local_parts and senders, those set
     check_local_user: bool
     require_files: bool
     condition: str | None
@@ -97,10 +97,12 @@ class _Preconditions:
             return split_list(value) if value and not _flag(router, f"{option}_optional", False) else None
 
         verify = _flag(router, "verify", True)
+        lists = tuple((option, kind, router.get(option)) for option, kind in
+                      (("domains", "domain"), ("local_parts", "localpart"), ("senders", "address"))
+                      if router.get(option) is not None)
         return cls(f"router {router.name}", verify and _flag(router, "verify_recipient", True),
                    verify and _flag(router, "verify_sender", True),
-                   affixes("local_part_prefix"), affixes("local_part_suffix"),
-                   router.get("domains"), router.get("local_parts"), router.get("senders"),
+                   affixes("local_part_prefix"), affixes("local_part_suffix"), lists,
                    _flag(router, "check_local_user", False), router.get("require_files") is not None,
                    router.get("condition"))
 
@@ -115,11 +117,8 @@ def _router(session: Session, router: Driver, pre: _Preconditions, local: str, d
         return None
     if pre.suffixes is not None and not any(local.endswith(p.lstrip("*")) for p in pre.suffixes):
         return None
-    for option, kind, value, subject in (("domains", "domain", pre.domains, domain),
-                                         ("local_parts", "localpart", pre.local_parts, local),
-                                         ("senders", "address", pre.senders, session.sender)):
-        if value is None:
-            continue
+    for option, kind, value in pre.lists:
+        subject = domain if kind == "domain" else local if kind == "localpart" else session.sender
         try:
             env = session.recipient_env() if recipient and not session.depth and kind == "domain" else session.env
             outcome = match_list(env, kind, value, subject)
