@@ -18,11 +18,14 @@ from mailcfg.postfix.tables import TableRef, parse_ref
 def resolve_for(s: Session, address: str | None = None) -> Resolved:
     """The recipient (or `address`) as trivial-rewrite resolves it; a list it cannot read is recorded."""
     address = s.recipient or "" if address is None else address
-    try:
-        return resolve(s.view, address)
-    except Undecided as exc:
-        s.cannot_decide("address class", str(exc))
-        return Resolved(address, address[address.rfind("@") + 1 :], "unknown", reason="unknown offline")
+    found = s.resolved.get(address)
+    if found is None:
+        try:
+            found = s.resolved[address] = resolve(s.view, address)
+        except Undecided as exc:
+            s.cannot_decide("address class", str(exc))
+            return Resolved(address, address[address.rfind("@") + 1 :], "unknown", reason="unknown offline")
+    return found
 
 
 def bad_syntax(s: Session, address: str) -> bool:

@@ -14,6 +14,7 @@ from typing import NoReturn
 
 from mailcfg.asciidigits import digits
 from mailcfg.findings import Location
+from mailcfg.postfix.address import Resolved
 from mailcfg.postfix.effective import ParameterView
 from mailcfg.postfix.restrictions import Item
 from mailcfg.transaction import Probe, Step
@@ -74,6 +75,9 @@ class Session:
     # whether anything asked for the recipient (what the engine decided without it holds for every recipient)
     recipient_read: bool = False
     helo_read: bool = False  # the same for the HELO name (quoting it in a reply counts)
+    # trivial-rewrite's answers by address, shared with the copies for other recipients: a decision asks
+    # for the sender's and the recipient's several times (the view's answers are the same for every session)
+    resolved: dict[str, Resolved] = field(default_factory=dict, repr=False)
 
     @property
     def recipient(self) -> str | None:
