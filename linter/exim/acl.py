@@ -69,15 +69,15 @@ def run_acl(session: Session, where: str, text: str, origin: Origin | None, leve
         ends = ready.ends.get(rc)
         if ends is None and session.endpass_seen and ready.ends_after_endpass:
             ends = rc  # conditions that fail after endpass end the ACL as they are
+        # its step, made once for each stage and ending and shared by the decisions' traces (steps are records,
+        # never changed; a statement belongs to one ACL, whose name the ending step says)
+        step = ready.steps.get((where, ends))
+        if step is None:
+            step = ready.steps[where, ends] = Step(where, ready.text, "next", "", ready.location) if ends is None \
+                else Step(where, ready.text, _WORD[ends], f"end of {name}", ready.location)
+        trace.append(step)
         if ends is not None:
-            session.trace.append(Step(where, ready.text, _WORD[ends], f"end of {name}", ready.location))
             return AclResult(ends, message, ready.statement, name)
-        # the commonest step: one for each stage, made once and shared by the decisions' traces (steps are
-        # records, never changed)
-        passed = ready.passed.get(where)
-        if passed is None:
-            passed = ready.passed[where] = Step(where, ready.text, "next", "", ready.location)
-        trace.append(passed)
         if ready.lists is not None and _answered_for_any(session, ready.lists):
             ready.went_on[where] = tuple(trace[mark:])
     session.step(where, name, "deny", "end of the ACL: implicit deny", origin)
@@ -146,7 +146,8 @@ class _Ready(NamedTuple):
     ends: dict[str, str]  # the conditions' outcome -> how it ends the ACL (absent: on to the next statement)
     ends_after_endpass: bool  # any outcome ends it once `endpass` is passed (accept, discard)
     message_used: tuple[str, ...]  # the outcomes whose reply the statement's `message` gives
-    passed: dict[str, Step]  # the trace's step when it lets the ACL go on, by stage (as each stage first needs it)
+    # the trace's step by stage and how it ends the ACL (None: it lets the ACL go on), as each is first needed
+    steps: dict[tuple[str, str | None], Step]
     # (kind, text) of its list conditions, when nothing else in it reads the probe or changes the session;
     # None otherwise, and in an inline ACL (whose statements serve every configuration)
     lists: tuple[tuple[str, str], ...] | None
