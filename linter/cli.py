@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from mailcfg import __version__, cliconvert, jsontext
+from mailcfg import __version__, cliconvert
 from mailcfg.color import ColorChoice, use_color
 from mailcfg.errors import MailcfgError
-from mailcfg.findings import Severity
 from mailcfg.remote import CONFIRM_SECONDS
 from mailcfg.reporters.visible import visible
 from mailcfg.targets import Target, expand
@@ -261,7 +260,7 @@ def lint(
     if gate.fail_on_stale and stale_failure(results):
         raise typer.Exit(1)
     if (gate.fail_on or "warning") != "never":
-        threshold = Severity(gate.fail_on or "warning").rank
+        threshold = _rank(gate.fail_on or "warning")
         if any(f.severity.rank >= threshold for r in results for f in r.findings):
             raise typer.Exit(1)
 
@@ -426,7 +425,7 @@ def fix(
         raise typer.Exit(1)
     # as `ruff check --fix`: 1 while findings are left, in every mode
     threshold = gate.fail_on or "warning"
-    if threshold != "never" and any(f.severity.rank >= Severity(threshold).rank
+    if threshold != "never" and any(f.severity.rank >= _rank(threshold)
                                     for o in runs for f in o.run.after.findings):
         raise typer.Exit(1)
 
@@ -506,7 +505,7 @@ def config_command(
     if schema:
         from mailcfg.projectconfig import schema as config_schema
 
-        sys.stdout.write(jsontext.dumps(config_schema()) + "\n")
+        sys.stdout.write(_json(config_schema()))
         return
     pipe = _pipeline(config, isolated, None, None, None)
     settings = pipe.run_settings()
@@ -517,7 +516,7 @@ def config_command(
         settings = pipe.settings_of(items, inventory)[items[0].label]
     path = pipe.config.path
     shown = {"config": str(path) if path else None, "target": target, **settings.to_json()}
-    sys.stdout.write(jsontext.dumps(shown) + "\n")
+    sys.stdout.write(_json(shown))
 
 
 @app.command()
@@ -576,12 +575,24 @@ def _failed(outcomes: list) -> int:
         2 if any(o.status == "error" for o in outcomes) else 0
 
 
+def _json(value: object) -> str:
+    from mailcfg import jsontext
+
+    return jsontext.dumps(value) + "\n"
+
+
+def _rank(severity: str) -> int:
+    from mailcfg.findings import Severity
+
+    return Severity(severity).rank
+
+
 def _decisions_json(outcomes: list) -> str:
     """One target: its object, as ever; several: {"version": 1, "targets": [...]} of them (a target that
     could not be decided as {"target", "status", "error"})."""
     objects = [o.value.to_json() if o.value is not None else {"target": o.target, "status": o.status,
                                                                "error": o.error} for o in outcomes]
-    return jsontext.dumps(objects[0] if len(objects) == 1 else {"version": 1, "targets": objects}) + "\n"
+    return _json(objects[0] if len(objects) == 1 else {"version": 1, "targets": objects})
 
 
 @app.command()
