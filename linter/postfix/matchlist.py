@@ -117,8 +117,20 @@ def _index(patterns: list[str]) -> Compiled:
 
 
 def compiled(view: ParameterView, param: str) -> Compiled:
-    """`param`'s list, compiled once per configuration for each value it has."""
-    return view.config.remember(("match-list", param, view.get(param)), lambda: _compile(view, param))
+    """`param`'s list, compiled once per configuration for each value it has (found again through the view:
+    asked for every new client)."""
+    found = view.memo["match lists"].get(param)
+    if found is None:
+        found = view.memo["match lists"][param] = view.config.remember(("match-list", param, view.get(param)),
+                                                                       lambda: _compile(view, param))
+    return found
+
+
+def _earlier(a: int | None, b: int | None) -> int | None:
+    """The earlier of two list positions (None: no match)."""
+    if a is None or b is None:
+        return b if a is None else a
+    return min(a, b)
 
 
 def _first_name(c: Compiled, name: str, parent: bool) -> int | None:
@@ -138,8 +150,8 @@ def _first_address(c: Compiled, addr: str) -> int | None:
     client = address(addr)
     if client is None:
         return None
-    found = [c.addresses.get(client), c.networks.first(client)]
-    return min((p for p in found if p is not None), default=None)
+    # (an address's hash is a Python call: not asked of a list with no plain addresses)
+    return _earlier(c.addresses.get(client) if c.addresses else None, c.networks.first(client))
 
 
 def _first(view: ParameterView, c: Compiled, before: int | None,
@@ -192,9 +204,8 @@ def match_hosts(view: ParameterView, param: str, name: str | None, addr: str) ->
     """namadr_list: a client by name (when known) or address, e.g. mynetworks."""
     parent = parent_style(view, param)
     c = compiled(view, param)
-    found = [_first_address(c, addr), _first_name(c, name, parent) if name is not None else None]
-    before = min((p for p in found if p is not None), default=None)
-    keys = (parent_keys(name.lower(), parent) if name else []) + [(addr, False)]
+    before = _earlier(_first_address(c, addr), _first_name(c, name, parent) if name is not None else None)
+    keys = (parent_keys(name.lower(), parent) if name else []) + [(addr, False)] if c.tables else []
     return _decided(view, param, c, _first(view, c, before, keys), entry_only=True)
 
 

@@ -38,6 +38,13 @@ class NetIndex:
         return sorted(found)
 
     def first(self, addr: Address) -> int | None:
-        """The position of the first network that contains `addr`."""
-        found = self.holding(addr)
-        return found[0] if found else None
+        """The position of the first network that contains `addr` (each prefix length's first: asked for every
+        new client, without collecting and sorting them all)."""
+        value, width, version = int(addr), addr.max_prefixlen, addr.version
+        first = None
+        for (net_version, prefix), nets in self._by_prefix.items():
+            if net_version == version:
+                found = nets.get(value >> (width - prefix))
+                if found is not None and (first is None or found[0] < first):
+                    first = found[0]
+        return first
