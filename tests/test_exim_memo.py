@@ -182,3 +182,21 @@ def test_statements_that_go_on_for_every_probe_decide_as_fresh_ones(tmp_path: Pa
     shared = [decide(config, p) for p in probes + probes[::-1]]
     assert {d.action for d in shared} == {"accept", "reject"}
     assert [_fresh(config, p) for p in probes + probes[::-1]] == shared
+
+
+def test_the_list_answers_kept_for_a_configuration_stay_bounded(tmp_path: Path):
+    """Each new client brings its own list answers: however many a long run sees, a configuration keeps at
+    most match.ANSWERS_KEPT of them, and decides as before once they start over."""
+    from mailcfg.exim import match
+    from mailcfg.exim.session import _Start
+
+    root = tmp_path / "snap"
+    (root / "etc" / "exim4").mkdir(parents=True)
+    (root / "etc" / "exim4" / "exim4.conf").write_text(CONFIG)
+    (root / "etc" / "exim4" / "friends").write_text("friend: yes\n")
+    config = load_exim(load_local(str(root)))
+    probes = [Probe(f"198.51.{i // 250}.{i % 250 + 1}", "x@elsewhere.example", f"s{i}@sender.example", "c.example")
+              for i in range(3 * match.ANSWERS_KEPT)]
+    decided = [decide(config, p) for p in probes]
+    assert 0 < len(config.memo[_Start].scope.answers) <= match.ANSWERS_KEPT
+    assert [_fresh(config, p) for p in probes[-3:]] == decided[-3:]

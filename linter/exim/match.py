@@ -39,7 +39,8 @@ class Scope:
     hosts_file: Callable[[], dict[str, list[str]]] = dict  # /etc/hosts (name -> addresses), read when first asked
     read_lines: Callable[[str], list[str] | None] = lambda _p: None  # a host file's lines; None: not in snapshot
     directory: Callable[[str], list[str] | None] = lambda _p: None  # a host directory's entries
-    # Lists' answers by (kind, text, subject, dns), with what they took for granted (see match_list)
+    # Lists' answers by (kind, text, subject, dns), with what they took for granted (see match_list); at most
+    # ANSWERS_KEPT
     answers: dict[tuple, tuple[Outcome, tuple[str, ...]]] = field(default_factory=dict)
 
 
@@ -62,6 +63,9 @@ def _assume(env: Environment, text: str) -> None:
     env.assume(text)
 
 
+# A configuration's list answers start over when they are this many: each new client, local part or sender
+# brings its own, and a long run would otherwise keep them all, for the cycle collector to walk again and again
+ANSWERS_KEPT = 256
 MAX_NESTING = 50  # named lists inside named lists followed this deep (the analysis's own stack is finite)
 TOO_DEEP = f"named lists nested more than {MAX_NESTING} deep are not followed"
 
@@ -99,6 +103,8 @@ def match_list(env: Environment, kind: str, text: str, subject: Subject, seen: t
     else:
         outcome, any_subject = _match_items(env, kind, ready, subject, seen), False
     if env.context.consulted == consulted:
+        if len(answers) >= ANSWERS_KEPT:
+            answers.clear()
         answers[(kind, text) if any_subject else key] = (outcome, tuple(env.assumed[assumed:]))
     return outcome
 
