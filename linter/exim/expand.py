@@ -519,31 +519,39 @@ def _arithmetic(text: str) -> int:
 
 def _lsearch(lines: list[str], key: str) -> str | None:
     """The data of `key` in an lsearch file: `key: data` or `key data`, continued by indented lines."""
-    return _lsearch_index(tuple(lines)).get(key.lower())
+    return _lsearch_index(tuple(lines)).get(key.translate(_ASCII_LOWER))
+
+
+_BLANKS = " \t\n\v\f\r"  # C's isspace(): what Exim's lookup skips, nothing more
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")  # keys match as strncmpic
 
 
 @functools.lru_cache(maxsize=64)  # the same files, looked up for every probe's key
 def _lsearch_index(lines: tuple[str, ...]) -> dict[str, str]:
-    """Each key's data, by the key in lower case (keys match caselessly); the first entry of a key is the
-    one found."""
+    """Each key's data, by the key in ASCII lower case; the first entry of a key is the one found. As Exim's
+    lsearch reads: a line that is empty, a comment or indented starts no entry; a key is quoted or ends at a
+    colon or a blank; the data follows the blanks and one optional colon; each indented line right after it adds
+    a blank and its text (Exim 4.96: an empty or comment line ends the data, as any other line does)."""
     index: dict[str, str] = {}
     entry: tuple[str, list[str]] | None = None  # the key being read and its data, while indented lines continue it
-    for line in (*lines, ""):  # a blank line ends the last entry
+    for raw in (*lines, "end"):  # a line that starts no continuation ends the last entry
+        line = raw.rstrip(_BLANKS)
         if entry is not None:
-            if line[:1].isspace() and line.strip():
-                entry[1].append(line.strip())
+            if line and line[0] in _BLANKS:
+                entry[1].append(" " + line.lstrip(_BLANKS))
                 continue
-            index.setdefault(entry[0], " ".join(p for p in entry[1] if p))
+            index.setdefault(entry[0], "".join(entry[1]))
             entry = None
-        if not line.strip() or line.lstrip().startswith("#") or line[:1].isspace():
+        if not line or line[0] == "#" or line[0] in _BLANKS:
             continue
-        if line.startswith('"'):
+        if line[0] == '"':  # backslash escapes in a quoted key are not interpreted here
             end = line.find('"', 1)
-            name, rest = line[1:end], line[end + 1:]
+            name, rest = (line[1:end], line[end + 1:]) if end > 0 else (line[1:], "")
         else:
-            m = re.match(r"([^\s:]+)\s*:?\s*(.*)", line)
-            if not m:
-                continue
-            name, rest = m[1], m[2]
-        entry = (name.lower(), [rest.lstrip(": ").strip()] if rest.lstrip().startswith(":") else [rest.strip()])
+            end = next((i for i, c in enumerate(line) if c == ":" or c in _BLANKS), len(line))
+            name, rest = line[:end], line[end:]
+        rest = rest.lstrip(_BLANKS)
+        if rest[:1] == ":":
+            rest = rest[1:].lstrip(_BLANKS)
+        entry = (name.translate(_ASCII_LOWER), [rest])
     return index
