@@ -425,9 +425,10 @@ def fix(
         raise typer.Exit(1)
     # as `ruff check --fix`: 1 while findings are left, in every mode
     threshold = gate.fail_on or "warning"
-    if threshold != "never" and any(f.severity.rank >= _rank(threshold)
-                                    for o in runs for f in o.run.after.findings):
-        raise typer.Exit(1)
+    if threshold != "never":
+        rank = _rank(threshold)
+        if any(f.severity.rank >= rank for o in runs for f in o.run.after.findings):
+            raise typer.Exit(1)
 
 
 def _fixed(target: str, run, write: bool, apply: bool, patch: Path | None) -> str:

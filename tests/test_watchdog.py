@@ -50,12 +50,17 @@ def test_a_failing_action_does_not_stop_later_alarms():
     assert later.wait(10)
 
 
-def test_a_forked_child_runs_its_own_alarms():
+def test_a_forked_child_runs_its_own_alarms_and_not_its_parents():
     watchdog.after(0.0, lambda: None)  # the parent's thread is running
+    ran_in_child = threading.Event()
+    inherited = watchdog.after(0.2, ran_in_child.set)
     pid = os.fork()
     if pid == 0:  # the child: no watchdog thread was inherited
         fired = threading.Event()
-        watchdog.after(0.0, fired.set)
-        os._exit(0 if fired.wait(10) else 1)
+        watchdog.after(0.3, fired.set)
+        ok = fired.wait(10) and not ran_in_child.is_set()
+        inherited.cancel()  # returns: the inherited alarm is done in the child
+        os._exit(0 if ok else 1)
+    inherited.cancel()
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0

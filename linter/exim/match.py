@@ -39,8 +39,8 @@ class Scope:
     hosts_file: Callable[[], dict[str, list[str]]] = dict  # /etc/hosts (name -> addresses), read when first asked
     read_lines: Callable[[str], list[str] | None] = lambda _p: None  # a host file's lines; None: not in snapshot
     directory: Callable[[str], list[str] | None] = lambda _p: None  # a host directory's entries
-    # Lists' answers by (kind, text, subject, dns), with what they took for granted (see match_list); at most
-    # ANSWERS_KEPT
+    # Lists' answers by (kind, text, subject, dns), with what they took for granted (see match_list); emptied
+    # when it holds ANSWERS_KEPT
     answers: dict[tuple, tuple[Outcome, tuple[str, ...]]] = field(default_factory=dict)
 
 

@@ -114,8 +114,8 @@ def _keep_recent(cache: dict, key: tuple, value: T, size: int = RECENT) -> T:
 def decide_on(view: ParameterView, probe: Probe) -> Decision:
     """The decision of the service `view` stands for (rules reuse one view for many probes).
 
-    Decided once per view and probe (of the last RECENT): several rules ask the same questions (a decision is
-    never changed after it is made)."""
+    Decided once per view and probe, until the memo starts over at RECENT: several rules ask the same questions
+    (a decision is never changed after it is made)."""
     cache = view.memo["decisions"]
     key = _all(probe)  # a tuple: Probe's own hash is a Python call
     decision = cache.get(key)

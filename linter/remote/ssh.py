@@ -61,6 +61,8 @@ class _Transport(paramiko.Transport):
     # While a connection waits for the server, paramiko's thread wakes every 0.1 s (its default) to look
     # whether the connection was closed: a fleet's controller spent a tenth of its CPU on those wake-ups.
     # Closing still ends the thread: its socket is closed, and the next wake-up (at most this long) sees it.
+    # paramiko's banner and handshake time limits are looked at on those wake-ups: they may now pass up to
+    # a second late.
     _active_check_timeout = 1.0
 
     # paramiko escapes each debug message the server sends (OpenSSH sends one at every key login) byte by
@@ -335,9 +337,9 @@ class Shell:
         came just then (the channel is gone either way)."""
         limit, chan, fired = self.conn.options.command_timeout, self.chan, threading.Event()
 
-        def give_up() -> None:
+        def give_up() -> None:  # on the watchdog's thread, which must not wait: closing may (paramiko's send)
             fired.set()
-            chan.close()
+            threading.Thread(target=chan.close, name="mailcfg-give-up", daemon=True).start()
 
         alarm = watchdog.after(limit, give_up)
         try:
@@ -346,7 +348,7 @@ class Shell:
             if not fired.is_set():
                 raise
         finally:
-            alarm.cancel()  # a give_up already under way has closed the channel once this returns
+            alarm.cancel()  # a give_up already under way has set `fired` once this returns
         if fired.is_set():
             raise SshError(self.conn.target, f"unreachable: the server did not answer the request to run a command "
                            f"within {limit:g}s")
