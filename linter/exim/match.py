@@ -84,7 +84,7 @@ def match_list(env: Environment, kind: str, text: str, subject: Subject, seen: t
     expanded to nothing) is remembered for every subject."""
     answers = env.scope.answers
     if seen or (kind == "domain" and env.domain_cache is not None):
-        return _match_list(env, kind, text, subject, seen)
+        return _answered(env, kind, text, subject, seen)[0]
     key = (kind, text, subject.address, subject.name, env.dns) if isinstance(subject, Host) else \
         (kind, text, subject, env.dns)
     known = answers.get(key)
@@ -95,13 +95,7 @@ def match_list(env: Environment, kind: str, text: str, subject: Subject, seen: t
             env.assume(assumption)
         return known[0]
     consulted, assumed = env.context.consulted, len(env.assumed)
-    ready = _expanded(env, kind, text)
-    if isinstance(ready, Outcome):
-        outcome, any_subject = ready, True
-    elif ready.fixed is not None:
-        outcome, any_subject = ready.fixed, True
-    else:
-        outcome, any_subject = _match_items(env, kind, ready, subject, seen), False
+    outcome, any_subject = _answered(env, kind, text, subject, seen)
     if env.context.consulted == consulted:
         if len(answers) >= ANSWERS_KEPT:
             answers.clear()
@@ -122,11 +116,15 @@ def may_answer_for_any(kind: str, text: str) -> bool:
     return "$" in text or "\\" in text or _ready_list(kind, text).fixed is not None
 
 
-def _match_list(env: Environment, kind: str, text: str, subject: Subject, seen: tuple[str, ...]) -> Outcome:
+def _answered(env: Environment, kind: str, text: str, subject: Subject, seen: tuple[str, ...]
+              ) -> tuple[Outcome, bool]:
+    """The list's answer, and whether it holds for every subject (nothing in it looked at this one)."""
     ready = _expanded(env, kind, text)
     if isinstance(ready, Outcome):
-        return ready
-    return ready.fixed if ready.fixed is not None else _match_items(env, kind, ready, subject, seen)
+        return ready, True
+    if ready.fixed is not None:
+        return ready.fixed, True
+    return _match_items(env, kind, ready, subject, seen), False
 
 
 def _expanded(env: Environment, kind: str, text: str) -> _Ready | Outcome:
@@ -241,7 +239,7 @@ def _named(env: Environment, kind: str, argument: tuple[str, tuple[str, str]], s
     cacheable = kind == "domain" and env.domain_cache is not None and "$" not in named.value
     if cacheable and item in env.domain_cache:
         return env.domain_cache[item], ""
-    inner = _match_list(env, kind, named.value, subject, (*seen, item))  # as match_list does, within a list
+    inner = _answered(env, kind, named.value, subject, (*seen, item))[0]  # as match_list does, within a list
     if cacheable and inner.result is not None:
         env.domain_cache[item] = inner.result
     if inner.result is not None:

@@ -272,12 +272,10 @@ def _resolve_plain(view: ParameterView, address: str, known: _Resolutions) -> Re
     found = known.plain_domains.get(domain)
     if found is None:
         found = known.plain_domains[domain] = _resolve(view, address)
-    elif found.notes:
-        found = _resolve(view, address)
+    if found.notes:  # a numeric domain: each address its own answer
+        found = known.addresses[address] = found if found.recipient == address else _resolve(view, address)
     elif found.recipient != address:
-        return Resolved(address, found.domain, found.klass, found.routed, found.error, found.reason, found.location)
-    if found.notes:
-        known.addresses[address] = found
+        found = Resolved(address, found.domain, found.klass, found.routed, found.error, found.reason, found.location)
     return found
 
 
